@@ -1,0 +1,128 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import dotenv from 'dotenv';
+import { OPTIONS, type OptionSpec } from './config/options.js';
+import { mergeSources, unknownVariableWarnings, type RawOptions } from './config/load.js';
+import { parseListenAddress, validateConfig } from './config/validate.js';
+import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
+import { createLogger } from './log.js';
+import { startPortcullis } from './run.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function optionHelp(spec: OptionSpec): string {
+  const dflt = spec.default === '' ? '' : `, default ${spec.default}`;
+  return `${spec.help} [${spec.env}${dflt}]`;
+}
+
+/** The commander program, generated from the option table. */
+export function buildProgram(): Command {
+  const program = new Command('portcullis')
+    .description('Identity-aware reverse proxy: OpenID Connect login in front of any web app (oauth2-proxy compatible).\nEvery option is also read from its OAUTH2_PROXY_* variable and from a .env file; flags win over the environment, which wins over the file.')
+    .version(pkg.version, '--version', 'print the version and exit')
+    .helpOption('-h, --help', 'show this help')
+    .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
+    .allowExcessArguments(false);
+  for (const spec of OPTIONS) {
+    const o = spec.type === 'bool'
+      ? new Option(`${spec.flag} [bool]`, optionHelp(spec))
+      : new Option(`${spec.flag} <${spec.type === 'list' ? 'value' : spec.type === 'duration' ? 'duration' : 'value'}>`, optionHelp(spec));
+    if (spec.type === 'list') o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    program.addOption(o);
+  }
+  return program;
+}
+
+function flagValues(program: Command): Record<string, string | string[]> {
+  const given = program.opts<Record<string, unknown>>();
+  const out: Record<string, string | string[]> = {};
+  for (const spec of OPTIONS) {
+    const key = spec.flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const v = given[key];
+    if (v === undefined) continue;
+    out[spec.name] = v === true ? 'true' : (v as string | string[]);
+  }
+  return out;
+}
+
+function fail(lines: string[], warnings: string[] = []): never {
+  const notes = warnings.map((w) => `  warning: ${w}\n`).join('');
+  process.stderr.write(`portcullis: the configuration has ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  - ${l}`).join('\n')}\n${notes}`);
+  process.exit(2);
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  program.parse([...argv]);
+  const envFileFlag = program.opts<{ envFile?: string }>().envFile;
+  const envFile = envFileFlag ?? (existsSync('.env') ? '.env' : undefined);
+  let fileVars: Record<string, string> = {};
+  if (envFile) {
+    try {
+      fileVars = dotenv.parse(readFileSync(envFile));
+    } catch (e) {
+      fail([`--env-file: cannot read ${JSON.stringify(envFile)} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]);
+    }
+  }
+  const raw: RawOptions = mergeSources({ flags: flagValues(program), env: process.env, dotenv: fileVars });
+  const warnings = [
+    ...unknownVariableWarnings(Object.keys(process.env), 'environment'),
+    ...unknownVariableWarnings(Object.keys(fileVars), envFile ?? '.env'),
+  ];
+
+  let demo: Demo | undefined;
+  if (isDemoWanted(raw, process.env)) {
+    const listenAddr = parseListenAddress(String(raw.http_address!.value)) ?? { kind: 'tcp' as const, host: '127.0.0.1', port: 4180 };
+    try {
+      demo = await startDemo(listenAddr);
+    } catch (e) {
+      fail([(e as Error).message]);
+    }
+    for (const [name, value] of Object.entries(demo.overrides)) {
+      if (raw[name]!.origin === 'default') raw[name] = { value, origin: 'demo' };
+    }
+  }
+
+  const result = validateConfig(raw);
+  if (!result.ok) {
+    await demo?.close();
+    fail(result.errors, [...warnings, ...result.warnings]);
+  }
+  const log = createLogger(result.config.logLevel);
+  for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
+
+  const running = await startPortcullis(result.config, log).catch(async (e: Error) => {
+    await demo?.close();
+    fail([`${process.env.OAUTH2_PROXY_HTTP_ADDRESS ? 'OAUTH2_PROXY_HTTP_ADDRESS' : '--http-address'}: cannot listen (${(e as NodeJS.ErrnoException).code ?? e.message})`]);
+  });
+
+  if (demo) {
+    const port = result.config.listen.kind === 'tcp' ? result.config.listen.port : 4180;
+    process.stderr.write([
+      '',
+      '  ┌──────────────────────────────────────────────────────────────────┐',
+      '  │  PORTCULLIS DEMO MODE: not for production                        │',
+      '  │  No issuer is configured, so a built-in dev issuer and an echo   │',
+      '  │  upstream are running on loopback with throwaway secrets.        │',
+      `  │  Open  ${`http://127.0.0.1:${port}/`.padEnd(23)} and sign in as a demo user.   │`,
+      '  │  Configure OAUTH2_PROXY_OIDC_ISSUER_URL (see README) for real.   │',
+      '  └──────────────────────────────────────────────────────────────────┘',
+      `  dev issuer: ${demo.issuerUrl}   echo upstream: ${demo.upstreamUrl}`,
+      '',
+    ].join('\n') + '\n');
+  }
+
+  process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining requests in flight');
+    void running.close(10_000).then(() => demo?.close()).finally(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,61 @@
+import { OPTIONS, isSecret, type OptionSpec } from './options.js';
+import { closest } from './values.js';
+
+/** One option's value as given, with where it came from (for messages that name what to change). */
+export interface RawValue {
+  readonly value: string | readonly string[];
+  readonly origin: 'flag' | 'env' | 'dotenv' | 'default' | 'demo';
+}
+export type RawOptions = Record<string, RawValue>;
+
+export interface Sources {
+  /** Flag values keyed by option name (only flags the user gave). */
+  readonly flags: Readonly<Record<string, string | readonly string[]>>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly dotenv: Readonly<Record<string, string>>;
+}
+
+/** Precedence: flag > environment > .env file > default. */
+export function mergeSources(src: Sources): RawOptions {
+  const raw: RawOptions = {};
+  for (const spec of OPTIONS) {
+    const flag = src.flags[spec.name];
+    const env = src.env[spec.env];
+    const dot = src.dotenv[spec.env];
+    if (flag !== undefined) raw[spec.name] = { value: flag, origin: 'flag' };
+    else if (env !== undefined) raw[spec.name] = { value: env, origin: 'env' };
+    else if (dot !== undefined) raw[spec.name] = { value: dot, origin: 'dotenv' };
+    else raw[spec.name] = { value: spec.default, origin: 'default' };
+  }
+  return raw;
+}
+
+/** Warnings for OAUTH2_PROXY_* variables that no option reads: usually a typo that silently does nothing. */
+export function unknownVariableWarnings(names: Iterable<string>, where: string): string[] {
+  const known = OPTIONS.map((o) => o.env);
+  const knownSet = new Set(known);
+  const out: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith('OAUTH2_PROXY_') || knownSet.has(name)) continue;
+    const hint = closest(name, known);
+    out.push(`${name} (${where}) is not an option Portcullis knows${hint ? `; did you mean ${hint}?` : ''}`);
+  }
+  return out;
+}
+
+/** How a message names an option: the spelling the user actually used. */
+export function describeOrigin(spec: OptionSpec, origin: RawValue['origin']): string {
+  switch (origin) {
+    case 'flag': return spec.flag;
+    case 'dotenv': return `${spec.env} (from the .env file)`;
+    case 'env': return spec.env;
+    default: return `${spec.env} / ${spec.flag}`;
+  }
+}
+
+/** The value as it may appear in a message: secrets show only their length. */
+export function displayValue(spec: OptionSpec, value: string | readonly string[]): string {
+  const text = typeof value === 'string' ? value : value.join(',');
+  if (isSecret(spec)) return text === '' ? '(empty)' : `(hidden, ${text.length} characters)`;
+  return JSON.stringify(text);
+}

@@ -1,0 +1,29 @@
+import { hkdfSync } from 'node:crypto';
+
+export const COOKIE_SECRET_HINT =
+  "generate one with: openssl rand -base64 32 | tr -- '+/' '-_'";
+
+const VALID_LENGTHS = new Set([16, 24, 32]);
+
+/**
+ * oauth2-proxy's rule: a base64 value (URL or standard alphabet) that decodes to 16, 24 or 32 bytes
+ * is used decoded; otherwise the raw bytes are used, and they too must be 16, 24 or 32 long.
+ */
+export function cookieSecretBytes(secret: string): Buffer | undefined {
+  for (const enc of ['base64url', 'base64'] as const) {
+    const clean = enc === 'base64url' ? secret.replace(/=+$/, '') : secret;
+    if (!(enc === 'base64url' ? /^[A-Za-z0-9_-]+$/ : /^[A-Za-z0-9+/]+={0,2}$/).test(clean)) continue;
+    const decoded = Buffer.from(clean, enc);
+    if (VALID_LENGTHS.has(decoded.length)) return decoded;
+  }
+  const raw = Buffer.from(secret, 'utf8');
+  return VALID_LENGTHS.has(raw.length) ? raw : undefined;
+}
+
+/**
+ * The iron-session password, derived once at start-up. HKDF gives a full-entropy 32-byte key even
+ * from a 16-byte secret, and the `info` label keeps this key apart from any other use of the secret.
+ */
+export function deriveSealPassword(secret: Buffer, purpose: string): string {
+  return Buffer.from(hkdfSync('sha256', secret, 'portcullis', `portcullis ${purpose} v1`, 32)).toString('hex');
+}

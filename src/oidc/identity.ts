@@ -1,0 +1,53 @@
+import type { ProviderConfig } from '../config/validate.js';
+import { PortcullisError } from '../errors.js';
+
+export interface Identity {
+  readonly user: string;
+  readonly sub: string;
+  readonly email?: string;
+  readonly groups: string[];
+  readonly preferredUsername?: string;
+}
+
+type Claims = Readonly<Record<string, unknown>>;
+
+/**
+ * Turns claims into the identity the proxy forwards. `trusted` is the claim set we verified (the
+ * ID token when its signature was checked); `extra` fills what it lacks (userinfo, which many issuers
+ * use for email and groups). Without a verified ID token, userinfo is the trusted set.
+ */
+export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p: ProviderConfig): Identity {
+  const claims: Claims = { ...extra, ...trusted };
+  const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+  if (!sub) throw new PortcullisError('NO_IDENTITY', 'The identity provider did not say who you are (no subject).');
+
+  const emailValue = claims[p.emailClaim];
+  const email = typeof emailValue === 'string' && emailValue !== '' ? emailValue : undefined;
+  // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim).
+  const verified = claims.email_verified;
+  if (email && (verified === false || verified === 'false') && !p.allowUnverifiedEmail) {
+    throw new PortcullisError('EMAIL_UNVERIFIED', 'Your email address is not verified at the identity provider.', `email_verified=false for ${email}`);
+  }
+
+  const userValue = claims[p.userIdClaim];
+  const user = typeof userValue === 'string' && userValue !== '' ? userValue : sub;
+  const preferred = claims.preferred_username;
+  return {
+    user,
+    sub,
+    email,
+    groups: groupsOf(claims[p.groupsClaim]),
+    preferredUsername: typeof preferred === 'string' && preferred !== '' ? preferred : undefined,
+  };
+}
+
+function groupsOf(v: unknown): string[] {
+  if (typeof v === 'string') return v === '' ? [] : [v];
+  if (Array.isArray(v)) return v.filter((g): g is string => typeof g === 'string' && g !== '');
+  return [];
+}
+
+/** True when the trusted claims lack something userinfo may have. */
+export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
+  return trusted[p.emailClaim] === undefined || trusted[p.groupsClaim] === undefined;
+}

@@ -1,0 +1,113 @@
+import * as client from 'openid-client';
+import type { Logger } from 'pino';
+import type { ProviderConfig } from '../config/validate.js';
+
+/** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
+export interface IssuerClients {
+  /** client_secret_basic: what RFC 6749 makes every server support, and Hydra's default. */
+  readonly basic: client.Configuration;
+  /** client_secret_post: tried when basic is refused, as Go's oauth2 (oauth2-proxy) does by itself. */
+  readonly post: client.Configuration;
+  /** False when no JWKS is known: identity then comes from userinfo, not from the unverifiable ID token. */
+  readonly verifiesIdToken: boolean;
+  readonly hasUserinfo: boolean;
+}
+
+const MAX_BACKOFF_MS = 30_000;
+const HTTP_TIMEOUT_S = 10;
+
+/**
+ * The issuer connection: discovery (or hand-given endpoints) with retry. A dead issuer never stops
+ * the process: discovery keeps retrying with backoff, `/ready` answers 503 meanwhile, and logins get
+ * a clear 503 page.
+ */
+export class Issuer {
+  #clients: IssuerClients | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #cfg: ProviderConfig;
+  readonly #log: Logger;
+
+  constructor(cfg: ProviderConfig, log: Logger) {
+    this.#cfg = cfg;
+    this.#log = log.child({ component: 'issuer' });
+  }
+
+  get clients(): IssuerClients | undefined { return this.#clients; }
+
+  /** Resolves on the first success; keeps retrying (never rejects) until stop(). */
+  start(): Promise<void> {
+    return new Promise((resolve) => {
+      const attempt = async (n: number): Promise<void> => {
+        if (this.#stopped) return resolve();
+        try {
+          this.#clients = await this.#connect();
+          this.#log.info({ issuer: this.#cfg.issuerUrl.href, discovery: !this.#cfg.skipDiscovery, verifiesIdToken: this.#clients.verifiesIdToken }, 'issuer ready');
+          resolve();
+        } catch (err) {
+          const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n, 10));
+          this.#log.warn({ issuer: this.#cfg.issuerUrl.href, attempt: n + 1, retryInMs: delay, err: describe(err) }, 'issuer discovery failed; retrying');
+          this.#timer = setTimeout(() => void attempt(n + 1), delay);
+          this.#timer.unref();
+        }
+      };
+      void attempt(0);
+    });
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  async #connect(): Promise<IssuerClients> {
+    const c = this.#cfg;
+    let metadata: { -readonly [K in keyof client.ServerMetadata]: client.ServerMetadata[K] };
+    if (c.skipDiscovery) {
+      metadata = { issuer: c.issuerUrl.href };
+    } else {
+      const discovered = await client.discovery(c.issuerUrl, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
+        execute: this.#usesHttp() ? [client.allowInsecureRequests] : [],
+        timeout: HTTP_TIMEOUT_S,
+      });
+      metadata = { ...discovered.serverMetadata() };
+    }
+    // Hand-given endpoints win over discovered ones; their own query strings (e.g. Crossid's
+    // ?audience=…) survive, because openid-client adds parameters to these URLs rather than replacing them.
+    if (c.loginUrl) metadata.authorization_endpoint = c.loginUrl.href;
+    if (c.redeemUrl) metadata.token_endpoint = c.redeemUrl.href;
+    if (c.userinfoUrl) metadata.userinfo_endpoint = c.userinfoUrl.href;
+    if (c.jwksUrl) metadata.jwks_uri = c.jwksUrl.href;
+    if (!metadata.authorization_endpoint || !metadata.token_endpoint) {
+      throw new Error('the issuer metadata has no authorization_endpoint or token_endpoint');
+    }
+    const make = (auth: client.ClientAuth): client.Configuration => {
+      const cfg = new client.Configuration(metadata, c.clientId, undefined, auth);
+      cfg.timeout = HTTP_TIMEOUT_S;
+      if (this.#usesHttp()) client.allowInsecureRequests(cfg);
+      // Verify ID token signatures against the JWKS (openid-client skips this by default for
+      // tokens from the token endpoint); the issue asks for signature, iss, aud, exp and nonce.
+      if (metadata.jwks_uri) client.enableNonRepudiationChecks(cfg);
+      return cfg;
+    };
+    return {
+      basic: make(client.ClientSecretBasic(c.clientSecret)),
+      post: make(client.ClientSecretPost(c.clientSecret)),
+      verifiesIdToken: !!metadata.jwks_uri,
+      hasUserinfo: !!metadata.userinfo_endpoint,
+    };
+  }
+
+  /** Validation allowed http only on loopback or by explicit opt-in; here we only tell openid-client. */
+  #usesHttp(): boolean {
+    const c = this.#cfg;
+    return [c.issuerUrl, c.loginUrl, c.redeemUrl, c.userinfoUrl, c.jwksUrl].some((u) => u?.protocol === 'http:');
+  }
+}
+
+/** An error as it may be logged: message and code, never a response body that could hold a token. */
+export function describe(err: unknown): { message: string; code?: string; cause?: string } {
+  const e = err as { message?: string; code?: string; cause?: { code?: string; message?: string } };
+  const cause = e?.cause && typeof e.cause === 'object' && 'code' in e.cause ? String(e.cause.code ?? e.cause.message) : undefined;
+  return { message: String(e?.message ?? err), code: e?.code, cause };
+}

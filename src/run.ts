@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { Config } from './config/validate.js';
+import { Issuer } from './oidc/issuer.js';
+import { createApp } from './server/app.js';
+import { listen } from './server/listen.js';
+
+export interface Running {
+  readonly url: string;
+  readonly issuer: Issuer;
+  /** Resolves when the issuer is first usable (never rejects; retries meanwhile). */
+  readonly issuerReady: Promise<void>;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts serving at once; the issuer connects in the background so a dead issuer never blocks start-up. */
+export async function startPortcullis(config: Config, log: Logger): Promise<Running> {
+  const issuer = new Issuer(config.provider, log);
+  const app = createApp(config, issuer, log);
+  const listener = await listen(config.listen, app.handle, log);
+  const issuerReady = issuer.start();
+  log.info({ address: listener.url, upstreams: config.upstreams.map((u) => u.url.href) }, 'portcullis listening');
+  return {
+    url: listener.url,
+    issuer,
+    issuerReady,
+    close: async (graceMs) => {
+      issuer.stop();
+      await listener.close(graceMs);
+      app.close();
+    },
+  };
+}

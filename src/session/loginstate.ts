@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { sealData, unsealData } from 'iron-session';
+import type { CookieConfig } from '../config/validate.js';
+import { serializeCookie, type CookieAttributes } from './cookies.js';
+
+/** One login attempt's secrets, kept in the browser (sealed) between /start and /callback. */
+export interface LoginState {
+  readonly state: string;
+  readonly nonce: string;
+  readonly codeVerifier: string;
+  /** Where to go after login: already checked to be a local path. */
+  readonly rd: string;
+  /** The redirect_uri sent to the issuer, which the code redemption must repeat exactly. */
+  readonly redirectUri: string;
+}
+
+/** A slow login (password reset, MFA enrolment) must still finish. */
+export const LOGIN_STATE_TTL_S = 15 * 60;
+
+/**
+ * Login-state cookies, one per attempt: the cookie's name carries a digest of `state`, so several
+ * tabs can log in at once without overwriting each other's verifier and nonce. Scoped to the proxy
+ * prefix, so they never travel with application requests.
+ */
+export class LoginStateCookies {
+  readonly #password: string;
+  readonly #cookie: CookieConfig;
+  readonly #path: string;
+
+  constructor(password: string, cookie: CookieConfig, proxyPrefix: string) {
+    this.#password = password;
+    this.#cookie = cookie;
+    this.#path = proxyPrefix;
+  }
+
+  nameFor(state: string): string {
+    return `${this.#cookie.name}_csrf_${createHash('sha256').update(state).digest('base64url').slice(0, 16)}`;
+  }
+
+  isLoginStateCookie(name: string): boolean {
+    return name.startsWith(`${this.#cookie.name}_csrf_`);
+  }
+
+  async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
+    const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
+    return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_TTL_S));
+  }
+
+  clearCookie(state: string, domain: string | undefined): string {
+    return serializeCookie(this.nameFor(state), '', this.#attrs(domain, 0));
+  }
+
+  /** The attempt this callback belongs to, or undefined (expired, other browser, forged state). */
+  async read(cookies: Map<string, string>, state: string): Promise<LoginState | undefined> {
+    const sealed = cookies.get(this.nameFor(state));
+    if (!sealed) return undefined;
+    let data: Partial<LoginState>;
+    try {
+      data = await unsealData<LoginState>(sealed, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
+    } catch {
+      return undefined;
+    }
+    if (typeof data.state !== 'string' || typeof data.codeVerifier !== 'string' || typeof data.nonce !== 'string') return undefined;
+    const a = Buffer.from(data.state);
+    const b = Buffer.from(state);
+    return a.length === b.length && timingSafeEqual(a, b) ? (data as LoginState) : undefined;
+  }
+
+  #attrs(domain: string | undefined, maxAge: number): CookieAttributes {
+    // SameSite=Lax at most: the callback is a top-level navigation from the issuer's site, which
+    // Strict would strip the cookie from.
+    const sameSite = this.#cookie.sameSite === 'strict' ? 'lax' : this.#cookie.sameSite;
+    return { path: this.#path, domain, maxAge, secure: this.#cookie.secure, httpOnly: true, sameSite };
+  }
+}
