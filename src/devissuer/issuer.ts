@@ -1,0 +1,311 @@
+// Dev issuer: a real OpenID Provider (oidc-provider 9), shaped like Ory Hydra or Crossid, used by the
+// test suite as the issuer and by the proxy's demo mode. All state is in memory and survives
+// stop()/start(), so tests can take the issuer down and bring it back on the same port.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
+
+export type IssuerShape = 'hydra' | 'crossid';
+export interface DevClient { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }
+export interface DevAccount { sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[] }
+export interface DevIssuerOptions {
+  shape: IssuerShape;
+  port?: number;
+  clients: DevClient[];
+  accounts?: DevAccount[];
+  interactive?: boolean;
+  claimsInIdToken?: boolean;
+  audienceParam?: string;
+}
+export interface DevIssuer {
+  issuer: string;
+  port: number;
+  endpoints: { discovery: string; authorization: string; token: string; userinfo: string; jwks: string; endSession: string };
+  loginAs(sub: string): void;
+  mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>): void;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+const DEFAULT_ACCOUNT: DevAccount = {
+  sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo'],
+};
+
+// oidc-provider prints "Unsupported runtime" (console.warn) while its module is evaluated on Node 20.
+// Import it lazily with exactly that message filtered out, so tests and demo mode stay quiet.
+let providerModule: Promise<typeof import('oidc-provider')> | undefined;
+function loadProvider(): Promise<typeof import('oidc-provider')> {
+  if (!providerModule) {
+    const warn = console.warn;
+    const filtered = (...args: unknown[]): void => {
+      if (typeof args[0] === 'string' && args[0].includes('oidc-provider WARNING: Unsupported runtime')) return;
+      warn.apply(console, args);
+    };
+    console.warn = filtered;
+    providerModule = import('oidc-provider').finally(() => { if (console.warn === filtered) console.warn = warn; });
+  }
+  return providerModule;
+}
+
+// Per-issuer in-memory storage. Passing our own adapter also avoids oidc-provider's "development-only
+// in-memory adapter" warning, and two issuers in one process never share state.
+function memoryAdapter(): (model: string) => Adapter {
+  const store = new Map<string, { payload: AdapterPayload; exp: number }>();
+  const live = (key: string): AdapterPayload | undefined => {
+    const entry = store.get(key);
+    if (entry && entry.exp <= Date.now()) { store.delete(key); return undefined; }
+    return entry?.payload;
+  };
+  const findBy = (model: string, field: 'uid' | 'userCode', value: string): AdapterPayload | undefined => {
+    for (const key of store.keys()) {
+      if (!key.startsWith(`${model}:`)) continue;
+      const payload = live(key);
+      if (payload?.[field] === value) return payload;
+    }
+    return undefined;
+  };
+  return (model) => ({
+    async upsert(id, payload, expiresIn) {
+      store.set(`${model}:${id}`, { payload, exp: expiresIn ? Date.now() + expiresIn * 1000 : Infinity });
+    },
+    async find(id) { return live(`${model}:${id}`); },
+    async findByUid(uid) { return findBy(model, 'uid', uid); },
+    async findByUserCode(userCode) { return findBy(model, 'userCode', userCode); },
+    async consume(id) { const p = live(`${model}:${id}`); if (p) p.consumed = Math.floor(Date.now() / 1000); },
+    async destroy(id) { store.delete(`${model}:${id}`); },
+    async revokeByGrantId(grantId) { for (const [key, e] of store) if (e.payload.grantId === grantId) store.delete(key); },
+  });
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (title: string, body: string): string =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>`;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => { data += chunk; if (data.length > 65536) req.destroy(); });
+    req.on('end', () => resolve(data));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
+  const { default: Provider } = await loadProvider();
+  const accounts = opts.accounts?.length ? opts.accounts : [DEFAULT_ACCOUNT];
+  const prefix = opts.shape === 'crossid' ? '/oauth2' : ''; // where the provider is mounted
+  const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
+  let loginSub = accounts[0].sub;
+  let mangler: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
+
+  // The server is created first and its handler set later: oidc-provider needs the issuer URL (and
+  // so the port, when ephemeral) at construction time. It listens only once the config is built.
+  const sockets = new Set<Socket>();
+  let handler = (_req: IncomingMessage, res: ServerResponse): void => send(res, 503, 'text/plain', 'starting');
+  const server = http.createServer((req, res) => handler(req, res));
+  server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  const listen = (p: number): Promise<void> => new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(p, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = randomUUID();
+  const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
+
+  const routes = opts.shape === 'hydra'
+    ? { authorization: '/oauth2/auth', token: '/oauth2/token', userinfo: '/userinfo', jwks: '/.well-known/jwks.json',
+      end_session: '/oauth2/sessions/logout', revocation: '/oauth2/revoke', introspection: '/oauth2/introspect' }
+    // Crossid: the provider sees paths with the /oauth2 prefix already stripped (see route() below).
+    : { authorization: '/auth', token: '/token', userinfo: '/userinfo', jwks: '/.well-known/jwks.json',
+      end_session: '/sessions/logout', revocation: '/revoke', introspection: '/introspect' };
+  const sameClient = (_ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string }): boolean =>
+    token.clientId === client.clientId;
+
+  const config: Configuration = {
+    clients: opts.clients.map((c) => ({
+      client_id: c.client_id,
+      client_secret: c.client_secret,
+      redirect_uris: c.redirect_uris,
+      // Not part of Hydra/Crossid client config here; default to each redirect URI's origin + '/'.
+      post_logout_redirect_uris: c.post_logout_redirect_uris
+        ?? [...new Set(c.redirect_uris.map((u) => `${new URL(u).origin}/`))],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      // oidc-provider accepts client_secret_post as well for a client registered with basic.
+      token_endpoint_auth_method: 'client_secret_basic',
+    })),
+    jwks: { keys: [privateJwk] },
+    adapter: memoryAdapter(),
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      // Cookies are not isolated by port: keep the issuer's names clear of any proxy's cookies.
+      names: { session: '_devissuer_session', interaction: '_devissuer_interaction', resume: '_devissuer_resume' },
+    },
+    pkce: { required: () => true },
+    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
+    conformIdTokenClaims: !opts.claimsInIdToken,
+    findAccount: (_ctx, sub) => {
+      const account = accounts.find((a) => a.sub === sub);
+      return account && { accountId: sub, claims: () => ({ ...account }) };
+    },
+    interactions: { url: (_ctx, interaction) => `${prefix}/interaction/${interaction.uid}` },
+    routes,
+    features: {
+      devInteractions: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false }, // on by default; neither Hydra nor Crossid shape has it
+      userinfo: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: sameClient },
+      introspection: { enabled: true, allowedPolicy: sameClient },
+      rpInitiatedLogout: {
+        enabled: true,
+        // Confirmation page that submits itself (a browser signs out without a click).
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = page('Sign out', `${form}<input type="hidden" name="logout" value="yes" form="op.logoutForm">`
+            + '<button type="submit" form="op.logoutForm">Sign out</button>'
+            + '<script>document.getElementById("op.logoutForm").submit()</script>');
+        },
+        postLogoutSuccessSource: (ctx) => { ctx.type = 'html'; ctx.body = page('Signed out', ''); },
+      },
+    },
+    // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
+    ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
+    renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
+  };
+
+  await listen(opts.port ?? 0);
+  const port = (server.address() as { port: number }).port;
+  const base = `http://127.0.0.1:${port}${prefix}`;
+  const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
+  let provider: InstanceType<typeof Provider>;
+  try {
+    provider = new Provider(issuer, config);
+    // oidc-provider validates static clients lazily, at first use; fail at start-up instead.
+    for (const c of opts.clients) await provider.Client.find(c.client_id);
+  } catch (err) {
+    server.close(); // don't leave a listening server behind (the process would not exit)
+    throw err;
+  }
+  provider.proxy = false; // plain http on loopback: cookies are not "secure", URLs come from the request
+  // Provider errors must neither crash the process nor print (Koa logs uncaught ones to stderr
+  // unless silent). DEBUG=oidc-provider:* shows them when needed.
+  provider.silent = true;
+  provider.on('server_error', () => {});
+
+  // Test hook: re-sign the next ID token after fn changed its claims (same key, same header).
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (!mangler || ctx.status !== 200 || typeof body?.id_token !== 'string') return;
+    const fn = mangler;
+    mangler = undefined;
+    const header = decodeProtectedHeader(body.id_token);
+    const claims = fn({ ...decodeJwt(body.id_token) });
+    const idToken = await new SignJWT(claims).setProtectedHeader({ ...header, alg: 'RS256', kid }).sign(privateKey);
+    ctx.body = { ...body, id_token: idToken };
+  });
+
+  // Login and consent without a separate UI. Consent is always granted for what was asked.
+  async function interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.uid !== uid) return send(res, 400, 'text/plain', 'interaction mismatch');
+    const { prompt, params, session } = details;
+    if (prompt.name === 'login') {
+      if (!opts.interactive) {
+        return provider.interactionFinished(req, res, { login: { accountId: loginSub } }, { mergeWithLastSubmission: false });
+      }
+      if (req.method === 'POST') {
+        const sub = new URLSearchParams(await readBody(req)).get('sub');
+        const account = accounts.find((a) => a.sub === sub);
+        if (!account) return send(res, 400, 'text/plain', 'unknown account');
+        return provider.interactionFinished(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+      }
+      const forms = accounts.map((a) => `<form method="post" action="${prefix}/interaction/${esc(uid)}">`
+        + `<input type="hidden" name="sub" value="${esc(a.sub)}"><button type="submit">Sign in as ${esc(a.email)}</button></form>`);
+      return send(res, 200, 'text/html; charset=utf-8', page('Dev issuer sign-in', forms.join('\n')));
+    }
+    if (prompt.name === 'consent') {
+      const accountId = session?.accountId;
+      if (!accountId) return send(res, 400, 'text/plain', 'no session');
+      const grant = (details.grantId && await provider.Grant.find(details.grantId))
+        || new provider.Grant({ accountId, clientId: String(params.client_id) });
+      const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(' '));
+      }
+      const grantId = await grant.save();
+      return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    }
+    send(res, 400, 'text/plain', `unsupported prompt ${prompt.name}`);
+  }
+
+  const callback = provider.callback();
+  const interactionPath = new RegExp(`^${prefix}/interaction/([^/]+)$`);
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const uid = interactionPath.exec(url.pathname)?.[1];
+    if (uid) return interaction(req, res, decodeURIComponent(uid));
+    if (prefix) {
+      if (!url.pathname.startsWith(`${prefix}/`)) return send(res, 404, 'text/plain', 'not found');
+      // Crossid wants ?audience= on the authorization and the token request (the token POST's URL).
+      const guarded = url.pathname === `${prefix}/auth` || url.pathname === `${prefix}/token`;
+      if (guarded && url.searchParams.get('audience') !== audience) {
+        return send(res, 400, 'application/json', JSON.stringify({
+          error: 'invalid_request', error_description: `audience=${audience} query parameter is required`,
+        }));
+      }
+      // Mount the provider like Express would: oidc-provider derives its URLs' mount path from
+      // the difference between req.originalUrl and req.url.
+      (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;
+      req.url = (req.url ?? '/').slice(prefix.length);
+    }
+    await callback(req, res);
+  }
+  handler = (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 400, 'text/plain', `dev issuer: ${(err as Error)?.message ?? String(err)}`);
+      else res.destroy();
+    });
+  };
+
+  return {
+    issuer,
+    port,
+    endpoints: {
+      discovery: `${base}/.well-known/openid-configuration`,
+      authorization: `${base}${routes.authorization}`,
+      token: `${base}${routes.token}`,
+      userinfo: `${base}${routes.userinfo}`,
+      jwks: `${base}${routes.jwks}`,
+      endSession: `${base}${routes.end_session}`,
+    },
+    loginAs(sub) {
+      if (!accounts.some((a) => a.sub === sub)) throw new Error(`dev issuer: unknown account ${sub}`);
+      loginSub = sub;
+    },
+    mangleNextIdToken(fn) { mangler = fn; },
+    async stop() {
+      if (!server.listening) return;
+      // close() alone waits for keep-alive connections; destroy them so the port is really down.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    async start() {
+      if (!server.listening) await listen(port);
+    },
+  };
+}

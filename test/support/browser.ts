@@ -1,0 +1,89 @@
+import http from 'node:http';
+
+export interface Response {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+  readonly url: string;
+}
+
+interface StoredCookie { name: string; value: string; path: string; expires?: number }
+
+/**
+ * A minimal browser over node:http: a cookie jar (cookies keyed by host only, not port, as real
+ * browsers do), redirects followed by hand, and navigation headers (fetch would add
+ * Sec-Fetch-Mode: cors and look like an API call).
+ */
+export class HttpBrowser {
+  readonly jar = new Map<string, StoredCookie[]>();
+  readonly history: string[] = [];
+
+  cookieHeader(url: URL): string {
+    const now = Date.now();
+    const list = (this.jar.get(url.hostname) ?? []).filter((c) => (c.expires === undefined || c.expires > now) && (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)));
+    return list.map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+
+  cookies(host = '127.0.0.1'): Map<string, string> {
+    return new Map((this.jar.get(host) ?? []).map((c) => [c.name, c.value]));
+  }
+
+  setCookie(host: string, name: string, value: string, path = '/'): void {
+    const list = (this.jar.get(host) ?? []).filter((c) => !(c.name === name && c.path === path));
+    list.push({ name, value, path });
+    this.jar.set(host, list);
+  }
+
+  #store(url: URL, setCookie: string[] | undefined): void {
+    for (const line of setCookie ?? []) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      let path = '/';
+      let expires: number | undefined;
+      for (const a of attrs) {
+        const [k, v] = a.trim().split('=');
+        if (k!.toLowerCase() === 'path') path = v ?? '/';
+        if (k!.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
+      }
+      const list = (this.jar.get(url.hostname) ?? []).filter((c) => !(c.name === name && c.path === path));
+      if (expires === undefined || expires > Date.now()) list.push({ name, value, path, expires });
+      this.jar.set(url.hostname, list);
+    }
+  }
+
+  request(target: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+    const url = new URL(target);
+    this.history.push(url.href);
+    const cookie = this.cookieHeader(url);
+    const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml', 'user-agent': 'portcullis-test', ...(cookie ? { cookie } : {}), ...o.headers };
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method: o.method ?? 'GET', headers, timeout: 10_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          this.#store(url, res.headers['set-cookie']);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), url: url.href });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout: ${url.href}`)));
+      req.on('error', reject);
+      if (o.body) req.write(o.body);
+      req.end();
+    });
+  }
+
+  /** GET, following redirects (at most `maxHops`), the way a browser navigates. */
+  async navigate(target: string, o: { headers?: Record<string, string>; maxHops?: number; stopAt?: (u: URL) => boolean } = {}): Promise<Response> {
+    let url = target;
+    for (let hop = 0; hop <= (o.maxHops ?? 15); hop++) {
+      if (o.stopAt?.(new URL(url))) return { status: 0, headers: {}, body: '', url };
+      const res = await this.request(url, { headers: o.headers });
+      const loc = res.headers.location;
+      if (res.status < 300 || res.status >= 400 || !loc) return res;
+      url = new URL(loc, url).href;
+    }
+    throw new Error(`too many redirects from ${target}`);
+  }
+}

@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../../bin/portcullis', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ProxyProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Every line the process wrote, stdout and stderr. */
+  readonly lines: string[];
+  /** Parsed JSON log lines. */
+  logs(): Array<Record<string, unknown>>;
+  waitForLog(match: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** True while the process has not exited. */
+  alive(): boolean;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs bin/portcullis as users do: a child process configured by OAUTH2_PROXY_* variables.
+ * NODE_ENV=production unless given, so a missing issuer is an error, not demo mode.
+ */
+export async function startProxy(env: Record<string, string>, o: { args?: string[]; waitFor?: 'listening' | 'exit'; cwd?: string } = {}): Promise<ProxyProcess> {
+  const port = env.OAUTH2_PROXY_HTTP_ADDRESS ? Number(env.OAUTH2_PROXY_HTTP_ADDRESS.split(':').pop()) : await freePort();
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
+    ...env,
+  };
+  const child = spawn(process.execPath, [BIN, ...(o.args ?? [])], { env: childEnv, cwd: o.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let exited = false;
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => { exited = true; resolve(code); }));
+  const waiters = new Set<() => void>();
+  const collect = (buf: Buffer): void => {
+    lines.push(...buf.toString('utf8').split('\n').filter(Boolean));
+    for (const w of waiters) w();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const logs = (): Array<Record<string, unknown>> => lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
+  const waitForLog = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const hit = logs().find(match);
+        if (hit) { waiters.delete(check); clearTimeout(timer); resolve(hit); }
+        else if (exited) { waiters.delete(check); clearTimeout(timer); reject(new Error(`process exited; output:\n${lines.join('\n')}`)); }
+      };
+      const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`timed out waiting for a log line; output:\n${lines.join('\n')}`)); }, timeoutMs);
+      waiters.add(check);
+      void exit.then(check);
+      check();
+    });
+  const proc: ProxyProcess = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    lines,
+    logs,
+    waitForLog,
+    alive: () => !exited,
+    stop: async (signal = 'SIGTERM') => { if (!exited) child.kill(signal); return exit; },
+  };
+  if ((o.waitFor ?? 'listening') === 'listening') await waitForLog((l) => l.msg === 'portcullis listening');
+  else await exit;
+  return proc;
+}
