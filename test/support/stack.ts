@@ -30,6 +30,8 @@ export async function startStack(o: {
   issuerOptions?: Partial<DevIssuerOptions>;
   env?: (issuer: DevIssuer, upstreamUrl: string, port: number) => Record<string, string>;
   waitReady?: boolean;
+  /** Start the proxy while the issuer is down (it is started again with issuer.start()). */
+  issuerDownAtStart?: boolean;
 } = {}): Promise<Stack> {
   const port = await freePort();
   const issuer = await startDevIssuer({
@@ -38,6 +40,7 @@ export async function startStack(o: {
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }],
     ...o.issuerOptions,
   });
+  if (o.issuerDownAtStart) await issuer.stop();
   const echo = await startEchoUpstream();
   const cookieSecret = randomBytes(32).toString('base64url');
   const env = o.env ? o.env(issuer, echo.url, port) : {
@@ -53,7 +56,7 @@ export async function startStack(o: {
     OAUTH2_PROXY_SCOPE: 'openid email profile groups',
   };
   const proxy = await startProxy({ OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, OAUTH2_PROXY_COOKIE_SECRET: cookieSecret, ...env });
-  if (o.waitReady ?? true) await waitReady(proxy.url);
+  if (o.waitReady ?? !o.issuerDownAtStart) await waitReady(proxy.url);
   return {
     issuer, proxy, upstreamUrl: echo.url, cookieSecret,
     close: async () => {
