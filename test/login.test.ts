@@ -107,6 +107,17 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     assert.deepEqual(leaked, []);
   });
 
+  test('without reverse_proxy, client X-Forwarded-For/-Host/-Proto are replaced by the proxy\'s own', async () => {
+    const { browser } = await login(stack);
+    const e = await echoed(browser, `${stack.proxy.url}/`, {
+      'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Proto': 'https', Forwarded: 'for=6.6.6.6',
+    });
+    assert.equal(e.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(e.headers['x-forwarded-host'], `127.0.0.1:${stack.proxy.port}`);
+    assert.equal(e.headers['x-forwarded-proto'], 'http');
+    assert.equal(e.headers.forwarded, undefined);
+  });
+
   test('a client cannot get its own identity headers through without a session', async () => {
     const b = new HttpBrowser();
     const res = await b.request(`${stack.proxy.url}/`, { headers: { ...JSON_ACCEPT, 'X-Forwarded-User': 'mallory' } });

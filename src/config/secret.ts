@@ -13,6 +13,8 @@ export function cookieSecretBytes(secret: string): Buffer | undefined {
   for (const enc of ['base64url', 'base64'] as const) {
     const clean = enc === 'base64url' ? secret.replace(/=+$/, '') : secret;
     if (!(enc === 'base64url' ? /^[A-Za-z0-9_-]+$/ : /^[A-Za-z0-9+/]+={0,2}$/).test(clean)) continue;
+    // Node decodes any length; Go (oauth2-proxy) rejects a length no base64 encoder produces.
+    if (clean.replace(/=+$/, '').length % 4 === 1) continue;
     const decoded = Buffer.from(clean, enc);
     if (VALID_LENGTHS.has(decoded.length)) return decoded;
   }

@@ -8,7 +8,7 @@ import { SessionCodec } from '../session/codec.js';
 import { parseCookies } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import { CookieSessionStore } from '../session/store.js';
-import { addIdentityHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
+import { addIdentityHeaders, stripClientForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { HttpUpstream, matchRoute } from '../upstream/http.js';
 import { AuthEndpoints, type RequestContext } from './endpoints.js';
 import { redirect, sendError, sendJson, sendText, wantsHtml } from './respond.js';
@@ -48,6 +48,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger): App {
     const route = matchRoute(upstream.routes, ctx.url.pathname);
     if (!route) return sendError(req, res, new PortcullisError('NO_UPSTREAM', 'Nothing is served at this path.'));
     stripProxyCookies(req.headers, isProxyCookie);
+    if (!config.reverseProxy) stripClientForwardingHeaders(req.headers);
     addIdentityHeaders(req.headers, loaded.session, config);
     upstream.forward(req, res, route, upstreamFailed);
   }

@@ -32,6 +32,16 @@ export function stripClientIdentityHeaders(headers: IncomingHttpHeaders): Incomi
   return headers;
 }
 
+const FORWARDING = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'forwarded'];
+
+/**
+ * Without a trusted load balancer in front (reverse_proxy=false), X-Forwarded-For/-Host/-Proto are
+ * whatever the client typed: drop them, so the upstream sees only the values the proxy sets itself.
+ */
+export function stripClientForwardingHeaders(headers: IncomingHttpHeaders): void {
+  for (const name of FORWARDING) delete headers[name];
+}
+
 /**
  * Removes the proxy's own cookies (session and its chunks, login state) from the Cookie header:
  * the upstream has no use for them and must not be able to replay the session.
