@@ -184,6 +184,7 @@ test('every problem is reported at once, naming the variable, the value (secrets
     OAUTH2_PROXY_SCOPE: 'email profile',
     OAUTH2_PROXY_CODE_CHALLENGE_METHOD: 'plain',
     OAUTH2_PROXY_HTTP_ADDRESS: 'everywhere',
+    OAUTH2_PROXY_REDIRECT_URL: 'https://app.example.com/callback',
   }, { proxy_prefix: 'oauth2/' }));
   assert.equal(v.ok, false);
   const text = v.ok ? '' : v.errors.join('\n');
@@ -200,6 +201,7 @@ test('every problem is reported at once, naming the variable, the value (secrets
     /OAUTH2_PROXY_HTTP_ADDRESS: got "everywhere", expected host:port/,
     /OAUTH2_PROXY_EMAIL_DOMAINS \(or --email-domain\) is required/,
     /--proxy-prefix: got "oauth2\/", expected a path starting with \//,
+    /OAUTH2_PROXY_REDIRECT_URL: got "https:\/\/app.example.com\/callback", expected a URL whose path is \/oauth2\/callback/,
   ]) assert.match(text, expected);
   assert.doesNotMatch(text, /hunter2|too-short-secret/, 'secrets are never echoed');
 });

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
-import { ALICE, startStack, type Echoed, type Stack } from './support/stack.js';
+import { ALICE, CLIENT_SECRET, startStack, type Echoed, type Stack } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -246,5 +246,26 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     const res = await b.navigate(`${stack.proxy.url}/oauth2/start`);
     assert.equal(res.status, 401);
     assert.match(res.body, /LOGIN_TOKEN_INVALID/);
+  });
+
+  // Runs last in this suite, over everything the proxy logged for the tests above.
+  test('logs: one JSON line per request, login and sign-out events, and never a secret, token, code or cookie', async () => {
+    const logs = stack.proxy.logs();
+    const requests = logs.filter((l) => l.component === 'request');
+    assert.ok(requests.length > 20);
+    for (const r of requests) {
+      assert.equal(typeof r.method, 'string');
+      assert.equal(typeof r.status, 'number');
+      assert.equal(typeof r.durationMs, 'number');
+      assert.doesNotMatch(String(r.path), /\?/, 'paths are logged without their query (codes, states)');
+    }
+    assert.ok(requests.some((r) => r.user === ALICE.sub && r.status === 200));
+    assert.ok(logs.some((l) => l.event === 'login') && logs.some((l) => l.event === 'sign_out'));
+    const all = stack.proxy.lines.join('\n');
+    assert.ok(!all.includes(CLIENT_SECRET), 'client secret');
+    assert.ok(!all.includes(stack.cookieSecret), 'cookie secret');
+    assert.doesNotMatch(all, /Fe26\.2/, 'sealed cookie values');
+    assert.doesNotMatch(all, /eyJ[\w-]+\.[\w-]+\./, 'JWTs');
+    assert.doesNotMatch(all, /code=|access_token|code_verifier/, 'codes and tokens');
   });
 });

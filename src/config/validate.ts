@@ -176,6 +176,9 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     warnings.push('OAUTH2_PROXY_LOGIN_URL / OAUTH2_PROXY_REDEEM_URL override the discovered endpoints');
   }
   const redirectUrl = url('redirect_url');
+  if (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`) {
+    fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback`);
+  }
   const scope = str('scope');
   if (!scope.split(/\s+/).includes('openid')) fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');
 

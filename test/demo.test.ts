@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpBrowser } from './support/browser.js';
+import { freePort, startProxy } from './support/proxy.js';
+
+test('with no configuration (and not production) bin/portcullis runs the demo: banner, dev issuer, echo upstream, a working login', async () => {
+  const port = await freePort();
+  const p = await startProxy({ NODE_ENV: 'development', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` });
+  try {
+    const out = p.lines.join('\n');
+    assert.match(out, /DEMO MODE: not for production/);
+    assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${port}/`));
+    await p.waitForLog((l) => l.msg === 'issuer ready');
+    const b = new HttpBrowser();
+    const page = await b.navigate(`${p.url}/hello`);
+    assert.match(page.body, /Sign in with the demo issuer/);
+    const atIssuer = await b.navigate(new URL((/href="([^"]+)"/.exec(page.body))![1]!.replace(/&amp;/g, '&'), p.url).href);
+    const form = /<form method="post" action="([^"]+)"><input type="hidden" name="sub" value="([^"]+)">/.exec(atIssuer.body);
+    assert.ok(form, `the dev issuer shows its sign-in page: ${atIssuer.body.slice(0, 200)}`);
+    const posted = await b.request(new URL(form[1]!, atIssuer.url).href, {
+      method: 'POST', body: `sub=${encodeURIComponent(form[2]!)}`, headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const landed = await b.navigate(new URL(posted.headers.location!, atIssuer.url).href);
+    assert.equal(landed.url, `${p.url}/hello`);
+    assert.match(landed.body, /Hello, demo@example\.com/);
+  } finally {
+    await p.stop();
+  }
+});
+
+test('NODE_ENV=production with no issuer is a configuration error, not a demo', async () => {
+  const p = await startProxy({ NODE_ENV: 'production', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${await freePort()}` }, { waitFor: 'exit' });
+  assert.equal(p.child.exitCode, 2);
+  assert.doesNotMatch(p.lines.join('\n'), /DEMO/);
+  assert.match(p.lines.join('\n'), /OAUTH2_PROXY_OIDC_ISSUER_URL/);
+});
