@@ -186,3 +186,38 @@ test('malformed requests get a 4xx and the proxy keeps serving', async () => {
     await stack.close();
   }
 });
+
+test('SIGTERM drains: a request in flight finishes, then the process exits 0', async () => {
+  const http = await import('node:http');
+  const slow = http.createServer((_req, res) => { setTimeout(() => res.end('slow but complete'), 800); });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/`;
+  const stack = await startStack({
+    env: (issuer, _up, port) => ({
+      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
+      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
+      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
+      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
+      OAUTH2_PROXY_COOKIE_SECURE: 'false',
+      OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+      OAUTH2_PROXY_UPSTREAMS: slowUrl,
+    }),
+  });
+  try {
+    const b = new HttpBrowser();
+    await b.navigate(`${stack.proxy.url}/oauth2/start`);
+    assert.ok(b.cookies().get('_oauth2_proxy'), 'signed in');
+    const inFlight = b.request(`${stack.proxy.url}/work`, { headers: JSON_ACCEPT });
+    await new Promise((r) => setTimeout(r, 200));
+    const exited = stack.proxy.stop('SIGTERM');
+    const res = await inFlight;
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'slow but complete');
+    assert.equal(await exited, 0);
+    await stack.proxy.waitForLog((l) => l.msg === 'stopped');
+  } finally {
+    await stack.close();
+    slow.closeAllConnections();
+    slow.close();
+  }
+});
