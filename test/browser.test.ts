@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 import { startEchoUpstream } from '../src/demo/echo.js';
-import { startDevIssuer, type DevAccount } from '../src/devissuer/issuer.js';
+import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
 import { freePort, REPO, startProxy, type ProxyProcess } from './support/proxy.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -50,6 +50,50 @@ async function waitReady(proxy: ProxyProcess, timeoutMs = 15_000): Promise<void>
   throw new Error(`GET /ready was still ${last} after ${timeoutMs} ms; proxy output:\n${proxy.lines.join('\n')}`);
 }
 
+/**
+ * The issuer must know the proxy's callback URL, so the proxy's port is chosen first, with
+ * freePort(); something else (even the issuer's or the echo's own ephemeral port) can take it
+ * before the proxy listens. Then the proxy exits with EADDRINUSE: start both again on another port.
+ */
+async function startIssuerAndProxy(upstream: string): Promise<{ origin: string; issuer: DevIssuer; proxy: ProxyProcess }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const clientId = 'portcullis-browser-test';
+    const clientSecret = randomBytes(24).toString('base64url');
+    const issuer = await startDevIssuer({
+      shape: 'hydra',
+      interactive: true,
+      clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [`${origin}/oauth2/callback`] }],
+      accounts: ACCOUNTS,
+    });
+    try {
+      const proxy = await startProxy({
+        OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
+        OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
+        OAUTH2_PROXY_CLIENT_ID: clientId,
+        OAUTH2_PROXY_CLIENT_SECRET: clientSecret,
+        OAUTH2_PROXY_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+        OAUTH2_PROXY_COOKIE_SECURE: 'false',
+        OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+        OAUTH2_PROXY_UPSTREAMS: upstream,
+        OAUTH2_PROXY_SCOPE: 'openid email profile groups',
+      });
+      try {
+        await waitReady(proxy);
+      } catch (err) {
+        await proxy.stop();
+        throw err;
+      }
+      return { origin, issuer, proxy };
+    } catch (err) {
+      await issuer.stop();
+      if (attempt < 3 && /EADDRINUSE/.test(String((err as Error)?.message ?? err))) continue;
+      throw err;
+    }
+  }
+}
+
 /** The echo upstream's header table as a map (lower-case names, as Node gave them). */
 async function headerTable(page: Page): Promise<Map<string, string>> {
   const rows = await page.$$eval('table tr', (trs) => trs.map((tr) => [
@@ -64,33 +108,14 @@ test('a real browser signs in through the proxy, reaches the upstream and signs 
     + '`apt-get update && apt-get install -y chromium` (CI does this in .ci/run), or set CHROMIUM_PATH.');
   mkdirSync(RESULTS, { recursive: true });
 
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const clientId = 'portcullis-browser-test';
-  const clientSecret = randomBytes(24).toString('base64url');
-  const issuer = await startDevIssuer({
-    shape: 'hydra',
-    interactive: true,
-    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: [`${origin}/oauth2/callback`] }],
-    accounts: ACCOUNTS,
-  });
-  cleanups.push(() => issuer.stop());
   const echo = await startEchoUpstream();
   cleanups.push(() => echo.close());
-
-  const proxy = await startProxy({
-    OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
-    OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-    OAUTH2_PROXY_CLIENT_ID: clientId,
-    OAUTH2_PROXY_CLIENT_SECRET: clientSecret,
-    OAUTH2_PROXY_COOKIE_SECRET: randomBytes(32).toString('base64url'),
-    OAUTH2_PROXY_COOKIE_SECURE: 'false',
-    OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-    OAUTH2_PROXY_UPSTREAMS: echo.url,
-    OAUTH2_PROXY_SCOPE: 'openid email profile groups',
+  const { origin, issuer, proxy } = await startIssuerAndProxy(echo.url);
+  cleanups.push(() => issuer.stop(), async () => {
+    const kill = setTimeout(() => void proxy.stop('SIGKILL'), 4_000); // SIGTERM drains; don't wait forever
+    await proxy.stop();
+    clearTimeout(kill);
   });
-  cleanups.push(() => proxy.stop());
-  await waitReady(proxy);
 
   // launch() gives a fresh temporary profile (removed on close); newContext() an empty cookie jar.
   const browser: Browser = await chromium.launch({

@@ -13,6 +13,7 @@ import { matchRoute, type Route } from '../src/upstream/http.js';
 import { isOwnedIdentityHeader, stripClientIdentityHeaders } from '../src/upstream/headers.js';
 import { parseCookies, chunkValue, readChunked, cookieDomainFor } from '../src/session/cookies.js';
 import { startProxy } from './support/proxy.js';
+import { splitTarget } from '../src/server/context.js';
 
 /** Runs a table: every failing row is reported, not just the first. */
 function table<I, O>(rows: ReadonlyArray<readonly [I, O]>, fn: (input: I) => O): void {
@@ -91,7 +92,7 @@ test('email domains', () => {
 });
 
 test('upstream routes: longest prefix, on path boundaries', () => {
-  const r = (path: string): Route => ({ path, target: `http://up${path}`, agent: undefined as never });
+  const r = (path: string): Route => ({ path, target: `http://up${path}` });
   const routes = [r('/anything/deep'), r('/anything'), r('/api/'), r('/')].sort((a, b) => b.path.length - a.path.length);
   const onlyAnything = [r('/anything')];
   table([
@@ -100,6 +101,17 @@ test('upstream routes: longest prefix, on path boundaries', () => {
   ], (p: string) => matchRoute(routes, p)?.path);
   table([['/anything', '/anything'], ['/anything/', '/anything'], ['/anythingelse', undefined], ['/', undefined]],
     (p: string) => matchRoute(onlyAnything, p)?.path);
+});
+
+test('request targets: origin-form paths only, no dot segments', () => {
+  table([
+    ['/', { path: '/', search: '' }], ['/a/b?x=1&y', { path: '/a/b', search: '?x=1&y' }],
+    ['/file.txt', { path: '/file.txt', search: '' }], ['/.well-known/x', { path: '/.well-known/x', search: '' }],
+    ['/a/...', { path: '/a/...', search: '' }], ['/a?next=/../x', { path: '/a', search: '?next=/../x' }],
+    ['/a/%20b', { path: '/a/%20b', search: '' }],
+    ['/a/../b', undefined], ['/a/./b', undefined], ['/..', undefined], ['/a/..', undefined], ['/%2e%2e/b', undefined],
+    ['/a/%2E/b', undefined], ['/a/.%2e/b', undefined], ['http://evil.example/', undefined], ['*', undefined], ['', undefined],
+  ], splitTarget);
 });
 
 test('owned identity headers, in every spelling', () => {

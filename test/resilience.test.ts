@@ -180,6 +180,8 @@ test('malformed requests get a 4xx and the proxy keeps serving', async () => {
     assert.match(await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1.1 4\d\d/);
     assert.match(await raw('GET http://evil.example/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 400/);
     assert.match(await raw('GET /oauth2/callback?state=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 400/);
+    assert.match(await raw('GET /anything/../secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 400/);
+    assert.match(await raw('GET /anything/%2E%2e/secret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 400/);
     assert.equal((await fetch(`${stack.proxy.url}/ping`)).status, 200);
     assert.ok(stack.proxy.alive());
   } finally {
@@ -219,5 +221,23 @@ test('SIGTERM drains: a request in flight finishes, then the process exits 0', a
     await stack.close();
     slow.closeAllConnections();
     slow.close();
+  }
+});
+
+test('`portcullis healthcheck` (the image HEALTHCHECK) exits 0 against a live proxy and 1 against a dead port', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { BIN } = await import('./support/proxy.js');
+  const stack = await startStack();
+  try {
+    const check = (address: string) => spawnSync(process.execPath, [BIN, 'healthcheck'], {
+      env: { PATH: process.env.PATH, OAUTH2_PROXY_HTTP_ADDRESS: address }, encoding: 'utf8', timeout: 10_000,
+    });
+    const live = check(`0.0.0.0:${stack.proxy.port}`);
+    assert.equal(live.status, 0, live.stderr);
+    const dead = check(`127.0.0.1:${await freePort()}`);
+    assert.equal(dead.status, 1);
+    assert.match(dead.stderr, /healthcheck: GET \/ping: connect ECONNREFUSED/);
+  } finally {
+    await stack.close();
   }
 });

@@ -22,24 +22,28 @@ export function isDemoWanted(raw: RawOptions, env: Readonly<Record<string, strin
  * production image cannot start it) and an echo upstream, both on loopback ports of their own.
  */
 export async function startDemo(listen: ListenAddress): Promise<Demo> {
-  let devissuer: typeof import('../devissuer/issuer.js');
-  try {
-    devissuer = await import('../devissuer/issuer.js');
-  } catch {
-    throw new Error('demo mode needs the development dependencies (oidc-provider): run `npm install`, or configure an issuer with OAUTH2_PROXY_OIDC_ISSUER_URL');
-  }
   const port = listen.kind === 'tcp' ? listen.port : 4180;
   const clientSecret = randomBytes(24).toString('base64url');
   const redirectUris = ['127.0.0.1', 'localhost'].map((h) => `http://${h}:${port}/oauth2/callback`);
-  const issuer = await devissuer.startDevIssuer({
-    shape: 'hydra',
-    interactive: true,
-    clients: [{ client_id: 'portcullis-demo', client_secret: clientSecret, redirect_uris: redirectUris }],
-    accounts: [
-      { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'] },
-      { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'] },
-    ],
-  });
+  let issuer: Awaited<ReturnType<typeof import('../devissuer/issuer.js')['startDevIssuer']>>;
+  try {
+    // oidc-provider is loaded inside startDevIssuer, so a production install fails here, not at import.
+    const devissuer = await import('../devissuer/issuer.js');
+    issuer = await devissuer.startDevIssuer({
+      shape: 'hydra',
+      interactive: true,
+      clients: [{ client_id: 'portcullis-demo', client_secret: clientSecret, redirect_uris: redirectUris }],
+      accounts: [
+        { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'] },
+        { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'] },
+      ],
+    });
+  } catch (e) {
+    const missing = /Cannot find (package|module)/.test(String((e as Error)?.message));
+    throw new Error(missing
+      ? 'demo mode needs the development dependencies (oidc-provider): run `npm install`, or configure an issuer with OAUTH2_PROXY_OIDC_ISSUER_URL'
+      : `the demo issuer did not start: ${(e as Error)?.message}`);
+  }
   const echo = await startEchoUpstream();
   return {
     overrides: {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
@@ -9,19 +9,11 @@ import type { Issuer } from '../oidc/issuer.js';
 import type { Session } from '../session/codec.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import type { LoginStateCookies } from '../session/loginstate.js';
-import type { CookieSessionStore, LoadedSession } from '../session/store.js';
+import type { CookieSessionStore } from '../session/store.js';
 import { signInPage } from '../pages/pages.js';
+import type { RequestContext } from './context.js';
 import { redirect, sendError, sendHtml, sendJson } from './respond.js';
 
-/** What one request carries into an endpoint, parsed once by the app. */
-export interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly url: URL;
-  readonly cookies: Map<string, string>;
-  /** Set by whatever identifies the user, for the request log. */
-  user?: string;
-}
 
 export interface EndpointDeps {
   readonly config: Config;
@@ -59,7 +51,7 @@ export class AuthEndpoints {
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
-    const rd = safeRedirectPath(ctx.url.searchParams.get('rd'));
+    const rd = safeRedirectPath(ctx.query.get('rd'));
     const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
     if (this.#d.config.skipProviderButton) return redirect(ctx.res, start);
     sendHtml(ctx.res, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
@@ -70,14 +62,14 @@ export class AuthEndpoints {
     if (!clients) return sendError(ctx.req, ctx.res, unavailable());
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.res, new PortcullisError('BAD_REQUEST', 'The request has no usable Host header.'));
-    const rd = safeRedirectPath(ctx.url.searchParams.get('rd'));
+    const rd = safeRedirectPath(ctx.query.get('rd'));
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
     const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
     redirect(ctx.res, url.href, [cookie]);
   }
 
   async callback(ctx: RequestContext): Promise<void> {
-    const q = ctx.url.searchParams;
+    const q = ctx.query;
     const state = q.get('state');
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
@@ -102,7 +94,7 @@ export class AuthEndpoints {
     if (!clients) return fail(unavailable());
 
     const callbackUrl = new URL(loginState.redirectUri);
-    callbackUrl.search = ctx.url.search;
+    callbackUrl.search = ctx.search;
     let session: Session;
     try {
       const { identity, accessToken } = await completeLogin(clients, this.#d.config.provider, loginState, callbackUrl);
@@ -138,7 +130,7 @@ export class AuthEndpoints {
       ctx.user = loaded.session.user;
       this.#d.log.info({ event: 'sign_out', user: loaded.session.user }, 'sign out');
     }
-    redirect(ctx.res, safeRedirectPath(ctx.url.searchParams.get('rd')), cookies);
+    redirect(ctx.res, safeRedirectPath(ctx.query.get('rd')), cookies);
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
@@ -147,11 +139,6 @@ export class AuthEndpoints {
     const s = loaded.session;
     ctx.user = s.user;
     sendJson(ctx.res, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
-  }
-
-  /** Sessions are loaded by the app for proxied requests; exposed so it shares the one store. */
-  loadSession(ctx: RequestContext): Promise<LoadedSession | undefined> {
-    return this.#d.sessions.load(ctx.cookies);
   }
 
   #domain(req: IncomingMessage): string | undefined {

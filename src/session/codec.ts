@@ -21,6 +21,8 @@ function isSession(x: unknown): x is Session {
     typeof s.expiresAt === 'number' && Array.isArray(s.groups);
 }
 
+export const NOT_CACHED: unique symbol = Symbol('not cached');
+
 interface CacheEntry { session: Session | undefined; revokedUntil?: number }
 
 /**
@@ -49,15 +51,23 @@ export class SessionCodec {
     return sealData(session, { password: this.#password, ttl: this.#ttlSeconds });
   }
 
-  /** The session in a cookie value, or undefined for anything tampered, foreign, expired or revoked. */
-  async unseal(sealed: string, now = Date.now()): Promise<Session | undefined> {
+  /**
+   * The cached answer for a cookie value, without a promise on the hot path: the session, undefined
+   * (revoked or expired), or NOT_CACHED when only unseal() can tell.
+   */
+  cached(sealed: string, now = Date.now()): Session | undefined | typeof NOT_CACHED {
     const key = digest(sealed);
     const hit = this.#cache.get(key);
-    if (hit) {
-      if (hit.revokedUntil !== undefined) return hit.revokedUntil > now ? undefined : this.#forget(key);
-      if (hit.session && hit.session.expiresAt > now) return hit.session;
-      return this.#forget(key);
-    }
+    if (!hit) return NOT_CACHED;
+    if (hit.revokedUntil !== undefined) return hit.revokedUntil > now ? undefined : this.#forget(key, NOT_CACHED);
+    if (hit.session && hit.session.expiresAt > now) return hit.session;
+    return this.#forget(key, undefined);
+  }
+
+  /** The session in a cookie value, or undefined for anything tampered, foreign, expired or revoked. */
+  async unseal(sealed: string, now = Date.now()): Promise<Session | undefined> {
+    const hit = this.cached(sealed, now);
+    if (hit !== NOT_CACHED) return hit;
     let data: unknown;
     try {
       data = await unsealData(sealed, { password: this.#password, ttl: this.#ttlSeconds });
@@ -65,7 +75,7 @@ export class SessionCodec {
       return undefined; // malformed seal: no session, never an error page
     }
     if (!isSession(data) || data.expiresAt <= now) return undefined;
-    this.#remember(key, { session: data });
+    this.#remember(digest(sealed), { session: data });
     return data;
   }
 
@@ -74,9 +84,9 @@ export class SessionCodec {
     this.#remember(digest(sealed), { session: undefined, revokedUntil: until });
   }
 
-  #forget(key: string): undefined {
+  #forget<T>(key: string, answer: T): T {
     this.#cache.delete(key);
-    return undefined;
+    return answer;
   }
 
   #remember(key: string, entry: CacheEntry): void {

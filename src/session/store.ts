@@ -1,5 +1,5 @@
 import type { CookieConfig } from '../config/validate.js';
-import { SessionCodec, type Session } from './codec.js';
+import { NOT_CACHED, SessionCodec, type Session } from './codec.js';
 import { chunkValue, readChunked, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
 
 /** A session as loaded from a request: the value and the raw seal (to revoke on sign-out). */
@@ -22,6 +22,15 @@ export class CookieSessionStore {
   }
 
   get ttlMs(): number { return this.#codec.ttlMs; }
+
+  /** A synchronous answer when the cache has one (the common case), else a promise of the unseal. */
+  loadFast(cookies: Map<string, string>): LoadedSession | undefined | Promise<LoadedSession | undefined> {
+    const sealed = readChunked(cookies, this.#cookie.name);
+    if (!sealed) return undefined;
+    const hit = this.#codec.cached(sealed);
+    if (hit === NOT_CACHED) return this.load(cookies);
+    return hit ? { session: hit, sealed } : undefined;
+  }
 
   async load(cookies: Map<string, string>): Promise<LoadedSession | undefined> {
     const sealed = readChunked(cookies, this.#cookie.name);

@@ -1,0 +1,45 @@
+// A bare reverse proxy hop, as a baseline for Portcullis: one node:http server forwarding every
+// request to the upstream with http-proxy 1.18.1 or http-proxy-3, nothing else (no session, no
+// header work, no logging). The same knobs as Portcullis's own hop (src/upstream/http.ts): xfwd,
+// a keep-alive agent with the same limits, the same server timeouts (src/server/listen.ts).
+// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3> <upstreamPort>
+// Prints `{"port":N}` on its first stdout line.
+import http from 'node:http';
+
+interface MinimalProxy {
+  web(req: http.IncomingMessage, res: http.ServerResponse, opts: object, cb: (err: Error) => void): void;
+  on(event: 'error', cb: (err: Error) => void): unknown;
+}
+type CreateProxyServer = (opts: object) => MinimalProxy;
+
+const [impl, upstreamPortArg] = process.argv.slice(2);
+const upstreamPort = Number(upstreamPortArg);
+if ((impl !== 'http-proxy' && impl !== 'http-proxy-3') || !Number.isInteger(upstreamPort) || upstreamPort <= 0) {
+  process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3> <upstreamPort>\n');
+  process.exit(2);
+}
+
+// Both are CommonJS; take createProxyServer from the named export or from module.exports.
+const mod = (impl === 'http-proxy' ? await import('http-proxy') : await import('http-proxy-3')) as unknown as {
+  createProxyServer?: CreateProxyServer; default?: { createProxyServer?: CreateProxyServer };
+};
+const createProxyServer = mod.createProxyServer ?? mod.default?.createProxyServer;
+if (!createProxyServer) throw new Error(`${impl}: no createProxyServer export`);
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
+const target = `http://127.0.0.1:${upstreamPort}`;
+const proxy = createProxyServer({ target, agent, xfwd: true, proxyTimeout: 0 });
+proxy.on('error', () => { /* answered by the per-request callback */ });
+
+const fail = (res: http.ServerResponse) => (): void => {
+  if (res.headersSent) { res.destroy(); return; }
+  res.writeHead(502, { 'content-type': 'text/plain' });
+  res.end('bad gateway');
+};
+const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, (req, res) => {
+  proxy.web(req, res, {}, fail(res));
+});
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port, impl })}\n`);
+});
+process.once('SIGTERM', () => process.exit(0));

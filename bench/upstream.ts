@@ -1,0 +1,30 @@
+// The benchmark's upstream: a tiny HTTP server in its own process. Every path answers 200 with the
+// same 100-byte JSON body, except /__echo, which answers the request's method, URL and headers as
+// JSON (the benchmark uses it once, before measuring, to check what the proxy forwards).
+// Prints `{"port":N}` on its first stdout line.
+import http from 'node:http';
+
+const BODY_SIZE = 100;
+const head = '{"ok":true,"from":"bench-upstream","pad":"';
+const tail = '"}';
+const FIXED_BODY = Buffer.from(head + 'x'.repeat(BODY_SIZE - head.length - tail.length) + tail, 'utf8');
+
+const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  if (req.url === '/__echo') {
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return;
+  }
+  // Drain any request body, then answer.
+  req.resume();
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': FIXED_BODY.length });
+  res.end(FIXED_BODY);
+});
+
+const port = Number(process.argv[2] ?? 0);
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
+});
+// Exit on SIGTERM through process.exit so --cpu-prof can write its profile.
+process.once('SIGTERM', () => process.exit(0));

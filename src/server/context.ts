@@ -1,0 +1,45 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseCookies } from '../session/cookies.js';
+
+/**
+ * What one request carries through the road, parsed once and lazily: a proxied request needs only
+ * the path and the cookies, so the query is parsed when an endpoint asks for it.
+ */
+export class RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The path as sent (still percent-encoded), without the query. */
+  readonly path: string;
+  /** The query string with its leading '?', or ''. */
+  readonly search: string;
+  /** Set by whatever identifies the user, for the request log. */
+  user?: string;
+  #query?: URLSearchParams;
+  #cookies?: Map<string, string>;
+
+  constructor(req: IncomingMessage, res: ServerResponse, path: string, search: string) {
+    this.req = req;
+    this.res = res;
+    this.path = path;
+    this.search = search;
+  }
+
+  get query(): URLSearchParams { return (this.#query ??= new URLSearchParams(this.search)); }
+  get cookies(): Map<string, string> { return (this.#cookies ??= parseCookies(this.req.headers.cookie)); }
+}
+
+/**
+ * Splits an origin-form request target into path and query, or undefined when it is not one we
+ * serve: absolute-form (`GET http://…`), or a path with dot segments. Browsers remove `.`/`..`
+ * before sending; a request that still has them (raw or %2e-encoded) is crafted to make route
+ * matching here and path resolution upstream disagree.
+ */
+export function splitTarget(target: string | undefined): { path: string; search: string } | undefined {
+  if (!target || target.charCodeAt(0) !== 47 /* / */) return undefined;
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (path.includes('.') || path.includes('%')) {
+    if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)) return undefined;
+  }
+  return { path, search: q < 0 ? '' : target.slice(q) };
+}
