@@ -74,7 +74,12 @@ export async function startProxy(env: Record<string, string>, o: { args?: string
     logs,
     waitForLog,
     alive: () => !exited,
-    stop: async (signal = 'SIGTERM') => { if (!exited) child.kill(signal); return exit; },
+    stop: async (signal = 'SIGTERM') => {
+      if (!exited) child.kill(signal);
+      // A proxy that does not drain within its own 10 s grace is a failure, never a hung suite.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      try { return await exit; } finally { clearTimeout(killer); }
+    },
   };
   if ((o.waitFor ?? 'listening') === 'listening') await waitForLog((l) => l.msg === 'portcullis listening');
   else await exit;
