@@ -49,13 +49,7 @@ test('issuer down between the redirect and the callback: a 503 page, and the pro
 test('upstream down: a 502 page after login, and the proxy keeps serving', async () => {
   const deadPort = await freePort();
   const stack = await startStack({
-    env: (issuer, _up, port) => ({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
-      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
-      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
-      OAUTH2_PROXY_COOKIE_SECURE: 'false',
-      OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    extraEnv: () => ({
       OAUTH2_PROXY_UPSTREAMS: `http://127.0.0.1:${deadPort}/`,
     }),
   });
@@ -85,14 +79,7 @@ test('an email the issuer marks unverified is refused; the insecure flag lets it
   }
   const lax = await startStack({
     accounts: [bob],
-    env: (issuer, up, port) => ({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
-      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
-      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
-      OAUTH2_PROXY_COOKIE_SECURE: 'false',
-      OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-      OAUTH2_PROXY_UPSTREAMS: up,
+    extraEnv: () => ({
       OAUTH2_PROXY_INSECURE_OIDC_ALLOW_UNVERIFIED_EMAIL: 'true',
     }),
   });
@@ -108,14 +95,8 @@ test('an email the issuer marks unverified is refused; the insecure flag lets it
 
 test('email_domains: only the listed domains get in', async () => {
   const stack = await startStack({
-    env: (issuer, up, port) => ({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
-      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
-      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
-      OAUTH2_PROXY_COOKIE_SECURE: 'false',
+    extraEnv: () => ({
       OAUTH2_PROXY_EMAIL_DOMAINS: 'corp.example,other.example',
-      OAUTH2_PROXY_UPSTREAMS: up,
     }),
   });
   try {
@@ -133,14 +114,7 @@ test('a large session (access token, many groups) is chunked into _0, _1, … an
   const many = Array.from({ length: 150 }, (_, i) => `team-with-a-rather-long-group-name-${i}`);
   const stack = await startStack({
     accounts: [{ ...ALICE, groups: many }],
-    env: (issuer, up, port) => ({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
-      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
-      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
-      OAUTH2_PROXY_COOKIE_SECURE: 'false',
-      OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-      OAUTH2_PROXY_UPSTREAMS: up,
+    extraEnv: () => ({
       OAUTH2_PROXY_SCOPE: 'openid email profile groups',
       OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true',
     }),
@@ -195,13 +169,7 @@ test('SIGTERM drains: a request in flight finishes, then the process exits 0', a
   await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
   const slowUrl = `http://127.0.0.1:${(slow.address() as { port: number }).port}/`;
   const stack = await startStack({
-    env: (issuer, _up, port) => ({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: 'portcullis-test',
-      OAUTH2_PROXY_CLIENT_SECRET: 'test-secret-for-portcullis-0123456789',
-      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${port}/oauth2/callback`,
-      OAUTH2_PROXY_COOKIE_SECURE: 'false',
-      OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    extraEnv: () => ({
       OAUTH2_PROXY_UPSTREAMS: slowUrl,
     }),
   });

@@ -28,7 +28,10 @@ export async function startStack(o: {
   shape?: DevIssuerOptions['shape'];
   accounts?: DevAccount[];
   issuerOptions?: Partial<DevIssuerOptions>;
+  /** Replaces the default variables entirely. */
   env?: (issuer: DevIssuer, upstreamUrl: string, port: number) => Record<string, string>;
+  /** Added over the default variables. */
+  extraEnv?: (issuer: DevIssuer, upstreamUrl: string, port: number) => Record<string, string>;
   waitReady?: boolean;
   /** Start the proxy while the issuer is down (it is started again with issuer.start()). */
   issuerDownAtStart?: boolean;
@@ -54,6 +57,7 @@ export async function startStack(o: {
     OAUTH2_PROXY_UPSTREAMS: echo.url,
     // Like Keycloak and others, the dev issuer releases groups only for the groups scope.
     OAUTH2_PROXY_SCOPE: 'openid email profile groups',
+    ...o.extraEnv?.(issuer, echo.url, port),
   };
   const proxy = await startProxy({ OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, OAUTH2_PROXY_COOKIE_SECRET: cookieSecret, ...env });
   if (o.waitReady ?? !o.issuerDownAtStart) await waitReady(proxy.url);
