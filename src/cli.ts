@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, type OptionSpec } from './config/options.js';
-import { mergeSources, unknownVariableWarnings, type RawOptions } from './config/load.js';
+import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
 import { createLogger } from './log.js';
@@ -83,10 +83,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const result = validateConfig(raw);
+  const validated = validateConfig(raw);
+  const refused = [
+    ...unsupportedRestrictionErrors(process.env, 'environment'),
+    ...unsupportedRestrictionErrors(fileVars, envFile ?? '.env'),
+  ];
+  const result = refused.length && validated.ok ? { ok: false as const, errors: [], warnings: validated.warnings } : validated;
   if (!result.ok) {
     await demo?.close();
-    fail(result.errors, [...warnings, ...result.warnings]);
+    fail([...result.errors, ...refused], [...warnings, ...result.warnings]);
   }
   const log = createLogger(result.config.logLevel);
   for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergeSources, unknownVariableWarnings, type RawOptions } from '../src/config/load.js';
+import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from '../src/config/load.js';
 import { OPTIONS } from '../src/config/options.js';
 import { cookieSecretBytes } from '../src/config/secret.js';
 import { parseListenAddress, validateConfig } from '../src/config/validate.js';
@@ -240,6 +240,13 @@ test('unknown OAUTH2_PROXY_* variables are warned about with the closest known n
   assert.doesNotMatch(w[2]!, /did you mean/);
 });
 
+test('oauth2-proxy access restrictions Portcullis lacks stop start-up instead of being ignored', () => {
+  const errors = unsupportedRestrictionErrors({ OAUTH2_PROXY_ALLOWED_GROUPS: 'admins', OAUTH2_PROXY_GITHUB_ORG: ' ', PATH: '/bin' }, 'environment');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0]!, /^OAUTH2_PROXY_ALLOWED_GROUPS \(environment\) restricts who may sign in/);
+  assert.deepEqual(unknownVariableWarnings(['OAUTH2_PROXY_ALLOWED_GROUPS'], 'environment'), [], 'an error, not also a warning');
+});
+
 test('the option table is consistent: unique names, flags and variables in oauth2-proxy form', () => {
   const names = new Set(OPTIONS.map((o) => o.name));
   assert.equal(names.size, OPTIONS.length);
@@ -256,6 +263,7 @@ test('bad configuration stops bin/portcullis with every problem listed, exit 2, 
     OAUTH2_PROXY_CLIENT_SECRET: 'do-not-print-me-please',
     OAUTH2_PROXY_COOKIE_SECRET: 'short',
     OAUTH2_PROXY_CLIENT_SECRT: 'typo',
+    OAUTH2_PROXY_ALLOWED_GROUPS: 'admins',
     OAUTH2_PROXY_HTTP_ADDRESS: '127.0.0.1:1',
   }, { waitFor: 'exit' });
   const out = p.lines.join('\n');
@@ -265,6 +273,7 @@ test('bad configuration stops bin/portcullis with every problem listed, exit 2, 
   assert.match(out, /OAUTH2_PROXY_OIDC_ISSUER_URL/);
   assert.match(out, /OAUTH2_PROXY_COOKIE_SECRET: got \(hidden, 5 characters\)/);
   assert.match(out, /did you mean OAUTH2_PROXY_CLIENT_SECRET\?/);
+  assert.match(out, /- OAUTH2_PROXY_ALLOWED_GROUPS \(environment\) restricts who may sign in/);
   assert.doesNotMatch(out, /do-not-print-me-please/);
   assert.doesNotMatch(out, /^\s+at /m, 'no stack trace');
 });
