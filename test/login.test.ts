@@ -240,6 +240,15 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     await login(stack);
   });
 
+  test('an ID token with a forged signature (a key the issuer never published) is refused', async () => {
+    stack.issuer.mangleNextIdToken((c) => ({ ...c, sub: 'someone-else' }), 'foreign');
+    const b = new HttpBrowser();
+    const res = await b.navigate(`${stack.proxy.url}/oauth2/start`);
+    assert.equal(res.status, 401);
+    assert.match(res.body, /LOGIN_TOKEN_INVALID/);
+    assert.equal(b.cookies().get('_oauth2_proxy'), undefined);
+  });
+
   test('an ID token with another nonce (a token from another login) is refused', async () => {
     const b = new HttpBrowser();
     stack.issuer.mangleNextIdToken((c) => ({ ...c, nonce: 'not-the-nonce-we-sent' }));

@@ -24,7 +24,8 @@ export interface DevIssuer {
   port: number;
   endpoints: { discovery: string; authorization: string; token: string; userinfo: string; jwks: string; endSession: string };
   loginAs(sub: string): void;
-  mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>): void;
+  /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
+  mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -105,6 +106,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
   let loginSub = accounts[0].sub;
   let mangler: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  let signWith: 'issuer' | 'foreign' = 'issuer';
 
   // The server is created first and its handler set later: oidc-provider needs the issuer URL (and
   // so the port, when ephemeral) at construction time. It listens only once the config is built.
@@ -202,16 +204,18 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   provider.silent = true;
   provider.on('server_error', () => {});
 
-  // Test hook: re-sign the next ID token after fn changed its claims (same key, same header).
+  // Test hook: re-sign the next ID token after fn changed its claims (same header; the issuer's own
+  // key, or a foreign one to forge a signature).
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
     if (!mangler || ctx.status !== 200 || typeof body?.id_token !== 'string') return;
     const fn = mangler;
+    const key = signWith === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;
     mangler = undefined;
     const header = decodeProtectedHeader(body.id_token);
     const claims = fn({ ...decodeJwt(body.id_token) });
-    const idToken = await new SignJWT(claims).setProtectedHeader({ ...header, alg: 'RS256', kid }).sign(privateKey);
+    const idToken = await new SignJWT(claims).setProtectedHeader({ ...header, alg: 'RS256', kid }).sign(key);
     ctx.body = { ...body, id_token: idToken };
   });
 
@@ -295,7 +299,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       if (!accounts.some((a) => a.sub === sub)) throw new Error(`dev issuer: unknown account ${sub}`);
       loginSub = sub;
     },
-    mangleNextIdToken(fn) { mangler = fn; },
+    mangleNextIdToken(fn, how = 'issuer') { mangler = fn; signWith = how; },
     async stop() {
       if (!server.listening) return;
       // close() alone waits for keep-alive connections; destroy them so the port is really down.
