@@ -381,27 +381,16 @@ async function main(): Promise<number> {
         rounds: rs,
       };
     }
-    const ratio = (a: string, b: string): Ratio => ({
+    type Metric = 'rps' | 'cpuUsPerReq';
+    const ratio = (metric: Metric, a: string, b: string): Ratio => ({
       name: `${a} / ${b}`,
-      median: summaries[a]!.rps / summaries[b]!.rps,
-      perRound: rounds[a]!.map((r, i) => r.rps / rounds[b]![i]!.rps),
+      median: summaries[a]![metric] / summaries[b]![metric],
+      perRound: rounds[a]!.map((r, i) => r[metric] / rounds[b]![i]![metric]),
     });
-    const ratios = [
-      ratio('portcullis', 'bare-http-proxy-3'),
-      ratio('portcullis', 'bare-http-proxy'),
-      ratio('bare-http-proxy-3', 'bare-http-proxy'),
-    ];
+    const pairs = [['portcullis', 'bare-http-proxy-3'], ['portcullis', 'bare-http-proxy'], ['bare-http-proxy-3', 'bare-http-proxy']] as const;
+    const ratios = pairs.map(([a, b]) => ratio('rps', a, b));
     // CPU cost per request, the other way round (higher = costlier); steadier than req/s on a busy machine.
-    const cost = (a: string, b: string): Ratio => ({
-      name: `${a} / ${b}`,
-      median: summaries[a]!.cpuUsPerReq / summaries[b]!.cpuUsPerReq,
-      perRound: rounds[a]!.map((r, i) => r.cpuUsPerReq / rounds[b]![i]!.cpuUsPerReq),
-    });
-    const cpuRatios = [
-      cost('portcullis', 'bare-http-proxy-3'),
-      cost('portcullis', 'bare-http-proxy'),
-      cost('bare-http-proxy-3', 'bare-http-proxy'),
-    ];
+    const cpuRatios = pairs.map(([a, b]) => ratio('cpuUsPerReq', a, b));
     const otherCores = median(Object.values(rounds).flat().map((r) => r.otherCores));
 
     const totalS = (performance.now() - started) / 1000;

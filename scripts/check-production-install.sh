@@ -47,37 +47,25 @@ got="$(run node bin/portcullis --version 2>&1)" || die "portcullis --version fai
 [ "$got" = "$want" ] || die "portcullis --version printed '$got', expected '$want'"
 say "portcullis --version: $got"
 
-# A configuration that fails validation in a known way: every runtime module has been imported
-# (cli.js imports the whole proxy statically) before validation runs, so exit code 2 with the
-# validation message proves the production dependencies are enough to load it.
-set +e
-out="$(run env NODE_ENV=production bin/portcullis 2>&1)"
-code=$?
-set -e
-if [ "$code" -ne 2 ] || ! grep -q 'OAUTH2_PROXY_CLIENT_ID' <<<"$out"; then
-  printf '%s\n' "$out" >&2
-  die "NODE_ENV=production portcullis with no configuration: expected exit 2 naming OAUTH2_PROXY_CLIENT_ID, got exit $code"
-fi
-if grep -qiE 'cannot find (module|package)|ERR_MODULE_NOT_FOUND' <<<"$out"; then
-  printf '%s\n' "$out" >&2
-  die "a module is missing from the production install"
-fi
-say "unconfigured start refused as expected (exit 2, names OAUTH2_PROXY_CLIENT_ID)"
+# expect CODE PATTERN WHAT -- COMMAND…: run COMMAND as above; it must exit CODE, print a line
+# matching PATTERN, and never report a missing module (a dependency hiding in devDependencies).
+expect() {
+  local want_code=$1 pattern=$2 what=$3; shift 4
+  local out code
+  set +e; out="$(run "$@" 2>&1)"; code=$?; set -e
+  if [ "$code" -ne "$want_code" ] || ! grep -qE "$pattern" <<<"$out" \
+     || grep -qiE 'cannot find (module|package)|ERR_MODULE_NOT_FOUND' <<<"$out"; then
+    printf '%s\n' "$out" >&2
+    die "$what: expected exit $want_code and output matching /$pattern/, got exit $code"
+  fi
+  say "$what: exit $code as expected"
+}
 
-# Outside production with no issuer, the demo is wanted but its issuer is a devDependency: a clear
-# message, not a stack trace.
-set +e
-out="$(run bin/portcullis 2>&1)"
-code=$?
-set -e
-[ "$code" -eq 2 ] && grep -q 'demo mode needs the development dependencies' <<<"$out" || die "demo mode without devDependencies: expected exit 2 and a clear message, got $code: $out"
-say "demo mode without devDependencies is refused with a clear message"
-
+# cli.js imports the whole proxy statically before validation runs, so a validation error proves
+# the production dependencies are enough to load it.
+expect 2 'OAUTH2_PROXY_CLIENT_ID' 'NODE_ENV=production with no configuration is refused' -- env NODE_ENV=production bin/portcullis
+# Outside production with no issuer the demo is wanted, but its issuer is a devDependency.
+expect 2 'demo mode needs the development dependencies' 'demo mode without devDependencies is refused clearly' -- bin/portcullis
 # The image's HEALTHCHECK: nothing listens on port 9, so it must load and answer exit 1.
-set +e
-out="$(run env OAUTH2_PROXY_HTTP_ADDRESS=127.0.0.1:9 bin/portcullis healthcheck 2>&1)"
-code=$?
-set -e
-[ "$code" -eq 1 ] && grep -q '^healthcheck: GET /ping' <<<"$out" || die "portcullis healthcheck against a dead port: expected exit 1, got $code: $out"
-say "portcullis healthcheck loads and reports a dead proxy (exit 1)"
+expect 1 '^healthcheck: GET /ping' 'portcullis healthcheck reports a dead proxy' -- env OAUTH2_PROXY_HTTP_ADDRESS=127.0.0.1:9 bin/portcullis healthcheck
 say "OK"

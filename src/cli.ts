@@ -83,15 +83,15 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const validated = validateConfig(raw);
-  const refused = [
+  const result = validateConfig(raw);
+  const errors = [
+    ...(result.ok ? [] : result.errors),
     ...unsupportedRestrictionErrors(process.env, 'environment'),
     ...unsupportedRestrictionErrors(fileVars, envFile ?? '.env'),
   ];
-  const result = refused.length && validated.ok ? { ok: false as const, errors: [], warnings: validated.warnings } : validated;
-  if (!result.ok) {
+  if (!result.ok || errors.length) {
     await demo?.close();
-    fail([...result.errors, ...refused], [...warnings, ...result.warnings]);
+    fail(errors, [...warnings, ...result.warnings]);
   }
   const log = createLogger(result.config.logLevel);
   for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
