@@ -1,51 +1,95 @@
 /**
- * Errors a request can end in. Each has a stable code (for logs and callers to switch on), the HTTP
- * status it answers with, and a message written for the person who sees it: pages and logs use the
- * same words.
+ * The catalog of errors a request can end in: one place says, for each stable code, the HTTP
+ * status, the page title, the words the person sees and what an operator can do about it. Pages,
+ * JSON answers, logs and the README's table (generated, drift-tested) all read it, so they cannot
+ * disagree. A call site names the code and adds a detail (for the log) and a cause; it never
+ * writes its own user-facing message (fastify's `lib/errors.js` is the model).
  */
-export type ErrorCode =
-  | 'LOGIN_DENIED'          // the issuer answered error=… (the user refused, or the issuer did)
-  | 'LOGIN_STATE_MISSING'   // no login-state cookie for this state: expired, another browser, or forged
-  | 'LOGIN_BAD_REQUEST'     // the callback lacks state or code
-  | 'LOGIN_REDEEM_FAILED'   // the token endpoint refused the code (replayed, expired, wrong client)
-  | 'LOGIN_TOKEN_INVALID'   // the ID token failed verification (signature, iss, aud, exp, nonce)
-  | 'EMAIL_UNVERIFIED'
-  | 'EMAIL_NOT_ALLOWED'
-  | 'NO_IDENTITY'           // neither the ID token nor userinfo gave a subject
-  | 'ISSUER_UNAVAILABLE'    // discovery not done yet, or the issuer did not answer
-  | 'UNAUTHENTICATED'       // an API request without a session
-  | 'NO_UPSTREAM'           // signed in, but no upstream serves this path
-  | 'UPSTREAM_UNAVAILABLE'  // the upstream refused, reset or timed out
-  | 'BAD_REQUEST'           // a request we cannot make sense of (bad Host, bad URL)
-  | 'INTERNAL';             // a bug: logged with its stack
+export interface ErrorSpec {
+  readonly status: number;
+  readonly title: string;
+  /** Shown to the user on the page and in the JSON answer. Never includes attacker-controlled text. */
+  readonly message: string;
+  /** For the README: what the operator (or user) can do about it. */
+  readonly fix: string;
+}
 
-const STATUS: Record<ErrorCode, number> = {
-  LOGIN_DENIED: 403,
-  LOGIN_STATE_MISSING: 400,
-  LOGIN_BAD_REQUEST: 400,
-  LOGIN_REDEEM_FAILED: 401,
-  LOGIN_TOKEN_INVALID: 401,
-  EMAIL_UNVERIFIED: 403,
-  EMAIL_NOT_ALLOWED: 403,
-  NO_IDENTITY: 401,
-  ISSUER_UNAVAILABLE: 503,
-  UNAUTHENTICATED: 401,
-  NO_UPSTREAM: 404,
-  UPSTREAM_UNAVAILABLE: 502,
-  BAD_REQUEST: 400,
-  INTERNAL: 500,
-};
+export const ERRORS = {
+  LOGIN_DENIED: { status: 403, title: 'Sign-in refused',
+    message: 'The identity provider did not sign you in.',
+    fix: 'The issuer answered the callback with error=… (the user declined, or the issuer refused the client). The log line login_failed has the issuer\'s error code.' },
+  LOGIN_STATE_MISSING: { status: 400, title: 'Sign-in expired',
+    message: 'This sign-in attempt is unknown or expired (it must finish within 15 minutes, in the browser that started it). Please sign in again.',
+    fix: 'Sign in again. Seen often: the login-state cookie was blocked (cookie_secure=true over plain http, or a cookie_domain that does not match).' },
+  LOGIN_BAD_REQUEST: { status: 400, title: 'Sign-in problem',
+    message: 'The sign-in response is incomplete (no state or no code). Please sign in again.',
+    fix: 'The callback was opened without the parameters the issuer adds; start again from the application.' },
+  LOGIN_REDEEM_FAILED: { status: 401, title: 'Sign-in failed',
+    message: 'The sign-in could not be completed (the login code was refused). Please sign in again.',
+    fix: 'The token endpoint refused the code: replayed or expired code, wrong client secret, or a redirect_url the issuer does not know. The log has the issuer\'s error.' },
+  LOGIN_TOKEN_INVALID: { status: 401, title: 'Sign-in failed',
+    message: 'The identity provider\'s answer could not be verified. Please sign in again.',
+    fix: 'The ID token failed verification (signature, iss, aud, exp or nonce). Check the issuer URL and client ID, and the clocks of both machines.' },
+  EMAIL_UNVERIFIED: { status: 403, title: 'Access denied',
+    message: 'Your email address is not verified at the identity provider.',
+    fix: 'Verify the address at the issuer, or set insecure_oidc_allow_unverified_email if the issuer never verifies addresses.' },
+  EMAIL_NOT_ALLOWED: { status: 403, title: 'Access denied',
+    message: 'Your account is not allowed to use this application. Sign out and sign in with another account, or ask for access.',
+    fix: 'The account\'s email is outside email_domains. Widen email_domains, or sign in with another account.' },
+  NO_IDENTITY: { status: 401, title: 'Sign-in failed',
+    message: 'The identity provider did not say who you are.',
+    fix: 'Neither the ID token nor userinfo had a subject (sub). Check the scope (it must include openid) and the validate_url.' },
+  ISSUER_UNAVAILABLE: { status: 503, title: 'Sign-in unavailable',
+    message: 'The identity provider cannot be reached right now, so you cannot sign in. Try again in a moment.',
+    fix: 'The issuer did not answer (down, timed out, 5xx) or discovery has not succeeded yet; /ready says so. It recovers by itself.' },
+  ISSUER_BAD_RESPONSE: { status: 502, title: 'Sign-in unavailable',
+    message: 'The identity provider gave an answer the proxy cannot use. Try again later.',
+    fix: 'The issuer answered with something that is not OAuth (not JSON, an unexpected status, bad metadata). Check the issuer and endpoint URLs; the log has the detail.' },
+  UNAUTHENTICATED: { status: 401, title: 'Sign in first',
+    message: 'Sign in first.',
+    fix: 'An API request without a session. Browsers (Accept: text/html) are sent to sign in instead.' },
+  NO_UPSTREAM: { status: 404, title: 'Not found',
+    message: 'Nothing is served at this path.',
+    fix: 'No upstream route matches the path; add an upstream whose path is a prefix of it.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, title: 'Upstream unavailable',
+    message: 'The application behind this proxy is not answering. Try again in a moment.',
+    fix: 'The upstream refused the connection, reset it or timed out. Check that it runs and that upstreams points at it.' },
+  UPGRADE_REFUSED: { status: 501, title: 'Not supported',
+    message: 'This application does not take websocket (upgrade) connections through the proxy.',
+    fix: 'Set proxy_websockets=true (the default), and point the route at an http(s) upstream.' },
+  BAD_REQUEST: { status: 400, title: 'Bad request',
+    message: 'The request cannot be served as it is (its path or Host header is not valid).',
+    fix: 'The request had dot segments in its path, an absolute-form target, or an unusable Host header.' },
+  INTERNAL: { status: 500, title: 'Error',
+    message: 'Something went wrong in the proxy; it has been logged.',
+    fix: 'A bug: the log line has the stack. Please report it.' },
+} as const satisfies Record<string, ErrorSpec>;
 
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error the proxy answers with: a catalog code, plus a detail and a cause for the operator's log. */
 export class PortcullisError extends Error {
+  override readonly name = 'PortcullisError';
   readonly code: ErrorCode;
   readonly status: number;
   /** Safe-to-log detail for operators (never a token or secret). */
   readonly detail?: string;
 
-  constructor(code: ErrorCode, message: string, detail?: string) {
-    super(message);
+  constructor(code: ErrorCode, o: { detail?: string; cause?: unknown } = {}) {
+    super(ERRORS[code].message, o.cause === undefined ? undefined : { cause: o.cause });
     this.code = code;
-    this.status = STATUS[code];
-    this.detail = detail;
+    this.status = ERRORS[code].status;
+    this.detail = o.detail;
   }
+
+  get title(): string { return ERRORS[this.code].title; }
+}
+
+/** The README's table of error codes, generated from the catalog (test/docs.test.ts keeps it in step). */
+export function errorsMarkdownTable(): string {
+  const rows = ['| Code | Status | What the user sees | What to do |', '| --- | --- | --- | --- |'];
+  for (const [code, e] of Object.entries(ERRORS) as Array<[ErrorCode, ErrorSpec]>) {
+    rows.push(`| \`${code}\` | ${e.status} | ${e.message.replace(/\|/g, '\\|')} | ${e.fix.replace(/\|/g, '\\|')} |`);
+  }
+  return `${rows.join('\n')}\n`;
 }

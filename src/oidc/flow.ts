@@ -3,7 +3,8 @@ import type { ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import type { LoginState } from '../session/loginstate.js';
 import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
-import { describe, type IssuerClients } from './issuer.js';
+import { classify } from './classify.js';
+import type { IssuerClients } from './issuer.js';
 
 /** Starts an authorization-code login: PKCE (S256), state and nonce, always. */
 export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string): Promise<{ url: URL; loginState: LoginState }> {
@@ -66,27 +67,7 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
     }
   }
   const trusted = clients.verifiesIdToken && idClaims ? idClaims : userinfo;
-  if (!trusted) throw new PortcullisError('NO_IDENTITY', 'The identity provider did not say who you are.');
+  if (!trusted) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   const extra = trusted === idClaims ? userinfo : undefined;
   return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token };
-}
-
-/** Maps openid-client failures onto what the user is told; the detail is for the operator's log. */
-function classify(err: unknown): PortcullisError {
-  if (err instanceof PortcullisError) return err;
-  const d = describe(err);
-  const detail = [d.code, d.message, d.cause].filter(Boolean).join(': ');
-  if (err instanceof client.ResponseBodyError) {
-    if (err.status >= 500) return new PortcullisError('ISSUER_UNAVAILABLE', 'The identity provider is not answering properly. Try again in a moment.', detail);
-    return new PortcullisError('LOGIN_REDEEM_FAILED', 'The sign-in could not be completed (the login code was refused). Please sign in again.', `${err.error}: ${err.error_description ?? ''}`);
-  }
-  const e = err as { name?: string; message?: string };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || (e?.name === 'TypeError' && /fetch failed/.test(String(e.message)))) {
-    return new PortcullisError('ISSUER_UNAVAILABLE', 'The identity provider cannot be reached. Try again in a moment.', detail);
-  }
-  const status = (err as { cause?: { status?: number } })?.cause?.status;
-  if (typeof status === 'number' && status >= 500) {
-    return new PortcullisError('ISSUER_UNAVAILABLE', 'The identity provider is not answering properly. Try again in a moment.', detail);
-  }
-  return new PortcullisError('LOGIN_TOKEN_INVALID', 'The identity provider\'s answer could not be verified. Please sign in again.', detail);
 }

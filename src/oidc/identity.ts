@@ -19,14 +19,14 @@ type Claims = Readonly<Record<string, unknown>>;
 export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p: ProviderConfig): Identity {
   const claims: Claims = { ...extra, ...trusted };
   const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
-  if (!sub) throw new PortcullisError('NO_IDENTITY', 'The identity provider did not say who you are (no subject).');
+  if (!sub) throw new PortcullisError('NO_IDENTITY', { detail: 'no sub claim' });
 
   const emailValue = claims[p.emailClaim];
   const email = typeof emailValue === 'string' && emailValue !== '' ? emailValue : undefined;
   // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim).
   const verified = claims.email_verified;
   if (email && (verified === false || verified === 'false') && !p.allowUnverifiedEmail) {
-    throw new PortcullisError('EMAIL_UNVERIFIED', 'Your email address is not verified at the identity provider.', `email_verified=false for ${email}`);
+    throw new PortcullisError('EMAIL_UNVERIFIED', { detail: `email_verified=false for ${email}` });
   }
 
   const userValue = claims[p.userIdClaim];

@@ -23,8 +23,9 @@ export function signInPage(o: { displayName: string; startUrl: string }): string
 <p><small>Secured by Portcullis</small></p>`);
 }
 
-export function errorPage(o: { status: number; title: string; message: string; retryUrl?: string; code?: string }): string {
+export function errorPage(o: { status: number; title: string; message: string; note?: string; retryUrl?: string; code?: string }): string {
   const retry = o.retryUrl ? `<p><a class="button" href="${escapeHtml(o.retryUrl)}">Sign in again</a></p>` : '';
   const code = o.code ? `<p><small>${o.status} · ${escapeHtml(o.code)}</small></p>` : `<p><small>${o.status}</small></p>`;
-  return layout(o.title, `<h1>${escapeHtml(o.title)}</h1><p>${escapeHtml(o.message)}</p>${retry}${code}`);
+  const note = o.note ? `<p><small>${escapeHtml(o.note)}</small></p>` : '';
+  return layout(o.title, `<h1>${escapeHtml(o.title)}</h1><p>${escapeHtml(o.message)}</p>${note}${retry}${code}`);
 }

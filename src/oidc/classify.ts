@@ -1,0 +1,64 @@
+import * as client from 'openid-client';
+import * as oauth from 'oauth4webapi';
+import { PortcullisError, type ErrorCode } from '../errors.js';
+import { describe } from './issuer.js';
+
+/**
+ * openid-client / oauth4webapi error codes (their exported constants, plus openid-client's own
+ * OAUTH_TIMEOUT and OAUTH_ABORT), sorted by what they mean for the person signing in. Sorting by
+ * code, not by message text, is what keeps a timeout from being told as a forged token.
+ */
+const BY_CODE: Readonly<Record<string, ErrorCode>> = {
+  // The issuer did not answer in time, or not at all.
+  OAUTH_TIMEOUT: 'ISSUER_UNAVAILABLE',
+  OAUTH_ABORT: 'ISSUER_UNAVAILABLE',
+  // The issuer answered, but not with OAuth: misconfigured URL, proxy error page, broken metadata.
+  [oauth.RESPONSE_IS_NOT_JSON]: 'ISSUER_BAD_RESPONSE',
+  [oauth.RESPONSE_IS_NOT_CONFORM]: 'ISSUER_BAD_RESPONSE',
+  [oauth.PARSE_ERROR]: 'ISSUER_BAD_RESPONSE',
+  [oauth.MISSING_SERVER_METADATA]: 'ISSUER_BAD_RESPONSE',
+  [oauth.INVALID_SERVER_METADATA]: 'ISSUER_BAD_RESPONSE',
+  [oauth.HTTP_REQUEST_FORBIDDEN]: 'ISSUER_BAD_RESPONSE',
+  [oauth.REQUEST_PROTOCOL_FORBIDDEN]: 'ISSUER_BAD_RESPONSE',
+  // The answer failed verification: signature, alg, iss, aud, exp, nonce, key selection.
+  [oauth.INVALID_RESPONSE]: 'LOGIN_TOKEN_INVALID',
+  [oauth.JWT_CLAIM_COMPARISON]: 'LOGIN_TOKEN_INVALID',
+  [oauth.JWT_TIMESTAMP_CHECK]: 'LOGIN_TOKEN_INVALID',
+  [oauth.JSON_ATTRIBUTE_COMPARISON]: 'LOGIN_TOKEN_INVALID',
+  [oauth.KEY_SELECTION]: 'LOGIN_TOKEN_INVALID',
+  [oauth.JWT_USERINFO_EXPECTED]: 'LOGIN_TOKEN_INVALID',
+};
+
+/** Socket-level failures under fetch's "fetch failed" TypeError (undici puts the code on the cause). */
+const NETWORK = /^(E(CONNREFUSED|CONNRESET|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN|PIPE|TIMEDOUT)|UND_ERR_\w+)$/;
+
+/**
+ * Maps a failure of a call to the issuer onto what the user is told; the detail is for the log.
+ * An error this does not recognise is reported as the issuer's bad answer when it came from the
+ * OAuth library, and as a bug (INTERNAL, logged with its stack) when it did not — never as an
+ * invalid token.
+ */
+export function classify(err: unknown): PortcullisError {
+  if (err instanceof PortcullisError) return err;
+  const d = describe(err);
+  const detail = [d.code, d.message, d.cause].filter(Boolean).join(': ');
+  if (err instanceof client.ResponseBodyError) {
+    if (err.status >= 500) return new PortcullisError('ISSUER_UNAVAILABLE', { detail, cause: err });
+    return new PortcullisError('LOGIN_REDEEM_FAILED', { detail: `${err.error}: ${err.error_description ?? ''}`.slice(0, 300), cause: err });
+  }
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string' && code in BY_CODE) {
+    const status = (err as { cause?: { status?: unknown } }).cause?.status;
+    if (code === oauth.RESPONSE_IS_NOT_CONFORM && typeof status === 'number' && status >= 500) {
+      return new PortcullisError('ISSUER_UNAVAILABLE', { detail, cause: err });
+    }
+    return new PortcullisError(BY_CODE[code]!, { detail, cause: err });
+  }
+  const causeCode = (err as { cause?: { code?: unknown } })?.cause?.code;
+  if (err instanceof TypeError && typeof causeCode === 'string' && NETWORK.test(causeCode)) {
+    return new PortcullisError('ISSUER_UNAVAILABLE', { detail, cause: err });
+  }
+  const fromOAuthLibrary = err instanceof client.ClientError || err instanceof client.AuthorizationResponseError
+    || err instanceof client.WWWAuthenticateChallengeError || err instanceof client.ResponseBodyError;
+  return new PortcullisError(fromOAuthLibrary ? 'ISSUER_BAD_RESPONSE' : 'INTERNAL', { detail, cause: err });
+}

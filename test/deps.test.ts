@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinModules } from 'node:module';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { REPO } from './support/proxy.js';
+
+const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+
+function* sources(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* sources(p);
+    else if (p.endsWith('.ts')) yield p;
+  }
+}
+
+/** The package a bare import specifier names (`@scope/pkg/sub` → `@scope/pkg`), or undefined for relative and built-in ones. */
+function packageOf(spec: string): string | undefined {
+  if (spec.startsWith('.') || spec.startsWith('node:') || builtinModules.includes(spec)) return undefined;
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+test('every package the code imports is declared: production code in dependencies, the rest in either list', () => {
+  const problems: string[] = [];
+  for (const dir of ['src', 'test', 'bench']) {
+    for (const file of sources(join(REPO, dir))) {
+      const rel = relative(REPO, file);
+      const text = readFileSync(file, 'utf8');
+      // Static imports, dynamic imports and import types all name a package that must resolve.
+      for (const m of text.matchAll(/(?:^|\s)(?:import|export)\s[^'"`;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+        const name = packageOf(m[1] ?? m[2]!);
+        if (!name || name.startsWith('@types/')) continue;
+        // src/devissuer and the demo are started only in demo mode, which needs the dev dependencies.
+        const production = rel.startsWith('src/') && !rel.startsWith('src/devissuer/');
+        const declared = production ? pkg.dependencies[name] : pkg.dependencies[name] ?? pkg.devDependencies[name];
+        if (!declared) problems.push(`${rel} imports ${name}, which is not in ${production ? 'dependencies' : 'dependencies or devDependencies'}`);
+      }
+    }
+  }
+  assert.deepEqual(problems, []);
+});

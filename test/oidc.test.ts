@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import * as oauth from 'oauth4webapi';
+import type { ProviderConfig } from '../src/config/validate.js';
+import { PortcullisError } from '../src/errors.js';
+import { classify } from '../src/oidc/classify.js';
+import { identityFromClaims } from '../src/oidc/identity.js';
+import { table } from './support/table.js';
+
+const P = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: false } as ProviderConfig;
+
+test('claims → identity: subject, email, groups, username; email_verified=false refused unless allowed', () => {
+  const run = ([trusted, extra, p]: [Record<string, unknown>, Record<string, unknown> | undefined, Partial<ProviderConfig>?]): unknown => {
+    try {
+      return identityFromClaims(trusted, extra, { ...P, ...p });
+    } catch (e) {
+      return (e as PortcullisError).code;
+    }
+  };
+  table<[Record<string, unknown>, Record<string, unknown> | undefined, Partial<ProviderConfig>?], unknown>([
+    [[{ sub: 'a', email: 'a@x', groups: ['g'], preferred_username: 'al' }, undefined],
+      { user: 'a', sub: 'a', email: 'a@x', groups: ['g'], preferredUsername: 'al' }],
+    // Userinfo fills what the verified ID token lacks, and never overrides it.
+    [[{ sub: 'a' }, { sub: 'evil', email: 'a@x', groups: 'one' }], { user: 'a', sub: 'a', email: 'a@x', groups: ['one'], preferredUsername: undefined }],
+    [[{ sub: 'a', email: 'a@x' }, { email: 'other@x' }], { user: 'a', sub: 'a', email: 'a@x', groups: [], preferredUsername: undefined }],
+    [[{ sub: '' }, undefined], 'NO_IDENTITY'],
+    [[{ email: 'a@x' }, undefined], 'NO_IDENTITY'],
+    [[{ sub: 5 }, undefined], 'NO_IDENTITY'],
+    [[{ sub: 'a', email: 'a@x', email_verified: false }, undefined], 'EMAIL_UNVERIFIED'],
+    [[{ sub: 'a', email: 'a@x', email_verified: 'false' }, undefined], 'EMAIL_UNVERIFIED'],
+    [[{ sub: 'a', email: 'a@x' }, { email_verified: false }], 'EMAIL_UNVERIFIED'],
+    [[{ sub: 'a', email: 'a@x', email_verified: false }, undefined, { allowUnverifiedEmail: true }],
+      { user: 'a', sub: 'a', email: 'a@x', groups: [], preferredUsername: undefined }],
+    [[{ sub: 'a', email_verified: false }, undefined], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],
+    [[{ sub: 'a', mail: 'm@x', roles: ['r', 3, ''], uid: 'u1' }, undefined, { emailClaim: 'mail', groupsClaim: 'roles', userIdClaim: 'uid' }],
+      { user: 'u1', sub: 'a', email: 'm@x', groups: ['r'], preferredUsername: undefined }],
+    [[{ sub: 'a', uid: '' }, undefined, { userIdClaim: 'uid' }], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],
+  ], run);
+});
+
+test('issuer failures are sorted by their code, and an unknown one is never "token invalid"', () => {
+  const coded = (code: string, cause?: unknown): Error => Object.assign(new client.ClientError('x', { cause }), { code });
+  const bodyError = (status: number): Error => new oauth.ResponseBodyError('x', {
+    cause: { error: status >= 500 ? 'server_error' : 'invalid_grant' }, response: new Response(null, { status: status === 204 ? 200 : status }),
+  });
+  const net = Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+  table<Error, string>([
+    [coded('OAUTH_TIMEOUT'), 'ISSUER_UNAVAILABLE'],
+    [coded('OAUTH_ABORT'), 'ISSUER_UNAVAILABLE'],
+    [net, 'ISSUER_UNAVAILABLE'],
+    [bodyError(503), 'ISSUER_UNAVAILABLE'],
+    [bodyError(400), 'LOGIN_REDEEM_FAILED'],
+    [coded(oauth.RESPONSE_IS_NOT_CONFORM, new Response(null, { status: 502 })), 'ISSUER_UNAVAILABLE'],
+    [coded(oauth.RESPONSE_IS_NOT_CONFORM, new Response(null, { status: 404 })), 'ISSUER_BAD_RESPONSE'],
+    [coded(oauth.RESPONSE_IS_NOT_JSON), 'ISSUER_BAD_RESPONSE'],
+    [coded(oauth.PARSE_ERROR), 'ISSUER_BAD_RESPONSE'],
+    [coded(oauth.INVALID_SERVER_METADATA), 'ISSUER_BAD_RESPONSE'],
+    [coded(oauth.INVALID_RESPONSE), 'LOGIN_TOKEN_INVALID'],
+    [coded(oauth.JWT_CLAIM_COMPARISON), 'LOGIN_TOKEN_INVALID'],
+    [coded(oauth.JWT_TIMESTAMP_CHECK), 'LOGIN_TOKEN_INVALID'],
+    [coded(oauth.KEY_SELECTION), 'LOGIN_TOKEN_INVALID'],
+    [coded('SOMETHING_NEW'), 'ISSUER_BAD_RESPONSE'],
+    [new client.ClientError('something went wrong'), 'ISSUER_BAD_RESPONSE'],
+    [new TypeError('Cannot read properties of undefined'), 'INTERNAL'],
+    [new RangeError('bug'), 'INTERNAL'],
+    [new PortcullisError('NO_IDENTITY'), 'NO_IDENTITY'],
+  ], (e) => classify(e).code);
+  const err = coded('OAUTH_TIMEOUT');
+  assert.equal(classify(err).cause, err, 'the original error is kept as the cause');
+  assert.equal(classify(err).name, 'PortcullisError');
+});
