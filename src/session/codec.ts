@@ -4,6 +4,8 @@ import { sealData, unsealData } from 'iron-session';
 /** What a signed-in user's session holds. Tokens only when a feature needs them (pass_access_token). */
 export interface Session {
   readonly v: 1;
+  /** Random id of this login, the handle sign-out revokes. Sessions sealed before it existed lack it. */
+  readonly sid?: string;
   /** The value sent as X-Forwarded-User (the subject unless user_id_claim says otherwise). */
   readonly user: string;
   readonly sub: string;
@@ -18,25 +20,31 @@ export interface Session {
 function isSession(x: unknown): x is Session {
   const s = x as Partial<Session> | null;
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
-    typeof s.expiresAt === 'number' && Array.isArray(s.groups);
+    typeof s.expiresAt === 'number' && Array.isArray(s.groups) && (s.sid === undefined || typeof s.sid === 'string');
 }
 
-export const NOT_CACHED: unique symbol = Symbol('not cached');
+/**
+ * The only seal text accepted: iron's `Fe26.2*…` followed by iron-session's `~2`. iron-session
+ * ignores anything after `~2` (`~2x` parses as version 2), so without this check one session has
+ * endless spellings, each a new cache key that a sign-out of another spelling would not cover.
+ */
+const CANONICAL_SEAL = /^Fe26\.2\*[A-Za-z0-9_\-*]+~2$/;
 
-interface CacheEntry { session: Session | undefined; revokedUntil?: number }
+export const NOT_CACHED: unique symbol = Symbol('not cached');
 
 /**
  * Seals and unseals sessions with iron (iron-session's sealData/unsealData).
  *
  * An unseal costs about four proxied hops of CPU (two WebCrypto key derivations), so unsealed
  * sessions are cached by the SHA-256 of the cookie value (≈2 µs): the seal cost is paid once per
- * session per process, not once per request. The cache is bounded (oldest out first), honours each
- * session's expiry, and remembers cookies signed out here so a replayed copy is refused.
+ * session per process, not once per request. The cache is bounded (oldest out first) and honours
+ * each session's expiry. Revocation is not the codec's business: the store decides which ids are
+ * still good.
  */
 export class SessionCodec {
   readonly #password: string;
   readonly #ttlSeconds: number;
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache = new Map<string, Session>();
   readonly #max: number;
 
   constructor(password: string, ttlMs: number, maxCached = 10_000) {
@@ -53,21 +61,22 @@ export class SessionCodec {
 
   /**
    * The cached answer for a cookie value, without a promise on the hot path: the session, undefined
-   * (revoked or expired), or NOT_CACHED when only unseal() can tell.
+   * (expired), or NOT_CACHED when only unseal() can tell.
    */
   cached(sealed: string, now = Date.now()): Session | undefined | typeof NOT_CACHED {
     const key = digest(sealed);
     const hit = this.#cache.get(key);
     if (!hit) return NOT_CACHED;
-    if (hit.revokedUntil !== undefined) return hit.revokedUntil > now ? undefined : this.#forget(key, NOT_CACHED);
-    if (hit.session && hit.session.expiresAt > now) return hit.session;
-    return this.#forget(key, undefined);
+    if (hit.expiresAt > now) return hit;
+    this.#cache.delete(key);
+    return undefined;
   }
 
-  /** The session in a cookie value, or undefined for anything tampered, foreign, expired or revoked. */
+  /** The session in a cookie value, or undefined for anything tampered, non-canonical, foreign or expired. */
   async unseal(sealed: string, now = Date.now()): Promise<Session | undefined> {
     const hit = this.cached(sealed, now);
     if (hit !== NOT_CACHED) return hit;
+    if (!CANONICAL_SEAL.test(sealed)) return undefined;
     let data: unknown;
     try {
       data = await unsealData(sealed, { password: this.#password, ttl: this.#ttlSeconds });
@@ -75,29 +84,20 @@ export class SessionCodec {
       return undefined; // malformed seal: no session, never an error page
     }
     if (!isSession(data) || data.expiresAt <= now) return undefined;
-    this.#remember(digest(sealed), { session: data });
+    this.#remember(digest(sealed), data);
     return data;
   }
 
-  /** Refuses this cookie value in this process until it would have expired anyway. */
-  revoke(sealed: string, until: number): void {
-    this.#remember(digest(sealed), { session: undefined, revokedUntil: until });
-  }
-
-  #forget<T>(key: string, answer: T): T {
-    this.#cache.delete(key);
-    return answer;
-  }
-
-  #remember(key: string, entry: CacheEntry): void {
+  #remember(key: string, session: Session): void {
     if (this.#cache.size >= this.#max) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);
     }
-    this.#cache.set(key, entry);
+    this.#cache.set(key, session);
   }
 }
 
-function digest(value: string): string {
+/** SHA-256 of a cookie value, base64url: the cache key, and the id of a session sealed without `sid`. */
+export function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }

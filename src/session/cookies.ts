@@ -62,7 +62,7 @@ export function chunkValue(name: string, value: string): Array<[string, string]>
 }
 
 /** Reassembles a possibly chunked cookie; undefined when absent. */
-export function readChunked(cookies: Map<string, string>, name: string): string | undefined {
+export function readChunked(cookies: ReadonlyMap<string, string>, name: string): string | undefined {
   const whole = cookies.get(name);
   if (whole !== undefined) return whole;
   let value = '';
@@ -73,8 +73,18 @@ export function readChunked(cookies: Map<string, string>, name: string): string 
   }
 }
 
+/** The one rule for chunk names: `name` itself, or `name_N` with N a decimal number. */
+export function isChunkOf(cookieName: string, name: string): boolean {
+  if (cookieName === name) return true;
+  if (cookieName.length <= name.length + 1 || !cookieName.startsWith(name) || cookieName.charCodeAt(name.length) !== 95 /* _ */) return false;
+  for (let i = name.length + 1; i < cookieName.length; i++) {
+    const c = cookieName.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /** Names of every cookie that belongs to the session (whole or chunk), to clear or to hide from upstreams. */
-export function sessionCookieNames(cookies: Map<string, string>, name: string): string[] {
-  const re = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(_\\d+)?$`);
-  return [...cookies.keys()].filter((k) => re.test(k));
+export function sessionCookieNames(cookies: ReadonlyMap<string, string>, name: string): string[] {
+  return [...cookies.keys()].filter((k) => isChunkOf(k, name));
 }

@@ -1,20 +1,61 @@
+import { randomBytes } from 'node:crypto';
 import type { CookieConfig } from '../config/validate.js';
-import { NOT_CACHED, SessionCodec, type Session } from './codec.js';
-import { chunkValue, readChunked, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
+import { defaultOf } from '../config/options.js';
+import { deriveSealPassword } from '../config/secret.js';
+import { parseDuration } from '../config/values.js';
+import { NOT_CACHED, SessionCodec, digest, type Session } from './codec.js';
+import { chunkValue, isChunkOf, readChunked, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
 
-/** A session as loaded from a request: the value and the raw seal (to revoke on sign-out). */
+/** A session as loaded from a request, with the id sign-out revokes. */
 export interface LoadedSession {
   readonly session: Session;
-  readonly sealed: string;
+  readonly id: string;
+}
+
+/** The fields of a new session; the store adds its id and lifetime. */
+export type NewSession = Omit<Session, 'v' | 'sid' | 'createdAt' | 'expiresAt'>;
+
+/**
+ * Where sessions live (oauth2-proxy's `sessions.SessionStore`: Save, Load, Clear). The cookie store
+ * keeps the whole session sealed in the browser; a Redis store keeps a ticket in the cookie and the
+ * session server-side. Nothing outside `createSessionStore` asks which one it is.
+ */
+export interface SessionStore {
+  /** How long a new session lasts. */
+  readonly ttlMs: number;
+  /** The request's session: a value when known at once (the hot path), a promise when it must be looked up. */
+  load(cookies: ReadonlyMap<string, string>): LoadedSession | undefined | Promise<LoadedSession | undefined>;
+  /** Starts a session; returns the Set-Cookie values that carry it (and clear stale chunks). */
+  save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }>;
+  /** Ends a session everywhere this store can reach; returns the Set-Cookie values that delete it. */
+  clear(loaded: LoadedSession | undefined, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<string[]>;
+  /** True for every cookie name the store writes: those never reach an upstream. */
+  ownsCookie(name: string): boolean;
+}
+
+/** The one place that knows which session stores exist. */
+export function createSessionStore(cookie: CookieConfig): SessionStore {
+  return new CookieSessionStore(new SessionCodec(deriveSealPassword(cookie.secret, 'session'), sessionTtlMs(cookie)), cookie);
 }
 
 /**
- * The cookie session store: the whole session lives, sealed, in the browser's cookie (chunked when
- * large). A Redis store for many replicas will sit beside it behind the same three methods.
+ * cookie_expire=0 makes the cookie last for the browser session (oauth2-proxy's meaning); the
+ * session inside still needs an end, and gets the default lifetime.
  */
-export class CookieSessionStore {
+function sessionTtlMs(cookie: CookieConfig): number {
+  if (cookie.expireMs > 0) return cookie.expireMs;
+  const d = parseDuration(defaultOf('cookie_expire'));
+  return d.ok ? d.value : 0;
+}
+
+/**
+ * The whole session lives, sealed, in the browser's cookie (chunked when large). Sign-out revokes
+ * the session's id in this process, until the session would have expired anyway.
+ */
+class CookieSessionStore implements SessionStore {
   readonly #codec: SessionCodec;
   readonly #cookie: CookieConfig;
+  readonly #revoked = new Map<string, number>();
 
   constructor(codec: SessionCodec, cookie: CookieConfig) {
     this.#codec = codec;
@@ -23,24 +64,17 @@ export class CookieSessionStore {
 
   get ttlMs(): number { return this.#codec.ttlMs; }
 
-  /** A synchronous answer when the cache has one (the common case), else a promise of the unseal. */
-  loadFast(cookies: Map<string, string>): LoadedSession | undefined | Promise<LoadedSession | undefined> {
+  load(cookies: ReadonlyMap<string, string>): LoadedSession | undefined | Promise<LoadedSession | undefined> {
     const sealed = readChunked(cookies, this.#cookie.name);
     if (!sealed) return undefined;
     const hit = this.#codec.cached(sealed);
-    if (hit === NOT_CACHED) return this.load(cookies);
-    return hit ? { session: hit, sealed } : undefined;
+    if (hit === NOT_CACHED) return this.#codec.unseal(sealed).then((s) => this.#checked(s, sealed));
+    return this.#checked(hit, sealed);
   }
 
-  async load(cookies: Map<string, string>): Promise<LoadedSession | undefined> {
-    const sealed = readChunked(cookies, this.#cookie.name);
-    if (!sealed) return undefined;
-    const session = await this.#codec.unseal(sealed);
-    return session ? { session, sealed } : undefined;
-  }
-
-  /** Set-Cookie values that store `session`, and clear any chunk the previous session had beyond. */
-  async save(session: Session, cookies: Map<string, string>, domain: string | undefined): Promise<string[]> {
+  async save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+    const now = Date.now();
+    const session: Session = { v: 1, sid: randomBytes(16).toString('base64url'), ...fields, createdAt: now, expiresAt: now + this.ttlMs };
     const sealed = await this.#codec.seal(session);
     const parts = chunkValue(this.#cookie.name, sealed);
     const written = new Set(parts.map(([n]) => n));
@@ -49,18 +83,32 @@ export class CookieSessionStore {
     for (const stale of sessionCookieNames(cookies, this.#cookie.name)) {
       if (!written.has(stale)) out.push(serializeCookie(stale, '', this.#attrs(domain, 0)));
     }
-    return out;
+    return { session, cookies: out };
   }
 
-  /** Set-Cookie values that delete the session; the seal is also refused by this process from now on. */
-  clear(loaded: LoadedSession | undefined, cookies: Map<string, string>, domain: string | undefined): string[] {
-    if (loaded) this.#codec.revoke(loaded.sealed, loaded.session.expiresAt);
+  async clear(loaded: LoadedSession | undefined, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<string[]> {
+    if (loaded) this.#revoke(loaded.id, loaded.session.expiresAt);
     const names = new Set([this.#cookie.name, ...sessionCookieNames(cookies, this.#cookie.name)]);
     return [...names].map((n) => serializeCookie(n, '', this.#attrs(domain, 0)));
   }
 
-  isSessionCookie(name: string): boolean {
-    return name === this.#cookie.name || (name.startsWith(`${this.#cookie.name}_`) && /^\d+$/.test(name.slice(this.#cookie.name.length + 1)));
+  ownsCookie(name: string): boolean {
+    return isChunkOf(name, this.#cookie.name);
+  }
+
+  #checked(session: Session | undefined, sealed: string): LoadedSession | undefined {
+    if (!session) return undefined;
+    const id = session.sid ?? digest(sealed);
+    const until = this.#revoked.size ? this.#revoked.get(id) : undefined;
+    return until !== undefined && until > Date.now() ? undefined : { session, id };
+  }
+
+  #revoke(id: string, until: number): void {
+    // Revocations come only from signed-in users signing out; dropping the expired ones on the way
+    // keeps the list as long as the sessions still alive, with no timer.
+    const now = Date.now();
+    for (const [k, t] of this.#revoked) if (t <= now) this.#revoked.delete(k);
+    this.#revoked.set(id, until);
   }
 
   #attrs(domain: string | undefined, maxAge: number | undefined): CookieAttributes {
