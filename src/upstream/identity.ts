@@ -1,0 +1,132 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Session } from '../session/codec.js';
+
+/** One identity header as data: its name on the way upstream and on a forward-auth answer, and its value. */
+interface IdentityField {
+  /** Sent to the upstream with a proxied request (oauth2-proxy's names). */
+  readonly upstream: string;
+  /** Sent on a forward-auth answer (`/oauth2/auth`) for nginx `auth_request_set` to copy. */
+  readonly response: string;
+  /** pass_user_headers governs user fields; pass_access_token governs the token. */
+  readonly kind: 'user' | 'token';
+  readonly value: (s: Session) => string | undefined;
+}
+
+/**
+ * Every identity header the proxy can emit, in one table: the headers applied to a request, to a
+ * forward-auth answer, and (later) signed into a JWT all come from here, and so do the names
+ * stripped from what a client sends (`OWNED_IDENTITY_HEADERS`), so a new header cannot be emitted
+ * without also being stripped.
+ */
+const FIELDS: readonly IdentityField[] = [
+  { upstream: 'x-forwarded-user', response: 'x-auth-request-user', kind: 'user', value: (s) => headerValue(s.user) },
+  { upstream: 'x-forwarded-email', response: 'x-auth-request-email', kind: 'user', value: (s) => (s.email ? headerValue(s.email) : undefined) },
+  { upstream: 'x-forwarded-groups', response: 'x-auth-request-groups', kind: 'user', value: (s) => (s.groups.length ? groupsValue(s.groups) : undefined) },
+  { upstream: 'x-forwarded-preferred-username', response: 'x-auth-request-preferred-username', kind: 'user', value: (s) => (s.preferredUsername ? headerValue(s.preferredUsername) : undefined) },
+  // A token is already header-safe (RFC 6750 b64token); encoding it would change it.
+  { upstream: 'x-forwarded-access-token', response: 'x-auth-request-access-token', kind: 'token', value: (s) => s.accessToken },
+];
+
+/**
+ * Names the proxy owns besides the ones it emits today: oauth2-proxy's other identity headers, so
+ * an app migrating from it never trusts a client-sent copy.
+ */
+const RESERVED = ['x-forwarded-id-token', 'gap-auth', 'gap-signature', 'x-auth-request-redirect-uri'];
+const RESERVED_PREFIXES = ['x-auth-request-'];
+
+/** Every header name a client may not send (folded: lower case, `_` and `.` as `-`). */
+export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([...FIELDS.flatMap((f) => [f.upstream, f.response]), ...RESERVED]);
+
+/**
+ * Servers behind the proxy may fold `_` and `.` into `-` (nginx with underscores_in_headers, CGI/PHP,
+ * WSGI and Rack all expose X_Forwarded_User as HTTP_X_FORWARDED_USER), so a name is compared after
+ * that folding. Node has already lower-cased every name.
+ */
+export function foldHeaderName(name: string): string {
+  return /[_.]/.test(name) ? name.replace(/[_.]/g, '-') : name;
+}
+
+export function isOwnedIdentityHeader(name: string): boolean {
+  const folded = foldHeaderName(name.toLowerCase());
+  return OWNED_IDENTITY_HEADERS.has(folded) || RESERVED_PREFIXES.some((p) => folded.startsWith(p));
+}
+
+export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
+
+export interface IdentityHeaderOptions {
+  readonly passUserHeaders: boolean;
+  readonly passAccessToken: boolean;
+}
+
+/**
+ * A session's identity headers, computed once per session object (sessions are cached objects, so
+ * a WeakMap hit costs less than rebuilding the strings on every request).
+ */
+export class IdentityHeaders {
+  readonly #fields: readonly IdentityField[];
+  readonly #upstream = new WeakMap<Session, HeaderList>();
+  readonly #response = new WeakMap<Session, HeaderList>();
+
+  constructor(o: IdentityHeaderOptions) {
+    this.#fields = FIELDS.filter((f) => (f.kind === 'user' ? o.passUserHeaders : o.passAccessToken));
+  }
+
+  forUpstream(s: Session): HeaderList {
+    let list = this.#upstream.get(s);
+    if (!list) this.#upstream.set(s, (list = this.#build(s, 'upstream')));
+    return list;
+  }
+
+  forResponse(s: Session): HeaderList {
+    let list = this.#response.get(s);
+    if (!list) this.#response.set(s, (list = this.#build(s, 'response')));
+    return list;
+  }
+
+  #build(s: Session, side: 'upstream' | 'response'): HeaderList {
+    const out: Array<readonly [string, string]> = [];
+    for (const f of this.#fields) {
+      const v = f.value(s);
+      if (v !== undefined) out.push([f[side], v]);
+    }
+    return out;
+  }
+}
+
+/** Sets each header on a request's headers (replacing, never appending to, what was there). */
+export function applyToRequest(headers: IncomingHttpHeaders, list: HeaderList): void {
+  for (const [name, value] of list) headers[name] = value;
+}
+
+export function applyToResponse(res: ServerResponse, list: HeaderList): void {
+  for (const [name, value] of list) res.setHeader(name, value);
+}
+
+const PLAIN = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
+
+/**
+ * A claim as a header value, encoded so that two different claims never give the same header:
+ * `%`, anything outside printable ASCII (Node throws on it, and CR/LF would split headers) and
+ * leading or trailing spaces (which HTTP parsers trim) are percent-encoded as UTF-8. Decoding with
+ * decodeURIComponent gives the claim back.
+ */
+export function headerValue(v: string): string {
+  if (PLAIN.test(v)) return v;
+  let out = '';
+  const chars = Array.from(v);
+  chars.forEach((c, i) => {
+    const code = c.codePointAt(0)!;
+    const edgeSpace = c === ' ' && (i === 0 || i === chars.length - 1);
+    out += code < 0x20 || code > 0x7e || c === '%' || edgeSpace ? percentEncode(c) : c;
+  });
+  return out;
+}
+
+/** Groups joined by commas; a comma inside a group name is encoded so it cannot split the group. */
+export function groupsValue(groups: readonly string[]): string {
+  return groups.map((g) => headerValue(g).replace(/,/g, '%2C')).join(',');
+}
+
+function percentEncode(c: string): string {
+  return Array.from(Buffer.from(c, 'utf8'), (b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+}
