@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
-import { OPTIONS, type OptionSpec } from './config/options.js';
+import { OPTIONS, defaultOf, type OptionSpec } from './config/options.js';
 import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
@@ -72,7 +72,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   let demo: Demo | undefined;
   if (isDemoWanted(raw, process.env)) {
-    const listenAddr = parseListenAddress(String(raw.http_address!.value)) ?? { kind: 'tcp' as const, host: '127.0.0.1', port: 4180 };
+    const listenAddr = parseListenAddress(String(raw.http_address!.value)) ?? parseListenAddress(defaultOf('http_address'))!;
     try {
       demo = await startDemo(listenAddr);
     } catch (e) {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
-import { createApp } from './server/app.js';
+import { createApp } from './server/road.js';
 import { listen } from './server/listen.js';
 
 export interface Running {
@@ -13,10 +13,10 @@ export interface Running {
 }
 
 /** Starts serving at once; the issuer connects in the background so a dead issuer never blocks start-up. */
-export async function startPortcullis(config: Config, log: Logger): Promise<Running> {
+export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): Promise<Running> {
   const issuer = new Issuer(config.provider, log);
-  const app = createApp(config, issuer, log);
-  const listener = await listen(config.listen, app.handle, log);
+  const app = createApp(config, issuer, log, o);
+  const listener = await listen(config.listen, app, log);
   const issuerReady = issuer.start();
   log.info({ address: listener.url, upstreams: config.upstreams.map((u) => u.url.href) }, 'portcullis listening');
   return {

@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 
 import { buildProgram } from '../src/cli.js';
 import { OPTIONS } from '../src/config/options.js';
+import { ERRORS, PortcullisError, errorsMarkdownTable, type ErrorCode } from '../src/errors.js';
 import {
-  OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
+  ERRORS_MARKERS, OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
 } from '../src/config/docs.js';
 
 // This file runs as dist/test/docs.test.js; the repository root is two levels up.
@@ -70,4 +71,30 @@ test('--help lists every option with its flag, its variable and its default', ()
       assert.ok(help.includes(`${spec.env}, default ${spec.default}]`), `--help lacks the default of ${spec.flag} (${spec.default})`);
     }
   }
+});
+
+test("README.md's table of error codes is the one generated from the error catalog", () => {
+  const between = textBetweenMarkers(read('README.md'), ERRORS_MARKERS);
+  assert.ok(between !== undefined, `README.md lacks ${ERRORS_MARKERS.join(' … ')}`);
+  assert.equal(between, `\n${errorsMarkdownTable()}`, `README.md's error table drifted from src/errors.ts: ${FIX}`);
+});
+
+test('the error catalog: every code has a 4xx/5xx status, a title, words for the user and a fix; errors carry name and cause', () => {
+  for (const [code, e] of Object.entries(ERRORS)) {
+    assert.ok(e.status >= 400 && e.status < 600, `${code} status ${e.status}`);
+    assert.ok(e.title && e.message.endsWith('.') && e.fix.length > 20, `${code} is fully described`);
+    const cause = new Error('underlying');
+    const err = new PortcullisError(code as ErrorCode, { detail: 'd', cause });
+    assert.equal(err.name, 'PortcullisError');
+    assert.equal(err.code, code);
+    assert.equal(err.status, e.status);
+    assert.equal(err.message, e.message);
+    assert.equal(err.cause, cause);
+    assert.equal(err.detail, 'd');
+  }
+  // Codes a client switches on stay put: removing or renumbering one is a breaking change.
+  assert.deepEqual(
+    Object.fromEntries(['UNAUTHENTICATED', 'EMAIL_NOT_ALLOWED', 'ISSUER_UNAVAILABLE', 'UPSTREAM_UNAVAILABLE', 'LOGIN_STATE_MISSING'].map((c) => [c, ERRORS[c as ErrorCode].status])),
+    { UNAUTHENTICATED: 401, EMAIL_NOT_ALLOWED: 403, ISSUER_UNAVAILABLE: 503, UPSTREAM_UNAVAILABLE: 502, LOGIN_STATE_MISSING: 400 },
+  );
 });

@@ -207,11 +207,15 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     const state2 = new URL(again.headers.location!).searchParams.get('state')!;
     const denied = await b.request(`${cb}?error=access_denied&error_description=${encodeURIComponent('<script>x</script>')}&state=${state2}`);
     assert.equal(denied.status, 403);
-    assert.match(denied.body, /access_denied/);
+    assert.match(denied.body, /The identity provider said: access_denied/, 'the issuer\'s error is shown for this browser\'s login');
     assert.doesNotMatch(denied.body, /<script>/);
     const apiDenied = await b.request(`${cb}?error=access_denied`, { headers: JSON_ACCEPT });
     assert.equal(apiDenied.status, 403);
     assert.equal(JSON.parse(apiDenied.body).error, 'LOGIN_DENIED');
+    // A crafted link with no login behind it: the proxy's page does not carry the link's text.
+    const crafted = await new HttpBrowser().request(`${cb}?error=${encodeURIComponent('Session expired. Call IT at 555-0100')}&state=${state2}`);
+    assert.equal(crafted.status, 403);
+    assert.doesNotMatch(crafted.body, /Call IT|555-0100/);
     assert.ok(stack.proxy.alive());
   });
 

@@ -1,10 +1,12 @@
 /**
- * `npm run docs`: writes `.env.example` and the README's option table from the option table.
+ * `npm run docs`: writes `.env.example` and the README's option table from the option table, and
+ * the README's table of error codes from the error catalog.
  * `--check` writes nothing and exits 1 naming each file that drifted (for CI).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { envExample, optionsMarkdownTable, replaceBetweenMarkers } from './docs.js';
+import { errorsMarkdownTable } from '../errors.js';
+import { ERRORS_MARKERS, envExample, optionsMarkdownTable, replaceBetweenMarkers } from './docs.js';
 
 // This file runs as dist/src/config/docs-cli.js; the repository root is three levels up.
 const ROOT = new URL('../../../', import.meta.url);
@@ -18,7 +20,7 @@ interface GeneratedFile {
 
 const FILES: readonly GeneratedFile[] = [
   { name: '.env.example', path: fileURLToPath(new URL('.env.example', ROOT)), render: () => envExample() },
-  { name: 'README.md', path: fileURLToPath(new URL('README.md', ROOT)), render: (current) => replaceBetweenMarkers(current, optionsMarkdownTable()) },
+  { name: 'README.md', path: fileURLToPath(new URL('README.md', ROOT)), render: (current) => replaceBetweenMarkers(replaceBetweenMarkers(current, optionsMarkdownTable()), errorsMarkdownTable(), ERRORS_MARKERS) },
 ];
 
 function readOrEmpty(path: string): string {

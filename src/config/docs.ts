@@ -76,21 +76,24 @@ export function optionsMarkdownTable(): string {
   return `${rows.join('\n')}\n`;
 }
 
-/** The text between the option-table markers of a README, or undefined when the markers are missing. */
-export function textBetweenMarkers(doc: string): string | undefined {
-  const start = doc.indexOf(OPTIONS_START_MARKER);
-  const end = start < 0 ? -1 : doc.indexOf(OPTIONS_END_MARKER, start + OPTIONS_START_MARKER.length);
+export const ERRORS_MARKERS = ['<!-- errors:start -->', '<!-- errors:end -->'] as const;
+const OPTIONS_MARKERS = [OPTIONS_START_MARKER, OPTIONS_END_MARKER] as const;
+
+/** The text between a pair of markers of a README (the option table by default), or undefined when they are missing. */
+export function textBetweenMarkers(doc: string, [open, close]: readonly [string, string] = OPTIONS_MARKERS): string | undefined {
+  const start = doc.indexOf(open);
+  const end = start < 0 ? -1 : doc.indexOf(close, start + open.length);
   if (start < 0 || end < 0) return undefined;
-  return doc.slice(start + OPTIONS_START_MARKER.length, end);
+  return doc.slice(start + open.length, end);
 }
 
-/** `doc` with the text between the option-table markers replaced by `table`; throws without both markers. */
-export function replaceBetweenMarkers(doc: string, table: string): string {
-  const start = doc.indexOf(OPTIONS_START_MARKER);
-  const end = start < 0 ? -1 : doc.indexOf(OPTIONS_END_MARKER, start + OPTIONS_START_MARKER.length);
+/** `doc` with the text between the markers replaced by `table`; throws without both markers. */
+export function replaceBetweenMarkers(doc: string, table: string, [open, close]: readonly [string, string] = OPTIONS_MARKERS): string {
+  const start = doc.indexOf(open);
+  const end = start < 0 ? -1 : doc.indexOf(close, start + open.length);
   if (start < 0 || end < 0) {
-    throw new Error(`README.md needs the markers ${OPTIONS_START_MARKER} and ${OPTIONS_END_MARKER}, in that order, around the option table`);
+    throw new Error(`README.md needs the markers ${open} and ${close}, in that order, around the generated table`);
   }
   const body = table.endsWith('\n') ? table : `${table}\n`;
-  return `${doc.slice(0, start + OPTIONS_START_MARKER.length)}\n${body}${doc.slice(end)}`;
+  return `${doc.slice(0, start + open.length)}\n${body}${doc.slice(end)}`;
 }

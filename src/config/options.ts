@@ -23,9 +23,10 @@ export interface OptionSpec {
 
 export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Headers' | 'Logging';
 
-const opt = (o: OptionSpec): OptionSpec => o;
+/** Keeps each entry's literal name, so `OptionName` is the union of every name and a typo is a compile error. */
+const opt = <const T extends OptionSpec>(o: T): T => o;
 
-export const OPTIONS: readonly OptionSpec[] = [
+const TABLE = [
   // Server
   opt({ name: 'http_address', flag: '--http-address', env: 'OAUTH2_PROXY_HTTP_ADDRESS', type: 'string', default: '127.0.0.1:4180', group: 'Server',
     help: '[http://]host:port or unix://path to listen on', placeholder: '127.0.0.1:4180' }),
@@ -43,6 +44,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'http(s) URL(s) to proxy to; the URL path is the route it serves (longest match wins)', placeholder: 'http://127.0.0.1:8080/' }),
   opt({ name: 'pass_host_header', flag: '--pass-host-header', env: 'OAUTH2_PROXY_PASS_HOST_HEADER', type: 'bool', default: 'true', group: 'Upstream',
     help: 'send the client\'s Host header upstream (false: the upstream\'s own host)' }),
+  opt({ name: 'proxy_websockets', flag: '--proxy-websockets', env: 'OAUTH2_PROXY_PROXY_WEBSOCKETS', type: 'bool', default: 'true', group: 'Upstream',
+    help: 'carry websocket (upgrade) requests to the upstream, authenticated like any request' }),
 
   // Provider
   opt({ name: 'provider', flag: '--provider', env: 'OAUTH2_PROXY_PROVIDER', type: 'enum', default: 'oidc', choices: ['oidc'], group: 'Provider',
@@ -119,9 +122,19 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'log one JSON line per request' }),
   opt({ name: 'log_level', flag: '--log-level', env: 'OAUTH2_PROXY_LOG_LEVEL', type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error', 'silent'], group: 'Logging',
     help: 'minimum level of log lines' }),
-];
+] as const satisfies readonly OptionSpec[];
+
+/** Every option name: a misspelt name in the code is a compile error. */
+export type OptionName = (typeof TABLE)[number]['name'];
+
+export const OPTIONS: readonly OptionSpec[] = TABLE;
 
 /** Options whose values must never be printed. */
 export const isSecret = (spec: OptionSpec): boolean => spec.type === 'secret';
 
 export const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));
+
+/** An option's default as written in the table: the one place defaults live. */
+export function defaultOf(name: OptionName): string {
+  return OPTION_BY_NAME.get(name)!.default;
+}

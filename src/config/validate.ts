@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { OPTION_BY_NAME, type OptionSpec } from './options.js';
+import { OPTION_BY_NAME, defaultOf, type OptionName, type OptionSpec } from './options.js';
 import { describeOrigin, displayValue, type RawOptions } from './load.js';
 import { isLoopbackHost, parseBool, parseDuration, parseList } from './values.js';
 import { COOKIE_SECRET_HINT, cookieSecretBytes } from './secret.js';
@@ -50,6 +50,7 @@ export interface Config {
   readonly reverseProxy: boolean;
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
+  readonly proxyWebsockets: boolean;
   readonly provider: ProviderConfig;
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;
@@ -67,33 +68,33 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   const errors: string[] = [];
   const warnings: string[] = [];
 
-  const spec = (name: string): OptionSpec => OPTION_BY_NAME.get(name)!;
-  const fail = (name: string, expected: string): void => {
+  const spec = (name: OptionName): OptionSpec => OPTION_BY_NAME.get(name)!;
+  const fail = (name: OptionName, expected: string): void => {
     const r = raw[name]!;
     errors.push(`${describeOrigin(spec(name), r.origin)}: got ${displayValue(spec(name), r.value)}, expected ${expected}`);
   };
-  const missing = (name: string, why: string): void => {
+  const missing = (name: OptionName, why: string): void => {
     errors.push(`${spec(name).env} (or ${spec(name).flag}) is required: ${why}`);
   };
-  const str = (name: string): string => {
+  const str = (name: OptionName): string => {
     const v = raw[name]!.value;
     return (typeof v === 'string' ? v : v.join(',')).trim();
   };
-  const list = (name: string): string[] => parseList(raw[name]!.value);
-  const bool = (name: string): boolean => {
+  const list = (name: OptionName): string[] => parseList(raw[name]!.value);
+  const bool = (name: OptionName): boolean => {
     const p = parseBool(str(name));
     if (p.ok) return p.value;
     fail(name, p.expected);
     return spec(name).default === 'true';
   };
-  const enumOf = (name: string): string => {
+  const enumOf = (name: OptionName): string => {
     const s = spec(name);
     const v = s.name === 'cookie_samesite' ? str(name).toLowerCase() : str(name);
     if (s.choices!.includes(v)) return v;
     fail(name, `one of ${s.choices!.map((c) => (c === '' ? '""' : c)).join(', ')}`);
     return s.default;
   };
-  const url = (name: string, opts: { required?: string } = {}): URL | undefined => {
+  const url = (name: OptionName, opts: { required?: string } = {}): URL | undefined => {
     const v = str(name);
     if (v === '') {
       if (opts.required) missing(name, opts.required);
@@ -106,7 +107,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     fail(name, 'an absolute http:// or https:// URL');
     return undefined;
   };
-  const path = (name: string, trailingSlashOk: boolean): string => {
+  const path = (name: OptionName, trailingSlashOk: boolean): string => {
     const v = str(name);
     if (!v.startsWith('/') || /[\s?#]/.test(v) || (!trailingSlashOk && v.length > 1 && v.endsWith('/'))) {
       fail(name, `a path starting with /${trailingSlashOk ? '' : ' and not ending with /'}, e.g. ${spec(name).default}`);
@@ -155,7 +156,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   }
 
   const allowHttpAnywhere = bool('insecure_oidc_allow_http_issuer');
-  const httpAllowed = (u: URL | undefined, name: string): void => {
+  const httpAllowed = (u: URL | undefined, name: OptionName): void => {
     if (u && u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !allowHttpAnywhere) {
       fail(name, 'an https:// URL (plain http is allowed only on loopback, or with OAUTH2_PROXY_INSECURE_OIDC_ALLOW_HTTP_ISSUER=true)');
     }
@@ -212,13 +213,14 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   if (!cookieSecure) warnings.push('OAUTH2_PROXY_COOKIE_SECURE=false: session cookies are sent over plain http; use this only for local development');
 
   const result: Config = {
-    listen: listen ?? { kind: 'tcp', host: '127.0.0.1', port: 4180 },
+    listen: listen ?? parseListenAddress(defaultOf('http_address'))!,
     proxyPrefix, pingPath, readyPath,
     reverseProxy: bool('reverse_proxy'),
     upstreams,
     passHostHeader: bool('pass_host_header'),
+    proxyWebsockets: bool('proxy_websockets'),
     provider: {
-      displayName: str('provider_display_name') || 'OpenID Connect',
+      displayName: str('provider_display_name') || defaultOf('provider_display_name'),
       clientId, clientSecret,
       redirectUrl,
       issuerUrl: issuerUrl ?? new URL('http://invalid.invalid/'),
@@ -226,9 +228,9 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       userinfoUrl: validateUrl ?? profileUrl,
       jwksUrl,
       scope,
-      emailClaim: str('oidc_email_claim') || 'email',
-      groupsClaim: str('oidc_groups_claim') || 'groups',
-      userIdClaim: str('user_id_claim') || 'sub',
+      emailClaim: str('oidc_email_claim') || defaultOf('oidc_email_claim'),
+      groupsClaim: str('oidc_groups_claim') || defaultOf('oidc_groups_claim'),
+      userIdClaim: str('user_id_claim') || defaultOf('user_id_claim'),
       allowUnverifiedEmail: bool('insecure_oidc_allow_unverified_email'),
     },
     emailDomains,

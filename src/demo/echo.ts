@@ -24,6 +24,14 @@ export function startEchoUpstream(port = 0, host = '127.0.0.1'): Promise<{ url: 
       }
     });
   });
+  // An upgrade (websocket handshake) is accepted and the connection echoes bytes back, after a
+  // first line telling what the upstream received.
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${String(req.headers.upgrade)}\r\nconnection: Upgrade\r\n\r\n`);
+    socket.write(`${JSON.stringify({ method: req.method, url: req.url, headers: req.headers })}\n`);
+    socket.pipe(socket);
+    socket.on('error', () => socket.destroy());
+  });
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -1,27 +1,40 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { parseCookies } from '../session/cookies.js';
+import type { LoadedSession } from '../session/store.js';
+import type { Upstream } from '../upstream/upstream.js';
+import type { Outlet } from './answer.js';
 
 /**
- * What one request carries through the road, parsed once and lazily: a proxied request needs only
- * the path and the cookies, so the query is parsed when an endpoint asks for it.
+ * What one request carries along the road, parsed once and lazily: a proxied request needs only
+ * the path and the cookies, so the query is parsed when an endpoint asks for it. Steps fill in the
+ * session and the upstream as they learn them.
  */
 export class RequestContext {
   readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  /** The response, or the bare socket of an upgrade request. */
+  readonly out: Outlet;
+  /** Set for an upgrade request: the socket and the bytes read past its headers. */
+  readonly upgrade?: { readonly socket: Duplex; readonly head: Buffer };
   /** The path as sent (still percent-encoded), without the query. */
   readonly path: string;
   /** The query string with its leading '?', or ''. */
   readonly search: string;
+  /** Set by the session step: the signed-in session, if any. */
+  session?: LoadedSession;
+  /** Set by the routing step: the upstream that serves this path, if any. */
+  upstream?: Upstream;
   /** Set by whatever identifies the user, for the request log. */
   user?: string;
   #query?: URLSearchParams;
   #cookies?: Map<string, string>;
 
-  constructor(req: IncomingMessage, res: ServerResponse, path: string, search: string) {
+  constructor(req: IncomingMessage, out: Outlet, path: string, search: string, upgrade?: { socket: Duplex; head: Buffer }) {
     this.req = req;
-    this.res = res;
+    this.out = out;
     this.path = path;
     this.search = search;
+    this.upgrade = upgrade;
   }
 
   get query(): URLSearchParams { return (this.#query ??= new URLSearchParams(this.search)); }

@@ -1,46 +1,52 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import type { AccessPolicy } from '../access/policy.js';
+import { safeRedirectPath } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
-import { isEmailAllowed } from '../access/email.js';
-import { safeRedirectPath } from '../access/redirect.js';
 import { beginLogin, completeLogin } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
-import type { Session } from '../session/codec.js';
+import { signInPage } from '../pages/pages.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import type { LoginStateCookies } from '../session/loginstate.js';
-import type { CookieSessionStore } from '../session/store.js';
-import { signInPage } from '../pages/pages.js';
+import type { SessionStore } from '../session/store.js';
+import { redirect, sendError, sendHtml, sendJson } from './answer.js';
 import type { RequestContext } from './context.js';
-import { redirect, sendError, sendHtml, sendJson } from './respond.js';
-
+import { observe } from './observe.js';
 
 export interface EndpointDeps {
   readonly config: Config;
   readonly log: Logger;
   readonly issuer: Issuer;
-  readonly sessions: CookieSessionStore;
+  readonly sessions: SessionStore;
   readonly loginStates: LoginStateCookies;
+  readonly access: AccessPolicy;
+}
+
+/** One of the proxy's own endpoints; `session` says whether the road loads the session first. */
+export interface Endpoint {
+  readonly session: boolean;
+  readonly run: (ctx: RequestContext) => Promise<void>;
 }
 
 /** The proxy's own endpoints under proxy_prefix (oauth2-proxy's names and behaviour). */
 export class AuthEndpoints {
   readonly #d: EndpointDeps;
-  readonly #routes: Map<string, (ctx: RequestContext) => Promise<void>>;
+  readonly #routes: Map<string, Endpoint>;
 
   constructor(deps: EndpointDeps) {
     this.#d = deps;
     const p = deps.config.proxyPrefix;
-    this.#routes = new Map([
-      [`${p}/start`, (c) => this.start(c)],
-      [`${p}/callback`, (c) => this.callback(c)],
-      [`${p}/sign_in`, (c) => this.signIn(c)],
-      [`${p}/sign_out`, (c) => this.signOut(c)],
-      [`${p}/userinfo`, (c) => this.userinfo(c)],
+    this.#routes = new Map<string, Endpoint>([
+      [`${p}/start`, { session: false, run: (c) => this.start(c) }],
+      [`${p}/callback`, { session: false, run: (c) => this.callback(c) }],
+      [`${p}/sign_in`, { session: false, run: (c) => this.signIn(c) }],
+      [`${p}/sign_out`, { session: true, run: (c) => this.signOut(c) }],
+      [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
     ]);
   }
 
-  route(pathname: string): ((ctx: RequestContext) => Promise<void>) | undefined {
+  route(pathname: string): Endpoint | undefined {
     return this.#routes.get(pathname);
   }
 
@@ -53,19 +59,20 @@ export class AuthEndpoints {
   async signIn(ctx: RequestContext): Promise<void> {
     const rd = safeRedirectPath(ctx.query.get('rd'));
     const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
-    if (this.#d.config.skipProviderButton) return redirect(ctx.res, start);
-    sendHtml(ctx.res, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
+    if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
+    sendHtml(ctx.out, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
   }
 
   async start(ctx: RequestContext): Promise<void> {
     const clients = this.#d.issuer.clients;
-    if (!clients) return sendError(ctx.req, ctx.res, unavailable());
+    if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
     const redirectUri = this.#redirectUri(ctx.req);
-    if (!redirectUri) return sendError(ctx.req, ctx.res, new PortcullisError('BAD_REQUEST', 'The request has no usable Host header.'));
+    if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
     const rd = safeRedirectPath(ctx.query.get('rd'));
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
     const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
-    redirect(ctx.res, url.href, [cookie]);
+    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
+    redirect(ctx.out, url.href, [cookie]);
   }
 
   async callback(ctx: RequestContext): Promise<void> {
@@ -74,71 +81,71 @@ export class AuthEndpoints {
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
-    const fail = (err: PortcullisError): void => {
-      this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail }, 'login failed');
-      sendError(ctx.req, ctx.res, err, { retryUrl, cookies: clearState });
+    const fail = (err: PortcullisError, note?: string): void => {
+      this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
+      if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
+      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note });
     };
 
+    const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
     const issuerError = q.get('error');
     if (issuerError) {
+      const error = issuerError.slice(0, 60);
       const description = (q.get('error_description') ?? '').slice(0, 200);
-      return fail(new PortcullisError('LOGIN_DENIED', `The identity provider did not sign you in (${issuerError.slice(0, 60)}).`, `${issuerError}: ${description}`));
+      // The issuer's words are shown only on a callback for a login this browser started: anyone
+      // can craft a link to the callback, and the proxy's page must not carry their text.
+      const note = loginState ? `The identity provider said: ${error}${description ? ` (${description})` : ''}` : undefined;
+      return fail(new PortcullisError('LOGIN_DENIED', { detail: `${error}: ${description}` }), note);
     }
-    if (!state) return fail(new PortcullisError('LOGIN_BAD_REQUEST', 'The sign-in response has no state parameter. Please sign in again.'));
-    const loginState = await this.#d.loginStates.read(ctx.cookies, state);
-    if (!loginState) {
-      return fail(new PortcullisError('LOGIN_STATE_MISSING', 'This sign-in attempt is unknown or expired (it must finish within 15 minutes, in the browser that started it). Please sign in again.'));
-    }
-    if (!q.get('code')) return fail(new PortcullisError('LOGIN_BAD_REQUEST', 'The sign-in response has no code. Please sign in again.'));
+    if (!state) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without state' }));
+    if (!loginState) return fail(new PortcullisError('LOGIN_STATE_MISSING', { detail: 'no login-state cookie matches the state' }));
+    if (!q.get('code')) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without code' }));
     const clients = this.#d.issuer.clients;
-    if (!clients) return fail(unavailable());
+    if (!clients) return fail(new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
 
     const callbackUrl = new URL(loginState.redirectUri);
     callbackUrl.search = ctx.search;
-    let session: Session;
+    let login;
     try {
-      const { identity, accessToken } = await completeLogin(clients, this.#d.config.provider, loginState, callbackUrl);
-      if (!isEmailAllowed(identity.email, this.#d.config.emailDomains)) {
-        throw new PortcullisError('EMAIL_NOT_ALLOWED', 'Your account is not allowed to use this application.', `email ${identity.email ?? '(none)'} not in email_domains`);
-      }
-      const now = Date.now();
-      session = {
-        v: 1,
-        user: identity.user,
-        sub: identity.sub,
-        email: identity.email,
-        groups: identity.groups,
-        preferredUsername: identity.preferredUsername,
-        createdAt: now,
-        expiresAt: now + this.#d.sessions.ttlMs,
-        ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
-      };
+      login = await completeLogin(clients, this.#d.config.provider, loginState, callbackUrl);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const cookies = await this.#d.sessions.save(session, ctx.cookies, domain);
-    ctx.user = session.user;
-    this.#d.log.info({ event: 'login', user: session.user, email: session.email, groups: session.groups.length }, 'login');
-    redirect(ctx.res, loginState.rd, [...cookies, ...clearState]);
+    const { identity, accessToken } = login;
+    const verdict = this.#d.access.decide(identity);
+    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
+    const saved = await this.#d.sessions.save({
+      user: identity.user,
+      sub: identity.sub,
+      email: identity.email,
+      groups: identity.groups,
+      preferredUsername: identity.preferredUsername,
+      ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
+    }, ctx.cookies, domain);
+    const s = saved.session;
+    ctx.user = s.user;
+    this.#d.log.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length }, 'login');
+    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'completed' });
+    redirect(ctx.out, loginState.rd, [...saved.cookies, ...clearState]);
   }
 
   async signOut(ctx: RequestContext): Promise<void> {
-    const loaded = await this.#d.sessions.load(ctx.cookies);
-    const cookies = this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
+    const loaded = ctx.session;
+    const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (loaded) {
       ctx.user = loaded.session.user;
       this.#d.log.info({ event: 'sign_out', user: loaded.session.user }, 'sign out');
     }
-    redirect(ctx.res, safeRedirectPath(ctx.query.get('rd')), cookies);
+    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd')), cookies);
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
-    const loaded = await this.#d.sessions.load(ctx.cookies);
-    if (!loaded) return sendJson(ctx.res, 401, { error: 'UNAUTHENTICATED', message: 'Not signed in.' });
+    const loaded = ctx.session;
+    if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     const s = loaded.session;
     ctx.user = s.user;
-    sendJson(ctx.res, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
+    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
   }
 
   #domain(req: IncomingMessage): string | undefined {
@@ -161,8 +168,4 @@ export class AuthEndpoints {
 function firstValue(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   return s?.split(',')[0]?.trim() || undefined;
-}
-
-function unavailable(): PortcullisError {
-  return new PortcullisError('ISSUER_UNAVAILABLE', 'The identity provider cannot be reached right now, so you cannot sign in. Try again in a moment.');
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { defaultOf } from '../config/options.js';
 import { parseListenAddress } from '../config/validate.js';
 
 const TIMEOUT_MS = 3000;
@@ -13,9 +14,9 @@ export function healthcheck(env: NodeJS.ProcessEnv = process.env): void {
     if (why) process.stderr.write(`healthcheck: ${why}\n`);
     process.exit(code);
   };
-  const addr = parseListenAddress((env.OAUTH2_PROXY_HTTP_ADDRESS ?? '127.0.0.1:4180').trim());
+  const addr = parseListenAddress((env.OAUTH2_PROXY_HTTP_ADDRESS ?? defaultOf('http_address')).trim());
   if (!addr) done(1, `cannot parse OAUTH2_PROXY_HTTP_ADDRESS=${JSON.stringify(env.OAUTH2_PROXY_HTTP_ADDRESS)}`);
-  const path = env.OAUTH2_PROXY_PING_PATH?.trim() || '/ping';
+  const path = env.OAUTH2_PROXY_PING_PATH?.trim() || defaultOf('ping_path');
   // A wildcard listen address is asked on loopback.
   const target = addr!.kind === 'unix'
     ? { socketPath: addr!.path }

@@ -1,94 +1,171 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from '../config/validate.js';
+import { AccessPolicy } from '../access/policy.js';
 import { deriveSealPassword } from '../config/secret.js';
+import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
-import { SessionCodec } from '../session/codec.js';
 import { LoginStateCookies } from '../session/loginstate.js';
-import { CookieSessionStore, type LoadedSession } from '../session/store.js';
-import { addIdentityHeaders, stripClientForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
-import { HttpUpstream, matchRoute } from '../upstream/http.js';
+import { createSessionStore, type LoadedSession } from '../session/store.js';
+import { stripClientForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
+import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
+import { Upstreams } from '../upstream/upstream.js';
+import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
-import { AuthEndpoints } from './endpoints.js';
-import { redirect, sendError, sendJson, sendText, wantsHtml } from './respond.js';
+import { AuthEndpoints, type Endpoint } from './endpoints.js';
+import { observe, type RequestFinished } from './observe.js';
 
 export interface App {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly handleUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   close(): void;
 }
 
-/**
- * The road of a request: health checks, then the proxy's own endpoints, then session → access →
- * upstream. Keys, proxies and agents are built here once; a signed-in request whose session is
- * cached goes through without a promise or a key derivation.
- */
-export function createApp(config: Config, issuer: Issuer, log: Logger): App {
-  const codec = new SessionCodec(deriveSealPassword(config.cookie.secret, 'session'), config.cookie.expireMs || 168 * 3600_000);
-  const sessions = new CookieSessionStore(codec, config.cookie);
-  const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
-  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates });
-  const upstream = new HttpUpstream(config.upstreams, { passHostHeader: config.passHostHeader }, log);
-  const isProxyCookie = (name: string): boolean => sessions.isSessionCookie(name) || loginStates.isLoginStateCookie(name);
-  const reqLog = config.requestLogging ? requestLogger(log) : undefined;
+/** A step either answers the request (DONE) or passes it on (undefined); only promises are awaited. */
+const DONE = true;
+type StepResult = typeof DONE | undefined;
+type Step = (ctx: Ctx) => StepResult | Promise<StepResult>;
 
-  const upstreamFailed = (req: IncomingMessage, res: ServerResponse, err: Error): void => {
-    log.warn({ event: 'upstream_error', err: err.message, code: (err as NodeJS.ErrnoException).code }, 'upstream failed');
-    if (res.headersSent) return void res.destroy();
-    sendError(req, res, new PortcullisError('UPSTREAM_UNAVAILABLE', 'The application behind this proxy is not answering. Try again in a moment.'));
+/** The context plus what the routing step found: one of the proxy's own endpoints. */
+interface Ctx extends RequestContext { endpoint?: Endpoint }
+
+/**
+ * The road of a request, as a list of steps (oauth2-proxy's session chain, fastify's lifecycle):
+ *
+ *   health → route → load session → own endpoint → authenticate → authorise → forward
+ *
+ * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
+ * goes the whole road synchronously: no promise, no key derivation.
+ */
+export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
+  const sessions = createSessionStore(config.cookie);
+  const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
+  const access = new AccessPolicy({ emailDomains: config.emailDomains });
+  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access });
+  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, log });
+  const identity = new IdentityHeaders(config);
+  const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
+  const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
+
+  const health: Step = (ctx) => {
+    if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
+    else if (ctx.path === config.readyPath) sendText(ctx.out, issuer.clients ? 200 : 503, issuer.clients ? 'OK' : 'issuer not ready');
+    else return undefined;
+    return DONE;
   };
 
-  function forward(ctx: RequestContext, loaded: LoadedSession | undefined): void {
-    const { req, res } = ctx;
-    if (!loaded) {
-      if (wantsHtml(req)) return redirect(res, endpoints.signInLocation(req.url ?? '/'));
-      return sendJson(res, 401, { error: 'UNAUTHENTICATED', message: 'Sign in first.', signIn: `${config.proxyPrefix}/sign_in` });
+  const route: Step = (ctx) => {
+    ctx.endpoint = endpoints.route(ctx.path);
+    if (!ctx.endpoint) ctx.upstream = upstreams.match(ctx.path);
+    return undefined;
+  };
+
+  const loadSession: Step = (ctx) => {
+    if (ctx.endpoint && !ctx.endpoint.session) return undefined;
+    const loaded = sessions.load(ctx.cookies);
+    if (loaded instanceof Promise) return loaded.then((l) => setSession(ctx, l));
+    return setSession(ctx, loaded);
+  };
+
+  const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
+
+  const authenticate: Step = (ctx) => {
+    if (ctx.session) return undefined;
+    if (!ctx.upgrade && wantsHtml(ctx.req)) redirect(ctx.out, endpoints.signInLocation(ctx.req.url ?? '/'));
+    else sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'), { extra: { signIn: `${config.proxyPrefix}/sign_in` } });
+    return DONE;
+  };
+
+  // A session that no longer passes the rules is ended, as oauth2-proxy does: 403 and cleared cookies.
+  const authorise: Step = (ctx) => {
+    const verdict = access.forSession(ctx.session!.session);
+    if (verdict.allowed) return undefined;
+    log.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
+    return sessions.clear(ctx.session, ctx.cookies, undefined).then((cookies) => {
+      sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { cookies, retryUrl: `${config.proxyPrefix}/sign_in` });
+      return DONE;
+    });
+  };
+
+  const forward: Step = (ctx) => {
+    const { req, upstream } = ctx;
+    if (!upstream) {
+      sendError(req, ctx.out, new PortcullisError('NO_UPSTREAM'));
+      return DONE;
     }
-    ctx.user = loaded.session.user;
-    const route = matchRoute(upstream.routes, ctx.path);
-    if (!route) return sendError(req, res, new PortcullisError('NO_UPSTREAM', 'Nothing is served at this path.'));
     stripProxyCookies(req.headers, isProxyCookie);
     if (!config.reverseProxy) stripClientForwardingHeaders(req.headers);
-    addIdentityHeaders(req.headers, loaded.session, config);
-    upstream.forward(req, res, route, upstreamFailed);
+    applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
+    const failed = (err: Error): void => upstreamFailed(ctx, err);
+    if (!ctx.upgrade) upstream.handle(req, ctx.out as ServerResponse, failed);
+    else if (config.proxyWebsockets && upstream.upgrade) upstream.upgrade(req, ctx.upgrade.socket, ctx.upgrade.head, failed);
+    else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: config.proxyWebsockets ? `upstream ${upstream.target} cannot carry upgrades` : 'proxy_websockets=false' }));
+    return DONE;
+  };
+
+  const ROAD: readonly Step[] = [health, route, loadSession, endpoint, authenticate, authorise, forward];
+
+  /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
+  function run(ctx: Ctx, i: number): void | Promise<void> {
+    for (; i < ROAD.length; i++) {
+      const r = ROAD[i]!(ctx);
+      if (r === DONE) return;
+      if (r instanceof Promise) {
+        const next = i + 1;
+        return r.then((v) => (v === DONE ? undefined : run(ctx, next)));
+      }
+    }
   }
 
-  /** Returns a promise only when the request has to wait for something (an endpoint, an unseal). */
-  function dispatch(ctx: RequestContext): void | Promise<void> {
-    const path = ctx.path;
-    if (path === config.pingPath) return sendText(ctx.res, 200, 'OK');
-    if (path === config.readyPath) return issuer.clients ? sendText(ctx.res, 200, 'OK') : sendText(ctx.res, 503, 'issuer not ready');
-    const endpoint = endpoints.route(path);
-    if (endpoint) return endpoint(ctx);
-    const loaded = sessions.loadFast(ctx.cookies);
-    if (loaded instanceof Promise) return loaded.then((l) => forward(ctx, l));
-    return forward(ctx, loaded);
+  function setSession(ctx: Ctx, loaded: LoadedSession | undefined): undefined {
+    ctx.session = loaded;
+    if (loaded) ctx.user = loaded.session.user;
+    return undefined;
   }
 
-  function failed(ctx: RequestContext, err: unknown): void {
+  function upstreamFailed(ctx: Ctx, err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    log.warn({ event: 'upstream_error', err: err.message, code }, 'upstream failed');
+    if (observe.upstreamError.hasSubscribers) observe.upstreamError.publish({ upstream: ctx.upstream?.target, code });
+    if (answered(ctx.out)) return void ctx.out.destroy();
+    sendError(ctx.req, ctx.out, new PortcullisError('UPSTREAM_UNAVAILABLE', { detail: err.message, cause: err }));
+  }
+
+  function failed(ctx: Ctx, err: unknown): void {
     log.error({ err: (err as Error)?.message, stack: (err as Error)?.stack, path: ctx.path }, 'unexpected error');
-    if (!ctx.res.headersSent) sendError(ctx.req, ctx.res, new PortcullisError('INTERNAL', 'Something went wrong in the proxy; it has been logged.'));
-    else ctx.res.destroy();
+    if (!answered(ctx.out)) sendError(ctx.req, ctx.out, new PortcullisError('INTERNAL', { cause: err }));
+    else ctx.out.destroy();
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    const started = reqLog ? process.hrtime.bigint() : 0n;
+  /** Request log and observers: attached only when someone reads them. */
+  function watch(ctx: Ctx): void {
+    const logging = reqLog !== undefined;
+    if (!logging && !observe.request.hasSubscribers) return;
+    const started = process.hrtime.bigint();
+    const finished = (): void => {
+      const status = ctx.upgrade ? statusWritten(ctx.upgrade.socket) ?? 101 : (ctx.out as ServerResponse).statusCode;
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, ...(ctx.upgrade ? { upgrade: true } : {}) });
+      if (observe.request.hasSubscribers) {
+        const m: RequestFinished = { method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade };
+        observe.request.publish(m);
+      }
+    };
+    if (ctx.upgrade) ctx.upgrade.socket.once('close', finished);
+    else (ctx.out as ServerResponse).once('finish', finished);
+  }
+
+  function begin(req: IncomingMessage, out: ServerResponse | Duplex, upgrade?: { socket: Duplex; head: Buffer }): void {
     // First thing, for every request: a client never gets to speak for the proxy.
     stripClientIdentityHeaders(req.headers);
     const target = splitTarget(req.url);
-    if (!target) return sendError(req, res, new PortcullisError('BAD_REQUEST', 'The request path is not valid.'));
-    const ctx = new RequestContext(req, res, target.path, target.search);
-    if (reqLog) {
-      res.once('finish', () => {
-        reqLog.info({
-          method: req.method, path: ctx.path, status: res.statusCode,
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6, user: ctx.user,
-        });
-      });
-    }
+    if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
+    const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);
+    watch(ctx);
     try {
-      const pending = dispatch(ctx);
+      const pending = run(ctx, 0);
       if (pending) pending.catch((err: unknown) => failed(ctx, err));
     } catch (err) {
       failed(ctx, err);
@@ -96,7 +173,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger): App {
   }
 
   return {
-    handle,
-    close: () => upstream.close(),
+    handle: (req, res) => begin(req, res),
+    handleUpgrade: (req, socket, head) => begin(req, socket, { socket, head }),
+    close: () => upstreams.close(),
   };
 }

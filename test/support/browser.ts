@@ -17,6 +17,12 @@ interface StoredCookie { name: string; value: string; path: string; expires?: nu
 export class HttpBrowser {
   readonly jar = new Map<string, StoredCookie[]>();
   readonly history: string[] = [];
+  readonly #timeoutMs: number;
+
+  /** `timeoutMs`: how long one request may take before it fails (longer than any timeout under test). */
+  constructor(o: { timeoutMs?: number } = {}) {
+    this.#timeoutMs = o.timeoutMs ?? 10_000;
+  }
 
   cookieHeader(url: URL): string {
     const now = Date.now();
@@ -59,7 +65,7 @@ export class HttpBrowser {
     const cookie = this.cookieHeader(url);
     const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml', 'user-agent': 'portcullis-test', ...(cookie ? { cookie } : {}), ...o.headers };
     return new Promise((resolve, reject) => {
-      const req = http.request(url, { method: o.method ?? 'GET', headers, timeout: 10_000 }, (res) => {
+      const req = http.request(url, { method: o.method ?? 'GET', headers, timeout: this.#timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -1,0 +1,81 @@
+import { STATUS_CODES, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { PortcullisError } from '../errors.js';
+import { errorPage } from '../pages/pages.js';
+
+/**
+ * Where an answer goes: the response of a plain request, or the bare socket of an upgrade request
+ * (a websocket handshake has no ServerResponse, yet must get the same 401/403/502 with the same
+ * codes). Every answer the proxy writes itself goes through `answer()`, so both behave alike.
+ */
+export type Outlet = ServerResponse | Duplex;
+
+/** Our own pages load nothing from elsewhere and are never framed or cached. */
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
+/** True once something has been written (or the peer is gone): a second answer must not be tried. */
+export function answered(out: Outlet): boolean {
+  return out instanceof ServerResponse ? out.headersSent : !out.writable;
+}
+
+const socketStatus = new WeakMap<Duplex, number>();
+
+/** The status the proxy wrote to an upgrade socket itself; undefined when the socket went upstream. */
+export function statusWritten(socket: Duplex): number | undefined {
+  return socketStatus.get(socket);
+}
+
+/** Writes a whole answer to a response, or as raw HTTP/1.1 to an upgrade socket (then closes it). */
+export function answer(out: Outlet, status: number, headers: OutgoingHttpHeaders, body = '', cookies: readonly string[] = []): void {
+  if (out instanceof ServerResponse) {
+    if (cookies.length) out.setHeader('set-cookie', cookies);
+    out.writeHead(status, headers).end(body);
+    return;
+  }
+  if (!out.writable) return void out.destroy();
+  socketStatus.set(out, status);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n`;
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) head += `${name}: ${String(value)}\r\n`;
+  for (const c of cookies) head += `set-cookie: ${c}\r\n`;
+  head += `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+  out.end(head + body);
+}
+
+/** A browser navigation (shown pages and redirects) rather than an API call (answered with JSON). */
+export function wantsHtml(req: IncomingMessage): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('text/html') && req.headers['x-requested-with'] !== 'XMLHttpRequest';
+}
+
+export function sendHtml(out: Outlet, status: number, html: string, cookies: readonly string[] = []): void {
+  answer(out, status, PAGE_HEADERS, html, cookies);
+}
+
+export function sendJson(out: Outlet, status: number, body: unknown, cookies: readonly string[] = []): void {
+  answer(out, status, JSON_HEADERS, JSON.stringify(body), cookies);
+}
+
+export function sendText(out: Outlet, status: number, text: string): void {
+  answer(out, status, TEXT_HEADERS, text);
+}
+
+export function redirect(out: Outlet, location: string, cookies: readonly string[] = []): void {
+  answer(out, 302, { location, 'cache-control': 'no-store' }, '', cookies);
+}
+
+/** An error as a page for a browser or JSON for an API client: the same code and words either way. */
+export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisError, o: { retryUrl?: string; cookies?: readonly string[]; extra?: Record<string, string>; note?: string } = {}): void {
+  if (wantsHtml(req)) {
+    sendHtml(out, err.status, errorPage({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code }), o.cookies);
+  } else {
+    sendJson(out, err.status, { error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra }, o.cookies);
+  }
+}
