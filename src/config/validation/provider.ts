@@ -1,0 +1,68 @@
+import { defaultOf, type OptionName } from '../options.js';
+import type { OptionReader } from '../reader.js';
+import type { ProviderConfig } from '../validate.js';
+import { isLoopbackHost } from '../values.js';
+
+/** The issuer, its endpoints, the client and the claims read from it. `proxyPrefix` fixes the callback path. */
+export function validateProvider(r: OptionReader, proxyPrefix: string): ProviderConfig {
+  r.enumOf('provider');
+  r.enumOf('code_challenge_method');
+  const clientId = r.str('client_id');
+  if (clientId === '') r.missing('client_id', 'the client ID registered at your issuer');
+  let clientSecret = r.str('client_secret');
+  const secretFile = r.str('client_secret_file');
+  if (secretFile !== '') {
+    if (clientSecret !== '') r.errors.push('set only one of OAUTH2_PROXY_CLIENT_SECRET and OAUTH2_PROXY_CLIENT_SECRET_FILE');
+    try {
+      clientSecret = r.readFile(secretFile).trim();
+      if (clientSecret === '') r.fail('client_secret_file', 'a file that holds the client secret (it is empty)');
+    } catch (e) {
+      r.fail('client_secret_file', `a readable file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  } else if (clientSecret === '') {
+    r.missing('client_secret', 'the client secret registered at your issuer (or OAUTH2_PROXY_CLIENT_SECRET_FILE)');
+  }
+
+  const allowHttpAnywhere = r.bool('insecure_oidc_allow_http_issuer');
+  const httpAllowed = (u: URL | undefined, name: OptionName): void => {
+    if (u && u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !allowHttpAnywhere) {
+      r.fail(name, 'an https:// URL (plain http is allowed only on loopback, or with OAUTH2_PROXY_INSECURE_OIDC_ALLOW_HTTP_ISSUER=true)');
+    }
+  };
+  const issuerUrl = r.url('oidc_issuer_url', { required: 'the OpenID Connect issuer, e.g. https://hydra.example.com/' });
+  httpAllowed(issuerUrl, 'oidc_issuer_url');
+  const skipDiscovery = r.bool('skip_oidc_discovery');
+  const loginUrl = r.url('login_url', skipDiscovery ? { required: 'the authorization endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
+  const redeemUrl = r.url('redeem_url', skipDiscovery ? { required: 'the token endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
+  const validateUrl = r.url('validate_url');
+  const profileUrl = r.url('profile_url');
+  const jwksUrl = r.url('oidc_jwks_url');
+  for (const [n, u] of [['login_url', loginUrl], ['redeem_url', redeemUrl], ['validate_url', validateUrl], ['profile_url', profileUrl], ['oidc_jwks_url', jwksUrl]] as const) httpAllowed(u, n);
+  if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
+    r.errors.push('with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL (to verify ID tokens) or OAUTH2_PROXY_VALIDATE_URL (the userinfo endpoint), or both');
+  }
+  if (!skipDiscovery && (loginUrl || redeemUrl)) {
+    r.warnings.push('OAUTH2_PROXY_LOGIN_URL / OAUTH2_PROXY_REDEEM_URL override the discovered endpoints');
+  }
+  const redirectUrl = r.url('redirect_url');
+  if (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`) {
+    r.fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback`);
+  }
+  const scope = r.str('scope');
+  if (!scope.split(/\s+/).includes('openid')) r.fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');
+
+  return {
+    displayName: r.str('provider_display_name') || defaultOf('provider_display_name'),
+    clientId, clientSecret,
+    redirectUrl,
+    issuerUrl: issuerUrl ?? new URL('http://invalid.invalid/'),
+    skipDiscovery, loginUrl, redeemUrl,
+    userinfoUrl: validateUrl ?? profileUrl,
+    jwksUrl,
+    scope,
+    emailClaim: r.str('oidc_email_claim') || defaultOf('oidc_email_claim'),
+    groupsClaim: r.str('oidc_groups_claim') || defaultOf('oidc_groups_claim'),
+    userIdClaim: r.str('user_id_claim') || defaultOf('user_id_claim'),
+    allowUnverifiedEmail: r.bool('insecure_oidc_allow_unverified_email'),
+  };
+}
