@@ -116,6 +116,8 @@ const TABLE = [
     help: 'send X-Forwarded-User, -Email, -Groups, -Preferred-Username upstream' }),
   opt({ name: 'pass_access_token', flag: '--pass-access-token', env: 'OAUTH2_PROXY_PASS_ACCESS_TOKEN', type: 'bool', default: 'false', group: 'Headers',
     help: 'send the access token upstream as X-Forwarded-Access-Token (stores it in the session)' }),
+  opt({ name: 'set_xauthrequest', flag: '--set-xauthrequest', env: 'OAUTH2_PROXY_SET_XAUTHREQUEST', type: 'bool', default: 'false', group: 'Headers',
+    help: 'on /oauth2/auth answers, set X-Auth-Request-User, -Email, -Groups, -Preferred-Username (and -Access-Token with pass_access_token) for nginx auth_request_set' }),
 
   // Logging
   opt({ name: 'request_logging', flag: '--request-logging', env: 'OAUTH2_PROXY_REQUEST_LOGGING', type: 'bool', default: 'true', group: 'Logging',

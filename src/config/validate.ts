@@ -60,6 +60,7 @@ export interface Config {
   readonly cookie: CookieConfig;
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
+  readonly setXAuthRequest: boolean;
   readonly requestLogging: boolean;
   readonly logLevel: string;
 }
@@ -93,6 +94,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     ...area((r) => ({
       passUserHeaders: r.bool('pass_user_headers'),
       passAccessToken: r.bool('pass_access_token'),
+      setXAuthRequest: r.bool('set_xauthrequest'),
       requestLogging: r.bool('request_logging'),
       logLevel: r.enumOf('log_level'),
     })),

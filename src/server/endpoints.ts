@@ -10,7 +10,8 @@ import { signInPage } from '../pages/pages.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import type { LoginStateCookies } from '../session/loginstate.js';
 import type { SessionStore } from '../session/store.js';
-import { redirect, sendError, sendHtml, sendJson } from './answer.js';
+import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
+import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
 import type { RequestContext } from './context.js';
 import { observe } from './observe.js';
 
@@ -21,6 +22,8 @@ export interface EndpointDeps {
   readonly sessions: SessionStore;
   readonly loginStates: LoginStateCookies;
   readonly access: AccessPolicy;
+  /** The X-Auth-Request-* headers of a forward-auth answer (empty unless set_xauthrequest). */
+  readonly answerIdentity: IdentityHeaders;
 }
 
 /** One of the proxy's own endpoints; `session` says whether the road loads the session first. */
@@ -43,6 +46,7 @@ export class AuthEndpoints {
       [`${p}/sign_in`, { session: false, run: (c) => this.signIn(c) }],
       [`${p}/sign_out`, { session: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
+      [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
     ]);
   }
 
@@ -57,7 +61,7 @@ export class AuthEndpoints {
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
-    const rd = safeRedirectPath(ctx.query.get('rd'));
+    const rd = appRedirect(ctx);
     const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
     if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
     sendHtml(ctx.out, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
@@ -68,7 +72,7 @@ export class AuthEndpoints {
     if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
-    const rd = safeRedirectPath(ctx.query.get('rd'));
+    const rd = appRedirect(ctx);
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
     const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
@@ -148,6 +152,22 @@ export class AuthEndpoints {
     sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
   }
 
+  /**
+   * Forward-auth for nginx `auth_request` and Traefik `forwardAuth`: 202 with a session that passes
+   * the rules, 401 without one, 403 when the rules refuse it; never a redirect (the reverse proxy
+   * in front decides where to send the browser). Nothing to clear here: the answer's cookies would
+   * not reach the browser through `auth_request`.
+   */
+  async auth(ctx: RequestContext): Promise<void> {
+    const loaded = ctx.session;
+    if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
+    ctx.user = loaded.session.user;
+    const verdict = this.#d.access.forSession(loaded.session);
+    if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
+    answer(ctx.out, 202, { 'cache-control': 'no-store' });
+  }
+
   #domain(req: IncomingMessage): string | undefined {
     return cookieDomainFor(req.headers.host, this.#d.config.cookie.domains);
   }
@@ -163,6 +183,15 @@ export class AuthEndpoints {
     const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     return `${proto}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
+}
+
+/**
+ * Where to go after login: `rd`, else the `X-Auth-Request-Redirect` header that nginx sets to the
+ * URI the user asked for (oauth2-proxy's order); either way only a local path.
+ */
+function appRedirect(ctx: RequestContext): string {
+  const header = ctx.req.headers['x-auth-request-redirect'];
+  return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {

@@ -43,7 +43,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const sessions = createSessionStore(config.cookie);
   const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
-  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access });
+  const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
+  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity });
   const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, log });
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);

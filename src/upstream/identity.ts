@@ -31,8 +31,13 @@ const FIELDS: readonly IdentityField[] = [
  * Names the proxy owns besides the ones it emits today: oauth2-proxy's other identity headers, so
  * an app migrating from it never trusts a client-sent copy.
  */
-const RESERVED = ['x-forwarded-id-token', 'gap-auth', 'gap-signature', 'x-auth-request-redirect-uri'];
+const RESERVED = ['x-forwarded-id-token', 'gap-auth', 'gap-signature'];
 const RESERVED_PREFIXES = ['x-auth-request-'];
+/**
+ * Not identity but an instruction from the reverse proxy in front (nginx sets it to the URI the
+ * user asked for, oauth2-proxy's name); it is validated like `rd` wherever it is read.
+ */
+const INPUT_HEADERS = new Set(['x-auth-request-redirect']);
 
 /** Every header name a client may not send (folded: lower case, `_` and `.` as `-`). */
 export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([...FIELDS.flatMap((f) => [f.upstream, f.response]), ...RESERVED]);
@@ -47,6 +52,7 @@ export function foldHeaderName(name: string): string {
 }
 
 export function isOwnedIdentityHeader(name: string): boolean {
+  if (INPUT_HEADERS.has(name)) return false;
   const folded = foldHeaderName(name.toLowerCase());
   return OWNED_IDENTITY_HEADERS.has(folded) || RESERVED_PREFIXES.some((p) => folded.startsWith(p));
 }
