@@ -29,7 +29,8 @@ export interface ProviderConfig {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly redirectUrl?: URL;
-  readonly issuerUrl: URL;
+  /** Unset when the endpoints are given by hand without an issuer: identity then comes from userinfo. */
+  readonly issuerUrl?: URL;
   readonly skipDiscovery: boolean;
   readonly loginUrl?: URL;
   readonly redeemUrl?: URL;
@@ -160,16 +161,29 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       fail(name, 'an https:// URL (plain http is allowed only on loopback, or with OAUTH2_PROXY_INSECURE_OIDC_ALLOW_HTTP_ISSUER=true)');
     }
   };
-  const issuerUrl = url('oidc_issuer_url', { required: 'the OpenID Connect issuer, e.g. https://hydra.example.com/' });
+  // Endpoints by hand and no issuer URL (Crossid's oauth2-proxy article, oauth2-proxy's non-OIDC
+  // providers): nothing to discover and nothing to check an ID token against, so the identity comes
+  // from the userinfo endpoint.
+  const handGiven = str('oidc_issuer_url') === '' && ['login_url', 'redeem_url', 'validate_url', 'profile_url'].some((n) => str(n) !== '');
+  const issuerUrl = url('oidc_issuer_url', handGiven ? {} : {
+    required: 'the OpenID Connect issuer, e.g. https://hydra.example.com/ (or, without one, the endpoints by hand: OAUTH2_PROXY_LOGIN_URL, OAUTH2_PROXY_REDEEM_URL and OAUTH2_PROXY_VALIDATE_URL)',
+  });
   httpAllowed(issuerUrl, 'oidc_issuer_url');
-  const skipDiscovery = bool('skip_oidc_discovery');
-  const loginUrl = url('login_url', skipDiscovery ? { required: 'the authorization endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
-  const redeemUrl = url('redeem_url', skipDiscovery ? { required: 'the token endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
+  const skipDiscoveryFlag = bool('skip_oidc_discovery');
+  const skipDiscovery = skipDiscoveryFlag || handGiven;
+  const because = skipDiscoveryFlag ? 'because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' : 'because OAUTH2_PROXY_OIDC_ISSUER_URL is unset and endpoints are given by hand';
+  const loginUrl = url('login_url', skipDiscovery ? { required: `the authorization endpoint, ${because}` } : {});
+  const redeemUrl = url('redeem_url', skipDiscovery ? { required: `the token endpoint, ${because}` } : {});
   const validateUrl = url('validate_url');
   const profileUrl = url('profile_url');
   const jwksUrl = url('oidc_jwks_url');
   for (const [n, u] of [['login_url', loginUrl], ['redeem_url', redeemUrl], ['validate_url', validateUrl], ['profile_url', profileUrl], ['oidc_jwks_url', jwksUrl]] as const) httpAllowed(u, n);
-  if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
+  if (handGiven) {
+    if (str('validate_url') === '' && str('profile_url') === '') {
+      missing('validate_url', 'the userinfo endpoint, because without OAUTH2_PROXY_OIDC_ISSUER_URL the identity comes from userinfo (called with the access token)');
+    }
+    if (jwksUrl) fail('oidc_jwks_url', 'no JWKS URL without OAUTH2_PROXY_OIDC_ISSUER_URL (an ID token is checked against both): set the issuer URL too, or remove this one to take the identity from userinfo');
+  } else if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
     errors.push('with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL (to verify ID tokens) or OAUTH2_PROXY_VALIDATE_URL (the userinfo endpoint), or both');
   }
   if (!skipDiscovery && (loginUrl || redeemUrl)) {
@@ -221,7 +235,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       displayName: str('provider_display_name') || 'OpenID Connect',
       clientId, clientSecret,
       redirectUrl,
-      issuerUrl: issuerUrl ?? new URL('http://invalid.invalid/'),
+      issuerUrl,
       skipDiscovery, loginUrl, redeemUrl,
       userinfoUrl: validateUrl ?? profileUrl,
       jwksUrl,
