@@ -3,7 +3,7 @@ import type { ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import type { LoginState } from '../session/loginstate.js';
 import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
-import { describe, type IssuerClients } from './issuer.js';
+import { configFor, describe, type IssuerClients } from './issuer.js';
 
 /** Starts an authorization-code login: PKCE (S256), state and nonce, always. */
 export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string): Promise<{ url: URL; loginState: LoginState }> {
@@ -47,14 +47,7 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   const params = { redirect_uri: ls.redirectUri };
   let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
   try {
-    try {
-      tokens = await client.authorizationCodeGrant(clients.basic, response, checks, params);
-    } catch (err) {
-      // Some servers accept client credentials only in the form body; Go's oauth2 retries the same
-      // way. A refused client authentication happens before the code is looked at, so it is still unused.
-      if (!(err instanceof client.ResponseBodyError && err.error === 'invalid_client')) throw err;
-      tokens = await client.authorizationCodeGrant(clients.post, response, checks, params);
-    }
+    tokens = await clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(clients, method), response, checks, params));
   } catch (err) {
     throw classify(err);
   }

@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/validate.js';
+import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
@@ -16,6 +17,13 @@ export interface IssuerClients {
    * `iss` with, so the token response reaches openid-client without its ID token (see dropIdToken).
    */
   readonly knowsIssuer: boolean;
+  /** Which client authentication the token endpoint gets first; learns from refusals. */
+  readonly clientAuth: ClientAuthChoice;
+}
+
+/** The configuration that authenticates with `method`. */
+export function configFor(clients: IssuerClients, method: ClientAuthMethod): client.Configuration {
+  return method === 'client_secret_basic' ? clients.basic : clients.post;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -100,12 +108,17 @@ export class Issuer {
       if (!c.issuerUrl) cfg[client.customFetch] = dropIdToken(metadata.token_endpoint!);
       return cfg;
     };
+    const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
     return {
       basic: make(client.ClientSecretBasic(c.clientSecret)),
       post: make(client.ClientSecretPost(c.clientSecret)),
       verifiesIdToken: !!metadata.jwks_uri && !!c.issuerUrl,
       hasUserinfo: !!metadata.userinfo_endpoint,
       knowsIssuer: !!c.issuerUrl,
+      clientAuth: new ClientAuthChoice(first, (from, to, refusedWith) => this.#log.info(
+        { event: 'token_auth_switch', from, to, refusedWith },
+        `the token endpoint refused ${from} (${refusedWith}) and accepted ${to}; using ${to} from now on`,
+      )),
     };
   }
 
@@ -117,6 +130,7 @@ export class Issuer {
       issuer: c.issuerUrl?.href,
       identity: clients.verifiesIdToken ? 'ID token (signature verified)' : 'userinfo (with the access token)',
       ...(clients.knowsIssuer ? {} : { idToken: 'not used: no issuer URL or JWKS to check it against' }),
+      tokenEndpointAuth: clients.clientAuth.first,
     };
   }
 
