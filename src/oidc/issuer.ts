@@ -7,7 +7,7 @@ import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from '
 export interface IssuerClients {
   /** client_secret_basic: what RFC 6749 makes every server support, and Hydra's default. */
   readonly basic: client.Configuration;
-  /** client_secret_post: tried when basic is refused, as Go's oauth2 (oauth2-proxy) does by itself. */
+  /** client_secret_post: first when the issuer lists only it, else tried when basic is refused (see clientAuth). */
   readonly post: client.Configuration;
   /** False when no JWKS is known: identity then comes from userinfo, not from the unverifiable ID token. */
   readonly verifiesIdToken: boolean;
