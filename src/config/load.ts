@@ -30,18 +30,33 @@ export function mergeSources(src: Sources): RawOptions {
   return raw;
 }
 
-/** Warnings for OAUTH2_PROXY_* variables that no option reads: usually a typo that silently does nothing. */
+/**
+ * Warnings for variables that look meant for Portcullis and that no option reads: usually a typo that
+ * silently does nothing. That covers a misspelt prefix too (Crossid's article sets OAUTH_PROXY_VALIDATE,
+ * which oauth2-proxy ignores without a word).
+ */
 export function unknownVariableWarnings(names: Iterable<string>, where: string): string[] {
   const known = OPTIONS.map((o) => o.env);
   const knownSet = new Set(known);
   const out: string[] = [];
   for (const name of names) {
-    if (!name.startsWith('OAUTH2_PROXY_') || knownSet.has(name) || UNSUPPORTED_RESTRICTIONS.includes(name)) continue;
-    const hint = closest(name, known);
-    out.push(`${name} (${where}) is not an option Portcullis knows${hint ? `; did you mean ${hint}?` : ''}`);
+    if (name.startsWith('OAUTH2_PROXY_')) {
+      if (knownSet.has(name) || UNSUPPORTED_RESTRICTIONS.includes(name)) continue;
+      const hint = closest(name, known);
+      out.push(`${name} (${where}) is not an option Portcullis knows${hint ? `; did you mean ${hint}?` : ''}`);
+      continue;
+    }
+    const prefix = MISSPELT_PREFIX.exec(name);
+    if (!prefix) continue;
+    const meant = `OAUTH2_PROXY_${name.slice(prefix[0].length).toUpperCase()}`;
+    const hint = knownSet.has(meant) ? meant : closest(meant, known);
+    out.push(`${name} (${where}) is ignored: Portcullis, like oauth2-proxy, reads only variables that start with OAUTH2_PROXY_${hint ? `; did you mean ${hint}?` : ''}`);
   }
   return out;
 }
+
+/** OAUTH_PROXY_, OAUTH2PROXY_, oauth2_proxy_ and the like; the exact OAUTH2_PROXY_ is handled before. */
+const MISSPELT_PREFIX = /^OAUTH2?[_-]?PROXY[_-]/i;
 
 /**
  * oauth2-proxy options that narrow who may get in and that Portcullis does not implement yet.

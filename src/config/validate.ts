@@ -32,7 +32,8 @@ export interface ProviderConfig {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly redirectUrl?: URL;
-  readonly issuerUrl: URL;
+  /** Unset when the endpoints are given by hand without an issuer: identity then comes from userinfo. */
+  readonly issuerUrl?: URL;
   readonly skipDiscovery: boolean;
   readonly loginUrl?: URL;
   readonly redeemUrl?: URL;

@@ -4,7 +4,7 @@ import { PortcullisError } from '../errors.js';
 import type { LoginState } from '../session/loginstate.js';
 import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
 import { classify } from './classify.js';
-import type { IssuerClients } from './issuer.js';
+import { configFor, type IssuerClients } from './issuer.js';
 
 /** Starts an authorization-code login: PKCE (S256), state and nonce, always. */
 export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string): Promise<{ url: URL; loginState: LoginState }> {
@@ -37,20 +37,18 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   const checks = {
     pkceCodeVerifier: ls.codeVerifier,
     expectedState: ls.state,
-    expectedNonce: ls.nonce,
+    // Without an issuer the ID token is set aside unread (issuer.ts), so there is no nonce to match.
+    expectedNonce: clients.knowsIssuer ? ls.nonce : undefined,
     idTokenExpected: clients.verifiesIdToken,
   };
+  const response = new URL(callbackUrl);
+  // RFC 9207's `iss` tells apart the issuers a client talks to; with endpoints given by hand and no
+  // issuer URL there is one token endpoint and no identifier to compare it with (oauth2-proxy ignores it).
+  if (!clients.knowsIssuer) response.searchParams.delete('iss');
   const params = { redirect_uri: ls.redirectUri };
   let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
   try {
-    try {
-      tokens = await client.authorizationCodeGrant(clients.basic, callbackUrl, checks, params);
-    } catch (err) {
-      // Some servers accept client credentials only in the form body; Go's oauth2 retries the same
-      // way. A refused client authentication happens before the code is looked at, so it is still unused.
-      if (!(err instanceof client.ResponseBodyError && err.error === 'invalid_client')) throw err;
-      tokens = await client.authorizationCodeGrant(clients.post, callbackUrl, checks, params);
-    }
+    tokens = await clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(clients, method), response, checks, params));
   } catch (err) {
     throw classify(err);
   }

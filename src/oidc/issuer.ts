@@ -1,16 +1,29 @@
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/validate.js';
+import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
   /** client_secret_basic: what RFC 6749 makes every server support, and Hydra's default. */
   readonly basic: client.Configuration;
-  /** client_secret_post: tried when basic is refused, as Go's oauth2 (oauth2-proxy) does by itself. */
+  /** client_secret_post: first when the issuer lists only it, else tried when basic is refused (see clientAuth). */
   readonly post: client.Configuration;
   /** False when no JWKS is known: identity then comes from userinfo, not from the unverifiable ID token. */
   readonly verifiesIdToken: boolean;
   readonly hasUserinfo: boolean;
+  /**
+   * False with hand-given endpoints and no issuer URL: there is no issuer identifier to compare an
+   * `iss` with, so the token response reaches openid-client without its ID token (see dropIdToken).
+   */
+  readonly knowsIssuer: boolean;
+  /** Which client authentication the token endpoint gets first; learns from refusals. */
+  readonly clientAuth: ClientAuthChoice;
+}
+
+/** The configuration that authenticates with `method`. */
+export function configFor(clients: IssuerClients, method: ClientAuthMethod): client.Configuration {
+  return method === 'client_secret_basic' ? clients.basic : clients.post;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -42,11 +55,11 @@ export class Issuer {
         if (this.#stopped) return resolve();
         try {
           this.#clients = await this.#connect();
-          this.#log.info({ issuer: this.#cfg.issuerUrl.href, discovery: !this.#cfg.skipDiscovery, verifiesIdToken: this.#clients.verifiesIdToken }, 'issuer ready');
+          this.#log.info(this.#describeMode(this.#clients), 'issuer ready');
           resolve();
         } catch (err) {
           const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n, 10));
-          this.#log.warn({ issuer: this.#cfg.issuerUrl.href, attempt: n + 1, retryInMs: delay, err: describe(err) }, 'issuer discovery failed; retrying');
+          this.#log.warn({ issuer: this.#cfg.issuerUrl?.href, attempt: n + 1, retryInMs: delay, err: describe(err) }, 'issuer discovery failed; retrying');
           this.#timer = setTimeout(() => void attempt(n + 1), delay);
           this.#timer.unref();
         }
@@ -63,7 +76,11 @@ export class Issuer {
   async #connect(): Promise<IssuerClients> {
     const c = this.#cfg;
     let metadata: { -readonly [K in keyof client.ServerMetadata]: client.ServerMetadata[K] };
-    if (c.skipDiscovery) {
+    if (!c.issuerUrl) {
+      // openid-client needs an issuer identifier; in this mode nothing is compared with it (the
+      // callback's `iss` and the ID token are set aside, see knowsIssuer).
+      metadata = { issuer: c.loginUrl?.origin ?? 'urn:portcullis:no-issuer' };
+    } else if (c.skipDiscovery) {
       metadata = { issuer: c.issuerUrl.href };
     } else {
       const discovered = await client.discovery(c.issuerUrl, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
@@ -88,13 +105,32 @@ export class Issuer {
       // Verify ID token signatures against the JWKS (openid-client skips this by default for
       // tokens from the token endpoint); the issue asks for signature, iss, aud, exp and nonce.
       if (metadata.jwks_uri) client.enableNonRepudiationChecks(cfg);
+      if (!c.issuerUrl) cfg[client.customFetch] = dropIdToken(metadata.token_endpoint!);
       return cfg;
     };
+    const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
     return {
       basic: make(client.ClientSecretBasic(c.clientSecret)),
       post: make(client.ClientSecretPost(c.clientSecret)),
-      verifiesIdToken: !!metadata.jwks_uri,
+      verifiesIdToken: !!metadata.jwks_uri && !!c.issuerUrl,
       hasUserinfo: !!metadata.userinfo_endpoint,
+      knowsIssuer: !!c.issuerUrl,
+      clientAuth: new ClientAuthChoice(first, (from, to, refusedWith) => this.#log.info(
+        { event: 'token_auth_switch', from, to, refusedWith },
+        `the token endpoint refused ${from} (${refusedWith}) and accepted ${to}; using ${to} from now on`,
+      )),
+    };
+  }
+
+  /** What the 'issuer ready' line says: where endpoints come from and what identity rests on. */
+  #describeMode(clients: IssuerClients): Record<string, unknown> {
+    const c = this.#cfg;
+    return {
+      mode: !c.issuerUrl ? 'endpoints without issuer' : c.skipDiscovery ? 'endpoints' : 'discovery',
+      issuer: c.issuerUrl?.href,
+      identity: clients.verifiesIdToken ? 'ID token (signature verified)' : 'userinfo (with the access token)',
+      ...(clients.knowsIssuer ? {} : { idToken: 'not used: no issuer URL or JWKS to check it against' }),
+      tokenEndpointAuth: clients.clientAuth.first,
     };
   }
 
@@ -103,6 +139,30 @@ export class Issuer {
     const c = this.#cfg;
     return [c.issuerUrl, c.loginUrl, c.redeemUrl, c.userinfoUrl, c.jwksUrl].some((u) => u?.protocol === 'http:');
   }
+}
+
+/**
+ * Without an issuer URL an ID token cannot be checked (no issuer to match its `iss`, no JWKS for its
+ * signature), so it proves nothing and identity comes from userinfo. openid-client validates every ID
+ * token it is given and would fail the login on the unknown `iss`; this fetch hands it the token
+ * response without one. PKCE and state are still checked as always.
+ */
+function dropIdToken(tokenEndpoint: string): client.CustomFetch {
+  const target = new URL(tokenEndpoint).href;
+  return async (url, options) => {
+    const res = await fetch(url, options as RequestInit); // CustomFetchOptions is RequestInit, typed apart
+    if (url !== target || !res.ok) return res;
+    const text = await res.text();
+    let body: unknown;
+    try { body = JSON.parse(text); } catch { body = undefined; }
+    const headers = new Headers(res.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding'); // fetch already decoded the body
+    if (!body || typeof body !== 'object' || !('id_token' in body)) return new Response(text, { status: res.status, statusText: res.statusText, headers });
+    const rest: Record<string, unknown> = { ...body };
+    delete rest.id_token;
+    return new Response(JSON.stringify(rest), { status: res.status, statusText: res.statusText, headers });
+  };
 }
 
 /** An error as it may be logged: message and code, never a response body that could hold a token. */

@@ -7,12 +7,24 @@ export interface Response {
   readonly url: string;
 }
 
-interface StoredCookie { name: string; value: string; path: string; expires?: number }
+interface StoredCookie { name: string; value: string; path: string; expires?: number; secure: boolean }
+
+/**
+ * Chromium's rule for Secure cookies: they are set from, and sent to, https URLs and "potentially
+ * trustworthy" http ones, which include loopback (localhost, *.localhost, 127.0.0.0/8, ::1). Seen
+ * with Chromium 156 here: a Secure cookie from http://127.0.0.1 or http://localhost is kept and sent
+ * back; from http://portcullis.test (mapped to 127.0.0.1 by --host-resolver-rules) it is dropped.
+ */
+export function isPotentiallyTrustworthy(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  const h = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
 
 /**
  * A minimal browser over node:http: a cookie jar (cookies keyed by host only, not port, as real
- * browsers do), redirects followed by hand, and navigation headers (fetch would add
- * Sec-Fetch-Mode: cors and look like an API call).
+ * browsers do; Secure cookies only on trustworthy origins, as Chromium does), redirects followed by
+ * hand, and navigation headers (fetch would add Sec-Fetch-Mode: cors and look like an API call).
  */
 export class HttpBrowser {
   readonly jar = new Map<string, StoredCookie[]>();
@@ -26,7 +38,8 @@ export class HttpBrowser {
 
   cookieHeader(url: URL): string {
     const now = Date.now();
-    const list = (this.jar.get(url.hostname) ?? []).filter((c) => (c.expires === undefined || c.expires > now) && (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)));
+    const secureOk = isPotentiallyTrustworthy(url);
+    const list = (this.jar.get(url.hostname) ?? []).filter((c) => (c.expires === undefined || c.expires > now) && (secureOk || !c.secure) && (url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)));
     return list.map((c) => `${c.name}=${c.value}`).join('; ');
   }
 
@@ -36,7 +49,7 @@ export class HttpBrowser {
 
   setCookie(host: string, name: string, value: string, path = '/'): void {
     const list = (this.jar.get(host) ?? []).filter((c) => !(c.name === name && c.path === path));
-    list.push({ name, value, path });
+    list.push({ name, value, path, secure: false });
     this.jar.set(host, list);
   }
 
@@ -48,13 +61,16 @@ export class HttpBrowser {
       const value = pair!.slice(eq + 1).trim();
       let path = '/';
       let expires: number | undefined;
+      let secure = false;
       for (const a of attrs) {
         const [k, v] = a.trim().split('=');
         if (k!.toLowerCase() === 'path') path = v ?? '/';
         if (k!.toLowerCase() === 'max-age') expires = Date.now() + Number(v) * 1000;
+        if (k!.toLowerCase() === 'secure') secure = true;
       }
+      if (secure && !isPotentiallyTrustworthy(url)) continue;
       const list = (this.jar.get(url.hostname) ?? []).filter((c) => !(c.name === name && c.path === path));
-      if (expires === undefined || expires > Date.now()) list.push({ name, value, path, expires });
+      if (expires === undefined || expires > Date.now()) list.push({ name, value, path, expires, secure });
       this.jar.set(url.hostname, list);
     }
   }

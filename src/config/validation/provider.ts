@@ -29,16 +29,29 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
       r.fail(name, 'an https:// URL (plain http is allowed only on loopback, or with OAUTH2_PROXY_INSECURE_OIDC_ALLOW_HTTP_ISSUER=true)');
     }
   };
-  const issuerUrl = r.url('oidc_issuer_url', { required: 'the OpenID Connect issuer, e.g. https://hydra.example.com/' });
+  // Endpoints by hand and no issuer URL (Crossid's oauth2-proxy article, oauth2-proxy's non-OIDC
+  // providers): nothing to discover and nothing to check an ID token against, so the identity comes
+  // from the userinfo endpoint.
+  const handGiven = r.str('oidc_issuer_url') === '' && (['login_url', 'redeem_url', 'validate_url', 'profile_url'] as const).some((n) => r.str(n) !== '');
+  const issuerUrl = r.url('oidc_issuer_url', handGiven ? {} : {
+    required: 'the OpenID Connect issuer, e.g. https://hydra.example.com/ (or, without one, the endpoints by hand: OAUTH2_PROXY_LOGIN_URL, OAUTH2_PROXY_REDEEM_URL and OAUTH2_PROXY_VALIDATE_URL)',
+  });
   httpAllowed(issuerUrl, 'oidc_issuer_url');
-  const skipDiscovery = r.bool('skip_oidc_discovery');
-  const loginUrl = r.url('login_url', skipDiscovery ? { required: 'the authorization endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
-  const redeemUrl = r.url('redeem_url', skipDiscovery ? { required: 'the token endpoint, because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' } : {});
+  const skipDiscoveryFlag = r.bool('skip_oidc_discovery');
+  const skipDiscovery = skipDiscoveryFlag || handGiven;
+  const because = skipDiscoveryFlag ? 'because OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true' : 'because OAUTH2_PROXY_OIDC_ISSUER_URL is unset and endpoints are given by hand';
+  const loginUrl = r.url('login_url', skipDiscovery ? { required: `the authorization endpoint, ${because}` } : {});
+  const redeemUrl = r.url('redeem_url', skipDiscovery ? { required: `the token endpoint, ${because}` } : {});
   const validateUrl = r.url('validate_url');
   const profileUrl = r.url('profile_url');
   const jwksUrl = r.url('oidc_jwks_url');
   for (const [n, u] of [['login_url', loginUrl], ['redeem_url', redeemUrl], ['validate_url', validateUrl], ['profile_url', profileUrl], ['oidc_jwks_url', jwksUrl]] as const) httpAllowed(u, n);
-  if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
+  if (handGiven) {
+    if (r.str('validate_url') === '' && r.str('profile_url') === '') {
+      r.missing('validate_url', 'the userinfo endpoint, because without OAUTH2_PROXY_OIDC_ISSUER_URL the identity comes from userinfo (called with the access token)');
+    }
+    if (jwksUrl) r.fail('oidc_jwks_url', 'no JWKS URL without OAUTH2_PROXY_OIDC_ISSUER_URL (an ID token is checked against both): set the issuer URL too, or remove this one to take the identity from userinfo');
+  } else if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
     r.errors.push('with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL (to verify ID tokens) or OAUTH2_PROXY_VALIDATE_URL (the userinfo endpoint), or both');
   }
   if (!skipDiscovery && (loginUrl || redeemUrl)) {
@@ -55,7 +68,7 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     displayName: r.str('provider_display_name') || defaultOf('provider_display_name'),
     clientId, clientSecret,
     redirectUrl,
-    issuerUrl: issuerUrl ?? new URL('http://invalid.invalid/'),
+    issuerUrl,
     skipDiscovery, loginUrl, redeemUrl,
     userinfoUrl: validateUrl ?? profileUrl,
     jwksUrl,
