@@ -1,31 +1,56 @@
 import type { Logger } from 'pino';
-import type { Config } from './config/validate.js';
+import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
 import { createApp } from './server/road.js';
-import { listen } from './server/listen.js';
+import { ListenError, listen, redirectingToHttps, type Listener } from './server/listen.js';
 
 export interface Running {
+  /** The plain-HTTP listener's address when it runs, else the HTTPS one's. */
   readonly url: string;
+  readonly httpUrl?: string;
+  readonly httpsUrl?: string;
   readonly issuer: Issuer;
   /** Resolves when the issuer is first usable (never rejects; retries meanwhile). */
   readonly issuerReady: Promise<void>;
   close(graceMs?: number): Promise<void>;
 }
 
-/** Starts serving at once; the issuer connects in the background so a dead issuer never blocks start-up. */
+/**
+ * Starts serving at once; the issuer connects in the background so a dead issuer never blocks
+ * start-up. Both listeners walk the same road; when one cannot bind, none is left open.
+ */
 export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): Promise<Running> {
   const issuer = new Issuer(config.provider, log);
   const app = createApp(config, issuer, log, o);
-  const listener = await listen(config.listen, app, log);
+  let httpsPort = 443;
+  const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
+  const opened: Listener[] = [];
+  const open = async (option: ListenError['option'], addr: ListenAddress, tls?: NonNullable<Config['https']>): Promise<Listener> => {
+    try {
+      const l = await listen(addr, front, log, tls);
+      opened.push(l);
+      return l;
+    } catch (e) {
+      await Promise.all(opened.map((l) => l.close(0)));
+      app.close();
+      throw new ListenError(option, addr, e as NodeJS.ErrnoException);
+    }
+  };
+  const secure = config.https ? await open('https_address', config.https.address, config.https) : undefined;
+  if (secure?.port) httpsPort = secure.port;
+  const plain = config.listen ? await open('http_address', config.listen) : undefined;
   const issuerReady = issuer.start();
-  log.info({ address: listener.url, upstreams: config.upstreams.map((u) => u.url.href) }, 'portcullis listening');
+  const url = (plain ?? secure)!.url;
+  log.info({ address: url, ...(plain && secure ? { https: secure.url } : {}), upstreams: config.upstreams.map((u) => u.url.href) }, 'portcullis listening');
   return {
-    url: listener.url,
+    url,
+    httpUrl: plain?.url,
+    httpsUrl: secure?.url,
     issuer,
     issuerReady,
     close: async (graceMs) => {
       issuer.stop();
-      await listener.close(graceMs);
+      await Promise.all(opened.map((l) => l.close(graceMs)));
       app.close();
     },
   };

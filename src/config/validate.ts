@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { AddressRanges } from '../access/cidr.js';
 import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
 import { validateAccess } from './validation/access.js';
@@ -7,7 +8,15 @@ import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateUpstreams } from './validation/upstreams.js';
 
-export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
+
+/** The HTTPS listener: where, the certificate and key (PEM text), the lowest TLS version. */
+export interface TlsListener {
+  readonly address: { kind: 'tcp'; host: string; port: number };
+  readonly cert: string;
+  readonly key: string;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+}
 export type SameSite = 'lax' | 'strict' | 'none' | '';
 
 export interface UpstreamSpec {
@@ -47,11 +56,18 @@ export interface ProviderConfig {
 }
 
 export interface Config {
-  readonly listen: ListenAddress;
+  /** The plain-HTTP listener; unset when only HTTPS is served. */
+  readonly listen?: ListenAddress;
+  readonly https?: TlsListener;
+  readonly forceHttps: boolean;
   readonly proxyPrefix: string;
   readonly pingPath: string;
   readonly readyPath: string;
   readonly reverseProxy: boolean;
+  /** Peers whose forwarding headers reverse_proxy believes. */
+  readonly trustedProxies: AddressRanges;
+  /** Lower-case name of the header a trusted load balancer puts the client address in. */
+  readonly realClientIpHeader: string;
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
@@ -106,10 +122,14 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   return errors.length ? { ok: false, errors, warnings } : { ok: true, config, warnings };
 }
 
+/** `host:port`, `http://host:port`, `:port`, or `unix:///path[,mode=0660]` (oauth2-proxy's socket mode syntax). */
 export function parseListenAddress(v: string): ListenAddress | undefined {
-  if (v.startsWith('unix://')) {
-    const p = v.slice('unix://'.length);
-    return p.startsWith('/') ? { kind: 'unix', path: p } : undefined;
+  if (/^unix:\/\//i.test(v)) {
+    const [p, ...opts] = v.slice('unix://'.length).split(',');
+    if (!p!.startsWith('/') || opts.length > 1) return undefined;
+    if (opts.length === 0) return { kind: 'unix', path: p! };
+    const m = /^mode=(0?[0-7]{3})$/.exec(opts[0]!);
+    return m ? { kind: 'unix', path: p!, mode: parseInt(m[1]!, 8) } : undefined;
   }
   const hostPort = v.replace(/^https?:\/\//, '');
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:/\s]*):(\d{1,5})$/.exec(hostPort);

@@ -13,6 +13,7 @@ import type { SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
 import type { RequestContext } from './context.js';
+import { requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
 
 export interface EndpointDeps {
@@ -172,16 +173,15 @@ export class AuthEndpoints {
     return cookieDomainFor(req.headers.host, this.#d.config.cookie.domains);
   }
 
-  /** redirect_url if configured; else built from the request, as oauth2-proxy does. */
+  /**
+   * An absolute redirect_url as configured; else (unset, or the path alone) built from the request
+   * as oauth2-proxy does: its scheme and host, or those a trusted load balancer forwarded.
+   */
   #redirectUri(req: IncomingMessage): string | undefined {
     const configured = this.#d.config.provider.redirectUrl;
     if (configured) return configured.href;
-    const trustFwd = this.#d.config.reverseProxy;
-    const host = (trustFwd && firstValue(req.headers['x-forwarded-host'])) || req.headers.host;
-    if (!host || !/^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return undefined;
-    const fwdProto = trustFwd ? firstValue(req.headers['x-forwarded-proto']) : undefined;
-    const proto = fwdProto === 'https' || fwdProto === 'http' ? fwdProto : (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-    return `${proto}://${host}${this.#d.config.proxyPrefix}/callback`;
+    const host = requestHost(req, this.#d.config);
+    return host && `${requestScheme(req, this.#d.config)}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
 }
 
@@ -192,9 +192,4 @@ export class AuthEndpoints {
 function appRedirect(ctx: RequestContext): string {
   const header = ctx.req.headers['x-auth-request-redirect'];
   return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
-}
-
-function firstValue(v: string | string[] | undefined): string | undefined {
-  const s = Array.isArray(v) ? v[0] : v;
-  return s?.split(',')[0]?.trim() || undefined;
 }

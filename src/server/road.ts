@@ -9,12 +9,13 @@ import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import { createSessionStore, type LoadedSession } from '../session/store.js';
-import { stripClientForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
+import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { Upstreams } from '../upstream/upstream.js';
 import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
+import { clientAddress, peerIsTrusted } from './forwarded.js';
 import { observe, type RequestFinished } from './observe.js';
 
 export interface App {
@@ -97,7 +98,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
       return DONE;
     }
     stripProxyCookies(req.headers, isProxyCookie);
-    if (!config.reverseProxy) stripClientForwardingHeaders(req.headers);
+    setForwardingHeaders(req, peerIsTrusted(req, config));
     applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
     const failed = (err: Error): void => upstreamFailed(ctx, err);
     if (!ctx.upgrade) upstream.handle(req, ctx.out as ServerResponse, failed);
@@ -145,10 +146,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const logging = reqLog !== undefined;
     if (!logging && !observe.request.hasSubscribers) return;
     const started = process.hrtime.bigint();
+    const client = logging ? clientAddress(ctx.req, config) : undefined;
     const finished = (): void => {
       const status = ctx.upgrade ? statusWritten(ctx.upgrade.socket) ?? 101 : (ctx.out as ServerResponse).statusCode;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, ...(ctx.upgrade ? { upgrade: true } : {}) });
+      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, client, ...(ctx.upgrade ? { upgrade: true } : {}) });
       if (observe.request.hasSubscribers) {
         const m: RequestFinished = { method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade };
         observe.request.publish(m);

@@ -20,8 +20,11 @@ export class HttpUpstream implements Upstream {
     this.path = spec.path;
     this.target = spec.url.origin;
     const agent = spec.url.protocol === 'https:' ? deps.agents.https : deps.agents.http;
+    // xfwd off: X-Forwarded-* are written on the road (setForwardingHeaders), which knows whether
+    // the peer is a trusted load balancer; http-proxy's own would append ",http" to a balancer's
+    // X-Forwarded-Proto and write "undefined" for a unix-socket peer.
     this.#proxy = createProxyServer<typeof http.IncomingMessage, typeof http.ServerResponse, Error>({
-      target: new URL(spec.url.origin), agent, xfwd: true, changeOrigin: !deps.passHostHeader, proxyTimeout: 0,
+      target: new URL(spec.url.origin), agent, xfwd: false, changeOrigin: !deps.passHostHeader, proxyTimeout: 0,
     });
     // A socket-level error with no callback to take it must not become an unhandled 'error' event.
     this.#proxy.on('error', (err: Error) => deps.log.warn({ err: err?.message }, 'upstream error'));

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 export interface Response {
   readonly status: number;
@@ -6,6 +7,9 @@ export interface Response {
   readonly body: string;
   readonly url: string;
 }
+
+/** Where to connect instead of the URL's host: another address, or a unix socket. */
+export type Dial = { readonly host: string } | { readonly socketPath: string };
 
 interface StoredCookie { name: string; value: string; path: string; expires?: number; secure: boolean }
 
@@ -30,10 +34,19 @@ export class HttpBrowser {
   readonly jar = new Map<string, StoredCookie[]>();
   readonly history: string[] = [];
   readonly #timeoutMs: number;
+  readonly #ca?: string;
+  readonly #dial?: (url: URL) => Dial | undefined;
 
-  /** `timeoutMs`: how long one request may take before it fails (longer than any timeout under test). */
-  constructor(o: { timeoutMs?: number } = {}) {
+  /**
+   * `timeoutMs`: how long one request may take before it fails (longer than any timeout under test).
+   * `ca`: the certificate authority https URLs are checked against. `dial`: where to connect for a
+   * URL instead of its own host (a loopback address for a test host name, as Chromium's
+   * --host-resolver-rules do, or a unix socket); the Host header and TLS name stay the URL's.
+   */
+  constructor(o: { timeoutMs?: number; ca?: string; dial?: (url: URL) => Dial | undefined } = {}) {
     this.#timeoutMs = o.timeoutMs ?? 10_000;
+    this.#ca = o.ca;
+    this.#dial = o.dial;
   }
 
   cookieHeader(url: URL): string {
@@ -81,7 +94,13 @@ export class HttpBrowser {
     const cookie = this.cookieHeader(url);
     const headers: Record<string, string> = { accept: 'text/html,application/xhtml+xml', 'user-agent': 'portcullis-test', ...(cookie ? { cookie } : {}), ...o.headers };
     return new Promise((resolve, reject) => {
-      const req = http.request(url, { method: o.method ?? 'GET', headers, timeout: this.#timeoutMs }, (res) => {
+      const tls = url.protocol === 'https:';
+      const options: https.RequestOptions = { method: o.method ?? 'GET', headers: { host: url.host, ...headers }, timeout: this.#timeoutMs };
+      const dial = this.#dial?.(url);
+      if (dial && 'host' in dial) options.hostname = dial.host;
+      if (dial && 'socketPath' in dial) options.socketPath = dial.socketPath;
+      if (tls) Object.assign(options, { ca: this.#ca, servername: /^[\d.]+$|:/.test(url.hostname) ? undefined : url.hostname });
+      const req = (tls ? https : http).request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

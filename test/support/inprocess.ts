@@ -49,13 +49,16 @@ export interface Peers {
   close(): Promise<void>;
 }
 
-/** A real issuer (oidc-provider) and an echo upstream, for a proxy that will listen on `port`. */
-export async function startPeers(o: { accounts?: DevAccount[]; ports?: number[] } = {}): Promise<Peers> {
+/**
+ * A real issuer (oidc-provider) and an echo upstream, for proxies that will listen on `ports` of
+ * 127.0.0.1 (plain http), plus any other `redirectUris` the issuer must accept.
+ */
+export async function startPeers(o: { accounts?: DevAccount[]; ports?: number[]; redirectUris?: string[] } = {}): Promise<Peers> {
   const ports = o.ports ?? [await freePort()];
   const issuer = await startDevIssuer({
     shape: 'hydra',
     accounts: o.accounts ?? [ALICE],
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/oauth2/callback`) }],
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [...ports.map((p) => `http://127.0.0.1:${p}/oauth2/callback`), ...o.redirectUris ?? []] }],
   });
   const echo = await startEchoUpstream();
   return {

@@ -57,9 +57,12 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if (!skipDiscovery && (loginUrl || redeemUrl)) {
     r.warnings.push('OAUTH2_PROXY_LOGIN_URL / OAUTH2_PROXY_REDEEM_URL override the discovered endpoints');
   }
-  const redirectUrl = r.url('redirect_url');
-  if (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`) {
-    r.fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback`);
+  // A relative redirect_url (oauth2-proxy's `/oauth2/callback`) takes scheme and host from each
+  // request, exactly as an unset one does: it leaves redirectUrl undefined.
+  const relativeRedirect = r.str('redirect_url').startsWith('/');
+  const redirectUrl = relativeRedirect ? undefined : r.url('redirect_url');
+  if ((relativeRedirect && r.str('redirect_url') !== `${proxyPrefix}/callback`) || (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`)) {
+    r.fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback, or that path alone to take scheme and host from each request`);
   }
   const scope = r.str('scope');
   if (!scope.split(/\s+/).includes('openid')) r.fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');

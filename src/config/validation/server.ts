@@ -1,25 +1,63 @@
+import { AddressRanges } from '../../access/cidr.js';
 import { defaultOf } from '../options.js';
 import type { OptionReader } from '../reader.js';
-import { parseListenAddress, type ListenAddress } from '../validate.js';
+import { parseListenAddress, type ListenAddress, type TlsListener } from '../validate.js';
+import { validateTls } from './tls.js';
 
 export interface ServerPart {
-  readonly listen: ListenAddress;
+  readonly listen?: ListenAddress;
+  readonly https?: TlsListener;
+  readonly forceHttps: boolean;
   readonly proxyPrefix: string;
   readonly pingPath: string;
   readonly readyPath: string;
   readonly reverseProxy: boolean;
+  readonly trustedProxies: AddressRanges;
+  readonly realClientIpHeader: string;
 }
 
-/** Listening address and the proxy's own paths. */
+/** oauth2-proxy's accepted real_client_ip_header values (pkg/ip/realclientip.go). */
+const CLIENT_IP_HEADERS = ['X-Real-IP', 'X-Forwarded-For', 'X-ProxyUser-IP', 'X-Envoy-External-Address', 'CF-Connecting-IP'];
+
+/** Listeners, the proxy's own paths, and whom to believe about the client. */
 export function validateServer(r: OptionReader): ServerPart {
-  const listen = parseListenAddress(r.str('http_address'));
-  if (!listen) r.fail('http_address', 'host:port, http://host:port, :port or unix:///path/to.sock');
-  const proxyPrefix = r.path('proxy_prefix', false);
-  const pingPath = r.path('ping_path', false);
-  const readyPath = r.path('ready_path', false);
+  const httpAddress = r.str('http_address');
+  const listen = parseListenAddress(httpAddress);
+  if (!listen) r.fail('http_address', 'host:port, http://host:port, :port, unix:///path/to.sock or unix:///path/to.sock,mode=0660');
+  const https = validateTls(r);
+  // oauth2-proxy's flags serve only HTTPS once certificates are set; an http_address given as well
+  // adds the plain listener (the one force_https redirects from).
+  const httpGiven = r.raw.http_address!.origin !== 'default';
+  const serveHttp = !https || httpGiven;
+  const forceHttps = r.bool('force_https');
+  if (https && httpGiven && !forceHttps) {
+    r.warnings.push(`plain HTTP on ${httpAddress} serves the same pages as HTTPS; set OAUTH2_PROXY_FORCE_HTTPS=true to redirect it to HTTPS`);
+  }
+
+  const reverseProxy = r.bool('reverse_proxy');
+  const entries = r.list('trusted_proxy_ips');
+  const { ranges, bad } = AddressRanges.parse(entries);
+  if (bad.length) {
+    r.fail('trusted_proxy_ips', `IP addresses or CIDR ranges such as 10.0.0.0/8, 192.168.1.7 or fd00::/8 (${bad.map((b) => `${JSON.stringify(b.entry)}: ${b.why}`).join('; ')})`);
+  } else if (entries.length === 0 && reverseProxy) {
+    r.fail('trusted_proxy_ips', 'the addresses of your load balancers: with none, OAUTH2_PROXY_REVERSE_PROXY=true would believe no one (oauth2-proxy\'s trust-everyone is 0.0.0.0/0,::/0, which lets any client that reaches the proxy choose its own address and scheme)');
+  }
+  if (!reverseProxy && r.raw.trusted_proxy_ips!.origin !== 'default') {
+    r.warnings.push('OAUTH2_PROXY_TRUSTED_PROXY_IPS has no effect without OAUTH2_PROXY_REVERSE_PROXY=true');
+  }
+  const headerName = r.str('real_client_ip_header');
+  const realClientIpHeader = CLIENT_IP_HEADERS.find((h) => h.toLowerCase() === headerName.toLowerCase());
+  if (!realClientIpHeader) r.fail('real_client_ip_header', `one of ${CLIENT_IP_HEADERS.join(', ')}`);
+
   return {
-    listen: listen ?? parseListenAddress(defaultOf('http_address'))!,
-    proxyPrefix, pingPath, readyPath,
-    reverseProxy: r.bool('reverse_proxy'),
+    listen: serveHttp ? listen ?? parseListenAddress(defaultOf('http_address'))! : undefined,
+    https,
+    forceHttps,
+    proxyPrefix: r.path('proxy_prefix', false),
+    pingPath: r.path('ping_path', false),
+    readyPath: r.path('ready_path', false),
+    reverseProxy,
+    trustedProxies: ranges,
+    realClientIpHeader: (realClientIpHeader ?? defaultOf('real_client_ip_header')).toLowerCase(),
   };
 }

@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { addressBytes } from '../access/cidr.js';
+import type { Config } from '../config/validate.js';
+
+/** What the request's peer may tell about the client, and whom to believe (from the configuration). */
+export type ForwardingTrust = Pick<Config, 'reverseProxy' | 'trustedProxies' | 'realClientIpHeader'>;
+
+/**
+ * Sockets accepted on a unix-socket listener. They have no peer address; whoever can open the
+ * socket file (its mode says who) is a process on this machine, and is trusted as oauth2-proxy
+ * trusts it. Marked by the listener rather than guessed from a missing address, since a TCP
+ * socket that is already closed reports no address either.
+ */
+const localPeers = new WeakSet<Socket>();
+
+export function markLocalPeer(socket: Socket): void {
+  localPeers.add(socket);
+}
+
+/** True when reverse_proxy is on and the peer is one of trusted_proxy_ips (or came over the unix socket). */
+export function peerIsTrusted(req: IncomingMessage, t: ForwardingTrust): boolean {
+  if (!t.reverseProxy) return false;
+  return localPeers.has(req.socket) || t.trustedProxies.has(req.socket.remoteAddress);
+}
+
+/** True when TLS ends here, on this connection. */
+export function arrivedEncrypted(req: IncomingMessage): boolean {
+  return (req.socket as { encrypted?: boolean }).encrypted === true;
+}
+
+/** The scheme the client used: a trusted load balancer's X-Forwarded-Proto, else whether TLS ended here. */
+export function requestScheme(req: IncomingMessage, t: ForwardingTrust): 'http' | 'https' {
+  if (peerIsTrusted(req, t)) {
+    const p = firstValue(req.headers['x-forwarded-proto'])?.toLowerCase();
+    if (p === 'https' || p === 'http') return p;
+  }
+  return arrivedEncrypted(req) ? 'https' : 'http';
+}
+
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/**
+ * The host the client asked for: a trusted load balancer's X-Forwarded-Host, else Host; undefined
+ * when it is not a plain host[:port], since it goes into URLs the proxy hands out.
+ */
+export function requestHost(req: IncomingMessage, t: ForwardingTrust): string | undefined {
+  const host = (peerIsTrusted(req, t) && firstValue(req.headers['x-forwarded-host'])) || req.headers.host;
+  return host && HOST.test(host) ? host : undefined;
+}
+
+/**
+ * The client's address for the logs: from real_client_ip_header when a trusted load balancer
+ * sent a valid one (its first entry, as oauth2-proxy reads it, port removed), else the peer's
+ * own address (none over a unix socket).
+ */
+export function clientAddress(req: IncomingMessage, t: ForwardingTrust): string | undefined {
+  if (peerIsTrusted(req, t)) {
+    const v = firstValue(req.headers[t.realClientIpHeader]);
+    const ip = v && (/^\[([^\]]+)\](:\d+)?$/.exec(v)?.[1] ?? (/^[\d.]+:\d+$/.test(v) ? v.slice(0, v.lastIndexOf(':')) : v));
+    if (ip && addressBytes(ip)) return ip;
+  }
+  return req.socket.remoteAddress;
+}
+
+function firstValue(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s?.split(',')[0]?.trim() || undefined;
+}
