@@ -13,6 +13,7 @@ import { startPortcullis, type Running } from '../src/run.js';
 import { ListenError } from '../src/server/listen.js';
 import { HttpBrowser } from './support/browser.js';
 import { LogLines, startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { startNginx, readmeNginxSnippet, type Nginx } from './support/nginx.js';
 import { freePort, startProxy } from './support/proxy.js';
 import { ALICE, type Echoed } from './support/stack.js';
 import { table } from './support/table.js';
@@ -95,6 +96,7 @@ test('TLS options are checked at start-up, each message naming the variable', ()
       [{ ...tlsEnv, OAUTH2_PROXY_TLS_KEY_FILE: certs.otherKeyFile }, /^OAUTH2_PROXY_TLS_KEY_FILE: got ".*other\.key", expected the private key of the certificate in OAUTH2_PROXY_TLS_CERT_FILE \(they do not match\)/],
       [{ ...tlsEnv, OAUTH2_PROXY_TLS_CERT_FILE: certs.keyFile }, /^OAUTH2_PROXY_TLS_CERT_FILE: got ".*server\.key", expected a PEM certificate/],
       [{ ...tlsEnv, OAUTH2_PROXY_TLS_KEY_FILE: certs.certFile }, /^OAUTH2_PROXY_TLS_KEY_FILE: got ".*server\.crt", expected a PEM private key/],
+      [{ ...tlsEnv, OAUTH2_PROXY_TLS_KEY_FILE: certs.encryptedKeyFile }, /^OAUTH2_PROXY_TLS_KEY_FILE: got ".*encrypted\.key", expected a PEM private key without a passphrase/],
       [{ ...tlsEnv, OAUTH2_PROXY_TLS_MIN_VERSION: 'TLS1.1' }, /^OAUTH2_PROXY_TLS_MIN_VERSION: got "TLS1\.1", expected one of TLS1\.2, TLS1\.3/],
       [{ ...tlsEnv, OAUTH2_PROXY_HTTPS_ADDRESS: 'unix:///run/p.sock' }, /^OAUTH2_PROXY_HTTPS_ADDRESS: got "unix:\/\/\/run\/p\.sock", expected host:port or :port \(HTTPS listens on TCP\)/],
       [{ OAUTH2_PROXY_HTTP_ADDRESS: 'unix:///run/p.sock,mode=rw' }, /^OAUTH2_PROXY_HTTP_ADDRESS: got "unix:\/\/\/run\/p\.sock,mode=rw", expected .*unix:\/\/\/path\/to\.sock,mode=0660/],
@@ -102,7 +104,7 @@ test('TLS options are checked at start-up, each message naming the variable', ()
     for (const [env, expected] of cases) {
       const errors = errorsOf(env);
       assert.ok(errors.some((e) => expected.test(e)), `${JSON.stringify(env)}: ${errors.join('\n')}`);
-      for (const file of [certs.certFile, certs.keyFile, certs.otherKeyFile]) {
+      for (const file of [certs.certFile, certs.keyFile, certs.otherKeyFile, certs.encryptedKeyFile]) {
         assert.ok(!errors.join('\n').includes(readFileSync(file, 'utf8').split('\n')[1]!), 'no file content in messages');
       }
     }
@@ -310,5 +312,64 @@ describe('a unix socket listener', () => {
       await second.close();
     }
     assert.throws(() => statSync(stale), /ENOENT/, 'closing removes the socket file');
+  });
+});
+
+describe('behind nginx ending TLS, Portcullis on a unix socket: the README\'s load-balancer block as written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-lb-'));
+  const sock = join(dir, 'portcullis.sock');
+  let certs: TestCertificates;
+  let peers: Peers;
+  let proxy: InProcess;
+  let nginx: Nginx;
+  let origin: string;
+  const browser = (): HttpBrowser => new HttpBrowser({ ca: certs.ca, dial: (u) => (u.hostname === HOST ? { host: '127.0.0.1' } : undefined) });
+
+  before(async () => {
+    certs = makeCertificates([HOST]);
+    const nginxPort = await freePort();
+    origin = `https://${HOST}:${nginxPort}`;
+    peers = await startPeers({ redirectUris: [`${origin}/oauth2/callback`] });
+    const { OAUTH2_PROXY_COOKIE_SECURE: _plainHttpOnly, ...env } = peers.env;
+    proxy = await startInProcess({ ...env, OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}`, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_REDIRECT_URL: '/oauth2/callback' });
+    // Only the addresses and files change. The README has Portcullis share a group with nginx's
+    // user; here nginx's workers run as the test's own user instead (as root they would be nobody).
+    const server = readmeNginxSnippet('lb-snippet')
+      .replace('listen 443 ssl;', `listen 127.0.0.1:${nginxPort} ssl;`)
+      .replace('/run/portcullis/portcullis.sock', sock)
+      .replace('/etc/nginx/tls/app.crt', certs.certFile)
+      .replace('/etc/nginx/tls/app.key', certs.keyFile);
+    nginx = await startNginx(server, nginxPort, { main: process.getuid?.() === 0 ? 'user root;' : '' });
+  });
+  after(async () => {
+    await nginx?.stop();
+    await proxy?.close();
+    await peers?.close();
+    certs?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the login runs through nginx with an https callback URL from X-Forwarded-Proto/-Host, and the Secure cookie works', async () => {
+    const b = browser();
+    const landed = await b.navigate(`${origin}/oauth2/start?rd=${encodeURIComponent('/app')}`);
+    assert.equal(landed.status, 200, `${landed.url}: ${landed.body.slice(0, 300)}`);
+    assert.equal(landed.url, `${origin}/app`);
+    const toIssuer = new URL(b.history.find((u) => u.startsWith(peers.issuer.endpoints.authorization))!);
+    assert.equal(toIssuer.searchParams.get('redirect_uri'), `${origin}/oauth2/callback`);
+    assert.ok(b.jar.get(HOST)?.find((c) => c.name === '_oauth2_proxy')?.secure);
+  });
+
+  test('the upstream gets nginx\'s forwarding headers, and the log names the client nginx saw, not the one the client claimed', async () => {
+    const b = browser();
+    await b.navigate(`${origin}/oauth2/start?rd=/`);
+    const res = await b.request(`${origin}/behind-nginx`, { headers: { ...JSON_ACCEPT, 'X-Real-IP': '198.51.100.66', 'X-Forwarded-For': '198.51.100.66', 'X-Forwarded-Proto': 'http' } });
+    assert.equal(res.status, 200, res.body.slice(0, 300));
+    const e = JSON.parse(res.body) as Echoed;
+    assert.equal(e.headers['x-forwarded-user'], ALICE.sub);
+    assert.equal(e.headers['x-forwarded-proto'], 'https');
+    assert.equal(e.headers['x-forwarded-host'], new URL(origin).host);
+    assert.equal(e.headers['x-forwarded-for'], '198.51.100.66, 127.0.0.1', 'nginx appends its client; nothing more from a socket peer');
+    assert.equal(e.headers['x-real-ip'], '127.0.0.1');
+    assert.equal(proxy.logs.lines.find((l) => l.path === '/behind-nginx')?.client, '127.0.0.1');
   });
 });

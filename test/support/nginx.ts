@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './proxy.js';
 
-/** The nginx server block the README gives users, exactly as written there. */
-export function readmeNginxSnippet(): string {
+/** An nginx server block the README gives users, exactly as written between its `<!-- name:start/end -->` markers. */
+export function readmeNginxSnippet(name = 'nginx-snippet'): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const m = /<!-- nginx-snippet:start -->\s*```nginx\n([\s\S]*?)```\s*<!-- nginx-snippet:end -->/.exec(readme);
-  if (!m) throw new Error('README.md has no nginx snippet between <!-- nginx-snippet:start/end --> markers');
+  const m = new RegExp(`<!-- ${name}:start -->\\s*\`\`\`nginx\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
+  if (!m) throw new Error(`README.md has no nginx snippet between <!-- ${name}:start/end --> markers`);
   return m[1]!;
 }
 
@@ -17,15 +17,17 @@ export interface Nginx { readonly url: string; stop(): Promise<void> }
 
 /**
  * Runs a real nginx (Debian nginx-light) in the foreground with `server` as its only server block,
- * every path in a temporary directory, logs included. Fails (never skips) when nginx is missing.
+ * every path in a temporary directory, logs included; `main` adds main-context directives. Fails
+ * (never skips) when nginx is missing.
  */
-export async function startNginx(server: string, port: number): Promise<Nginx> {
+export async function startNginx(server: string, port: number, o: { main?: string } = {}): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-nginx-'));
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, `daemon off;
 worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
+${o.main ?? ''}
 events { worker_connections 256; }
 http {
   access_log off;

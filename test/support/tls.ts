@@ -11,6 +11,8 @@ export interface TestCertificates {
   readonly keyFile: string;
   /** A private key of another certificate: the wrong key for certFile. */
   readonly otherKeyFile: string;
+  /** A passphrase-protected private key. */
+  readonly encryptedKeyFile: string;
   remove(): void;
 }
 
@@ -31,12 +33,14 @@ export function makeCertificates(names: readonly string[]): TestCertificates {
   writeFileSync(at('server.ext'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n`);
   openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext');
   openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key');
+  openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-aes256', '-pass', 'pass:test', '-out', 'encrypted.key');
   return {
     dir,
     ca: readFileSync(at('ca.crt'), 'utf8'),
     certFile: at('server.crt'),
     keyFile: at('server.key'),
     otherKeyFile: at('other.key'),
+    encryptedKeyFile: at('encrypted.key'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
