@@ -1,0 +1,118 @@
+// The comparison's report: the terminal table, the Markdown section for docs/benchmarks.md, and
+// the section writer that replaces one generated section of that file and leaves the rest alone.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fmtInt, type Comparison, type Ratio, type Summary } from './compare.js';
+import type { Excluded } from './stack.js';
+import { DESCRIPTIONS, type TargetName } from './targets.js';
+
+const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+function ratioOf(c: Comparison, a: TargetName, b: TargetName, metric: Ratio['metric']): Ratio | undefined {
+  return c.ratios.find((r) => r.a === a && r.b === b && r.metric === metric);
+}
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+function targetRows(c: Comparison): string[][] {
+  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MB', 'procs', 'ready ms',
+    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'load-gen µs/req'];
+  const rows = c.summaries.map((s) => {
+    const r1 = ratioOf(c, s.name, 'bare-http-proxy', 'rps');
+    const r3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'rps');
+    const c3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'cpuUsPerReq');
+    return [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1), String(s.memory.processes),
+      fmtInt(s.readyMs), r1 ? f(r1.median, 3) : s.name === 'bare-http-proxy' ? '1' : '', r3 ? f(r3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '',
+      c3 ? f(c3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '', f(s.loadGenCpuUsPerReq, 1)];
+  });
+  return [head, ...rows];
+}
+
+function ratioRows(c: Comparison): string[][] {
+  const head = ['ratio', 'req/s (median)', 'per round', 'CPU µs/req (median)', 'per round'];
+  const seen = new Set<string>();
+  const rows: string[][] = [];
+  for (const r of c.ratios) {
+    const key = `${r.a} ÷ ${r.b}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const rps = ratioOf(c, r.a, r.b, 'rps')!, cpu = ratioOf(c, r.a, r.b, 'cpuUsPerReq')!;
+    rows.push([key, f(rps.median, 3), rps.perRound.map((x) => f(x, 3)).join(' '), f(cpu.median, 3), cpu.perRound.map((x) => f(x, 3)).join(' ')]);
+  }
+  return [head, ...rows];
+}
+
+function excludedLines(excluded: readonly Excluded[]): string[] {
+  return excluded.map((e) => `${e.status} ${e.name}: ${e.reason.split('\n')[0]}`);
+}
+
+function logCheck(c: Comparison): string {
+  return c.summaries.filter((s) => s.logLines !== undefined)
+    .map((s) => `\`${s.name}\` ${fmtInt(s.logLines!)} lines for ${fmtInt(s.requestsSent)} requests`).join('; ');
+}
+
+export function terminalReport(c: Comparison): string {
+  const logs = logCheck(c);
+  return `\n${pad(targetRows(c))}\n\n${pad(ratioRows(c))}\n`
+    + (logs ? `\nrequest logs: ${logs}\n` : '')
+    + (c.excluded.length ? `\n${excludedLines(c.excluded).join('\n')}\n` : '');
+}
+
+function mdTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  return [`| ${head!.join(' | ')} |`, `|${head!.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export interface RunInfo {
+  date: string;
+  command: string;
+  machine: string;
+  versions: string;
+  parameters: string;
+  busy: string;
+  runtimeS: number;
+  chart?: string;
+}
+
+export function markdownSection(c: Comparison, info: RunInfo): string {
+  const targets = c.summaries.map((s) => `- \`${s.name}\`: ${DESCRIPTIONS[s.name]}`
+    + (s.cookieBytes ? `; session cookie ${fmtInt(s.cookieBytes)} bytes` : '')).join('\n');
+  const logs = logCheck(c);
+  return [
+    `Run of ${info.date}: \`${info.command}\` (${f(info.runtimeS, 0)} s).`,
+    '',
+    `- Machine: ${info.machine}`,
+    `- Versions: ${info.versions}`,
+    `- Parameters: ${info.parameters}`,
+    `- Load on the machine: ${info.busy}`,
+    '',
+    mdTable(targetRows(c)),
+    '',
+    ...(info.chart ? [`![req/s and CPU µs per request of each target](${info.chart})`, ''] : []),
+    'Ratios, each the median of the per-round ratios (rounds are interleaved, so round *i* of two targets ran a few seconds apart):',
+    '',
+    mdTable(ratioRows(c)),
+    '',
+    targets,
+    ...(logs ? ['', `Request logs (Portcullis: stdout lines; Apache: access log lines): ${logs}.`] : []),
+    ...(c.excluded.length ? ['', 'Not measured:', '', ...excludedLines(c.excluded).map((l) => `- ${l}`)] : []),
+  ].join('\n');
+}
+
+/** Replaces the section between `<!-- bench:ID -->` and `<!-- /bench:ID -->` (appends it when absent). */
+export function writeDocSection(file: string, id: string, title: string, body: string): void {
+  const open = `<!-- bench:${id} -->`, close = `<!-- /bench:${id} -->`;
+  const block = `${open}\n${body.trim()}\n${close}`;
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(open), j = text.indexOf(close);
+  const next = i >= 0 && j > i
+    ? text.slice(0, i) + block + text.slice(j + close.length)
+    : `${text.trimEnd()}\n\n## ${title}\n\n${block}\n`;
+  writeFileSync(file, next);
+}
+
+export function summaryRowsForSvg(summaries: readonly Summary[]): Array<{ label: string; rps: number; cpu: number }> {
+  return summaries.map((s) => ({ label: s.name, rps: s.rps, cpu: s.cpuUsPerReq }));
+}
