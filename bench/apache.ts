@@ -50,13 +50,18 @@ LoadModule proxy_module ${MODULES}/mod_proxy.so
 LoadModule proxy_http_module ${MODULES}/mod_proxy_http.so
 LoadModule auth_openidc_module ${MODULES}/mod_auth_openidc.so
 ${root ? 'User www-data\nGroup www-data' : ''}
-# Debian's mpm_event.conf
+# A fixed pool: 2 worker processes (Debian's StartServers) × 64 threads (Debian's ThreadLimit), never
+# forked or stopped. With Debian's mpm_event.conf as it is (25 threads each, spare-thread limits)
+# Apache forked and stopped workers between rounds, and a worker with no idle thread closed its
+# keep-alive connections ("all workers busy"); wrk counted both as read errors. 64 threads per
+# worker serve even all 32 connections landing on one worker.
+ServerLimit 2
 StartServers 2
-MinSpareThreads 25
-MaxSpareThreads 75
 ThreadLimit 64
-ThreadsPerChild 25
-MaxRequestWorkers 150
+ThreadsPerChild 64
+MaxRequestWorkers 128
+MinSpareThreads 32
+MaxSpareThreads 128
 MaxConnectionsPerChild 0
 # Client keep-alive without a request limit, as on every other target (Debian's default is 100).
 KeepAlive On

@@ -3,7 +3,7 @@
 // and the CPU each process spent per request (target tree, upstream, load generator, this process).
 // A round with any non-2xx answer or socket error takes the target out of the run as failed.
 import { loadProblem, runLoad, type Generator, type LoadResult } from './load.js';
-import { machineBusySeconds, processTree, treeCpuSeconds, treeMemory, type Memory } from './procs.js';
+import { machineBusySeconds, processTree, snapshot, treeCpuSeconds, treeMemory, type Memory } from './procs.js';
 import type { Excluded, Stack } from './stack.js';
 import { requestHeaders, type Target, type TargetName } from './targets.js';
 
@@ -64,15 +64,24 @@ export function median(xs: readonly number[]): number {
 async function measure(t: Target, stack: Stack, p: CompareParams, seconds: number, round: number): Promise<{ load: LoadResult; round: Round }> {
   const pid = t.child.pid;
   const upstreamPid = stack.upstream.pid;
-  // Every process of the benchmark, to tell the machine's other load apart.
-  const ours = (): number => stack.targets.reduce((a, x) => a + treeCpuSeconds(x.child.pid), 0) + treeCpuSeconds(upstreamPid);
-  const before = { target: treeCpuSeconds(pid), upstream: treeCpuSeconds(upstreamPid), self: process.cpuUsage(), ours: ours(), machine: machineBusySeconds(), at: performance.now() };
+  // One /proc pass per snapshot; every process of the benchmark, to tell the machine's other load apart.
+  const take = (): { target: number; upstream: number; ours: number } => {
+    const snap = snapshot();
+    const upstream = treeCpuSeconds(upstreamPid, snap);
+    return { target: treeCpuSeconds(pid, snap), upstream, ours: upstream + stack.targets.reduce((a, x) => a + treeCpuSeconds(x.child.pid, snap), 0) };
+  };
+  const before = take();
+  const machine0 = machineBusySeconds();
+  const at = performance.now();
+  const self0 = process.cpuUsage();
   const load = await runLoad(p.generator, { url: `${t.url}/`, headers: requestHeaders(t), seconds, connections: p.connections });
-  const wallS = (performance.now() - before.at) / 1000;
-  const self = process.cpuUsage(before.self);
+  const self = process.cpuUsage(self0);
+  const wallS = (performance.now() - at) / 1000;
+  const after = take();
+  const machine1 = machineBusySeconds();
   const selfS = (self.user + self.system) / 1e6;
   const perReq = (s: number): number => (s * 1e6) / load.requests;
-  const others = machineBusySeconds() - before.machine - (ours() - before.ours) - selfS - load.cpuSeconds;
+  const others = machine1 - machine0 - (after.ours - before.ours) - selfS - load.cpuSeconds;
   return {
     load,
     round: {
@@ -82,8 +91,8 @@ async function measure(t: Target, stack: Stack, p: CompareParams, seconds: numbe
       p50Ms: load.p50Ms,
       p90Ms: load.p90Ms,
       p99Ms: load.p99Ms,
-      cpuUsPerReq: perReq(treeCpuSeconds(pid) - before.target),
-      upstreamCpuUsPerReq: perReq(treeCpuSeconds(upstreamPid) - before.upstream),
+      cpuUsPerReq: perReq(after.target - before.target),
+      upstreamCpuUsPerReq: perReq(after.upstream - before.upstream),
       loadGenCpuUsPerReq: perReq(load.cpuSeconds),
       benchCpuUsPerReq: perReq(selfS),
       otherCores: Math.max(0, others / wallS),
@@ -119,7 +128,7 @@ export async function compare(stack: Stack, p: CompareParams, log: (line: string
     for (const t of [...live]) {
       const { load } = await measure(t, stack, p, p.warmup, 0);
       sent.set(t.name, sent.get(t.name)! + load.requests);
-      const problem = loadProblem(load);
+      const problem = loadProblem(load, true);
       if (problem) drop(t, `warm-up: ${problem}`);
       else log(`warm-up ${t.name}: ${Math.round(load.rps)} req/s`);
     }

@@ -124,11 +124,14 @@ export async function runLoad(generator: Generator, spec: LoadSpec): Promise<Loa
   };
 }
 
-/** A description of what went wrong in a load run, or undefined when every response was a 2xx. */
-export function loadProblem(r: LoadResult): string | undefined {
+/**
+ * A description of what went wrong in a load run, or undefined when every response was a 2xx
+ * (and, unless allowNone, there was at least one: a warm-up may end before a slow target answers).
+ */
+export function loadProblem(r: LoadResult, allowNone = false): string | undefined {
   const e = r.socketErrors;
   const socket = e.connect + e.read + e.write + e.timeout;
-  if (r.non2xx === 0 && socket === 0 && r.requests > 0) return undefined;
+  if (r.non2xx === 0 && socket === 0 && (r.requests > 0 || allowNone)) return undefined;
   const codes = Object.entries(r.statuses).map(([s, n]) => `${s}×${n}`).join(' ') || 'none';
   return `${r.requests} responses (statuses: ${codes}), ${r.non2xx} non-2xx, socket errors: `
     + `connect ${e.connect}, read ${e.read}, write ${e.write}, timeout ${e.timeout}`;

@@ -149,23 +149,33 @@ export function parseStatCpu(stat: string): { own: number; children: number } {
   return { own: (Number(f[11]) + Number(f[12])) / t, children: (Number(f[13]) + Number(f[14])) / t };
 }
 
-/** The process and all its descendants, from the parent ids in /proc/* /stat. */
-export function processTree(root: number): number[] {
-  const byParent = new Map<number, number[]>();
+/** One pass over /proc: every process's parent and CPU time (own + reaped children's), seconds. */
+export interface ProcSnapshot { readonly parent: Map<number, number[]>; readonly cpu: Map<number, number> }
+
+export function snapshot(): ProcSnapshot {
+  const parent = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  const t = ticksPerSecond();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const f = statFields(Number(entry));
     if (!f) continue;
-    const ppid = Number(f[1]);
-    const list = byParent.get(ppid);
-    if (list) list.push(Number(entry)); else byParent.set(ppid, [Number(entry)]);
+    const pid = Number(entry), ppid = Number(f[1]);
+    const list = parent.get(ppid);
+    if (list) list.push(pid); else parent.set(ppid, [pid]);
+    cpu.set(pid, (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / t);
   }
+  return { parent, cpu };
+}
+
+/** The process and all its descendants. */
+export function processTree(root: number, snap: ProcSnapshot = snapshot()): number[] {
   const out: number[] = [];
   const todo = [root];
   while (todo.length) {
     const pid = todo.pop()!;
     out.push(pid);
-    todo.push(...(byParent.get(pid) ?? []));
+    todo.push(...(snap.parent.get(pid) ?? []));
   }
   return out;
 }
@@ -175,15 +185,8 @@ export function processTree(root: number): number[] {
  * member, plus the time of members already reaped (counted in their parents' cutime/cstime), so a
  * worker that Apache recycles mid-round is not lost.
  */
-export function treeCpuSeconds(root: number): number {
-  let sum = 0;
-  const t = ticksPerSecond();
-  for (const pid of processTree(root)) {
-    const f = statFields(pid);
-    if (!f) continue;
-    sum += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / t;
-  }
-  return sum;
+export function treeCpuSeconds(root: number, snap: ProcSnapshot = snapshot()): number {
+  return processTree(root, snap).reduce((a, pid) => a + (snap.cpu.get(pid) ?? 0), 0);
 }
 
 export interface Memory { rssMB: number; hwmMB: number; pssMB: number; processes: number }

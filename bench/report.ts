@@ -18,14 +18,14 @@ function pad(rows: string[][]): string {
 
 function targetRows(c: Comparison): string[][] {
   const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MB', 'procs', 'ready ms',
-    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'load-gen µs/req'];
+    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'upstream µs/req', 'load-gen µs/req'];
   const rows = c.summaries.map((s) => {
     const r1 = ratioOf(c, s.name, 'bare-http-proxy', 'rps');
     const r3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'rps');
     const c3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'cpuUsPerReq');
     return [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1), String(s.memory.processes),
       fmtInt(s.readyMs), r1 ? f(r1.median, 3) : s.name === 'bare-http-proxy' ? '1' : '', r3 ? f(r3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '',
-      c3 ? f(c3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '', f(s.loadGenCpuUsPerReq, 1)];
+      c3 ? f(c3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '', f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)];
   });
   return [head, ...rows];
 }

@@ -7,15 +7,17 @@
 // all in front of one upstream process, rounds interleaved, load from wrk (-t1) in its own process.
 // Extra modes: --session-size, --sessions, --soak, --download; --smoke for CI. See bench/README.md.
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN, REPO } from '../test/support/proxy.js';
 import { compare, fmtInt, type Comparison } from './compare.js';
 import { pickGenerator, type Generator } from './load.js';
 import { killAllNow, stopAll } from './procs.js';
+import { DOC, RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { markdownSection, terminalReport, writeDocSection, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
 import { barChart } from './svg.js';
@@ -23,8 +25,6 @@ import { TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
 
-const RESULTS = join(REPO, 'bench', 'results');
-const DOC = join(REPO, 'docs', 'benchmarks.md');
 const SMOKE_TARGETS: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'portcullis', 'portcullis-no-log'];
 
 class UsageError extends Error {}
@@ -61,6 +61,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
     --sessions N        N distinct sessions through Portcullis, RSS before and after (at most 200000)
     --soak S            S seconds of steady load on Portcullis, RSS start and end (at most 600)
     --download SIZE     a SIZE body (e.g. 100M, at most 2G) through Portcullis and the bare hop, RSS sampled
+    --startup N         N cold starts of Portcullis, spawn to /ready 200 (at most 20)
   any mode:
     --no-docs           do not write docs/benchmarks.md
     --autocannon        use autocannon even when wrk is installed
@@ -83,7 +84,7 @@ function parseParams(argv: string[]): Params {
     options: {
       rounds: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
       targets: { type: 'string' }, 'session-size': { type: 'string' }, smoke: { type: 'boolean', default: false },
-      sessions: { type: 'string' }, soak: { type: 'string' }, download: { type: 'string' },
+      sessions: { type: 'string' }, soak: { type: 'string' }, download: { type: 'string' }, startup: { type: 'string' },
       'no-docs': { type: 'boolean', default: false }, autocannon: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, bin: { type: 'string', default: BIN }, out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -110,6 +111,7 @@ function parseParams(argv: string[]): Params {
     sessions: int('sessions', values.sessions, 0, 1, 200_000),
     soak: int('soak', values.soak, 0, 1, 600),
     download: values.download === undefined ? 0 : size(values.download, 'download', 2 * 1024 ** 3),
+    startup: int('startup', values.startup, 0, 1, 20),
     docs: !values['no-docs'] && !smoke,
     generator: values.autocannon ? 'autocannon' : pickGenerator(),
     profile: values.profile,
@@ -119,58 +121,11 @@ function parseParams(argv: string[]): Params {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Facts about the run, for the report
-
-function tryRun(cmd: string, args: string[]): string {
-  try { return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim(); } catch (e) {
-    const err = e as { stderr?: string };
-    return (err.stderr ?? '').trim();
-  }
-}
-
-function pkgVersion(name: string): string {
-  try { return (JSON.parse(readFileSync(join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version; } catch { return 'missing'; }
-}
-
-export function machine(): string {
-  const cpus = os.cpus();
-  return `${os.availableParallelism()} CPUs (nproc), ${cpus[0]?.model ?? 'unknown CPU'}, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, Linux ${os.release()}, Node ${process.version}`;
-}
-
-export function versions(): string {
-  const deb = (pkg: string): string => tryRun('dpkg-query', ['-W', '-f', '${Version}', pkg]) || 'not installed';
-  const commit = tryRun('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']);
-  return [
-    `portcullis ${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version as string} (${commit})`,
-    `http-proxy ${pkgVersion('http-proxy')}`, `http-proxy-3 ${pkgVersion('http-proxy-3')}`,
-    `express ${pkgVersion('express')}`, `express-openid-connect ${pkgVersion('express-openid-connect')}`,
-    `http-proxy-middleware ${pkgVersion('http-proxy-middleware')}`, `oidc-provider ${pkgVersion('oidc-provider')} (dev issuer)`,
-    `nginx-light ${deb('nginx-light')}`, `apache2 ${deb('apache2')}`, `libapache2-mod-auth-openidc ${deb('libapache2-mod-auth-openidc')}`,
-    `wrk ${deb('wrk')}`, `autocannon ${pkgVersion('autocannon')}`,
-  ].join(', ');
-}
-
-export function commandLine(): string {
-  const args = process.argv.slice(2).join(' ');
-  return process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args ? ` -- ${args}` : ''}` : `node dist/bench/run.js${args ? ` ${args}` : ''}`;
-}
-
-export function writeResults(mode: string, out: string | undefined, data: object): string {
-  mkdirSync(RESULTS, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = out ?? join(RESULTS, `${mode}-latest.json`);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
-  if (!out) copyFileSync(file, join(RESULTS, `${mode}-${stamp}.json`));
-  return file;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The comparison
 
 function estimateSeconds(p: Params): number {
-  if (p.sessions || p.soak || p.download) {
-    return 30 + (p.sessions ? 60 + p.sessions * 0.0015 : 0) + (p.soak ? p.soak + 15 : 0) + (p.download ? 20 + (p.download / 1024 ** 2) * 0.2 : 0);
+  if (p.sessions || p.soak || p.download || p.startup) {
+    return 30 + (p.sessions ? 60 + p.sessions * 0.0015 : 0) + (p.soak ? p.soak + 15 : 0) + (p.download ? 30 + (p.download / 1024 ** 2) * 0.1 : 0) + p.startup * 3;
   }
   const n = p.targets.length;
   return 10 + n * 3 + n * (p.warmup + p.rounds * p.duration) + n * (p.rounds + 1) * 0.5;
@@ -201,7 +156,7 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
     if (c.otherCores > 0.1) log(`warning: other processes used ${c.otherCores.toFixed(2)} cores (median of rounds) while this measured: req/s and latency are unreliable, CPU µs/req less so`);
 
     const info: RunInfo = {
-      date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+      date: runDate(),
       command: commandLine(),
       machine: machine(),
       versions: versions(),
@@ -229,6 +184,13 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
       writeDocSection(DOC, mode, sessionId ? `Results with a ${sessionId} session` : 'Results', markdownSection(c, info));
       log(`wrote docs/benchmarks.md (section ${mode}) and docs/${chartName}`);
     }
+    if (p.profile) {
+      await stopAll(15_000); // a Node target writes its --cpu-prof file as it exits
+      log('CPU profiles (per-request figures with the number of requests each target was sent):');
+      for (const s of c.summaries.filter((x) => !['nginx', 'apache-oidc-cookie', 'apache-oidc-shm'].includes(x.name))) {
+        log(`  node dist/bench/profile.js --requests ${s.requestsSent} ${relative(REPO, join(RESULTS, 'profiles', `${s.name}.cpuprofile`))}`);
+      }
+    }
     log(`total runtime ${runtimeS.toFixed(1)} s; ${failed ? `${failed} failure(s)` : 'no failures'}`);
     return failed ? 1 : 0;
   } finally {
@@ -239,18 +201,32 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * With --session-size the login's Set-Cookie headers (Apache's cookie session holds every claim)
+ * outgrow Node's 16 KB header limit of this process's HTTP client: run again with a larger one.
+ */
+function rerunWithLargeHeaders(p: Params): Promise<number> | undefined {
+  if (!p.sessionSize || http.maxHeaderSize >= 262144) return undefined;
+  const child = spawn(process.execPath, ['--max-http-header-size=262144', ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.removeAllListeners('SIGINT');
+  process.once('SIGINT', () => child.kill('SIGINT'));
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
 async function main(): Promise<number> {
   const started = performance.now();
   const p = parseParams(process.argv.slice(2));
+  const rerun = rerunWithLargeHeaders(p);
+  if (rerun) return rerun;
   const log = (line: string): void => { process.stdout.write(`${line}\n`); };
   mkdirSync(join(REPO, 'docs'), { recursive: true });
   if (p.profile) mkdirSync(join(RESULTS, 'profiles'), { recursive: true });
   const estimate = Math.ceil(estimateSeconds(p));
   const cap = Math.ceil(estimate * 1.5 + 60);
-  const extras = p.sessions || p.soak || p.download;
+  const extras = p.sessions || p.soak || p.download || p.startup;
   log(`portcullis bench: ${machine()}; load generator ${p.generator === 'wrk' ? 'wrk -t1' : 'autocannon in its own process (FALLBACK: wrk is not installed; bash bench/setup.sh installs it)'}`);
   log(extras
-    ? `modes: ${[p.sessions && `--sessions ${p.sessions}`, p.soak && `--soak ${p.soak}`, p.download && `--download ${p.download} bytes`].filter(Boolean).join(', ')}`
+    ? `modes: ${[p.startup && `--startup ${p.startup}`, p.sessions && `--sessions ${p.sessions}`, p.soak && `--soak ${p.soak}`, p.download && `--download ${p.download} bytes`].filter(Boolean).join(', ')}`
     : `${p.smoke ? 'SMOKE: ' : ''}${p.targets.length} targets × (${p.warmup} s warm-up + ${p.rounds} rounds × ${p.duration} s), ${p.connections} connections`);
   log(`expected runtime ≈ ${estimate} s; the watchdog kills everything at ${cap} s`);
   const watchdog = setTimeout(() => {
@@ -260,7 +236,7 @@ async function main(): Promise<number> {
   }, cap * 1000);
   watchdog.unref();
   try {
-    if (extras) return await runExtras(p, { log, started, results: RESULTS, doc: DOC, writeResults, writeDocSection, machine, versions, commandLine });
+    if (extras) return await runExtras(p, log);
     return await runComparison(p, log, started);
   } finally {
     clearTimeout(watchdog);

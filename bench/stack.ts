@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
 import { get } from './client.js';
 import { readPort, spawnNode, stop, type Child } from './procs.js';
-import { login, missingFor, plan, start, verify, type StartContext, type Target, type TargetName } from './targets.js';
+import { isAuthenticated, login, missingFor, plan, start, verify, type StartContext, type Target, type TargetName } from './targets.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 
@@ -45,7 +45,8 @@ export interface StackOptions {
 
 export async function startStack(o: StackOptions): Promise<Stack> {
   const nodeArgs = o.nodeArgs ?? ((): string[] => []);
-  const upstream = spawnNode('upstream', [...nodeArgs('upstream'), join(HERE, 'upstream.js')]);
+  // The upstream takes large headers: Apache forwards its session cookie and every claim as headers.
+  const upstream = spawnNode('upstream', [...nodeArgs('upstream'), '--max-http-header-size=262144', join(HERE, 'upstream.js')]);
   const upstreamPort = await readPort(upstream);
   const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
   const direct = await get(`${upstreamUrl}/`);
@@ -72,21 +73,37 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     cookieSecret: o.cookieSecret, largeSessions: o.largeSessions ?? false, nodeArgs, cwd: o.cwd,
   };
 
-  const targets: Target[] = [];
+  const started: Target[] = [];
+  const fail = async (name: TargetName, e: unknown, t?: Target): Promise<void> => {
+    const reason = (e as Error).message;
+    excluded.push({ name, status: 'failed', reason });
+    o.log(`FAILED ${name}: ${reason}`);
+    if (t) await stop(t.child, 3_000);
+  };
   for (const p of planned) {
     let t: Target | undefined;
     try {
       t = await start(p, ctx);
       await login(t);
+      started.push(t);
+    } catch (e) {
+      await fail(p.name, e, t);
+    }
+  }
+  // Every target gets the same request: the hops without a login forward Portcullis's cookie (or
+  // the first session cookie there is), so each side parses the same headers.
+  const sample = started.find((t) => t.name === 'portcullis')?.cookie ?? started.find((t) => t.cookie)?.cookie ?? '';
+  const targets: Target[] = [];
+  for (const t of started) {
+    if (!isAuthenticated(t.name)) t.cookie = sample;
+    try {
       await verify(t, direct.body);
       targets.push(t);
-      o.log(`ready ${p.name}: ${t.url}, up in ${Math.round(t.readyMs)} ms`
-        + (t.cookie ? `, session cookie ${t.cookie.length} bytes, the upstream sees user ${JSON.stringify(t.user)}` : ''));
+      o.log(`ready ${t.name}: ${t.url}, up in ${Math.round(t.readyMs)} ms`
+        + (t.cookie ? `, ${isAuthenticated(t.name) ? 'session' : 'forwarded'} cookie ${t.cookie.length} bytes` : '')
+        + (t.user ? `, the upstream sees user ${JSON.stringify(t.user)}` : ''));
     } catch (e) {
-      const reason = (e as Error).message;
-      excluded.push({ name: p.name, status: 'failed', reason });
-      o.log(`FAILED ${p.name}: ${reason}`);
-      if (t) await stop(t.child, 3_000);
+      await fail(t.name, e, t);
     }
   }
   return {

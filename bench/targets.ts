@@ -178,6 +178,8 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
           OAUTH2_PROXY_COOKIE_SECRET: ctx.cookieSecret,
           OAUTH2_PROXY_COOKIE_SECURE: 'false',
           OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+          // The same scopes as the peers ask for: a user who wants groups asks for them.
+          OAUTH2_PROXY_SCOPE: 'openid email profile groups',
           OAUTH2_PROXY_UPSTREAMS: `${up}/`,
           ...(p.name === 'portcullis-no-log' ? { OAUTH2_PROXY_REQUEST_LOGGING: 'false' } : {}),
         },
