@@ -1,7 +1,7 @@
 // The comparison's report: the terminal table, the Markdown section for docs/benchmarks.md, and
 // the section writer that replaces one generated section of that file and leaves the rest alone.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fmtInt, type Comparison, type Ratio, type Summary } from './compare.js';
+import { fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
 import type { Excluded } from './stack.js';
 import { DESCRIPTIONS, type TargetName } from './targets.js';
 
@@ -9,6 +9,15 @@ const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/
 
 function ratioOf(c: Comparison, a: TargetName, b: TargetName, metric: Ratio['metric']): Ratio | undefined {
   return c.ratios.find((r) => r.a === a && r.b === b && r.metric === metric);
+}
+
+/** The ratio a ÷ b, or the inverse of b ÷ a when only that pair is reported (bare-http-proxy ÷ bare-http-proxy-3). */
+function cell(c: Comparison, a: TargetName, b: TargetName, metric: Ratio['metric']): string {
+  if (a === b) return '1';
+  const r = ratioOf(c, a, b, metric);
+  if (r) return f(r.median, 3);
+  const inv = ratioOf(c, b, a, metric);
+  return inv ? f(median(inv.perRound.map((x) => 1 / x)), 3) : '';
 }
 
 function pad(rows: string[][]): string {
@@ -19,14 +28,11 @@ function pad(rows: string[][]): string {
 function targetRows(c: Comparison): string[][] {
   const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MB', 'procs', 'ready ms',
     'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'upstream µs/req', 'load-gen µs/req'];
-  const rows = c.summaries.map((s) => {
-    const r1 = ratioOf(c, s.name, 'bare-http-proxy', 'rps');
-    const r3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'rps');
-    const c3 = ratioOf(c, s.name, 'bare-http-proxy-3', 'cpuUsPerReq');
-    return [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1), String(s.memory.processes),
-      fmtInt(s.readyMs), r1 ? f(r1.median, 3) : s.name === 'bare-http-proxy' ? '1' : '', r3 ? f(r3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '',
-      c3 ? f(c3.median, 3) : s.name === 'bare-http-proxy-3' ? '1' : '', f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)];
-  });
+  const has = new Set(c.summaries.map((s) => s.name));
+  const vs = (s: Summary, b: TargetName, metric: Ratio['metric']): string => (has.has(b) ? cell(c, s.name, b, metric) : '');
+  const rows = c.summaries.map((s) => [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1),
+    String(s.memory.processes), fmtInt(s.readyMs), vs(s, 'bare-http-proxy', 'rps'), vs(s, 'bare-http-proxy-3', 'rps'),
+    vs(s, 'bare-http-proxy-3', 'cpuUsPerReq'), f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)]);
   return [head, ...rows];
 }
 

@@ -8,14 +8,14 @@
 // Extra modes: --session-size, --sessions, --soak, --download; --smoke for CI. See bench/README.md.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN, REPO } from '../test/support/proxy.js';
 import { compare, fmtInt, type Comparison } from './compare.js';
-import { pickGenerator, type Generator } from './load.js';
+import { WRK, pickGenerator, type Generator } from './load.js';
 import { killAllNow, stopAll } from './procs.js';
 import { DOC, RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { markdownSection, terminalReport, writeDocSection, type RunInfo } from './report.js';
@@ -161,7 +161,7 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
       machine: machine(),
       versions: versions(),
       parameters: `${p.rounds} rounds × ${p.duration} s per target, ${p.warmup} s warm-up, ${p.connections} connections, `
-        + `load from ${p.generator === 'wrk' ? 'wrk -t1' : 'autocannon (fallback: wrk is not installed)'}`
+        + `load from ${p.generator === 'wrk' ? 'wrk -t1' : `autocannon (${existsSync(WRK) ? '--autocannon' : 'fallback: wrk is not installed'})`}`
         + (p.sessionSize ? `, session size aim ${fmtInt(p.sessionSize)} bytes (${benchAccount(p.sessionSize).groups!.length} groups, claims in the ID token)` : ''),
       busy: `other processes used ${c.otherCores.toFixed(2)} cores (median over rounds; ${c.otherCores > 0.1 ? 'the machine was busy: req/s and latency are noisy, CPU µs/req less so' : 'idle enough'}); load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       runtimeS,
@@ -172,7 +172,7 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
       const chartName = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
       writeFileSync(join(REPO, 'docs', chartName), barChart({
         title: `Authenticated GET through each target${sessionId ? ` (${sessionId} session)` : ''}`,
-        subtitle: `${info.date}, ${os.availableParallelism()} CPUs, ${p.rounds} × ${p.duration} s rounds, medians; ${info.busy.split(';')[0]}`,
+        subtitle: `${info.date}, ${os.availableParallelism()} CPUs, wrk -c${p.connections}, medians of ${p.rounds} × ${p.duration} s rounds; other processes used ${c.otherCores.toFixed(2)} cores`,
         labels: c.summaries.map((s) => s.name),
         highlight: (l) => l.startsWith('portcullis'),
         panels: [
@@ -224,7 +224,8 @@ async function main(): Promise<number> {
   const estimate = Math.ceil(estimateSeconds(p));
   const cap = Math.ceil(estimate * 1.5 + 60);
   const extras = p.sessions || p.soak || p.download || p.startup;
-  log(`portcullis bench: ${machine()}; load generator ${p.generator === 'wrk' ? 'wrk -t1' : 'autocannon in its own process (FALLBACK: wrk is not installed; bash bench/setup.sh installs it)'}`);
+  const fallback = existsSync(WRK) ? 'asked for with --autocannon' : `FALLBACK: ${WRK} is not installed; bash bench/setup.sh installs it`;
+  log(`portcullis bench: ${machine()}; load generator ${p.generator === 'wrk' ? 'wrk -t1' : `autocannon in its own process (${fallback})`}`);
   log(extras
     ? `modes: ${[p.startup && `--startup ${p.startup}`, p.sessions && `--sessions ${p.sessions}`, p.soak && `--soak ${p.soak}`, p.download && `--download ${p.download} bytes`].filter(Boolean).join(', ')}`
     : `${p.smoke ? 'SMOKE: ' : ''}${p.targets.length} targets × (${p.warmup} s warm-up + ${p.rounds} rounds × ${p.duration} s), ${p.connections} connections`);
