@@ -44,7 +44,19 @@ async function withStack<T>(names: TargetName[], p: ExtraParams, log: (l: string
 }
 
 function header(what: string): string {
-  return `Run of ${runDate()}: \`${commandLine()}\`.\n\n- Machine: ${machine()}\n- Versions: ${versions()}\n\n${what}`;
+  const portcullis = versions().split(', ')[0];
+  return `Run of ${runDate()}: \`${commandLine()}\` on ${machine()}; ${portcullis}.\n\n${what}`;
+}
+
+/** RSS at every tenth of the sessions sent, from the samples. */
+function curveText(curve: Array<[number, number]>, n: number): string {
+  const out: string[] = [];
+  for (let k = 0; k <= 10; k++) {
+    const at = (n * k) / 10;
+    const nearest = curve.reduce((a, b) => (Math.abs(b[0] - at) < Math.abs(a[0] - at) ? b : a));
+    out.push(`${fmtInt(nearest[0])}: ${f1(nearest[1])}`);
+  }
+  return out.join(', ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,8 +182,9 @@ export async function runExtras(p: ExtraParams, log: (l: string) => void): Promi
       `| RSS 5 s later, idle | ${f1(r.memory.settled.rssMB)} MB |`,
       `| growth per session (after − before) | ${r.memory.perSessionKB.toFixed(2)} KB |`,
       '',
-      'Portcullis keeps at most 10,000 unsealed sessions in memory (oldest out first, `src/session/codec.ts`), so memory stops growing there; '
-      + 'a session pushed out costs one more unseal on its next request.',
+      `RSS in MB against the sessions sent so far: ${curveText(r.memory.curve, p.sessions)}. Portcullis keeps at most 10,000 unsealed `
+      + 'sessions (oldest out first, `src/session/codec.ts`); a session pushed out costs one more unseal on its next request. RSS also holds '
+      + 'whatever the V8 heap grew to, which Node does not hand back at once, so this is an upper bound on what the sessions keep.',
     ].join('\n'));
   }
   if (p.soak) {

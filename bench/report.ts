@@ -1,9 +1,12 @@
 // The comparison's report: the terminal table, the Markdown section for docs/benchmarks.md, and
 // the section writer that replaces one generated section of that file and leaves the rest alone.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
 import type { Excluded } from './stack.js';
-import { DESCRIPTIONS, type TargetName } from './targets.js';
+import { DOC } from './facts.js';
+import { barChart } from './svg.js';
+import { DESCRIPTIONS, isAuthenticated, type TargetName } from './targets.js';
 
 const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
@@ -77,14 +80,15 @@ export interface RunInfo {
   machine: string;
   versions: string;
   parameters: string;
+  /** The chart's subtitle: CPUs, generator, rounds. */
+  chartNote: string;
   busy: string;
   runtimeS: number;
-  chart?: string;
 }
 
-export function markdownSection(c: Comparison, info: RunInfo): string {
+export function markdownSection(c: Comparison, info: RunInfo, chart?: string): string {
   const targets = c.summaries.map((s) => `- \`${s.name}\`: ${DESCRIPTIONS[s.name]}`
-    + (s.cookieBytes ? `; session cookie ${fmtInt(s.cookieBytes)} bytes` : '')).join('\n');
+    + (s.cookieBytes ? `; ${isAuthenticated(s.name) ? 'its session cookie' : 'forwards Portcullis\'s cookie,'} ${fmtInt(s.cookieBytes)} bytes` : '')).join('\n');
   const logs = logCheck(c);
   return [
     `Run of ${info.date}: \`${info.command}\` (${f(info.runtimeS, 0)} s).`,
@@ -96,7 +100,7 @@ export function markdownSection(c: Comparison, info: RunInfo): string {
     '',
     mdTable(targetRows(c)),
     '',
-    ...(info.chart ? [`![req/s and CPU µs per request of each target](${info.chart})`, ''] : []),
+    ...(chart ? [`![req/s and CPU µs per request of each target](${chart})`, ''] : []),
     'Ratios, each the median of the per-round ratios (rounds are interleaved, so round *i* of two targets ran a few seconds apart):',
     '',
     mdTable(ratioRows(c)),
@@ -119,6 +123,23 @@ export function writeDocSection(file: string, id: string, title: string, body: s
   writeFileSync(file, next);
 }
 
-export function summaryRowsForSvg(summaries: readonly Summary[]): Array<{ label: string; rps: number; cpu: number }> {
-  return summaries.map((s) => ({ label: s.name, rps: s.rps, cpu: s.cpuUsPerReq }));
+/**
+ * Writes a comparison's chart (docs/benchmarks[-ID].svg) and its section of docs/benchmarks.md;
+ * returns what it wrote.
+ */
+export function publishComparison(c: Comparison, info: RunInfo, mode: string, sessionId: string): string {
+  const chart = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
+  const size = sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
+  writeFileSync(join(dirname(DOC), chart), barChart({
+    title: `Authenticated GET through each target${sessionId ? ` (a ~${size} session)` : ''}`,
+    subtitle: `${info.date}, ${info.chartNote}; other processes used ${c.otherCores.toFixed(2)} cores`,
+    labels: c.summaries.map((s) => s.name),
+    highlight: (l) => l.startsWith('portcullis'),
+    panels: [
+      { title: 'requests/s (higher is better)', format: (v) => fmtInt(v), values: c.summaries.map((s) => s.rps) },
+      { title: 'CPU µs per request (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq) },
+    ],
+  }));
+  writeDocSection(DOC, mode, sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results', markdownSection(c, info, chart));
+  return `wrote docs/benchmarks.md (section ${mode}) and docs/${chart}`;
 }

@@ -8,7 +8,7 @@
 // Extra modes: --session-size, --sessions, --soak, --download; --smoke for CI. See bench/README.md.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,9 +18,8 @@ import { compare, fmtInt, type Comparison } from './compare.js';
 import { WRK, pickGenerator, type Generator } from './load.js';
 import { killAllNow, stopAll } from './procs.js';
 import { DOC, RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
-import { markdownSection, terminalReport, writeDocSection, type RunInfo } from './report.js';
+import { publishComparison, terminalReport, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
-import { barChart } from './svg.js';
 import { TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
@@ -68,6 +67,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
     --profile           --cpu-prof for the Node targets (bench/results/profiles/)
     --bin PATH          the Portcullis entry point (default bin/portcullis)
     --out FILE          JSON results (default bench/results/MODE-latest.json, plus a dated copy)
+    --render FILE       write the docs section and chart of a comparison's JSON results again, without measuring
 `;
 
 function size(raw: string, name: string, max: number): number {
@@ -87,10 +87,12 @@ function parseParams(argv: string[]): Params {
       sessions: { type: 'string' }, soak: { type: 'string' }, download: { type: 'string' }, startup: { type: 'string' },
       'no-docs': { type: 'boolean', default: false }, autocannon: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, bin: { type: 'string', default: BIN }, out: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) { process.stdout.write(USAGE); process.exit(0); }
+  if (values.render) { process.stdout.write(`${renderResults(values.render)}\n`); process.exit(0); }
   const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
@@ -122,6 +124,13 @@ function parseParams(argv: string[]): Params {
 
 // ---------------------------------------------------------------------------------------------
 // The comparison
+
+/** --render: the docs section and chart of saved comparison results (after a change to the report's format). */
+function renderResults(file: string): string {
+  const j = JSON.parse(readFileSync(file, 'utf8')) as { mode: string; info: RunInfo; comparison: Comparison };
+  if (!j.comparison || !j.info) throw new UsageError(`${file} holds no comparison results of this version`);
+  return publishComparison(j.comparison, j.info, j.mode, j.mode.replace(/^comparison-?/, ''));
+}
 
 function estimateSeconds(p: Params): number {
   if (p.sessions || p.soak || p.download || p.startup) {
@@ -160,30 +169,16 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
       command: commandLine(),
       machine: machine(),
       versions: versions(),
+      chartNote: `${os.availableParallelism()} CPUs, ${p.generator === 'wrk' ? 'wrk' : 'autocannon'} -c${p.connections}, medians of ${p.rounds} × ${p.duration} s rounds`,
       parameters: `${p.rounds} rounds × ${p.duration} s per target, ${p.warmup} s warm-up, ${p.connections} connections, `
         + `load from ${p.generator === 'wrk' ? 'wrk -t1' : `autocannon (${existsSync(WRK) ? '--autocannon' : 'fallback: wrk is not installed'})`}`
         + (p.sessionSize ? `, session size aim ${fmtInt(p.sessionSize)} bytes (${benchAccount(p.sessionSize).groups!.length} groups, claims in the ID token)` : ''),
       busy: `other processes used ${c.otherCores.toFixed(2)} cores (median over rounds; ${c.otherCores > 0.1 ? 'the machine was busy: req/s and latency are noisy, CPU µs/req less so' : 'idle enough'}); load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       runtimeS,
     };
-    const file = writeResults(mode, p.out, { mode, ...info, parameters: { ...p, bin: relative(REPO, p.bin) }, comparison: c });
+    const file = writeResults(mode, p.out, { mode, info, parameters: { ...p, bin: relative(REPO, p.bin) }, comparison: c });
     log(`results: ${relative(process.cwd(), file)}`);
-    if (p.docs && c.summaries.length) {
-      const chartName = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
-      writeFileSync(join(REPO, 'docs', chartName), barChart({
-        title: `Authenticated GET through each target${sessionId ? ` (${sessionId} session)` : ''}`,
-        subtitle: `${info.date}, ${os.availableParallelism()} CPUs, wrk -c${p.connections}, medians of ${p.rounds} × ${p.duration} s rounds; other processes used ${c.otherCores.toFixed(2)} cores`,
-        labels: c.summaries.map((s) => s.name),
-        highlight: (l) => l.startsWith('portcullis'),
-        panels: [
-          { title: 'requests/s (higher is better)', format: (v) => fmtInt(v), values: c.summaries.map((s) => s.rps) },
-          { title: 'CPU µs per request (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq) },
-        ],
-      }));
-      info.chart = chartName;
-      writeDocSection(DOC, mode, sessionId ? `Results with a ${sessionId} session` : 'Results', markdownSection(c, info));
-      log(`wrote docs/benchmarks.md (section ${mode}) and docs/${chartName}`);
-    }
+    if (p.docs && c.summaries.length) log(publishComparison(c, info, mode, sessionId));
     if (p.profile) {
       await stopAll(15_000); // a Node target writes its --cpu-prof file as it exits
       log('CPU profiles (per-request figures with the number of requests each target was sent):');

@@ -25,7 +25,7 @@ export interface SessionsResult {
   realLogins: { count: number; medianMs: number; portcullisCpuMsPerLogin: number; benchCpuMsPerLogin: number; estimateForAllS: number };
   sealing: { seconds: number; usPerSession: number; cookieBytes: number };
   firstRequests: { seconds: number; perSecond: number; portcullisCpuUsPerRequest: number; failures: number; concurrency: number };
-  memory: { before: Memory; after: Memory; settled: Memory; peakRssMB: number; perSessionKB: number };
+  memory: { before: Memory; after: Memory; settled: Memory; peakRssMB: number; perSessionKB: number; curve: Array<[number, number]> };
   checked: string[];
 }
 
@@ -95,7 +95,13 @@ export async function runSessions(stack: Stack, n: number, log: (l: string) => v
   // 3. Each once through the proxy; RSS sampled every 500 ms.
   const before = treeMemory(pid);
   let peak = before.rssMB;
-  const sampler = setInterval(() => { peak = Math.max(peak, treeMemory(pid).rssMB); }, 500);
+  // RSS against the sessions sent so far: does it level off once the session cache is full?
+  const curve: Array<[number, number]> = [[0, before.rssMB]];
+  const sampler = setInterval(() => {
+    const rss = treeMemory(pid).rssMB;
+    peak = Math.max(peak, rss);
+    curve.push([next, rss]);
+  }, 500);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const concurrency = 16;
   let next = 0, failures = 0;
@@ -151,7 +157,7 @@ export async function runSessions(stack: Stack, n: number, log: (l: string) => v
     realLogins,
     sealing,
     firstRequests: { seconds: firstS, perSecond: n / firstS, portcullisCpuUsPerRequest: cpuUs, failures, concurrency },
-    memory: { before, after, settled, peakRssMB: peak, perSessionKB: ((after.rssMB - before.rssMB) * 1024) / n },
+    memory: { before, after, settled, peakRssMB: peak, perSessionKB: ((after.rssMB - before.rssMB) * 1024) / n, curve: [...curve, [n, after.rssMB]] },
     checked,
   };
 }
