@@ -11,7 +11,7 @@ import http from 'node:http';
 import { fmtInt, median } from './compare.js';
 import { DOC, RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { loadProblem, runLoad, type Generator } from './load.js';
-import { stop, stopAll, treeCpuSeconds, treeMemory } from './procs.js';
+import { machineBusySeconds, stop, stopAll, treeCpuSeconds, treeMemory } from './procs.js';
 import { writeDocSection } from './report.js';
 import { runSessions } from './sessions.js';
 import { startStack, type Stack } from './stack.js';
@@ -48,6 +48,10 @@ function header(what: string): string {
   return `Run of ${runDate()}: \`${commandLine()}\` on ${machine()}; ${portcullis}.\n\n${what}`;
 }
 
+function soakSeries(rss: number[]): string {
+  return rss.length > 61 ? `every 10 s: ${rss.filter((_, i) => i % 10 === 0).map(f1).join(' ')}` : rss.map(f1).join(' ');
+}
+
 /** RSS at every tenth of the sessions sent, from the samples. */
 function curveText(curve: Array<[number, number]>, n: number): string {
   const out: string[] = [];
@@ -61,7 +65,7 @@ function curveText(curve: Array<[number, number]>, n: number): string {
 
 // ---------------------------------------------------------------------------------------------
 
-interface SoakResult { seconds: number; rps: number; cpuUsPerReq: number; p99Ms: number; rssMB: number[]; startMB: number; endMB: number; maxMB: number; hwmMB: number; logLines: number; requests: number }
+interface SoakResult { seconds: number; otherCores: number; rps: number; cpuUsPerReq: number; p99Ms: number; rssMB: number[]; startMB: number; endMB: number; maxMB: number; hwmMB: number; logLines: number; requests: number }
 
 async function soak(stack: Stack, seconds: number, p: ExtraParams, log: (l: string) => void): Promise<SoakResult> {
   const t = stack.targets.find((x) => x.name === 'portcullis')!;
@@ -72,13 +76,17 @@ async function soak(stack: Stack, seconds: number, p: ExtraParams, log: (l: stri
   const rss: number[] = [treeMemory(t.child.pid).rssMB];
   const sampler = setInterval(() => rss.push(treeMemory(t.child.pid).rssMB), 1000);
   const cpu0 = treeCpuSeconds(t.child.pid);
+  const ours = (): number => treeCpuSeconds(t.child.pid) + treeCpuSeconds(stack.upstream.pid);
+  const ours0 = ours(), machine0 = machineBusySeconds(), self0 = process.cpuUsage(), at = performance.now();
   const load = await runLoad(p.generator, { ...spec, seconds });
+  const self = process.cpuUsage(self0);
+  const otherCores = Math.max(0, (machineBusySeconds() - machine0 - (ours() - ours0) - (self.user + self.system) / 1e6 - load.cpuSeconds) / ((performance.now() - at) / 1000));
   clearInterval(sampler);
   rss.push(treeMemory(t.child.pid).rssMB);
   const problem = loadProblem(load);
   if (problem) throw new Error(`soak: ${problem}`);
   const r: SoakResult = {
-    seconds, rps: load.rps, cpuUsPerReq: ((treeCpuSeconds(t.child.pid) - cpu0) * 1e6) / load.requests, p99Ms: load.p99Ms, rssMB: rss.map((x) => Number(x.toFixed(1))),
+    seconds, otherCores, rps: load.rps, cpuUsPerReq: ((treeCpuSeconds(t.child.pid) - cpu0) * 1e6) / load.requests, p99Ms: load.p99Ms, rssMB: rss.map((x) => Number(x.toFixed(1))),
     startMB: rss[0]!, endMB: rss[rss.length - 1]!, maxMB: Math.max(...rss), hwmMB: treeMemory(t.child.pid).hwmMB,
     logLines: t.logLines() ?? 0, requests: load.requests,
   };
@@ -191,8 +199,9 @@ export async function runExtras(p: ExtraParams, log: (l: string) => void): Promi
     const r = await withStack(['portcullis'], p, log, (s) => soak(s, p.soak, p, log));
     results.soak = r;
     section('soak', 'Soak', `Portcullis (request log on) under ${p.connections} connections of ${p.generator} for ${p.soak} s after a 5 s warm-up: `
-      + `${fmtInt(r.rps)} req/s, ${r.cpuUsPerReq.toFixed(0)} µs CPU per request, p99 ${r.p99Ms.toFixed(2)} ms, no errors. `
-      + `RSS **${f1(r.startMB)} MB at the start, ${f1(r.endMB)} MB at the end**, ${f1(r.maxMB)} MB at most (sampled every second: ${r.rssMB.map(f1).join(' ')}).`);
+      + `${fmtInt(r.rps)} req/s, ${r.cpuUsPerReq.toFixed(0)} µs CPU per request, p99 ${r.p99Ms.toFixed(2)} ms, no errors `
+      + `(other processes used ${r.otherCores.toFixed(2)} cores meanwhile). `
+      + `RSS **${f1(r.startMB)} MB at the start, ${f1(r.endMB)} MB at the end**, ${f1(r.maxMB)} MB at most (sampled every second; ${soakSeries(r.rssMB)}).`);
   }
   if (p.download) {
     const runs = await withStack(['bare-http-proxy-3', 'portcullis'], p, log, (s) => downloads(s, p.download, log));
