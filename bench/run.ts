@@ -5,7 +5,7 @@
 //   express-openid-connect                Express + express-openid-connect + http-proxy-middleware
 //   portcullis, portcullis-no-log         the real proxy, request log on / off
 // all in front of one upstream process, rounds interleaved, load from wrk (-t1) in its own process.
-// Extra modes: --session-size, --sessions, --soak, --download; --smoke for CI. See bench/README.md.
+// Extra modes: --session-size, --sessions, --soak, --download, --startup; --smoke for CI. See bench/README.md.
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { BIN, REPO } from '../test/support/proxy.js';
 import { compare, fmtInt, type Comparison } from './compare.js';
 import { WRK, pickGenerator, type Generator } from './load.js';
 import { killAllNow, stopAll } from './procs.js';
-import { DOC, RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
+import { RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { publishComparison, terminalReport, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
 import { TARGET_NAMES, type TargetName } from './targets.js';

@@ -10,7 +10,6 @@
 import http from 'node:http';
 import { cookieSecretBytes, deriveSealPassword } from '../src/config/secret.js';
 import { SessionCodec, type Session } from '../src/session/codec.js';
-import { HttpBrowser } from '../test/support/browser.js';
 import { get } from './client.js';
 import { median } from './compare.js';
 import { treeCpuSeconds, treeMemory, type Memory } from './procs.js';

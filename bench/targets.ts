@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DevClient } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from '../test/support/browser.js';
-import { BIN, freePort } from '../test/support/proxy.js';
+import { freePort } from '../test/support/proxy.js';
 import { apacheAvailable, apacheRedirectUri, startApache, type ApacheSessionMode } from './apache.js';
 import { get, waitHttp } from './client.js';
 import { nginxAvailable, startNginx } from './nginx.js';
