@@ -2,7 +2,7 @@
 // request to the upstream with http-proxy 1.18.1 or http-proxy-3, nothing else (no session, no
 // header work, no logging). The same knobs as Portcullis's own hop (src/upstream/http.ts): xfwd,
 // a keep-alive agent with the same limits, the same server timeouts (src/server/listen.ts).
-// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3> <upstreamPort>
+// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3> <upstreamPort> [port]
 // Prints `{"port":N}` on its first stdout line.
 import http from 'node:http';
 
@@ -12,10 +12,10 @@ interface MinimalProxy {
 }
 type CreateProxyServer = (opts: object) => MinimalProxy;
 
-const [impl, upstreamPortArg] = process.argv.slice(2);
+const [impl, upstreamPortArg, portArg] = process.argv.slice(2);
 const upstreamPort = Number(upstreamPortArg);
 if ((impl !== 'http-proxy' && impl !== 'http-proxy-3') || !Number.isInteger(upstreamPort) || upstreamPort <= 0) {
-  process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3> <upstreamPort>\n');
+  process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3> <upstreamPort> [port]\n');
   process.exit(2);
 }
 
@@ -39,7 +39,7 @@ const fail = (res: http.ServerResponse) => (): void => {
 const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, (req, res) => {
   proxy.web(req, res, {}, fail(res));
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(portArg ?? 0), '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port, impl })}\n`);
 });
 process.once('SIGTERM', () => process.exit(0));

@@ -1,0 +1,185 @@
+// The comparison: warm-up, then rounds interleaved across the targets (A B C … A B C), each round a
+// load run of fixed length against one target while the others idle. Per round: req/s, latency,
+// and the CPU each process spent per request (target tree, upstream, load generator, this process).
+// A round with any non-2xx answer or socket error takes the target out of the run as failed.
+import { loadProblem, runLoad, type Generator, type LoadResult } from './load.js';
+import { machineBusySeconds, processTree, snapshot, treeCpuSeconds, treeMemory, type Memory } from './procs.js';
+import type { Excluded, Stack } from './stack.js';
+import { requestHeaders, type Target, type TargetName } from './targets.js';
+
+export interface CompareParams {
+  rounds: number;
+  duration: number;
+  warmup: number;
+  connections: number;
+  generator: Generator;
+}
+
+export interface Round {
+  round: number;
+  requests: number;
+  rps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  /** User + system CPU per request, µs: the target's process tree, the upstream, the load generator, this process. */
+  cpuUsPerReq: number;
+  upstreamCpuUsPerReq: number;
+  loadGenCpuUsPerReq: number;
+  benchCpuUsPerReq: number;
+  /** Cores' worth of CPU that processes outside the benchmark used during the round. */
+  otherCores: number;
+  statuses: Record<string, number>;
+}
+
+export interface Summary {
+  name: TargetName;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerReq: number;
+  upstreamCpuUsPerReq: number;
+  loadGenCpuUsPerReq: number;
+  /** Memory of the target's process tree after its last round (hwmMB: sum of the peaks). */
+  memory: Memory;
+  readyMs: number;
+  cookieBytes: number;
+  /** Lines of the target's request log (Portcullis: stdout; Apache: access log), if it keeps one, and requests it was sent. */
+  logLines: number | undefined;
+  requestsSent: number;
+  rounds: Round[];
+}
+
+export interface Ratio { a: TargetName; b: TargetName; metric: 'rps' | 'cpuUsPerReq'; median: number; perRound: number[] }
+
+export interface Comparison { summaries: Summary[]; ratios: Ratio[]; excluded: Excluded[]; otherCores: number }
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function measure(t: Target, stack: Stack, p: CompareParams, seconds: number, round: number): Promise<{ load: LoadResult; round: Round }> {
+  const pid = t.child.pid;
+  const upstreamPid = stack.upstream.pid;
+  // One /proc pass per snapshot; every process of the benchmark, to tell the machine's other load apart.
+  const take = (): { target: number; upstream: number; ours: number } => {
+    const snap = snapshot();
+    const upstream = treeCpuSeconds(upstreamPid, snap);
+    return { target: treeCpuSeconds(pid, snap), upstream, ours: upstream + stack.targets.reduce((a, x) => a + treeCpuSeconds(x.child.pid, snap), 0) };
+  };
+  const before = take();
+  const machine0 = machineBusySeconds();
+  const at = performance.now();
+  const self0 = process.cpuUsage();
+  const load = await runLoad(p.generator, { url: `${t.url}/`, headers: requestHeaders(t), seconds, connections: p.connections });
+  const self = process.cpuUsage(self0);
+  const wallS = (performance.now() - at) / 1000;
+  const after = take();
+  const machine1 = machineBusySeconds();
+  const selfS = (self.user + self.system) / 1e6;
+  const perReq = (s: number): number => (s * 1e6) / load.requests;
+  const others = machine1 - machine0 - (after.ours - before.ours) - selfS - load.cpuSeconds;
+  return {
+    load,
+    round: {
+      round,
+      requests: load.requests,
+      rps: load.rps,
+      p50Ms: load.p50Ms,
+      p90Ms: load.p90Ms,
+      p99Ms: load.p99Ms,
+      cpuUsPerReq: perReq(after.target - before.target),
+      upstreamCpuUsPerReq: perReq(after.upstream - before.upstream),
+      loadGenCpuUsPerReq: perReq(load.cpuSeconds),
+      benchCpuUsPerReq: perReq(selfS),
+      otherCores: Math.max(0, others / wallS),
+      statuses: load.statuses,
+    },
+  };
+}
+
+const BASES: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3'];
+const PORTCULLIS: readonly TargetName[] = ['portcullis', 'portcullis-no-log'];
+const PEERS: readonly TargetName[] = ['apache-oidc-cookie', 'apache-oidc-shm', 'express-openid-connect'];
+
+/** The pairs the report shows: every target against both bare hops, each Portcullis against each authenticating peer. */
+export function ratioPairs(names: readonly TargetName[]): Array<[TargetName, TargetName]> {
+  const has = new Set(names);
+  const pairs: Array<[TargetName, TargetName]> = [];
+  for (const b of BASES) for (const a of names) if (a !== b && has.has(b) && !(b === 'bare-http-proxy-3' && a === 'bare-http-proxy')) pairs.push([a, b]);
+  for (const a of PORTCULLIS) for (const b of PEERS) if (has.has(a) && has.has(b)) pairs.push([a, b]);
+  return pairs;
+}
+
+export async function compare(stack: Stack, p: CompareParams, log: (line: string) => void): Promise<Comparison> {
+  const excluded: Excluded[] = [...stack.excluded];
+  let live = [...stack.targets];
+  const sent = new Map<TargetName, number>(live.map((t) => [t.name, 4])); // the checks' requests
+  const drop = (t: Target, reason: string): void => {
+    excluded.push({ name: t.name, status: 'failed', reason });
+    live = live.filter((x) => x !== t);
+    log(`FAILED ${t.name}: ${reason}`);
+  };
+
+  if (p.warmup > 0) {
+    for (const t of [...live]) {
+      const { load } = await measure(t, stack, p, p.warmup, 0);
+      sent.set(t.name, sent.get(t.name)! + load.requests);
+      const problem = loadProblem(load, true);
+      if (problem) drop(t, `warm-up: ${problem}`);
+      else log(`warm-up ${t.name}: ${Math.round(load.rps)} req/s`);
+    }
+  }
+
+  const rounds = new Map<TargetName, Round[]>(live.map((t) => [t.name, []]));
+  const memory = new Map<TargetName, Memory>();
+  for (let i = 1; i <= p.rounds; i++) {
+    for (const t of [...live]) {
+      if (t.child.exited()) { drop(t, `exited:\n${t.child.tail.join('\n')}`); continue; }
+      const { load, round } = await measure(t, stack, p, p.duration, i);
+      sent.set(t.name, sent.get(t.name)! + load.requests);
+      const problem = loadProblem(load);
+      if (problem) { drop(t, `round ${i}: ${problem}`); continue; }
+      rounds.get(t.name)!.push(round);
+      if (i === p.rounds) memory.set(t.name, treeMemory(t.child.pid));
+      log(`round ${i} ${t.name.padEnd(22)} ${fmtInt(round.rps).padStart(7)} req/s  p50 ${round.p50Ms.toFixed(2)} ms  p99 ${round.p99Ms.toFixed(2)} ms  `
+        + `CPU ${round.cpuUsPerReq.toFixed(0)} µs/req (${processTree(t.child.pid).length} proc)  upstream ${round.upstreamCpuUsPerReq.toFixed(0)}  `
+        + `${p.generator} ${round.loadGenCpuUsPerReq.toFixed(1)}  bench ${round.benchCpuUsPerReq.toFixed(1)}  others ${round.otherCores.toFixed(2)} cores`);
+    }
+  }
+
+  const summaries: Summary[] = live.map((t) => {
+    const rs = rounds.get(t.name)!;
+    return {
+      name: t.name,
+      rps: median(rs.map((r) => r.rps)),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+      cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+      upstreamCpuUsPerReq: median(rs.map((r) => r.upstreamCpuUsPerReq)),
+      loadGenCpuUsPerReq: median(rs.map((r) => r.loadGenCpuUsPerReq)),
+      memory: memory.get(t.name)!,
+      readyMs: t.readyMs,
+      cookieBytes: t.cookie.length,
+      logLines: t.logLines(),
+      requestsSent: sent.get(t.name)!,
+      rounds: rs,
+    };
+  });
+  const byName = new Map(summaries.map((s) => [s.name, s]));
+  const ratios: Ratio[] = [];
+  for (const [a, b] of ratioPairs(summaries.map((s) => s.name))) {
+    for (const metric of ['rps', 'cpuUsPerReq'] as const) {
+      const ra = byName.get(a)!.rounds, rb = byName.get(b)!.rounds;
+      const perRound = ra.map((r, i) => r[metric] / rb[i]![metric]);
+      ratios.push({ a, b, metric, median: median(perRound), perRound });
+    }
+  }
+  const otherCores = median(summaries.flatMap((s) => s.rounds.map((r) => r.otherCores)));
+  return { summaries, ratios, excluded, otherCores };
+}
+
+export const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
