@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BIN, REPO } from '../test/support/proxy.js';
 import { compare, fmtInt, type Comparison } from './compare.js';
@@ -117,7 +117,7 @@ function parseParams(argv: string[]): Params {
     docs: !values['no-docs'] && !smoke,
     generator: values.autocannon ? 'autocannon' : pickGenerator(),
     profile: values.profile,
-    bin: values.bin,
+    bin: resolve(values.bin),
     out: values.out,
   };
 }
