@@ -58,6 +58,8 @@ const TABLE = [
     help: 'http(s) URL(s) to proxy to; the URL path is the route it serves (longest match wins)', placeholder: 'http://127.0.0.1:8080/' }),
   opt({ name: 'pass_host_header', flag: '--pass-host-header', env: 'OAUTH2_PROXY_PASS_HOST_HEADER', type: 'bool', default: 'true', group: 'Upstream',
     help: 'send the client\'s Host header upstream (false: the upstream\'s own host)' }),
+  opt({ name: 'upstream_timeout', flag: '--upstream-timeout', env: 'OAUTH2_PROXY_UPSTREAM_TIMEOUT', type: 'duration', default: '30s', group: 'Upstream',
+    help: 'how long an upstream may take to start answering before the client gets 504 (0: no limit)' }),
   opt({ name: 'proxy_websockets', flag: '--proxy-websockets', env: 'OAUTH2_PROXY_PROXY_WEBSOCKETS', type: 'bool', default: 'true', group: 'Upstream',
     help: 'carry websocket (upgrade) requests to the upstream, authenticated like any request' }),
 

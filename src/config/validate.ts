@@ -71,6 +71,7 @@ export interface Config {
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
+  readonly upstreamTimeoutMs: number;
   readonly provider: ProviderConfig;
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;

@@ -43,16 +43,26 @@ export class RequestContext {
 
 /**
  * Splits an origin-form request target into path and query, or undefined when it is not one we
- * serve: absolute-form (`GET http://…`), or a path with dot segments. Browsers remove `.`/`..`
- * before sending; a request that still has them (raw or %2e-encoded) is crafted to make route
- * matching here and path resolution upstream disagree.
+ * forward unchanged: absolute-form (`GET http://…`), a backslash or `#`, or a dot segment in any spelling.
+ * Browsers remove `.`/`..` and turn `\` into `/` before sending, so a request that still has them
+ * is crafted to make the route check here and the path resolution of a server behind disagree:
+ * `%2e` for a dot, `%2f` or `%5c` for a separator, and `;params` after a segment (`..;/`, which
+ * Tomcat and Jetty resolve) are all read as what some server will make of them.
  */
 export function splitTarget(target: string | undefined): { path: string; search: string } | undefined {
   if (!target || target.charCodeAt(0) !== 47 /* / */) return undefined;
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
-  if (path.includes('.') || path.includes('%')) {
-    if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(path)) return undefined;
-  }
+  if (path.includes('\\') || path.includes('#')) return undefined;
+  if ((path.includes('.') || path.includes('%')) && hasDotSegment(path)) return undefined;
   return { path, search: q < 0 ? '' : target.slice(q) };
+}
+
+function hasDotSegment(path: string): boolean {
+  const spelled = path.replace(/%2e/gi, '.').replace(/%2f|%5c|\\/gi, '/');
+  for (const segment of spelled.split('/')) {
+    const bare = segment.split(';', 1)[0];
+    if (bare === '.' || bare === '..') return true;
+  }
+  return false;
 }

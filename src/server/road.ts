@@ -11,6 +11,7 @@ import { LoginStateCookies } from '../session/loginstate.js';
 import { createSessionStore, type LoadedSession } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
+import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
 import { Upstreams } from '../upstream/upstream.js';
 import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
@@ -46,7 +47,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
   const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity });
-  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, log });
+  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, timeoutMs: config.upstreamTimeoutMs, log });
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
@@ -97,6 +98,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
       sendError(req, ctx.out, new PortcullisError('NO_UPSTREAM'));
       return DONE;
     }
+    stripHopByHop(req.headers, ctx.upgrade !== undefined);
     stripProxyCookies(req.headers, isProxyCookie);
     setForwardingHeaders(req, peerIsTrusted(req, config));
     applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
@@ -132,7 +134,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     log.warn({ event: 'upstream_error', err: err.message, code }, 'upstream failed');
     if (observe.upstreamError.hasSubscribers) observe.upstreamError.publish({ upstream: ctx.upstream?.target, code });
     if (answered(ctx.out)) return void ctx.out.destroy();
-    sendError(ctx.req, ctx.out, new PortcullisError('UPSTREAM_UNAVAILABLE', { detail: err.message, cause: err }));
+    sendError(ctx.req, ctx.out, new PortcullisError(err instanceof UpstreamTimeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', { detail: err.message, cause: err }));
   }
 
   function failed(ctx: Ctx, err: unknown): void {

@@ -24,6 +24,8 @@ export interface Upstream {
 
 export interface UpstreamDeps {
   readonly passHostHeader: boolean;
+  /** upstream_timeout in ms (0: none). */
+  readonly timeoutMs: number;
   readonly agents: { readonly http: http.Agent; readonly https: https.Agent };
   readonly log: Logger;
 }
@@ -55,12 +57,12 @@ export class Upstreams {
   readonly all: readonly Upstream[];
   readonly #agents: UpstreamDeps['agents'];
 
-  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; log: Logger }) {
+  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; timeoutMs: number; log: Logger }) {
     this.#agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
       https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
     };
-    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, agents: this.#agents, log: o.log };
+    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, timeoutMs: o.timeoutMs, agents: this.#agents, log: o.log };
     this.all = specs.map((s) => createUpstream(s, deps)).sort((a, b) => b.path.length - a.path.length);
   }
 

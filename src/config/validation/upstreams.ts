@@ -1,11 +1,14 @@
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
 import type { UpstreamSpec } from '../validate.js';
+import { parseDuration } from '../values.js';
+
 
 export interface UpstreamsPart {
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
+  readonly upstreamTimeoutMs: number;
 }
 
 /** Upstream URLs (the path is the route) and how requests reach them. */
@@ -21,5 +24,10 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
     if (parsed.search || parsed.hash) r.warnings.push(`upstream ${u}: its query string and fragment are ignored`);
     upstreams.push({ path: parsed.pathname, url: parsed });
   }
-  return { upstreams, passHostHeader: r.bool('pass_host_header'), proxyWebsockets: r.bool('proxy_websockets') };
+  const timeout = parseDuration(r.str('upstream_timeout'));
+  if (!timeout.ok) r.fail('upstream_timeout', timeout.expected);
+  return {
+    upstreams, passHostHeader: r.bool('pass_host_header'), proxyWebsockets: r.bool('proxy_websockets'),
+    upstreamTimeoutMs: timeout.ok ? timeout.value : 0,
+  };
 }

@@ -1,0 +1,160 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+
+/** Where an http upstream is and how to reach it; built once per route. */
+export interface ForwardTarget {
+  readonly protocol: 'http:' | 'https:';
+  readonly hostname: string;
+  readonly port: number;
+  /** host[:port] as the upstream expects it in Host, for changeOrigin (pass_host_header=false). */
+  readonly host: string;
+  readonly agent: http.Agent;
+  /** Send the upstream's own host as Host instead of the client's (pass_host_header=false). */
+  readonly changeOrigin: boolean;
+  /** No answer (headers) from the upstream within this many ms ends the request; 0 for none. */
+  readonly timeoutMs: number;
+}
+
+/** The upstream took longer than upstream_timeout to answer. */
+export class UpstreamTimeout extends Error {
+  override readonly name = 'UpstreamTimeout';
+  readonly code = 'UPSTREAM_TIMEOUT';
+}
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1): they describe one connection and are never forwarded, nor is
+ * any field that the message's Connection header names. A client naming X-Forwarded-User there
+ * would otherwise have an RFC-following hop behind the proxy delete the proxy's identity header.
+ * `expect` is answered by this server already (100-continue), and `proxy-authorization` is for us.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'proxy-authorization']);
+
+/**
+ * Removes the hop-by-hop fields of a request and every field its Connection header names, keeping
+ * `connection: upgrade` and `upgrade` on an upgrade request. Call it before the proxy adds its own
+ * headers, so no client-named field can take one of them away.
+ */
+export function stripHopByHop(headers: http.IncomingHttpHeaders, upgrade: boolean): void {
+  const connection = headers.connection;
+  const upgradeTo = headers.upgrade;
+  if (connection) {
+    for (const token of String(connection).split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  if (upgrade && upgradeTo) {
+    headers.connection = 'upgrade';
+    headers.upgrade = upgradeTo;
+  }
+}
+
+/** The upstream's response headers without hop-by-hop fields, as the flat [name, value, …] list writeHead takes. */
+function responseHeaders(raw: readonly string[]): string[] {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      named ??= new Set();
+      for (const t of raw[i + 1]!.split(',')) named.add(t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+function outgoing(req: http.IncomingMessage, t: ForwardTarget): http.RequestOptions {
+  const headers = req.headers;
+  if (t.changeOrigin) headers.host = t.host;
+  return {
+    agent: t.agent, hostname: t.hostname, port: t.port, method: req.method,
+    // Exactly the target the road checked: no re-parsing, no dot-segment resolution.
+    path: req.url, headers, setHost: false,
+  };
+}
+
+const request = (t: ForwardTarget, o: http.RequestOptions): http.ClientRequest => (t.protocol === 'https:' ? https.request(o) : http.request(o));
+
+/**
+ * Forwards one request on node:http: the request and response bodies stream with backpressure,
+ * and nothing is parsed twice. Measured against http-proxy-3 in bench/ (the `bare-node-http` and
+ * `bare-http-proxy-3` hops); see docs/benchmarks.md. `onFailure` gets every error that happens
+ * before the response headers are sent; after that the client's connection is cut, as a proxy must.
+ */
+export function forwardRequest(req: http.IncomingMessage, res: http.ServerResponse, t: ForwardTarget, onFailure: (err: Error) => void): void {
+  const out = request(t, outgoing(req, t));
+  let failed = false;
+  const fail = (err: Error): void => {
+    if (failed) return;
+    failed = true;
+    out.destroy();
+    onFailure(err);
+  };
+  out.on('error', fail);
+  if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
+  out.on('response', (up: http.IncomingMessage) => {
+    if (t.timeoutMs > 0) out.setTimeout(0);
+    res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.rawHeaders));
+    up.on('error', () => res.destroy());
+    up.pipe(res);
+  });
+  // The client went away before the answer was complete: stop asking the upstream.
+  res.on('close', () => { if (!res.writableFinished) out.destroy(); });
+  // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3): end at once
+  // rather than pay for a pipe.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) out.end();
+  else req.pipe(out);
+}
+
+/**
+ * Forwards an upgrade (websocket handshake): on the upstream's 101 the two sockets are joined;
+ * any other answer is relayed to the client as it is and the connection closed.
+ */
+export function forwardUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, t: ForwardTarget, onFailure: (err: Error) => void): void {
+  const out = request(t, outgoing(req, t));
+  let settled = false;
+  const fail = (err: Error): void => {
+    if (settled) return;
+    settled = true;
+    out.destroy();
+    onFailure(err);
+  };
+  out.on('error', fail);
+  if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
+  socket.on('error', () => out.destroy());
+  out.on('upgrade', (up: http.IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+    settled = true;
+    out.setTimeout(0);
+    socket.write(statusLine(up) + rawLines(up.rawHeaders) + '\r\n');
+    if (upHead.length) socket.write(upHead);
+    if (head.length) upSocket.write(head);
+    upSocket.on('error', () => socket.destroy());
+    socket.on('error', () => upSocket.destroy());
+    upSocket.on('close', () => socket.destroy());
+    socket.on('close', () => upSocket.destroy());
+    upSocket.pipe(socket).pipe(upSocket);
+  });
+  out.on('response', (up: http.IncomingMessage) => {
+    settled = true;
+    out.setTimeout(0);
+    socket.write(statusLine(up) + rawLines(responseHeaders(up.rawHeaders)) + 'connection: close\r\n\r\n');
+    up.pipe(socket);
+  });
+  out.end();
+}
+
+function statusLine(up: http.IncomingMessage): string {
+  return `HTTP/1.1 ${up.statusCode ?? 502} ${up.statusMessage ?? ''}\r\n`;
+}
+
+function rawLines(raw: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < raw.length; i += 2) s += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return s;
+}
