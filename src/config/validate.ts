@@ -10,11 +10,14 @@ import { validateUpstreams } from './validation/upstreams.js';
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 export type SameSite = 'lax' | 'strict' | 'none' | '';
 
-export interface UpstreamSpec {
-  /** Route prefix (the URL's path); requests keep their own path when forwarded. */
-  readonly path: string;
-  readonly url: URL;
-}
+/** One upstream as configured: `path` is the route it serves, `url` the URL as written (for logs). */
+export type UpstreamSpec =
+  /** Requests keep their own path when forwarded. */
+  | { readonly kind: 'http'; readonly path: string; readonly url: URL }
+  | { readonly kind: 'unix'; readonly path: string; readonly url: URL; readonly socketPath: string }
+  /** The route prefix is removed from the request path to find the file under `dir`. */
+  | { readonly kind: 'file'; readonly path: string; readonly url: URL; readonly dir: string }
+  | { readonly kind: 'static'; readonly path: string; readonly url: URL; readonly code: number };
 
 export interface CookieConfig {
   readonly name: string;
@@ -55,6 +58,7 @@ export interface Config {
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
+  readonly sslUpstreamInsecureSkipVerify: boolean;
   readonly provider: ProviderConfig;
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;

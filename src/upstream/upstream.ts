@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { UpstreamSpec } from '../config/validate.js';
+import { FileUpstream } from './file.js';
 import { HttpUpstream } from './http.js';
+import { StaticUpstream } from './static.js';
 
 /** Called when an upstream cannot take or finish a request; the caller answers the client. */
 export type UpstreamFailure = (err: Error) => void;
@@ -24,20 +26,32 @@ export interface Upstream {
 
 export interface UpstreamDeps {
   readonly passHostHeader: boolean;
-  readonly agents: { readonly http: http.Agent; readonly https: https.Agent };
+  /** ssl_upstream_insecure_skip_verify: https upstreams' certificates are not checked. */
+  readonly insecureSkipVerify: boolean;
+  /** `unix` is the agent of one socket (unix:// upstreams), made by `unixAgent`. */
+  readonly agents: { readonly http: http.Agent; readonly https: https.Agent; readonly unix?: http.Agent };
   readonly log: Logger;
 }
 
-/** The one place that maps an upstream URL's scheme to the kind that serves it. */
+/**
+ * The one place that maps an upstream URL's scheme (validated into a kind) to what serves it. A
+ * unix:// upstream is an http upstream whose connections go to the socket, as in oauth2-proxy.
+ */
 export function createUpstream(spec: UpstreamSpec, deps: UpstreamDeps): Upstream {
-  switch (spec.url.protocol) {
-    case 'http:':
-    case 'https:':
+  switch (spec.kind) {
+    case 'http':
+    case 'unix':
       return new HttpUpstream(spec, deps);
-    default:
-      // Validation admits only the schemes above; reaching here is a bug, not a user error.
-      throw new Error(`no upstream kind serves ${spec.url.protocol}`);
+    case 'file':
+      return new FileUpstream(spec, deps.log);
+    case 'static':
+      return new StaticUpstream(spec);
   }
+}
+
+/** A keep-alive agent whose every connection goes to one unix socket (http.Agent maps socketPath to the socket's path). */
+export function unixAgent(socketPath: string): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, socketPath } as http.AgentOptions);
 }
 
 /** A route `/app` serves `/app` and `/app/…`, not `/apples`; `/app/` also serves `/app`. */
@@ -53,15 +67,21 @@ export function routeMatches(route: string, pathname: string): boolean {
  */
 export class Upstreams {
   readonly all: readonly Upstream[];
-  readonly #agents: UpstreamDeps['agents'];
+  readonly #agents: http.Agent[];
 
-  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; log: Logger }) {
-    this.#agents = {
+  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; insecureSkipVerify: boolean; log: Logger }) {
+    const agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
       https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
     };
-    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, agents: this.#agents, log: o.log };
-    this.all = specs.map((s) => createUpstream(s, deps)).sort((a, b) => b.path.length - a.path.length);
+    this.#agents = [agents.http, agents.https];
+    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, insecureSkipVerify: o.insecureSkipVerify, agents, log: o.log };
+    this.all = specs.map((s) => {
+      if (s.kind !== 'unix') return createUpstream(s, deps);
+      const unix = unixAgent(s.socketPath);
+      this.#agents.push(unix);
+      return createUpstream(s, { ...deps, agents: { ...agents, unix } });
+    }).sort((a, b) => b.path.length - a.path.length);
   }
 
   /** The upstream serving a request path, or undefined. */
@@ -72,7 +92,6 @@ export class Upstreams {
 
   close(): void {
     for (const u of this.all) u.close();
-    this.#agents.http.destroy();
-    this.#agents.https.destroy();
+    for (const a of this.#agents) a.destroy();
   }
 }
