@@ -41,7 +41,7 @@ test('upstream URLs: each kind and its route, as oauth2-proxy reads them', () =>
       ['http://user:pw@host/', /without credentials/],
       ['static://abc', /status from 200 to 599/], ['static://99', /status from 200 to 599/], ['static://600', /status from 200 to 599/],
       ['static://200/path', /status from 200 to 599/],
-      ['unix://run/app.sock', /absolute socket path/], ['unix:///', /absolute socket path/],
+      ['unix://run/app.sock', /absolute socket path/], ['unix:///', /absolute socket path/], ['unix:///run/%zz.sock', /absolute socket path/],
       [`file://${join(dir, 'missing')}`, /an existing directory .*ENOENT/], [`file://${join(dir, 'f.txt')}`, /a directory \(.* is not one\)/],
       ['file://host/srv/www', /a host is not allowed/], [`file://${dir}#files`, /a route after #/],
       [`static://202,static://204`, /both serve the route \//], ['http://a/x/,http://b/x/', /both serve the route \/x\//],

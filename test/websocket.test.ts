@@ -5,7 +5,7 @@ import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
-import { startNginx, type Nginx } from './support/nginx.js';
+import { readmeNginxSnippet, startNginx, type Nginx } from './support/nginx.js';
 import { freePort } from './support/proxy.js';
 import { ALICE } from './support/stack.js';
 
@@ -91,16 +91,10 @@ describe('websockets through Portcullis to a real websocket server', () => {
     cookie = b.cookieHeader(new URL(proxy.url));
     assert.match(cookie, /_oauth2_proxy=/);
     const nginxPort = await freePort();
-    nginx = await startNginx(`  server {
-    listen 127.0.0.1:${nginxPort};
-    location / {
-      proxy_pass ${proxy.url};
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_set_header Host $host;
-    }
-  }`, nginxPort);
+    // The README's location block as written, its address pointed at this proxy.
+    const location = readmeNginxSnippet('nginx-websocket-snippet').replace('http://127.0.0.1:4180', proxy.url);
+    assert.notEqual(location, readmeNginxSnippet('nginx-websocket-snippet'), 'the README block proxies to 127.0.0.1:4180');
+    nginx = await startNginx(`server {\n  listen 127.0.0.1:${nginxPort};\n${location}}`, nginxPort);
   });
   after(async () => {
     await nginx?.stop();

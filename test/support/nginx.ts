@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './proxy.js';
 
-/** The nginx server block the README gives users, exactly as written there. */
-export function readmeNginxSnippet(): string {
+/** An nginx block the README gives users, exactly as written there between `<!-- NAME:start/end -->`. */
+export function readmeNginxSnippet(name = 'nginx-snippet'): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const m = /<!-- nginx-snippet:start -->\s*```nginx\n([\s\S]*?)```\s*<!-- nginx-snippet:end -->/.exec(readme);
-  if (!m) throw new Error('README.md has no nginx snippet between <!-- nginx-snippet:start/end --> markers');
+  const m = new RegExp(`<!-- ${name}:start -->\\s*\`\`\`nginx\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
+  if (!m) throw new Error(`README.md has no nginx snippet between <!-- ${name}:start/end --> markers`);
   return m[1]!;
 }
 

@@ -36,8 +36,13 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
         upstreams.push({ kind: 'http', path: url.pathname, url });
         break;
       case 'unix:': {
-        if (url.host !== '' || url.pathname === '/' || url.search) { bad(u, 'unix:// and an absolute socket path, such as unix:///run/app.sock (three slashes)'); break; }
-        upstreams.push({ kind: 'unix', path: fragmentRoute!, url, socketPath: decodeURIComponent(url.pathname) });
+        let socketPath: string | undefined;
+        try { socketPath = decodeURIComponent(url.pathname); } catch { /* reported below */ }
+        if (url.host !== '' || url.pathname === '/' || url.search || !socketPath || socketPath.includes('\0')) {
+          bad(u, 'unix:// and an absolute socket path, such as unix:///run/app.sock (three slashes)');
+          break;
+        }
+        upstreams.push({ kind: 'unix', path: fragmentRoute!, url, socketPath });
         break;
       }
       case 'file:': {
