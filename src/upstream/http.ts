@@ -18,14 +18,10 @@ export class HttpUpstream implements Upstream {
 
   constructor(spec: UpstreamSpec, deps: UpstreamDeps) {
     this.path = spec.path;
-    // A unix socket has no host: `localhost` stands in for the Host header, as in oauth2-proxy.
-    const unix = spec.kind === 'unix' ? deps.agents.unix : undefined;
-    if (spec.kind === 'unix' && !unix) throw new Error(`unix upstream ${spec.url.href} built without its socket agent`);
-    this.target = unix ? spec.url.href : spec.url.origin;
-    const agent = unix ?? (spec.url.protocol === 'https:' ? deps.agents.https : deps.agents.http);
+    this.target = spec.url.origin;
+    const agent = spec.url.protocol === 'https:' ? deps.agents.https : deps.agents.http;
     this.#proxy = createProxyServer<typeof http.IncomingMessage, typeof http.ServerResponse, Error>({
-      target: new URL(unix ? 'http://localhost' : spec.url.origin), agent, xfwd: true, changeOrigin: !deps.passHostHeader, proxyTimeout: 0,
-      secure: !deps.insecureSkipVerify,
+      target: new URL(spec.url.origin), agent, xfwd: true, changeOrigin: !deps.passHostHeader, proxyTimeout: 0,
     });
     // A socket-level error with no callback to take it must not become an unhandled 'error' event.
     this.#proxy.on('error', (err: Error) => deps.log.warn({ err: err?.message }, 'upstream error'));

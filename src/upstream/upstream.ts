@@ -26,10 +26,7 @@ export interface Upstream {
 
 export interface UpstreamDeps {
   readonly passHostHeader: boolean;
-  /** ssl_upstream_insecure_skip_verify: https upstreams' certificates are not checked. */
-  readonly insecureSkipVerify: boolean;
-  /** `unix` is the agent of one socket (unix:// upstreams), made by `unixAgent`. */
-  readonly agents: { readonly http: http.Agent; readonly https: https.Agent; readonly unix?: http.Agent };
+  readonly agents: { readonly http: http.Agent; readonly https: https.Agent };
   readonly log: Logger;
 }
 
@@ -40,8 +37,9 @@ export interface UpstreamDeps {
 export function createUpstream(spec: UpstreamSpec, deps: UpstreamDeps): Upstream {
   switch (spec.kind) {
     case 'http':
-    case 'unix':
       return new HttpUpstream(spec, deps);
+    case 'unix':
+      return unixUpstream(spec, deps);
     case 'file':
       return new FileUpstream(spec, deps.log);
     case 'static':
@@ -49,9 +47,21 @@ export function createUpstream(spec: UpstreamSpec, deps: UpstreamDeps): Upstream
   }
 }
 
-/** A keep-alive agent whose every connection goes to one unix socket (http.Agent maps socketPath to the socket's path). */
-export function unixAgent(socketPath: string): http.Agent {
-  return new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, socketPath } as http.AgentOptions);
+/**
+ * An http upstream whose agent connects every request to the socket (http.Agent turns its
+ * `socketPath` option into the connection's path). A socket has no host: `localhost` stands in for
+ * the Host header when pass_host_header=false, as in oauth2-proxy.
+ */
+function unixUpstream(spec: Extract<UpstreamSpec, { kind: 'unix' }>, deps: UpstreamDeps): Upstream {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, socketPath: spec.socketPath } as http.AgentOptions);
+  const http1 = new HttpUpstream({ kind: 'http', path: spec.path, url: new URL('http://localhost/') }, { ...deps, agents: { ...deps.agents, http: agent } });
+  return {
+    path: spec.path,
+    target: spec.url.href,
+    handle: (req, res, onFailure) => http1.handle(req, res, onFailure),
+    upgrade: (req, socket, head, onFailure) => http1.upgrade(req, socket, head, onFailure),
+    close: () => { http1.close(); agent.destroy(); },
+  };
 }
 
 /** A route `/app` serves `/app` and `/app/…`, not `/apples`; `/app/` also serves `/app`. */
@@ -67,21 +77,17 @@ export function routeMatches(route: string, pathname: string): boolean {
  */
 export class Upstreams {
   readonly all: readonly Upstream[];
-  readonly #agents: http.Agent[];
+  readonly #agents: UpstreamDeps['agents'];
 
   constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; insecureSkipVerify: boolean; log: Logger }) {
-    const agents = {
+    this.#agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
-      https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
+      // ssl_upstream_insecure_skip_verify: an agent's own options win over a request's at connect
+      // time, so this holds for every https request and websocket through it.
+      https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, ...(o.insecureSkipVerify ? { rejectUnauthorized: false } : {}) }),
     };
-    this.#agents = [agents.http, agents.https];
-    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, insecureSkipVerify: o.insecureSkipVerify, agents, log: o.log };
-    this.all = specs.map((s) => {
-      if (s.kind !== 'unix') return createUpstream(s, deps);
-      const unix = unixAgent(s.socketPath);
-      this.#agents.push(unix);
-      return createUpstream(s, { ...deps, agents: { ...agents, unix } });
-    }).sort((a, b) => b.path.length - a.path.length);
+    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, agents: this.#agents, log: o.log };
+    this.all = specs.map((s) => createUpstream(s, deps)).sort((a, b) => b.path.length - a.path.length);
   }
 
   /** The upstream serving a request path, or undefined. */
@@ -92,6 +98,7 @@ export class Upstreams {
 
   close(): void {
     for (const u of this.all) u.close();
-    for (const a of this.#agents) a.destroy();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './proxy.js';
 
-/** An nginx block the README gives users, exactly as written there between `<!-- NAME:start/end -->`. */
+/** An nginx server block the README gives users, exactly as written between its `<!-- name:start/end -->` markers. */
 export function readmeNginxSnippet(name = 'nginx-snippet'): string {
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
   const m = new RegExp(`<!-- ${name}:start -->\\s*\`\`\`nginx\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);

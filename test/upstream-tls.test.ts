@@ -1,9 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HttpBrowser } from './support/browser.js';
-import { makeTestCerts, type TestCerts } from './support/certs.js';
+import { makeCertificates, type TestCertificates } from './support/tls.js';
 import { request } from './support/http.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
@@ -11,8 +13,8 @@ import { startStack, type Stack } from './support/stack.js';
 import { ALICE } from './support/stack.js';
 
 /** An https upstream on loopback with a certificate from a CA nobody trusts by default; echoes JSON, and websockets. */
-function startHttpsEcho(certs: TestCerts): Promise<{ url: string; close(): Promise<void> }> {
-  const server = https.createServer({ key: certs.key, cert: certs.cert }, (req, res) => {
+function startHttpsEcho(certs: TestCertificates): Promise<{ url: string; close(): Promise<void> }> {
+  const server = https.createServer({ key: readFileSync(certs.keyFile), cert: readFileSync(certs.certFile) }, (req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ tls: true, url: req.url, headers: req.headers }));
@@ -33,14 +35,14 @@ async function signedIn(proxyUrl: string): Promise<string> {
 }
 
 describe('https:// upstreams', () => {
-  let certs: TestCerts;
+  let certs: TestCertificates;
   let upstream: { url: string; close(): Promise<void> };
   let peers: Peers;
   let strict: InProcess;
   let insecure: InProcess;
 
   before(async () => {
-    certs = makeTestCerts();
+    certs = makeCertificates(['127.0.0.1', 'localhost']);
     upstream = await startHttpsEcho(certs);
     const ports = [await freePort(), await freePort()];
     peers = await startPeers({ ports });
@@ -85,14 +87,14 @@ describe('https:// upstreams', () => {
 });
 
 describe('https:// upstream signed by a private CA given in NODE_EXTRA_CA_CERTS', () => {
-  let certs: TestCerts;
+  let certs: TestCertificates;
   let upstream: { url: string; close(): Promise<void> };
   let stack: Stack;
 
   before(async () => {
-    certs = makeTestCerts();
+    certs = makeCertificates(['127.0.0.1', 'localhost']);
     upstream = await startHttpsEcho(certs);
-    stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_UPSTREAMS: upstream.url, NODE_EXTRA_CA_CERTS: certs.caFile }) });
+    stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_UPSTREAMS: upstream.url, NODE_EXTRA_CA_CERTS: join(certs.dir, 'ca.crt') }) });
   });
   after(async () => {
     await stack?.close();
