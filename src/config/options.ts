@@ -55,13 +55,15 @@ const TABLE = [
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',
-    help: 'http(s) URL(s) to proxy to; the URL path is the route it serves (longest match wins)', placeholder: 'http://127.0.0.1:8080/' }),
+    help: 'where requests go, longest route first: http(s)://host:port/route/, unix:///path/to.sock, file:///dir/#/route/ (static files) or static://CODE', placeholder: 'http://127.0.0.1:8080/' }),
   opt({ name: 'pass_host_header', flag: '--pass-host-header', env: 'OAUTH2_PROXY_PASS_HOST_HEADER', type: 'bool', default: 'true', group: 'Upstream',
     help: 'send the client\'s Host header upstream (false: the upstream\'s own host)' }),
   opt({ name: 'upstream_timeout', flag: '--upstream-timeout', env: 'OAUTH2_PROXY_UPSTREAM_TIMEOUT', type: 'duration', default: '30s', group: 'Upstream',
     help: 'how long an upstream may take to start answering before the client gets 504 (0: no limit)' }),
   opt({ name: 'proxy_websockets', flag: '--proxy-websockets', env: 'OAUTH2_PROXY_PROXY_WEBSOCKETS', type: 'bool', default: 'true', group: 'Upstream',
     help: 'carry websocket (upgrade) requests to the upstream, authenticated like any request' }),
+  opt({ name: 'ssl_upstream_insecure_skip_verify', flag: '--ssl-upstream-insecure-skip-verify', env: 'OAUTH2_PROXY_SSL_UPSTREAM_INSECURE_SKIP_VERIFY', type: 'bool', default: 'false', group: 'Upstream',
+    help: 'do not verify the certificates of https:// upstreams (trust a private CA with NODE_EXTRA_CA_CERTS instead)' }),
 
   // Provider
   opt({ name: 'provider', flag: '--provider', env: 'OAUTH2_PROXY_PROVIDER', type: 'enum', default: 'oidc', choices: ['oidc'], group: 'Provider',

@@ -19,11 +19,14 @@ export interface TlsListener {
 }
 export type SameSite = 'lax' | 'strict' | 'none' | '';
 
-export interface UpstreamSpec {
-  /** Route prefix (the URL's path); requests keep their own path when forwarded. */
-  readonly path: string;
-  readonly url: URL;
-}
+/** One upstream as configured: `path` is the route it serves, `url` the URL as written (for logs). */
+export type UpstreamSpec =
+  /** Requests keep their own path when forwarded. */
+  | { readonly kind: 'http'; readonly path: string; readonly url: URL }
+  | { readonly kind: 'unix'; readonly path: string; readonly url: URL; readonly socketPath: string }
+  /** The route prefix is removed from the request path to find the file under `dir`. */
+  | { readonly kind: 'file'; readonly path: string; readonly url: URL; readonly dir: string }
+  | { readonly kind: 'static'; readonly path: string; readonly url: URL; readonly code: number };
 
 export interface CookieConfig {
   readonly name: string;
@@ -72,6 +75,7 @@ export interface Config {
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
   readonly upstreamTimeoutMs: number;
+  readonly sslUpstreamInsecureSkipVerify: boolean;
   readonly provider: ProviderConfig;
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;

@@ -47,7 +47,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
   const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity });
-  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, timeoutMs: config.upstreamTimeoutMs, log });
+  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log });
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;

@@ -3,7 +3,9 @@ import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { UpstreamSpec } from '../config/validate.js';
+import { FileUpstream } from './file.js';
 import { HttpUpstream } from './http.js';
+import { StaticUpstream } from './static.js';
 
 /** Called when an upstream cannot take or finish a request; the caller answers the client. */
 export type UpstreamFailure = (err: Error) => void;
@@ -30,16 +32,38 @@ export interface UpstreamDeps {
   readonly log: Logger;
 }
 
-/** The one place that maps an upstream URL's scheme to the kind that serves it. */
+/**
+ * The one place that maps an upstream URL's scheme (validated into a kind) to what serves it. A
+ * unix:// upstream is an http upstream whose connections go to the socket, as in oauth2-proxy.
+ */
 export function createUpstream(spec: UpstreamSpec, deps: UpstreamDeps): Upstream {
-  switch (spec.url.protocol) {
-    case 'http:':
-    case 'https:':
+  switch (spec.kind) {
+    case 'http':
       return new HttpUpstream(spec, deps);
-    default:
-      // Validation admits only the schemes above; reaching here is a bug, not a user error.
-      throw new Error(`no upstream kind serves ${spec.url.protocol}`);
+    case 'unix':
+      return unixUpstream(spec, deps);
+    case 'file':
+      return new FileUpstream(spec, deps.log);
+    case 'static':
+      return new StaticUpstream(spec);
   }
+}
+
+/**
+ * An http upstream whose agent connects every request to the socket (http.Agent turns its
+ * `socketPath` option into the connection's path). A socket has no host: `localhost` stands in for
+ * the Host header when pass_host_header=false, as in oauth2-proxy.
+ */
+function unixUpstream(spec: Extract<UpstreamSpec, { kind: 'unix' }>, deps: UpstreamDeps): Upstream {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, socketPath: spec.socketPath } as http.AgentOptions);
+  const http1 = new HttpUpstream({ kind: 'http', path: spec.path, url: new URL('http://localhost/') }, { ...deps, agents: { ...deps.agents, http: agent } });
+  return {
+    path: spec.path,
+    target: spec.url.href,
+    handle: (req, res, onFailure) => http1.handle(req, res, onFailure),
+    upgrade: (req, socket, head, onFailure) => http1.upgrade(req, socket, head, onFailure),
+    close: () => { http1.close(); agent.destroy(); },
+  };
 }
 
 /** A route `/app` serves `/app` and `/app/…`, not `/apples`; `/app/` also serves `/app`. */
@@ -57,10 +81,12 @@ export class Upstreams {
   readonly all: readonly Upstream[];
   readonly #agents: UpstreamDeps['agents'];
 
-  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; timeoutMs: number; log: Logger }) {
+  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; insecureSkipVerify: boolean; timeoutMs: number; log: Logger }) {
     this.#agents = {
       http: new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
-      https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
+      // ssl_upstream_insecure_skip_verify: an agent's own options win over a request's at connect
+      // time, so this holds for every https request and websocket through it.
+      https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, ...(o.insecureSkipVerify ? { rejectUnauthorized: false } : {}) }),
     };
     const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, timeoutMs: o.timeoutMs, agents: this.#agents, log: o.log };
     this.all = specs.map((s) => createUpstream(s, deps)).sort((a, b) => b.path.length - a.path.length);

@@ -1,33 +1,106 @@
+import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
 import type { UpstreamSpec } from '../validate.js';
 import { parseDuration } from '../values.js';
-
 
 export interface UpstreamsPart {
   readonly upstreams: readonly UpstreamSpec[];
   readonly passHostHeader: boolean;
   readonly proxyWebsockets: boolean;
   readonly upstreamTimeoutMs: number;
+  readonly sslUpstreamInsecureSkipVerify: boolean;
 }
 
-/** Upstream URLs (the path is the route) and how requests reach them. */
+const FORMS = 'an http:// or https:// URL without credentials (http://127.0.0.1:8080/), unix:///path/to.sock, file:///dir/#/route/ or static://CODE';
+
+/**
+ * Upstream URLs and how requests reach them. The route is the URL's path for http(s), as in
+ * oauth2-proxy; for file:// it is the fragment (`file:///var/www#/static/`), `/` without one. For
+ * unix:// and static:// oauth2-proxy always uses `/`; a fragment gives another route here.
+ */
 export function validateUpstreams(r: OptionReader): UpstreamsPart {
   const upstreams: UpstreamSpec[] = [];
+  const where = (): string => describeOrigin(r.spec('upstreams'), r.raw.upstreams!.origin);
+  const bad = (u: string, why: string): void => { r.errors.push(`${where()}: got ${JSON.stringify(u)}, expected ${why}`); };
   for (const u of r.list('upstreams')) {
-    let parsed: URL | undefined;
-    try { parsed = new URL(u); } catch { /* reported below */ }
-    if (!parsed || !(parsed.protocol === 'http:' || parsed.protocol === 'https:') || parsed.username || parsed.password) {
-      r.errors.push(`${describeOrigin(r.spec('upstreams'), r.raw.upstreams!.origin)}: got ${JSON.stringify(u)}, expected an http:// or https:// URL without credentials, such as http://127.0.0.1:8080/`);
-      continue;
+    let url: URL | undefined;
+    try { url = new URL(u); } catch { /* reported below */ }
+    if (!url || url.username || url.password) { bad(u, FORMS); continue; }
+    const isHttp = url.protocol === 'http:' || url.protocol === 'https:';
+    const fragmentRoute = url.hash === '' ? '/' : routeOf(url.hash.slice(1));
+    if (!isHttp && fragmentRoute === undefined) { bad(u, `a route after # that is a path starting with /, such as ${url.protocol}//…#/files/`); continue; }
+    switch (url.protocol) {
+      case 'http:':
+      case 'https:':
+        if (url.search || url.hash) r.warnings.push(`upstream ${u}: its query string and fragment are ignored`);
+        upstreams.push({ kind: 'http', path: url.pathname, url });
+        break;
+      case 'unix:': {
+        let socketPath: string | undefined;
+        try { socketPath = decodeURIComponent(url.pathname); } catch { /* reported below */ }
+        if (url.host !== '' || url.pathname === '/' || url.search || !socketPath || socketPath.includes('\0')) {
+          bad(u, 'unix:// and an absolute socket path, such as unix:///run/app.sock (three slashes)');
+          break;
+        }
+        upstreams.push({ kind: 'unix', path: fragmentRoute!, url, socketPath });
+        break;
+      }
+      case 'file:': {
+        const dir = fileDirectory(url);
+        if (typeof dir !== 'string') { bad(u, dir.expected); break; }
+        upstreams.push({ kind: 'file', path: fragmentRoute!, url, dir });
+        break;
+      }
+      case 'static:': {
+        const code = /^\d{3}$/.test(url.host) ? Number(url.host) : NaN;
+        if (!(code >= 200 && code <= 599) || (url.pathname !== '' && url.pathname !== '/') || url.search) {
+          bad(u, 'static:// and an HTTP status from 200 to 599, such as static://202 (optionally #/route)');
+          break;
+        }
+        upstreams.push({ kind: 'static', path: fragmentRoute!, url, code });
+        break;
+      }
+      default:
+        bad(u, FORMS);
     }
-    if (parsed.search || parsed.hash) r.warnings.push(`upstream ${u}: its query string and fragment are ignored`);
-    upstreams.push({ path: parsed.pathname, url: parsed });
+  }
+  // oauth2-proxy refuses two upstreams on one path: which of them would serve it is an accident of order.
+  const seen = new Map<string, string>();
+  for (const s of upstreams) {
+    const first = seen.get(s.path);
+    if (first !== undefined) r.errors.push(`${where()}: ${JSON.stringify(first)} and ${JSON.stringify(s.url.href)} both serve the route ${s.path}; give each upstream its own route`);
+    else seen.set(s.path, s.url.href);
   }
   const timeout = parseDuration(r.str('upstream_timeout'));
   if (!timeout.ok) r.fail('upstream_timeout', timeout.expected);
   return {
-    upstreams, passHostHeader: r.bool('pass_host_header'), proxyWebsockets: r.bool('proxy_websockets'),
+    upstreams,
+    passHostHeader: r.bool('pass_host_header'),
+    proxyWebsockets: r.bool('proxy_websockets'),
+    sslUpstreamInsecureSkipVerify: r.bool('ssl_upstream_insecure_skip_verify'),
     upstreamTimeoutMs: timeout.ok ? timeout.value : 0,
   };
+}
+
+/** A route given as a URL fragment: an absolute path, matched (like http routes) against the path as sent. */
+function routeOf(fragment: string): string | undefined {
+  return fragment.startsWith('/') && !/[\s?#]/.test(fragment) ? fragment : undefined;
+}
+
+/** The directory of a file:// upstream: absolute, on this machine, existing. */
+function fileDirectory(url: URL): string | { expected: string } {
+  if (url.host !== '' && url.host !== 'localhost') return { expected: 'file:// and an absolute directory, such as file:///var/www/ (three slashes: a host is not allowed)' };
+  if (url.search) return { expected: 'a file:// URL without a query string' };
+  let dir: string;
+  try { dir = fileURLToPath(new URL(url.pathname, 'file://')); } catch (e) {
+    return { expected: `a file:// URL of a directory (${(e as Error).message})` };
+  }
+  try {
+    if (!statSync(dir).isDirectory()) return { expected: `a directory (${dir} is not one)` };
+  } catch (e) {
+    return { expected: `an existing directory (${dir}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})` };
+  }
+  return dir;
 }
