@@ -1,10 +1,13 @@
 // A bare reverse proxy hop, as a baseline for Portcullis: one node:http server forwarding every
-// request to the upstream with http-proxy 1.18.1 or http-proxy-3, nothing else (no session, no
-// header work, no logging). The same knobs as Portcullis's own hop (src/upstream/http.ts): xfwd,
-// a keep-alive agent with the same limits, the same server timeouts (src/server/listen.ts).
-// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3> <upstreamPort> [port]
+// request to the upstream with http-proxy 1.18.1, http-proxy-3, or Portcullis's own forwarder on
+// node:http (src/upstream/forward.ts), nothing else (no session, no header work, no logging). The
+// same knobs as Portcullis's own hop: a keep-alive agent with the same limits, the same server
+// timeouts (src/server/listen.ts).
+// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3|node-http> <upstreamPort> [port]
 // Prints `{"port":N}` on its first stdout line.
 import http from 'node:http';
+import { forwardRequest, type ForwardTarget } from '../src/upstream/forward.js';
+import { setForwardingHeaders } from '../src/upstream/headers.js';
 
 interface MinimalProxy {
   web(req: http.IncomingMessage, res: http.ServerResponse, opts: object, cb: (err: Error) => void): void;
@@ -14,22 +17,29 @@ type CreateProxyServer = (opts: object) => MinimalProxy;
 
 const [impl, upstreamPortArg, portArg] = process.argv.slice(2);
 const upstreamPort = Number(upstreamPortArg);
-if ((impl !== 'http-proxy' && impl !== 'http-proxy-3') || !Number.isInteger(upstreamPort) || upstreamPort <= 0) {
-  process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3> <upstreamPort> [port]\n');
+if ((impl !== 'http-proxy' && impl !== 'http-proxy-3' && impl !== 'node-http') || !Number.isInteger(upstreamPort) || upstreamPort <= 0) {
+  process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3|node-http> <upstreamPort> [port]\n');
   process.exit(2);
 }
 
-// Both are CommonJS; take createProxyServer from the named export or from module.exports.
-const mod = (impl === 'http-proxy' ? await import('http-proxy') : await import('http-proxy-3')) as unknown as {
-  createProxyServer?: CreateProxyServer; default?: { createProxyServer?: CreateProxyServer };
-};
-const createProxyServer = mod.createProxyServer ?? mod.default?.createProxyServer;
-if (!createProxyServer) throw new Error(`${impl}: no createProxyServer export`);
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 });
 const target = `http://127.0.0.1:${upstreamPort}`;
-const proxy = createProxyServer({ target, agent, xfwd: true, proxyTimeout: 0 });
-proxy.on('error', () => { /* answered by the per-request callback */ });
+let proxy: Pick<MinimalProxy, 'web'>;
+if (impl === 'node-http') {
+  const t: ForwardTarget = { protocol: 'http:', hostname: '127.0.0.1', port: upstreamPort, host: `127.0.0.1:${upstreamPort}`, agent, changeOrigin: false, timeoutMs: 0 };
+  // X-Forwarded-For/-Proto/-Host/-Port as Portcullis writes them (the others' xfwd: true).
+  proxy = { web: (req, res, _opts, cb) => { setForwardingHeaders(req, false); forwardRequest(req, res, t, cb); } };
+} else {
+  // Both are CommonJS; take createProxyServer from the named export or from module.exports.
+  const mod = (impl === 'http-proxy' ? await import('http-proxy') : await import('http-proxy-3')) as unknown as {
+    createProxyServer?: CreateProxyServer; default?: { createProxyServer?: CreateProxyServer };
+  };
+  const createProxyServer = mod.createProxyServer ?? mod.default?.createProxyServer;
+  if (!createProxyServer) throw new Error(`${impl}: no createProxyServer export`);
+  const p = createProxyServer({ target, agent, xfwd: true, proxyTimeout: 0 });
+  p.on('error', () => { /* answered by the per-request callback */ });
+  proxy = p;
+}
 
 const fail = (res: http.ServerResponse) => (): void => {
   if (res.headersSent) { res.destroy(); return; }

@@ -101,7 +101,7 @@ async function measure(t: Target, stack: Stack, p: CompareParams, seconds: numbe
   };
 }
 
-const BASES: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3'];
+const BASES: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http'];
 const PORTCULLIS: readonly TargetName[] = ['portcullis', 'portcullis-no-log'];
 const PEERS: readonly TargetName[] = ['apache-oidc-cookie', 'apache-oidc-shm', 'express-openid-connect'];
 

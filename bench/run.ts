@@ -24,7 +24,7 @@ import { TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
 
-const SMOKE_TARGETS: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'portcullis', 'portcullis-no-log'];
+const SMOKE_TARGETS: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'portcullis', 'portcullis-no-log'];
 
 class UsageError extends Error {}
 

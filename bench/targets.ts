@@ -16,14 +16,15 @@ import { readPort, spawnNode, type Child } from './procs.js';
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 
 export const TARGET_NAMES = [
-  'bare-http-proxy', 'bare-http-proxy-3', 'nginx', 'apache-oidc-cookie', 'apache-oidc-shm',
+  'bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'nginx', 'apache-oidc-cookie', 'apache-oidc-shm',
   'express-openid-connect', 'portcullis', 'portcullis-no-log',
 ] as const;
 export type TargetName = typeof TARGET_NAMES[number];
 
 export const DESCRIPTIONS: Record<TargetName, string> = {
   'bare-http-proxy': 'node:http + http-proxy 1.18.1, nothing else (bench/bare-hop.ts)',
-  'bare-http-proxy-3': 'the same hop with http-proxy-3, the library Portcullis uses',
+  'bare-http-proxy-3': 'the same hop with http-proxy-3, the maintained fork',
+  'bare-node-http': 'the same hop with Portcullis\'s own forwarder on node:http (src/upstream/forward.ts), what Portcullis uses',
   nginx: 'nginx proxy_pass, 1 worker, upstream keepalive 64, no access log (bench/nginx.ts)',
   'apache-oidc-cookie': 'Apache event MPM + mod_auth_openidc, session in the cookie, access log on (bench/apache.ts)',
   'apache-oidc-shm': 'the same with the session in shared memory (server-cache + shm)',
@@ -34,7 +35,7 @@ export const DESCRIPTIONS: Record<TargetName, string> = {
 
 type AuthKind = 'none' | 'portcullis' | 'eoc' | 'apache';
 const AUTH: Record<TargetName, AuthKind> = {
-  'bare-http-proxy': 'none', 'bare-http-proxy-3': 'none', nginx: 'none',
+  'bare-http-proxy': 'none', 'bare-http-proxy-3': 'none', 'bare-node-http': 'none', nginx: 'none',
   'apache-oidc-cookie': 'apache', 'apache-oidc-shm': 'apache', 'express-openid-connect': 'eoc',
   portcullis: 'portcullis', 'portcullis-no-log': 'portcullis',
 };
@@ -129,8 +130,9 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
   let logLines = (): number | undefined => undefined;
   switch (p.name) {
     case 'bare-http-proxy':
-    case 'bare-http-proxy-3': {
-      const impl = p.name === 'bare-http-proxy' ? 'http-proxy' : 'http-proxy-3';
+    case 'bare-http-proxy-3':
+    case 'bare-node-http': {
+      const impl = p.name === 'bare-http-proxy' ? 'http-proxy' : p.name === 'bare-http-proxy-3' ? 'http-proxy-3' : 'node-http';
       child = spawnNode(p.name, [...ctx.nodeArgs(p.name), join(HERE, 'bare-hop.js'), impl, String(ctx.upstreamPort), String(p.port)]);
       await readPort(child);
       readyMs = performance.now() - t0;

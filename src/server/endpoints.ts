@@ -120,14 +120,20 @@ export class AuthEndpoints {
     const { identity, accessToken } = login;
     const verdict = this.#d.access.decide(identity);
     if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
-    const saved = await this.#d.sessions.save({
-      user: identity.user,
-      sub: identity.sub,
-      email: identity.email,
-      groups: identity.groups,
-      preferredUsername: identity.preferredUsername,
-      ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
-    }, ctx.cookies, domain);
+    let saved;
+    try {
+      saved = await this.#d.sessions.save({
+        user: identity.user,
+        sub: identity.sub,
+        email: identity.email,
+        groups: identity.groups,
+        preferredUsername: identity.preferredUsername,
+        ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
+      }, ctx.cookies, domain);
+    } catch (err) {
+      if (err instanceof PortcullisError) return fail(err);
+      throw err;
+    }
     const s = saved.session;
     ctx.user = s.user;
     this.#d.log.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length }, 'login');

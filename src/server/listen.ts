@@ -39,21 +39,28 @@ export class ListenError extends Error {
   }
 }
 
+/** The largest request head the proxy reads. */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
 /**
  * Binds one listener: plain HTTP (TCP or unix socket), or HTTPS when `tls` is given. Timeouts are
  * set so a slow or idle client cannot hold sockets forever, and close() drains: stop accepting,
  * let requests in flight finish, then cut what is left.
  */
 export async function listen(addr: ListenAddress, app: Handlers, log: Logger, tls?: Pick<TlsListener, 'cert' | 'key' | 'minVersion'>): Promise<Listener> {
-  const timeouts = { requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 };
+  // Headers up to 32 KiB (Node's default is 16): the cookie store keeps a new session under about
+  // 12 KB, but a browser still holding a larger session from before must reach /oauth2/sign_out.
+  const timeouts = { requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000, maxHeaderSize: MAX_HEADER_BYTES };
   const server = tls
     ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, app.handle)
     : http.createServer(timeouts, app.handle);
   // Without a listener Node leaves an upgrade request unanswered; with one, it walks the same road.
   server.on('upgrade', app.handleUpgrade);
-  server.on('clientError', (err, socket) => {
-    // Malformed requests (bad header names, oversized headers) get a plain 400, not a crash.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Malformed requests get a plain 4xx, not a crash: 431 for oversized headers, 408 for headers
+    // that took too long to arrive, 400 for the rest.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     else socket.destroy();
     log.debug({ err: err.message }, 'client error');
   });

@@ -3,8 +3,17 @@ import type { CookieConfig } from '../config/validate.js';
 import { defaultOf } from '../config/options.js';
 import { deriveSealPassword } from '../config/secret.js';
 import { parseDuration } from '../config/values.js';
+import { PortcullisError } from '../errors.js';
 import { NOT_CACHED, SessionCodec, digest, type Session } from './codec.js';
 import { chunkValue, isChunkOf, readChunked, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
+
+/**
+ * At most this many cookies of 3,800 characters for one session (about 11 KB of Cookie header). A
+ * larger one would reach Node's 16 KiB header limit, or nginx's 8 KiB line, together with the
+ * application's own cookies, and then every request, sign-out included, would fail for as long as
+ * the cookie lives: the login is refused instead, with a page that says why.
+ */
+export const MAX_CHUNKS = 3;
 
 /** A session as loaded from a request, with the id sign-out revokes. */
 export interface LoadedSession {
@@ -77,6 +86,9 @@ class CookieSessionStore implements SessionStore {
     const session: Session = { v: 1, sid: randomBytes(16).toString('base64url'), ...fields, createdAt: now, expiresAt: now + this.ttlMs };
     const sealed = await this.#codec.seal(session);
     const parts = chunkValue(this.#cookie.name, sealed);
+    if (parts.length > MAX_CHUNKS) {
+      throw new PortcullisError('SESSION_TOO_LARGE', { detail: `sealed session of ${sealed.length} characters (${fields.groups.length} groups) needs ${parts.length} cookies; at most ${MAX_CHUNKS}` });
+    }
     const written = new Set(parts.map(([n]) => n));
     const maxAge = this.#cookie.expireMs > 0 ? Math.floor(this.#cookie.expireMs / 1000) : undefined;
     const out = parts.map(([n, v]) => serializeCookie(n, v, this.#attrs(domain, maxAge)));
