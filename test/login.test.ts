@@ -138,8 +138,14 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     const stolen = browser.cookies().get('_oauth2_proxy')!;
     const out = await browser.request(`${stack.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent('/goodbye')}`);
     assert.equal(out.status, 302);
-    assert.equal(out.headers.location, '/goodbye');
+    // The issuer has an end_session_endpoint: sign-out goes on there (test/logout.test.ts follows
+    // it), and comes back to sign_out with rd as state.
+    const atIssuer = new URL(out.headers.location!);
+    assert.equal(atIssuer.origin + atIssuer.pathname, stack.issuer.endpoints.endSession);
+    assert.equal(atIssuer.searchParams.get('state'), '/goodbye');
     assert.ok((out.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)));
+    const back = await browser.request(`${stack.proxy.url}/oauth2/sign_out?state=${encodeURIComponent('/goodbye')}`);
+    assert.equal(back.headers.location, '/goodbye');
     assert.equal(browser.cookies().get('_oauth2_proxy'), undefined);
     const after = await browser.request(`${stack.proxy.url}/`, { headers: JSON_ACCEPT });
     assert.equal(after.status, 401);

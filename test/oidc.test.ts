@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../src/config/validate.js';
 import { PortcullisError } from '../src/errors.js';
-import { classify } from '../src/oidc/classify.js';
+import { classify, refreshEndsSession } from '../src/oidc/classify.js';
 import { identityFromClaims } from '../src/oidc/identity.js';
 import { table } from './support/table.js';
 
@@ -58,7 +58,15 @@ test('issuer failures are sorted by their code, and an unknown one is never "tok
     [coded(oauth.INVALID_SERVER_METADATA), 'ISSUER_BAD_RESPONSE'],
     [coded(oauth.INVALID_RESPONSE), 'LOGIN_TOKEN_INVALID'],
     [coded(oauth.JWT_CLAIM_COMPARISON), 'LOGIN_TOKEN_INVALID'],
-    [coded(oauth.JWT_TIMESTAMP_CHECK), 'LOGIN_TOKEN_INVALID'],
+    // A fresh ID token that looks expired or not yet valid: the clocks disagree, and the page says so.
+    [coded(oauth.JWT_TIMESTAMP_CHECK), 'LOGIN_CLOCK_SKEW'],
+    // The same from jose, where Portcullis verifies ID tokens itself (oidc_extra_audiences).
+    [Object.assign(new Error('x'), { code: 'ERR_JWT_EXPIRED' }), 'LOGIN_CLOCK_SKEW'],
+    [Object.assign(new Error('x'), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'nbf' }), 'LOGIN_CLOCK_SKEW'],
+    [Object.assign(new Error('x'), { code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss' }), 'LOGIN_TOKEN_INVALID'],
+    [Object.assign(new Error('x'), { code: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' }), 'LOGIN_TOKEN_INVALID'],
+    [Object.assign(new Error('x'), { code: 'ERR_JWKS_NO_MATCHING_KEY' }), 'LOGIN_TOKEN_INVALID'],
+    [Object.assign(new Error('x'), { code: 'ERR_JWKS_TIMEOUT' }), 'ISSUER_UNAVAILABLE'],
     [coded(oauth.KEY_SELECTION), 'LOGIN_TOKEN_INVALID'],
     [coded('SOMETHING_NEW'), 'ISSUER_BAD_RESPONSE'],
     [new client.ClientError('something went wrong'), 'ISSUER_BAD_RESPONSE'],
@@ -68,5 +76,20 @@ test('issuer failures are sorted by their code, and an unknown one is never "tok
   ], (e) => classify(e).code);
   const err = coded('OAUTH_TIMEOUT');
   assert.equal(classify(err).cause, err, 'the original error is kept as the cause');
+
+  // What a failed refresh means: only the issuer's refusal ends a session, never its outage.
+  table<Error, boolean>([
+    [bodyError(400), true], // invalid_grant
+    [coded(oauth.INVALID_RESPONSE), true],
+    [coded(oauth.JWT_CLAIM_COMPARISON), true],
+    [new PortcullisError('NO_IDENTITY'), true],
+    [net, false],
+    [coded('OAUTH_TIMEOUT'), false],
+    [bodyError(503), false],
+    [coded(oauth.RESPONSE_IS_NOT_JSON), false],
+    [coded(oauth.RESPONSE_IS_NOT_CONFORM, new Response(null, { status: 502 })), false],
+    [coded(oauth.JWT_TIMESTAMP_CHECK), false],
+    [new RangeError('bug'), false],
+  ], (e) => refreshEndsSession(classify(e)));
   assert.equal(classify(err).name, 'PortcullisError');
 });

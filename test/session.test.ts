@@ -34,7 +34,7 @@ test('chunk names: the cookie itself or NAME_<digits>, nothing else', () => {
 });
 
 const SECRET = Buffer.alloc(32, 7);
-const COOKIE: CookieConfig = { name: '_p', secret: SECRET, domains: [], path: '/', expireMs: 3_600_000, secure: true, httpOnly: true, sameSite: 'lax' };
+const COOKIE: CookieConfig = { name: '_p', secret: SECRET, domains: [], path: '/', expireMs: 3_600_000, refreshMs: 0, secure: true, httpOnly: true, sameSite: 'lax' };
 const fields = { user: 'alice', sub: 'alice', email: 'a@example.com', groups: ['g'] };
 const jar = (setCookies: string[]): Map<string, string> =>
   new Map(setCookies.map((c) => c.split(';')[0]!).filter((kv) => !kv.endsWith('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -98,9 +98,10 @@ test('store: a large session is chunked, and stale chunks of a previous session 
 
 test('login state: read back only with the matching state, the same secret, and a well-formed seal', async () => {
   const ls = new LoginStateCookies(deriveSealPassword(SECRET, 'login-state'), COOKIE, '/oauth2');
-  const state: LoginState = { state: 's'.repeat(43), nonce: 'n', codeVerifier: 'v', rd: '/x', redirectUri: 'http://127.0.0.1/oauth2/callback' };
+  const state: LoginState = { state: 's'.repeat(43), nonce: 'n', codeVerifier: 'v', rd: '/x', redirectUri: 'http://127.0.0.1/oauth2/callback', startedAt: Date.now() };
   const setCookie = await ls.setCookie(state, undefined);
-  assert.match(setCookie, /; Path=\/oauth2; Max-Age=900;.*HttpOnly; Secure; SameSite=Lax$/);
+  // Kept an hour, past the 15-minute window, so that a late login is told it was late.
+  assert.match(setCookie, /; Path=\/oauth2; Max-Age=3600;.*HttpOnly; Secure; SameSite=Lax$/);
   const cookies = jar([setCookie]);
   const name = ls.nameFor(state.state);
   for (const [s, c, want] of [[state.state, cookies, '/x'], ['t'.repeat(43), cookies, undefined], [state.state, new Map([[name, `${cookies.get(name)!.slice(0, -3)}x~2`]]), undefined], [state.state, new Map([[name, 'garbage']]), undefined], [state.state, new Map(), undefined]] as const) {

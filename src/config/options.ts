@@ -21,7 +21,7 @@ export interface OptionSpec {
   readonly placeholder?: string;
 }
 
-export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Headers' | 'Logging';
+export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Headers' | 'Pages' | 'Logging';
 
 /** Keeps each entry's literal name, so `OptionName` is the union of every name and a typo is a compile error. */
 const opt = <const T extends OptionSpec>(o: T): T => o;
@@ -96,6 +96,18 @@ const TABLE = [
     help: 'OAuth scope to request (must include openid)' }),
   opt({ name: 'code_challenge_method', flag: '--code-challenge-method', env: 'OAUTH2_PROXY_CODE_CHALLENGE_METHOD', type: 'enum', default: 'S256', choices: ['S256'], group: 'Provider',
     help: 'PKCE method; PKCE is always used and only S256 is accepted' }),
+  opt({ name: 'prompt', flag: '--prompt', env: 'OAUTH2_PROXY_PROMPT', type: 'string', default: '', group: 'Provider',
+    help: 'OIDC prompt sent with every login (login, consent, select_account, none; space-separated); unset: none sent', placeholder: 'consent' }),
+  opt({ name: 'approval_prompt', flag: '--approval-prompt', env: 'OAUTH2_PROXY_APPROVAL_PROMPT', type: 'string', default: '', group: 'Provider',
+    help: 'legacy OAuth approval_prompt (force, auto), sent only when set and prompt is not; oauth2-proxy sends approval_prompt=force unless told otherwise, Portcullis sends nothing', placeholder: 'force' }),
+  opt({ name: 'acr_values', flag: '--acr-values', env: 'OAUTH2_PROXY_ACR_VALUES', type: 'string', default: '', group: 'Provider',
+    help: 'acr_values sent with every login (the authentication context the issuer should apply); unset: none sent' }),
+  opt({ name: 'oidc_extra_audiences', flag: '--oidc-extra-audience', env: 'OAUTH2_PROXY_OIDC_EXTRA_AUDIENCES', type: 'list', default: '', group: 'Provider',
+    help: 'audiences an ID token may have besides client_id' }),
+  opt({ name: 'oidc_audience_claims', flag: '--oidc-audience-claim', env: 'OAUTH2_PROXY_OIDC_AUDIENCE_CLAIMS', type: 'list', default: 'aud', group: 'Provider',
+    help: 'ID token claims holding the audience, tried in order (the first one present must name client_id or an extra audience)' }),
+  opt({ name: 'backend_logout_url', flag: '--backend-logout-url', env: 'OAUTH2_PROXY_BACKEND_LOGOUT_URL', type: 'string', default: '', group: 'Provider',
+    help: 'URL the proxy itself calls (GET) at sign-out to end the session at the issuer; {id_token} is replaced by the session\'s ID token', placeholder: 'https://issuer.example.com/logout?id_token_hint={id_token}' }),
   opt({ name: 'email_domains', flag: '--email-domain', env: 'OAUTH2_PROXY_EMAIL_DOMAINS', type: 'list', default: '', group: 'Provider',
     help: 'allowed email domains (example.com, *.example.com), or * for any', placeholder: '*' }),
   opt({ name: 'oidc_email_claim', flag: '--oidc-email-claim', env: 'OAUTH2_PROXY_OIDC_EMAIL_CLAIM', type: 'string', default: 'email', group: 'Provider',
@@ -122,6 +134,8 @@ const TABLE = [
     help: 'cookie Path' }),
   opt({ name: 'cookie_expire', flag: '--cookie-expire', env: 'OAUTH2_PROXY_COOKIE_EXPIRE', type: 'duration', default: '168h', group: 'Cookie',
     help: 'session lifetime (Go duration: 168h, 30m, 1h30m)' }),
+  opt({ name: 'cookie_refresh', flag: '--cookie-refresh', env: 'OAUTH2_PROXY_COOKIE_REFRESH', type: 'duration', default: '0', group: 'Cookie',
+    help: 'refresh a session older than this with its refresh token (re-reading email and groups, re-checking access, new cookie_expire); 0: never. Less than cookie_expire', placeholder: '1h' }),
   opt({ name: 'cookie_secure', flag: '--cookie-secure', env: 'OAUTH2_PROXY_COOKIE_SECURE', type: 'bool', default: 'true', group: 'Cookie',
     help: 'mark cookies Secure (HTTPS only); set false only for plain-http development' }),
   opt({ name: 'cookie_httponly', flag: '--cookie-httponly', env: 'OAUTH2_PROXY_COOKIE_HTTPONLY', type: 'bool', default: 'true', group: 'Cookie',
@@ -136,6 +150,16 @@ const TABLE = [
     help: 'send the access token upstream as X-Forwarded-Access-Token (stores it in the session)' }),
   opt({ name: 'set_xauthrequest', flag: '--set-xauthrequest', env: 'OAUTH2_PROXY_SET_XAUTHREQUEST', type: 'bool', default: 'false', group: 'Headers',
     help: 'on /oauth2/auth answers, set X-Auth-Request-User, -Email, -Groups, -Preferred-Username (and -Access-Token with pass_access_token) for nginx auth_request_set' }),
+
+  // Pages
+  opt({ name: 'banner', flag: '--banner', env: 'OAUTH2_PROXY_BANNER', type: 'string', default: '', group: 'Pages',
+    help: 'HTML shown above the sign-in button; unset: the allowed email domain(s); - for none' }),
+  opt({ name: 'footer', flag: '--footer', env: 'OAUTH2_PROXY_FOOTER', type: 'string', default: '', group: 'Pages',
+    help: 'HTML shown at the foot of the proxy\'s pages; unset: "Secured by Portcullis"; - for none' }),
+  opt({ name: 'custom_sign_in_logo', flag: '--custom-sign-in-logo', env: 'OAUTH2_PROXY_CUSTOM_SIGN_IN_LOGO', type: 'string', default: '', group: 'Pages',
+    help: 'logo on the sign-in page: an image file (svg, png, jpg, gif, webp; up to 256 KiB, inlined) or an https:// URL; - for none', placeholder: '/etc/portcullis/logo.svg' }),
+  opt({ name: 'custom_templates_dir', flag: '--custom-templates-dir', env: 'OAUTH2_PROXY_CUSTOM_TEMPLATES_DIR', type: 'string', default: '', group: 'Pages',
+    help: 'directory with sign_in.html and/or error.html replacing the built-in pages (oauth2-proxy\'s names; a subset of Go template syntax, see README)', placeholder: '/etc/portcullis/templates' }),
 
   // Logging
   opt({ name: 'request_logging', flag: '--request-logging', env: 'OAUTH2_PROXY_REQUEST_LOGGING', type: 'bool', default: 'true', group: 'Logging',

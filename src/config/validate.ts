@@ -4,6 +4,7 @@ import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
 import { validateAccess } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
+import { validatePages, type PagesConfig } from './validation/pages.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateUpstreams } from './validation/upstreams.js';
@@ -17,6 +18,7 @@ export interface TlsListener {
   readonly key: string;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
 }
+export type { PagesConfig };
 export type SameSite = 'lax' | 'strict' | 'none' | '';
 
 /** One upstream as configured: `path` is the route it serves, `url` the URL as written (for logs). */
@@ -34,6 +36,8 @@ export interface CookieConfig {
   readonly domains: readonly string[];
   readonly path: string;
   readonly expireMs: number;
+  /** 0: sessions are never refreshed (and keep no refresh token). */
+  readonly refreshMs: number;
   readonly secure: boolean;
   readonly httpOnly: boolean;
   readonly sameSite: SameSite;
@@ -56,6 +60,15 @@ export interface ProviderConfig {
   readonly groupsClaim: string;
   readonly userIdClaim: string;
   readonly allowUnverifiedEmail: boolean;
+  /** Sent with every login when set: prompt (or, without it, the legacy approval_prompt) and acr_values. */
+  readonly prompt?: string;
+  readonly approvalPrompt?: string;
+  readonly acrValues?: string;
+  /** Audiences an ID token may name besides client_id, and the claims read for them (oauth2-proxy's rule). */
+  readonly extraAudiences: readonly string[];
+  readonly audienceClaims: readonly string[];
+  /** Called at sign-out with `{id_token}` replaced; kept as written (a URL parser would encode the braces). */
+  readonly backendLogoutUrl?: string;
 }
 
 export interface Config {
@@ -80,6 +93,7 @@ export interface Config {
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;
   readonly cookie: CookieConfig;
+  readonly pages: PagesConfig;
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
   readonly setXAuthRequest: boolean;
@@ -113,6 +127,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     provider: area((r) => validateProvider(r, server.proxyPrefix)),
     ...area(validateAccess),
     cookie: area(validateCookie),
+    pages: area(validatePages),
     ...area((r) => ({
       passUserHeaders: r.bool('pass_user_headers'),
       passAccessToken: r.bool('pass_access_token'),

@@ -18,7 +18,13 @@ export interface DevIssuerOptions {
   interactive?: boolean;
   claimsInIdToken?: boolean;
   audienceParam?: string;
+  /** Token lifetimes in seconds (tests of expiry and refresh set them short). */
+  ttl?: { accessToken?: number; idToken?: number; refreshToken?: number };
+  /** Issue a new refresh token on every refresh, the old one spent (oidc-provider's default is to rotate only near expiry). */
+  rotateRefreshTokens?: boolean;
 }
+/** How the token endpoint answers while broken on purpose (an outage, a load balancer's error page). */
+export interface TokenEndpointFault { status: number; contentType: string; body: string }
 export interface DevIssuer {
   issuer: string;
   port: number;
@@ -26,6 +32,12 @@ export interface DevIssuer {
   loginAs(sub: string): void;
   /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
   mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
+  /** Revokes every refresh token of an account (the admin ending its sessions): a refresh then gets invalid_grant. */
+  revokeRefreshTokens(sub: string): number;
+  /** While set, the token endpoint answers with this instead (undefined: works again). */
+  breakTokenEndpoint(fault: TokenEndpointFault | undefined): void;
+  /** Refresh-token grants the issuer completed, and refused. */
+  readonly refreshGrants: { succeeded: number; failed: number };
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -52,8 +64,7 @@ function loadProvider(): Promise<typeof import('oidc-provider')> {
 
 // Per-issuer in-memory storage. Passing our own adapter also avoids oidc-provider's "development-only
 // in-memory adapter" warning, and two issuers in one process never share state.
-function memoryAdapter(): (model: string) => Adapter {
-  const store = new Map<string, { payload: AdapterPayload; exp: number }>();
+function memoryAdapter(store: Map<string, { payload: AdapterPayload; exp: number }>): (model: string) => Adapter {
   const live = (key: string): AdapterPayload | undefined => {
     const entry = store.get(key);
     if (entry && entry.exp <= Date.now()) { store.delete(key); return undefined; }
@@ -107,6 +118,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   let loginSub = accounts[0].sub;
   let mangler: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
   let signWith: 'issuer' | 'foreign' = 'issuer';
+  let tokenFault: TokenEndpointFault | undefined;
+  const refreshGrants = { succeeded: 0, failed: 0 };
+  const stored = new Map<string, { payload: AdapterPayload; exp: number }>();
 
   // The server is created first and its handler set later: oidc-provider needs the issuer URL (and
   // so the port, when ephemeral) at construction time. It listens only once the config is built.
@@ -137,15 +151,16 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       client_secret: c.client_secret,
       redirect_uris: c.redirect_uris,
       // Not part of Hydra/Crossid client config here; default to each redirect URI's origin + '/'.
+      // and, for a redirect URI ending in /callback, the sign_out beside it (a proxy's RP-initiated logout).
       post_logout_redirect_uris: c.post_logout_redirect_uris
-        ?? [...new Set(c.redirect_uris.map((u) => `${new URL(u).origin}/`))],
+        ?? [...new Set(c.redirect_uris.flatMap((u) => [`${new URL(u).origin}/`, ...(u.endsWith('/callback') ? [u.replace(/\/callback$/, '/sign_out')] : [])]))],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
     })),
     jwks: { keys: [privateJwk] },
-    adapter: memoryAdapter(),
+    adapter: memoryAdapter(stored),
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
       // Cookies are not isolated by port: keep the issuer's names clear of any proxy's cookies.
@@ -180,7 +195,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       },
     },
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
-    ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
+    ttl: {
+      AccessToken: opts.ttl?.accessToken ?? 3600, AuthorizationCode: 60, IdToken: opts.ttl?.idToken ?? 3600,
+      RefreshToken: opts.ttl?.refreshToken ?? 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400,
+    },
+    ...(opts.rotateRefreshTokens ? { rotateRefreshToken: () => true } : {}),
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
     renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
   };
@@ -203,6 +222,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   // unless silent). DEBUG=oidc-provider:* shows them when needed.
   provider.silent = true;
   provider.on('server_error', () => {});
+  provider.on('grant.success', (ctx) => { if (ctx.oidc.params?.grant_type === 'refresh_token') refreshGrants.succeeded++; });
+  provider.on('grant.error', (ctx) => { if (ctx.oidc.params?.grant_type === 'refresh_token') refreshGrants.failed++; });
 
   // Test hook: re-sign the next ID token after fn changed its claims (same header; the issuer's own
   // key, or a foreign one to forge a signature).
@@ -261,6 +282,10 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const uid = interactionPath.exec(url.pathname)?.[1];
     if (uid) return interaction(req, res, decodeURIComponent(uid));
+    if (tokenFault && url.pathname === `${prefix}${routes.token}`) {
+      req.resume();
+      return send(res, tokenFault.status, tokenFault.contentType, tokenFault.body);
+    }
     if (prefix) {
       if (!url.pathname.startsWith(`${prefix}/`)) return send(res, 404, 'text/plain', 'not found');
       // Crossid wants ?audience= on the authorization and the token request (the token POST's URL).
@@ -300,6 +325,15 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       loginSub = sub;
     },
     mangleNextIdToken(fn, how = 'issuer') { mangler = fn; signWith = how; },
+    revokeRefreshTokens(sub) {
+      let n = 0;
+      for (const [key, e] of stored) {
+        if (key.startsWith('RefreshToken:') && e.payload.accountId === sub) { stored.delete(key); n++; }
+      }
+      return n;
+    },
+    breakTokenEndpoint(fault) { tokenFault = fault; },
+    refreshGrants,
     async stop() {
       if (!server.listening) return;
       // close() alone waits for keep-alive connections; destroy them so the port is really down.

@@ -23,7 +23,19 @@ const BY_CODE: Readonly<Record<string, ErrorCode>> = {
   // The answer failed verification: signature, alg, iss, aud, exp, nonce, key selection.
   [oauth.INVALID_RESPONSE]: 'LOGIN_TOKEN_INVALID',
   [oauth.JWT_CLAIM_COMPARISON]: 'LOGIN_TOKEN_INVALID',
-  [oauth.JWT_TIMESTAMP_CHECK]: 'LOGIN_TOKEN_INVALID',
+  // An ID token fresh from the token endpoint that looks expired or not yet valid: the clocks disagree.
+  [oauth.JWT_TIMESTAMP_CHECK]: 'LOGIN_CLOCK_SKEW',
+  ERR_JWT_EXPIRED: 'LOGIN_CLOCK_SKEW',
+  // The same checks where Portcullis verifies ID tokens itself (jose, see idtoken.ts).
+  ERR_JWT_CLAIM_VALIDATION_FAILED: 'LOGIN_TOKEN_INVALID',
+  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: 'LOGIN_TOKEN_INVALID',
+  ERR_JWKS_NO_MATCHING_KEY: 'LOGIN_TOKEN_INVALID',
+  ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'LOGIN_TOKEN_INVALID',
+  ERR_JOSE_ALG_NOT_ALLOWED: 'LOGIN_TOKEN_INVALID',
+  ERR_JWS_INVALID: 'LOGIN_TOKEN_INVALID',
+  ERR_JWT_INVALID: 'LOGIN_TOKEN_INVALID',
+  ERR_JWKS_TIMEOUT: 'ISSUER_UNAVAILABLE',
+  ERR_JWKS_INVALID: 'ISSUER_BAD_RESPONSE',
   [oauth.JSON_ATTRIBUTE_COMPARISON]: 'LOGIN_TOKEN_INVALID',
   [oauth.KEY_SELECTION]: 'LOGIN_TOKEN_INVALID',
   [oauth.JWT_USERINFO_EXPECTED]: 'LOGIN_TOKEN_INVALID',
@@ -47,6 +59,10 @@ export function classify(err: unknown): PortcullisError {
     return new PortcullisError('LOGIN_REDEEM_FAILED', { detail: `${err.error}: ${err.error_description ?? ''}`.slice(0, 300), cause: err });
   }
   const code = (err as { code?: unknown })?.code;
+  // jose reports a not-yet-valid token (nbf, or iat in the future) as a claim failure: the clocks again.
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && ['nbf', 'iat'].includes(String((err as { claim?: unknown }).claim))) {
+    return new PortcullisError('LOGIN_CLOCK_SKEW', { detail, cause: err });
+  }
   if (typeof code === 'string' && code in BY_CODE) {
     const status = (err as { cause?: { status?: unknown } }).cause?.status;
     if (code === oauth.RESPONSE_IS_NOT_CONFORM && typeof status === 'number' && status >= 500) {
@@ -61,4 +77,15 @@ export function classify(err: unknown): PortcullisError {
   const fromOAuthLibrary = err instanceof client.ClientError || err instanceof client.AuthorizationResponseError
     || err instanceof client.WWWAuthenticateChallengeError || err instanceof client.ResponseBodyError;
   return new PortcullisError(fromOAuthLibrary ? 'ISSUER_BAD_RESPONSE' : 'INTERNAL', { detail, cause: err });
+}
+
+/**
+ * Whether a failed refresh ends the session. Only the issuer's own refusal does: an OAuth error
+ * (invalid_grant: the refresh token is expired, revoked, or the user is gone) or an answer that
+ * fails verification. An issuer that is down, slow, answering 5xx or garbage, or a clock that is off,
+ * says nothing about the user: the session is kept until its own expiry and the refresh retried
+ * later, so an issuer outage does not sign everyone out.
+ */
+export function refreshEndsSession(err: PortcullisError): boolean {
+  return !['ISSUER_UNAVAILABLE', 'ISSUER_BAD_RESPONSE', 'LOGIN_CLOCK_SKEW', 'INTERNAL'].includes(err.code);
 }

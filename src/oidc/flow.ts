@@ -1,28 +1,82 @@
 import * as client from 'openid-client';
-import type { ProviderConfig } from '../config/validate.js';
+import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
+import type { Session } from '../session/codec.js';
 import type { LoginState } from '../session/loginstate.js';
+import type { NewSession } from '../session/store.js';
 import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
 import { classify } from './classify.js';
-import { configFor, type IssuerClients } from './issuer.js';
+import { SET_ASIDE_ID_TOKEN, configFor, type IssuerClients } from './issuer.js';
+
+/** What the person starting a login may add from /oauth2/start's query string. */
+export interface LoginRequest {
+  /** Pre-fills the issuer's login form (OIDC login_hint). */
+  readonly loginHint?: string;
+  /** login or select_account: ask the issuer for a fresh login or an account choice (to switch user). */
+  readonly prompt?: string;
+}
+
+/**
+ * Prompt values a link to /oauth2/start may add: each asks the issuer for more from the user,
+ * never less, so a crafted link cannot make a login quieter than the operator configured.
+ */
+const REQUEST_PROMPTS = new Set(['login', 'select_account', 'consent']);
+const MAX_LOGIN_HINT = 256;
+
+/** The login parameters from /oauth2/start's query that may reach the issuer; anything else is dropped. */
+export function loginRequestFrom(query: URLSearchParams): LoginRequest {
+  const hint = query.get('login_hint');
+  const prompts = (query.get('prompt') ?? '').split(' ').filter((p) => REQUEST_PROMPTS.has(p));
+  return {
+    // eslint-disable-next-line no-control-regex
+    loginHint: hint && hint.length <= MAX_LOGIN_HINT && !/[\x00-\x1f\x7f]/.test(hint) ? hint : undefined,
+    prompt: prompts.length ? [...new Set(prompts)].join(' ') : undefined,
+  };
+}
+
+/**
+ * The scope asked for. With cookie_refresh, offline_access is added when the issuer lists it: Hydra,
+ * oidc-provider, Okta, Auth0 and Azure issue a refresh token only for it (Keycloak lists it too and
+ * then makes an offline session).
+ */
+export function scopeFor(p: ProviderConfig, clients: IssuerClients, wantsRefreshToken: boolean): string {
+  const scopes = p.scope.split(/\s+/).filter(Boolean);
+  if (wantsRefreshToken && !scopes.includes('offline_access') && clients.scopesSupported?.includes('offline_access')) scopes.push('offline_access');
+  return scopes.join(' ');
+}
+
+/** prompt (configured values plus those the request may add), else the legacy approval_prompt; acr_values. */
+function extraParameters(p: ProviderConfig, req: LoginRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  const configured = p.prompt?.split(' ') ?? [];
+  // prompt=none means "no interaction at all" and combines with nothing.
+  const prompts = configured.includes('none') ? configured : [...new Set([...configured, ...(req.prompt?.split(' ') ?? [])])];
+  if (prompts.length) out.prompt = prompts.join(' ');
+  else if (p.approvalPrompt) out.approval_prompt = p.approvalPrompt;
+  if (p.acrValues) out.acr_values = p.acrValues;
+  if (req.loginHint) out.login_hint = req.loginHint;
+  return out;
+}
 
 /** Starts an authorization-code login: PKCE (S256), state and nonce, always. */
-export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string): Promise<{ url: URL; loginState: LoginState }> {
+export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean } = {}): Promise<{ url: URL; loginState: LoginState }> {
   const loginState: LoginState = {
     state: client.randomState(),
     nonce: client.randomNonce(),
     codeVerifier: client.randomPKCECodeVerifier(),
     rd,
     redirectUri,
+    startedAt: Date.now(),
   };
   const url = client.buildAuthorizationUrl(clients.basic, {
     redirect_uri: redirectUri,
-    scope: p.scope,
+    scope: scopeFor(p, clients, o.wantsRefreshToken ?? false),
     response_type: 'code',
     state: loginState.state,
     nonce: loginState.nonce,
     code_challenge: await client.calculatePKCECodeChallenge(loginState.codeVerifier),
     code_challenge_method: 'S256',
+    ...extraParameters(p, o.request ?? {}),
   });
   return { url, loginState };
 }
@@ -30,42 +84,115 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
 export interface LoginResult {
   readonly identity: Identity;
   readonly accessToken?: string;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
 }
+
+export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
 /** Redeems the code, verifies the ID token, and reads the identity (from userinfo where needed). */
 export async function completeLogin(clients: IssuerClients, p: ProviderConfig, ls: LoginState, callbackUrl: URL): Promise<LoginResult> {
+  const ownCheck = clients.idTokenVerifier !== undefined;
   const checks = {
     pkceCodeVerifier: ls.codeVerifier,
     expectedState: ls.state,
-    // Without an issuer the ID token is set aside unread (issuer.ts), so there is no nonce to match.
-    expectedNonce: clients.knowsIssuer ? ls.nonce : undefined,
-    idTokenExpected: clients.verifiesIdToken,
+    // Without an issuer the ID token is set aside unread (issuer.ts), so there is no nonce to match;
+    // an ID token Portcullis verifies itself has its nonce checked there.
+    expectedNonce: clients.knowsIssuer && !ownCheck ? ls.nonce : undefined,
+    idTokenExpected: clients.verifiesIdToken && !ownCheck,
   };
   const response = new URL(callbackUrl);
   // RFC 9207's `iss` tells apart the issuers a client talks to; with endpoints given by hand and no
   // issuer URL there is one token endpoint and no identifier to compare it with (oauth2-proxy ignores it).
   if (!clients.knowsIssuer) response.searchParams.delete('iss');
   const params = { redirect_uri: ls.redirectUri };
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+  let tokens: TokenResponse;
   try {
     tokens = await clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(clients, method), response, checks, params));
   } catch (err) {
     throw classify(err);
   }
+  const result = await identityFromTokens(clients, p, tokens, { nonce: ls.nonce });
+  if (!result.identity) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
+  return result as LoginResult;
+}
 
-  const idClaims = tokens.claims() as Record<string, unknown> | undefined;
+/** The identity from a token response: its verified ID token, filled in (or replaced) by userinfo. */
+export async function identityFromTokens(clients: IssuerClients, p: ProviderConfig, tokens: TokenResponse, expect: { nonce?: string; sub?: string }, o: { userinfoOptional?: boolean } = {}): Promise<Partial<LoginResult>> {
+  let idClaims: Record<string, unknown> | undefined;
+  let idToken: string | undefined;
+  if (clients.idTokenVerifier) {
+    const setAside = tokens[SET_ASIDE_ID_TOKEN];
+    if (typeof setAside === 'string') {
+      try {
+        idClaims = await clients.idTokenVerifier.verify(setAside, expect.sub ? { sub: expect.sub } : { nonce: expect.nonce });
+      } catch (err) {
+        throw classify(err);
+      }
+      idToken = setAside;
+    } else if (!expect.sub) {
+      throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'the token response has no ID token' });
+    }
+  } else {
+    idClaims = tokens.claims() as Record<string, unknown> | undefined;
+    idToken = clients.knowsIssuer ? tokens.id_token : undefined;
+  }
+
   let userinfo: Record<string, unknown> | undefined;
   const mustAskUserinfo = !clients.verifiesIdToken;
   if (clients.hasUserinfo && (mustAskUserinfo || !idClaims || needsUserinfo(idClaims, p))) {
     try {
-      const expected = typeof idClaims?.sub === 'string' ? idClaims.sub : client.skipSubjectCheck;
-      userinfo = (await client.fetchUserInfo(clients.basic, tokens.access_token, expected)) as Record<string, unknown>;
+      const subject = typeof idClaims?.sub === 'string' ? idClaims.sub : expect.sub ?? client.skipSubjectCheck;
+      userinfo = (await client.fetchUserInfo(clients.basic, tokens.access_token, subject)) as Record<string, unknown>;
     } catch (err) {
-      if (mustAskUserinfo || !idClaims) throw classify(err);
+      // On a refresh the grant has already happened (and may have rotated the refresh token): a
+      // userinfo hiccup then keeps the identity the session had rather than losing the new tokens.
+      if ((mustAskUserinfo || !idClaims) && !o.userinfoOptional) throw classify(err);
     }
   }
   const trusted = clients.verifiesIdToken && idClaims ? idClaims : userinfo;
-  if (!trusted) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   const extra = trusted === idClaims ? userinfo : undefined;
-  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token };
+  return {
+    identity: trusted ? identityFromClaims(trusted, extra, p) : undefined,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    idToken,
+  };
+}
+
+/** Which tokens a session keeps: each only when a feature needs it (the cookie has room for three chunks). */
+export interface TokenNeeds {
+  /** pass_access_token, or X-Auth-Request-Access-Token. */
+  readonly accessToken: boolean;
+  /** cookie_refresh. */
+  readonly refreshToken: boolean;
+  /** Sign-out at the issuer: its end_session_endpoint's id_token_hint, or backend_logout_url's {id_token}. */
+  readonly idToken: boolean;
+}
+
+export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
+  return {
+    accessToken: config.passAccessToken,
+    refreshToken: config.cookie.refreshMs > 0,
+    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes('{id_token}'),
+  };
+}
+
+/** What a session keeps of a login or a refresh. */
+export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds): NewSession {
+  return {
+    user: identity.user,
+    sub: identity.sub,
+    email: identity.email,
+    groups: identity.groups,
+    preferredUsername: identity.preferredUsername,
+    ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
+    ...(needs.refreshToken && tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
+    ...(needs.idToken && tokens.idToken ? { idToken: tokens.idToken } : {}),
+  };
+}
+
+/** The identity a session carries, for a refresh that brought no new claims. */
+export function identityOf(s: Session): Identity {
+  return { user: s.user, sub: s.sub, email: s.email, groups: [...s.groups], preferredUsername: s.preferredUsername };
 }

@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
+import { IdTokenVerifier, isPlainAudienceRule } from './idtoken.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
@@ -19,7 +20,18 @@ export interface IssuerClients {
   readonly knowsIssuer: boolean;
   /** Which client authentication the token endpoint gets first; learns from refusals. */
   readonly clientAuth: ClientAuthChoice;
+  /**
+   * Set when oidc_extra_audiences / oidc_audience_claims widen the audience rule: ID tokens then
+   * reach openid-client set aside (under SET_ASIDE_ID_TOKEN) and this verifies them instead.
+   */
+  readonly idTokenVerifier?: IdTokenVerifier;
+  /** RP-Initiated Logout: where sign-out continues at the issuer, when it has one. */
+  readonly endSessionEndpoint?: string;
+  readonly scopesSupported?: readonly string[];
 }
+
+/** Where an ID token that Portcullis verifies itself (IssuerClients.idTokenVerifier) is kept in the token response. */
+export const SET_ASIDE_ID_TOKEN = 'x_portcullis_id_token';
 
 /** The configuration that authenticates with `method`. */
 export function configFor(clients: IssuerClients, method: ClientAuthMethod): client.Configuration {
@@ -98,6 +110,7 @@ export class Issuer {
     if (!metadata.authorization_endpoint || !metadata.token_endpoint) {
       throw new Error('the issuer metadata has no authorization_endpoint or token_endpoint');
     }
+    const ownCheck = !!c.issuerUrl && !!metadata.jwks_uri && !isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims });
     const make = (auth: client.ClientAuth): client.Configuration => {
       const cfg = new client.Configuration(metadata, c.clientId, undefined, auth);
       cfg.timeout = HTTP_TIMEOUT_S;
@@ -105,7 +118,8 @@ export class Issuer {
       // Verify ID token signatures against the JWKS (openid-client skips this by default for
       // tokens from the token endpoint); the issue asks for signature, iss, aud, exp and nonce.
       if (metadata.jwks_uri) client.enableNonRepudiationChecks(cfg);
-      if (!c.issuerUrl) cfg[client.customFetch] = dropIdToken(metadata.token_endpoint!);
+      if (!c.issuerUrl) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, undefined);
+      else if (ownCheck) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, SET_ASIDE_ID_TOKEN);
       return cfg;
     };
     const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
@@ -119,6 +133,12 @@ export class Issuer {
         { event: 'token_auth_switch', from, to, refusedWith },
         `the token endpoint refused ${from} (${refusedWith}) and accepted ${to}; using ${to} from now on`,
       )),
+      idTokenVerifier: ownCheck ? new IdTokenVerifier({
+        issuer: metadata.issuer, jwksUri: metadata.jwks_uri!, algorithms: metadata.id_token_signing_alg_values_supported,
+        rule: { clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims },
+      }) : undefined,
+      endSessionEndpoint: metadata.end_session_endpoint,
+      scopesSupported: metadata.scopes_supported,
     };
   }
 
@@ -130,6 +150,8 @@ export class Issuer {
       issuer: c.issuerUrl?.href,
       identity: clients.verifiesIdToken ? 'ID token (signature verified)' : 'userinfo (with the access token)',
       ...(clients.knowsIssuer ? {} : { idToken: 'not used: no issuer URL or JWKS to check it against' }),
+      ...(clients.idTokenVerifier ? { audience: 'oidc_extra_audiences / oidc_audience_claims (ID tokens verified by Portcullis)' } : {}),
+      signOut: clients.endSessionEndpoint ? 'continues at the issuer\'s end_session_endpoint' : 'local only (the issuer lists no end_session_endpoint)',
       tokenEndpointAuth: clients.clientAuth.first,
     };
   }
@@ -142,12 +164,14 @@ export class Issuer {
 }
 
 /**
- * Without an issuer URL an ID token cannot be checked (no issuer to match its `iss`, no JWKS for its
- * signature), so it proves nothing and identity comes from userinfo. openid-client validates every ID
- * token it is given and would fail the login on the unknown `iss`; this fetch hands it the token
- * response without one. PKCE and state are still checked as always.
+ * Hands openid-client the token response without its ID token, which is dropped (`keepAs`
+ * undefined) or moved to another field. Without an issuer URL an ID token cannot be checked (no
+ * issuer to match its `iss`, no JWKS for its signature), so it proves nothing and identity comes from
+ * userinfo; openid-client validates every ID token it is given and would fail the login on the
+ * unknown `iss`. With a widened audience rule openid-client would refuse a token the rule accepts,
+ * so Portcullis verifies it itself (IdTokenVerifier). PKCE and state are still checked as always.
  */
-function dropIdToken(tokenEndpoint: string): client.CustomFetch {
+function setAsideIdToken(tokenEndpoint: string, keepAs: string | undefined): client.CustomFetch {
   const target = new URL(tokenEndpoint).href;
   return async (url, options) => {
     const res = await fetch(url, options as RequestInit); // CustomFetchOptions is RequestInit, typed apart
@@ -160,6 +184,7 @@ function dropIdToken(tokenEndpoint: string): client.CustomFetch {
     headers.delete('content-encoding'); // fetch already decoded the body
     if (!body || typeof body !== 'object' || !('id_token' in body)) return new Response(text, { status: res.status, statusText: res.statusText, headers });
     const rest: Record<string, unknown> = { ...body };
+    if (keepAs) rest[keepAs] = rest.id_token;
     delete rest.id_token;
     return new Response(JSON.stringify(rest), { status: res.status, statusText: res.statusText, headers });
   };

@@ -1,31 +1,164 @@
-/** The few HTML pages Portcullis shows a person: sign-in, errors. Every dynamic value is escaped. */
+/**
+ * The pages Portcullis shows a person — sign-in, error, forbidden — from one small template set: two
+ * templates in oauth2-proxy's names and template language (sign_in.html, error.html; the forbidden
+ * page is error.html with the signed-in account filled in), which custom_templates_dir can replace.
+ * Every dynamic value is escaped; only the operator's banner, footer and logo are inserted as HTML.
+ */
+import { readFileSync } from 'node:fs';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { TrustedHtml, compileTemplate, type Template } from './template.js';
 
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+export { escapeHtml } from './template.js';
 
-function layout(title: string, body: string): string {
-  return `<!doctype html>
+/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl). */
+export const SIGN_IN_FIELDS = ['ProviderName', 'SignInMessage', 'StatusCode', 'CustomLogin', 'Redirect', 'Version', 'ProxyPrefix', 'Footer', 'LogoData', 'StartUrl'] as const;
+/** The fields error.html gets: oauth2-proxy's, then Portcullis's own. */
+export const ERROR_FIELDS = ['Title', 'Message', 'ProxyPrefix', 'StatusCode', 'Redirect', 'RequestID', 'Footer', 'Version', 'Code', 'Note', 'SignInUrl', 'SignedInAs', 'SignOutUrl'] as const;
+
+const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;display:flex;flex-direction:column;min-height:100vh;margin:0;align-items:center;justify-content:center}
+main{background:#fff;border-radius:10px;box-shadow:0 2px 12px #0002;padding:2rem 2.5rem;max-width:30rem;text-align:center}
+h1{font-size:1.3rem;margin:0 0 1rem}p{line-height:1.5}.logo img{max-width:12rem;max-height:6rem}
+.cause{background:#fff6e0;border-left:4px solid #e0a100;padding:.6rem .8rem;text-align:left}
+a.button{display:inline-block;background:#2b59c3;color:#fff;border-radius:6px;padding:.7rem 1.4rem;font-size:1rem;text-decoration:none;margin:.2rem}
+a.button.secondary{background:#e8ebf2;color:#1d2330}
+small,footer{color:#667}footer{font-size:.8rem;margin:1rem}`;
+
+const HEAD = (title: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title>
-<style>
-body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;display:flex;min-height:100vh;margin:0;align-items:center;justify-content:center}
-main{background:#fff;border-radius:10px;box-shadow:0 2px 12px #0002;padding:2rem 2.5rem;max-width:28rem;text-align:center}
-h1{font-size:1.3rem;margin:0 0 1rem}p{line-height:1.5}
-a.button,button{display:inline-block;background:#2b59c3;color:#fff;border:0;border-radius:6px;padding:.7rem 1.4rem;font-size:1rem;text-decoration:none;cursor:pointer}
-small{color:#667}
-</style></head><body><main>${body}</main></body></html>`;
+<meta name="robots" content="noindex"><title>${title}</title>
+<style>${STYLE}</style></head>`;
+
+const FOOTER = '<footer>{{if eq .Footer "-"}}{{else if eq .Footer ""}}Secured by Portcullis{{else}}{{.Footer}}{{end}}</footer>';
+
+const BUILT_IN_SIGN_IN = `${HEAD('Sign in')}<body><main>
+{{if .LogoData}}<div class="logo">{{.LogoData}}</div>{{end}}
+<h1>Sign in to continue</h1>
+{{if .SignInMessage}}<p id="banner">{{.SignInMessage}}</p>{{end}}
+<p><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></p>
+</main>${FOOTER}</body></html>`;
+
+const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><main>
+<h1>{{.Title}}</h1>
+<p id="message">{{.Message}}</p>
+{{if .SignedInAs}}<p id="signed-in-as">You are signed in as <strong>{{.SignedInAs}}</strong>.</p>{{end}}
+{{if .Note}}<p class="cause" id="cause">{{.Note}}</p>{{end}}
+{{if .SignOutUrl}}<p><a class="button" id="sign-out" href="{{.SignOutUrl}}">Sign out, then sign in with another account</a></p>{{end}}
+{{if .SignInUrl}}<p><a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a></p>{{end}}
+<p><small>{{.StatusCode}}{{if .Code}} · {{.Code}}{{end}}</small></p>
+</main>${FOOTER}</body></html>`;
+
+/** A portcullis, drawn in a few strokes: the default sign-in logo (custom_sign_in_logo=- removes it). */
+const DEFAULT_LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64"><rect x="6" y="6" width="52" height="52" rx="8" fill="#2b59c3"/>'
+  + '<g stroke="#fff" stroke-width="4" stroke-linecap="round"><path d="M18 14v38M28 14v38M38 14v38M48 14v38M14 24h38M14 38h38"/></g></svg>';
+export const DEFAULT_LOGO = `<img src="data:image/svg+xml;base64,${Buffer.from(DEFAULT_LOGO_SVG).toString('base64')}" alt="Logo">`;
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface PageSettings {
+  readonly providerName: string;
+  readonly proxyPrefix: string;
+  /** banner as configured: '' for the default (the email domains), '-' for none, else HTML. */
+  readonly banner: string;
+  readonly footer: string;
+  /** The logo as an <img> element, or '' for none. */
+  readonly logo: string;
+  readonly emailDomains: readonly string[];
+  /** Replacements from custom_templates_dir. */
+  readonly signInTemplate?: Template;
+  readonly errorTemplate?: Template;
+  /** Origins images may come from besides the page itself (an https:// logo). */
+  readonly imageOrigins: readonly string[];
+  /** Origins a form may lead to besides the page itself: a sign-in form's /start redirects to the issuer. */
+  readonly formOrigins: readonly string[];
 }
 
-export function signInPage(o: { displayName: string; startUrl: string }): string {
-  return layout('Sign in', `<h1>Sign in to continue</h1>
-<p><a class="button" id="sign-in" href="${escapeHtml(o.startUrl)}">Sign in with ${escapeHtml(o.displayName)}</a></p>
-<p><small>Secured by Portcullis</small></p>`);
+export interface SignInView {
+  readonly startUrl: string;
+  /** Where the user lands after the login (already checked). */
+  readonly redirect: string;
 }
 
-export function errorPage(o: { status: number; title: string; message: string; note?: string; retryUrl?: string; code?: string }): string {
-  const retry = o.retryUrl ? `<p><a class="button" href="${escapeHtml(o.retryUrl)}">Sign in again</a></p>` : '';
-  const code = o.code ? `<p><small>${o.status} · ${escapeHtml(o.code)}</small></p>` : `<p><small>${o.status}</small></p>`;
-  const note = o.note ? `<p><small>${escapeHtml(o.note)}</small></p>` : '';
-  return layout(o.title, `<h1>${escapeHtml(o.title)}</h1><p>${escapeHtml(o.message)}</p>${note}${retry}${code}`);
+export interface ErrorView {
+  readonly status: number;
+  readonly title: string;
+  readonly message: string;
+  readonly note?: string;
+  readonly retryUrl?: string;
+  readonly code?: string;
+  /** Set on a forbidden page: who the user is signed in as, and where signing out starts. */
+  readonly signedInAs?: string;
+  readonly signOutUrl?: string;
 }
+
+/**
+ * The page set of one proxy: templates compiled once, the banner worked out once, and the headers
+ * every page carries. A page never runs script: the Content-Security-Policy has no script source at
+ * all, so neither the built-in pages nor a custom template can (an inline <script> is ignored).
+ */
+export class Pages {
+  readonly headers: OutgoingHttpHeaders;
+  readonly #signIn: Template;
+  readonly #error: Template;
+  readonly #s: PageSettings;
+  readonly #banner: TrustedHtml;
+
+  constructor(s: PageSettings) {
+    this.#s = s;
+    this.#signIn = s.signInTemplate ?? BUILT_IN_TEMPLATES.signIn;
+    this.#error = s.errorTemplate ?? BUILT_IN_TEMPLATES.error;
+    this.#banner = new TrustedHtml(signInMessage(s.banner, s.emailDomains));
+    const img = ["'self'", 'data:', ...s.imageOrigins].join(' ');
+    const forms = ["'self'", ...s.formOrigins].join(' ');
+    this.headers = {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': `default-src 'none'; style-src 'self' 'unsafe-inline'; img-src ${img}; font-src 'self'; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`,
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    };
+  }
+
+  signIn(v: SignInView): string {
+    const s = this.#s;
+    return this.#signIn.render({
+      ProviderName: s.providerName, SignInMessage: this.#banner, StatusCode: 200, CustomLogin: false,
+      Redirect: v.redirect, Version: VERSION, ProxyPrefix: s.proxyPrefix, Footer: new TrustedHtml(s.footer),
+      LogoData: new TrustedHtml(s.logo), StartUrl: v.startUrl,
+    });
+  }
+
+  error(v: ErrorView): string {
+    const s = this.#s;
+    return this.#error.render({
+      Title: v.title, Message: v.message, ProxyPrefix: s.proxyPrefix, StatusCode: v.status,
+      // oauth2-proxy's error.html offers "go back" to Redirect and "sign in" when it is set.
+      Redirect: v.retryUrl ? '/' : '', RequestID: '', Footer: new TrustedHtml(s.footer), Version: VERSION,
+      Code: v.code, Note: v.note, SignInUrl: v.retryUrl, SignedInAs: v.signedInAs, SignOutUrl: v.signOutUrl,
+    });
+  }
+}
+
+/** oauth2-proxy's sign-in message: the banner, else the email domain(s) to use (none for *). */
+function signInMessage(banner: string, domains: readonly string[]): string {
+  if (banner === '-') return '';
+  if (banner !== '') return banner;
+  if (domains.length > 1) return `Authenticate using one of the following domains: ${domains.map(escapeText).join(', ')}`;
+  if (domains.length === 1 && domains[0] !== '*') return `Authenticate using ${escapeText(domains[0]!)}`;
+  return '';
+}
+
+function escapeText(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const BUILT_IN_TEMPLATES = {
+  signIn: compileTemplate(BUILT_IN_SIGN_IN, 'sign_in.html', SIGN_IN_FIELDS),
+  error: compileTemplate(BUILT_IN_ERROR, 'error.html', ERROR_FIELDS),
+};
+
+/** The built-in pages with default settings: for answers written before a proxy's own pages are known. */
+export const DEFAULT_PAGES = new Pages({
+  providerName: 'OpenID Connect', proxyPrefix: '/oauth2', banner: '-', footer: '', logo: DEFAULT_LOGO,
+  emailDomains: [], imageOrigins: [], formOrigins: [],
+});

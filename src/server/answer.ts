@@ -1,7 +1,7 @@
 import { STATUS_CODES, ServerResponse, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PortcullisError } from '../errors.js';
-import { errorPage } from '../pages/pages.js';
+import { DEFAULT_PAGES, type Pages } from '../pages/pages.js';
 
 /**
  * Where an answer goes: the response of a plain request, or the bare socket of an upgrade request
@@ -10,14 +10,22 @@ import { errorPage } from '../pages/pages.js';
  */
 export type Outlet = ServerResponse | Duplex;
 
-/** Our own pages load nothing from elsewhere and are never framed or cached. */
-const PAGE_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+/**
+ * The page set each request's pages come from. A proxy binds its own (templates, logo, footer) as
+ * a request enters; an answer written before that (a malformed request at the listener) gets the
+ * built-in pages. Kept beside the request rather than passed along, so that every caller of
+ * sendError, in whatever module, renders the operator's pages.
+ */
+const pagesOf = new WeakMap<IncomingMessage, Pages>();
+
+export function usePages(req: IncomingMessage, pages: Pages): void {
+  pagesOf.set(req, pages);
+}
+
+export function pagesFor(req: IncomingMessage): Pages {
+  return pagesOf.get(req) ?? DEFAULT_PAGES;
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
 
@@ -36,7 +44,7 @@ export function statusWritten(socket: Duplex): number | undefined {
 /** Writes a whole answer to a response, or as raw HTTP/1.1 to an upgrade socket (then closes it). */
 export function answer(out: Outlet, status: number, headers: OutgoingHttpHeaders, body = '', cookies: readonly string[] = []): void {
   if (out instanceof ServerResponse) {
-    if (cookies.length) out.setHeader('set-cookie', cookies);
+    if (cookies.length) addCookies(out, cookies);
     out.writeHead(status, headers).end(body);
     return;
   }
@@ -49,14 +57,25 @@ export function answer(out: Outlet, status: number, headers: OutgoingHttpHeaders
   out.end(head + body);
 }
 
+/**
+ * Adds Set-Cookie values to a response before it is written, beside those already set: a refreshed
+ * session's cookies go out on whatever answer the request ends in, the upstream's included
+ * (forward.ts keeps them).
+ */
+export function addCookies(res: ServerResponse, cookies: readonly string[]): void {
+  const prev = res.getHeader('set-cookie');
+  res.setHeader('set-cookie', prev === undefined ? [...cookies] : [...(Array.isArray(prev) ? prev : [String(prev)]), ...cookies]);
+}
+
 /** A browser navigation (shown pages and redirects) rather than an API call (answered with JSON). */
 export function wantsHtml(req: IncomingMessage): boolean {
   const accept = req.headers.accept ?? '';
   return accept.includes('text/html') && req.headers['x-requested-with'] !== 'XMLHttpRequest';
 }
 
-export function sendHtml(out: Outlet, status: number, html: string, cookies: readonly string[] = []): void {
-  answer(out, status, PAGE_HEADERS, html, cookies);
+/** A page of the proxy's own: never framed, cached, or allowed to run script (Pages.headers). */
+export function sendHtml(out: Outlet, status: number, html: string, cookies: readonly string[] = [], headers: OutgoingHttpHeaders = DEFAULT_PAGES.headers): void {
+  answer(out, status, headers, html, cookies);
 }
 
 export function sendJson(out: Outlet, status: number, body: unknown, cookies: readonly string[] = []): void {
@@ -72,9 +91,14 @@ export function redirect(out: Outlet, location: string, cookies: readonly string
 }
 
 /** An error as a page for a browser or JSON for an API client: the same code and words either way. */
-export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisError, o: { retryUrl?: string; cookies?: readonly string[]; extra?: Record<string, string>; note?: string } = {}): void {
+export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisError, o: {
+  retryUrl?: string; cookies?: readonly string[]; extra?: Record<string, string>; note?: string;
+  /** On a forbidden page: the account the user is signed in as, and where to sign out. */
+  signedInAs?: string; signOutUrl?: string;
+} = {}): void {
   if (wantsHtml(req)) {
-    sendHtml(out, err.status, errorPage({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code }), o.cookies);
+    const page = pagesFor(req).error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.signedInAs, signOutUrl: o.signOutUrl });
+    sendHtml(out, err.status, page, o.cookies, pagesFor(req).headers);
   } else {
     sendJson(out, err.status, { error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra }, o.cookies);
   }

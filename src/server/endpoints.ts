@@ -4,14 +4,14 @@ import type { AccessPolicy } from '../access/policy.js';
 import { safeRedirectPath } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
-import { beginLogin, completeLogin } from '../oidc/flow.js';
+import { beginLogin, completeLogin, loginRequestFrom, sessionFields, tokenNeeds, type LoginResult } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
-import { signInPage } from '../pages/pages.js';
+import { backendLogout, endSessionUrl } from '../oidc/logout.js';
 import { cookieDomainFor } from '../session/cookies.js';
-import type { LoginStateCookies } from '../session/loginstate.js';
-import type { SessionStore } from '../session/store.js';
+import { LoginStateCookies } from '../session/loginstate.js';
+import type { NewSession, SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
-import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
+import { answer, pagesFor, redirect, sendError, sendHtml, sendJson } from './answer.js';
 import type { RequestContext } from './context.js';
 import { requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
@@ -27,9 +27,13 @@ export interface EndpointDeps {
   readonly answerIdentity: IdentityHeaders;
 }
 
-/** One of the proxy's own endpoints; `session` says whether the road loads the session first. */
+/**
+ * One of the proxy's own endpoints; `session` says whether the road loads the session first, and
+ * `asLoaded` that it wants it as the cookie has it, never refreshed first (sign-out).
+ */
 export interface Endpoint {
   readonly session: boolean;
+  readonly asLoaded?: true;
   readonly run: (ctx: RequestContext) => Promise<void>;
 }
 
@@ -45,7 +49,7 @@ export class AuthEndpoints {
       [`${p}/start`, { session: false, run: (c) => this.start(c) }],
       [`${p}/callback`, { session: false, run: (c) => this.callback(c) }],
       [`${p}/sign_in`, { session: false, run: (c) => this.signIn(c) }],
-      [`${p}/sign_out`, { session: true, run: (c) => this.signOut(c) }],
+      [`${p}/sign_out`, { session: true, asLoaded: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
     ]);
@@ -63,9 +67,16 @@ export class AuthEndpoints {
 
   async signIn(ctx: RequestContext): Promise<void> {
     const rd = appRedirect(ctx);
-    const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
+    // login_hint and prompt (select_account, to switch user) ride along to /start, checked there.
+    const passOn = new URLSearchParams({ rd });
+    for (const name of ['login_hint', 'prompt']) {
+      const v = ctx.query.get(name);
+      if (v !== null) passOn.set(name, v);
+    }
+    const start = `${this.#d.config.proxyPrefix}/start?${passOn.toString().replace(/\+/g, '%20')}`;
     if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
-    sendHtml(ctx.out, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
+    const pages = pagesFor(ctx.req);
+    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd }), [], pages.headers);
   }
 
   async start(ctx: RequestContext): Promise<void> {
@@ -74,7 +85,10 @@ export class AuthEndpoints {
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
     const rd = appRedirect(ctx);
-    const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
+    const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd, {
+      request: loginRequestFrom(ctx.query),
+      wantsRefreshToken: this.#d.config.cookie.refreshMs > 0,
+    });
     const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
     redirect(ctx.out, url.href, [cookie]);
@@ -103,7 +117,8 @@ export class AuthEndpoints {
       return fail(new PortcullisError('LOGIN_DENIED', { detail: `${error}: ${description}` }), note);
     }
     if (!state) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without state' }));
-    if (!loginState) return fail(new PortcullisError('LOGIN_STATE_MISSING', { detail: 'no login-state cookie matches the state' }));
+    if (!loginState) return fail(this.#whyNoLoginState(ctx));
+    if (LoginStateCookies.tooLate(loginState)) return fail(new PortcullisError('LOGIN_EXPIRED', { detail: `login started ${Math.round((Date.now() - loginState.startedAt) / 60_000)} minutes ago` }));
     if (!q.get('code')) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without code' }));
     const clients = this.#d.issuer.clients;
     if (!clients) return fail(new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
@@ -117,19 +132,14 @@ export class AuthEndpoints {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const { identity, accessToken } = login;
+    const { identity } = login;
     const verdict = this.#d.access.decide(identity);
     if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
+    const needs = tokenNeeds(this.#d.config, clients);
+    if (needs.refreshToken && !login.refreshToken) this.#noRefreshTokenWarning();
     let saved;
     try {
-      saved = await this.#d.sessions.save({
-        user: identity.user,
-        sub: identity.sub,
-        email: identity.email,
-        groups: identity.groups,
-        preferredUsername: identity.preferredUsername,
-        ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
-      }, ctx.cookies, domain);
+      saved = await this.#saveLogin(login, sessionFields(identity, login, needs), ctx, domain);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
@@ -141,14 +151,31 @@ export class AuthEndpoints {
     redirect(ctx.out, loginState.rd, [...saved.cookies, ...clearState]);
   }
 
+  /**
+   * Ends the session here and, when the issuer has an end_session_endpoint, there too
+   * (RP-Initiated Logout): the browser goes to the issuer with id_token_hint and comes back to this
+   * endpoint, whose `state` then says where to land. backend_logout_url is called first, by the proxy.
+   */
   async signOut(ctx: RequestContext): Promise<void> {
     const loaded = ctx.session;
+    // Back from the issuer, `state` is the rd sent with it; as untrusted as any rd.
+    const returning = ctx.query.get('state');
+    const rd = safeRedirectPath(ctx.query.get('rd') ?? returning);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
-    if (loaded) {
-      ctx.user = loaded.session.user;
-      this.#d.log.info({ event: 'sign_out', user: loaded.session.user }, 'sign out');
-    }
-    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd')), cookies);
+    if (!loaded) return redirect(ctx.out, rd, cookies);
+    const s = loaded.session;
+    ctx.user = s.user;
+    this.#d.log.info({ event: 'sign_out', user: s.user }, 'sign out');
+    const { backendLogoutUrl } = this.#d.config.provider;
+    if (backendLogoutUrl) await backendLogout(backendLogoutUrl, s.idToken, this.#d.log, s.user);
+    const clients = this.#d.issuer.clients;
+    const callback = this.#redirectUri(ctx.req);
+    // Never to the issuer twice: a browser that comes back with a session still on (a cookie this
+    // request could not delete) lands on rd rather than looping.
+    const atIssuer = clients && callback && returning === null
+      ? endSessionUrl(clients, { idToken: s.idToken, postLogoutRedirectUri: `${new URL(callback).origin}${this.#d.config.proxyPrefix}/sign_out`, state: rd })
+      : undefined;
+    redirect(ctx.out, atIssuer?.href ?? rd, cookies);
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
@@ -173,6 +200,39 @@ export class AuthEndpoints {
     if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
     answer(ctx.out, 202, { 'cache-control': 'no-store' });
+  }
+
+  /**
+   * Saves a new session. A session too large for the cookie with its ID token is saved without it:
+   * sign-out then reaches the issuer without id_token_hint (which may ask the user to confirm).
+   */
+  async #saveLogin(login: LoginResult, fields: NewSession, ctx: RequestContext, domain: string | undefined): ReturnType<SessionStore['save']> {
+    try {
+      return await this.#d.sessions.save(fields, ctx.cookies, domain);
+    } catch (err) {
+      if (!(err instanceof PortcullisError) || err.code !== 'SESSION_TOO_LARGE' || !fields.idToken) throw err;
+      this.#d.log.warn({ event: 'session_id_token_dropped', user: login.identity.user }, 'the session is too large with its ID token; keeping it without (sign-out at the issuer goes without id_token_hint)');
+      return this.#d.sessions.save({ ...fields, idToken: undefined }, ctx.cookies, domain);
+    }
+  }
+
+  /** Why a callback has no login state, in words the user can act on (see the error catalog). */
+  #whyNoLoginState(ctx: RequestContext): PortcullisError {
+    const c = this.#d.config;
+    if (this.#d.loginStates.noneIn(ctx.cookies) && c.cookie.secure && requestScheme(ctx.req, c) === 'http') {
+      return new PortcullisError('LOGIN_COOKIE_BLOCKED', { detail: 'no login-state cookie: cookie_secure=true on a plain-http request' });
+    }
+    return new PortcullisError('LOGIN_STATE_MISSING', { detail: 'no login-state cookie matches the state' });
+  }
+
+  #warnedNoRefreshToken = false;
+
+  /** Once per process: cookie_refresh is set, and the issuer gives no refresh token to refresh with. */
+  #noRefreshTokenWarning(): void {
+    if (this.#warnedNoRefreshToken) return;
+    this.#warnedNoRefreshToken = true;
+    this.#d.log.warn({ event: 'no_refresh_token' }, 'OAUTH2_PROXY_COOKIE_REFRESH is set but the issuer issued no refresh token, so sessions last until cookie_expire without refresh. '
+      + 'Most issuers want offline_access in the scope (added when the issuer lists it); oidc-provider-based ones also want OAUTH2_PROXY_PROMPT=consent');
   }
 
   #domain(req: IncomingMessage): string | undefined {

@@ -7,13 +7,17 @@ import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
+import { sessionRefreshGrant } from '../oidc/refresh.js';
+import { Pages } from '../pages/pages.js';
+import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
+import { SessionRefresher } from '../session/refresh.js';
 import { createSessionStore, type LoadedSession } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
 import { Upstreams } from '../upstream/upstream.js';
-import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
+import { addCookies, answered, redirect, sendError, sendJson, sendText, statusWritten, usePages, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { clientAddress, peerIsTrusted } from './forwarded.js';
@@ -36,13 +40,18 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
 /**
  * The road of a request, as a list of steps (oauth2-proxy's session chain, fastify's lifecycle):
  *
- *   health → route → load session → own endpoint → authenticate → authorise → forward
+ *   health → route → load session → refresh → own endpoint → authenticate → authorise → forward
  *
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
  */
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
   const sessions = createSessionStore(config.cookie);
+  const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuer, config), log });
+  const pages = new Pages({
+    ...config.pages, providerName: config.provider.displayName, proxyPrefix: config.proxyPrefix, emailDomains: config.emailDomains,
+    formOrigins: [...new Set([config.provider.issuerUrl?.origin, config.provider.loginUrl?.origin].filter((o): o is string => !!o))],
+  });
   const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
@@ -70,6 +79,17 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const loaded = sessions.load(ctx.cookies);
     if (loaded instanceof Promise) return loaded.then((l) => setSession(ctx, l));
     return setSession(ctx, loaded);
+  };
+
+  // cookie_refresh: a session due for it is refreshed (or ended) before anything reads it. An
+  // upgrade's answer cannot carry cookies; the refreshed session reaches the next plain request.
+  const refresh: Step = (ctx) => {
+    if (!ctx.session || ctx.endpoint?.asLoaded) return undefined;
+    const pending = refresher.check(ctx.session, ctx.cookies, cookieDomainFor(ctx.req.headers.host, config.cookie.domains));
+    return pending?.then((o) => {
+      if (o.cookies.length && !ctx.upgrade) addCookies(ctx.out as ServerResponse, o.cookies);
+      return setSession(ctx, o.loaded);
+    });
   };
 
   const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
@@ -109,7 +129,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return DONE;
   };
 
-  const ROAD: readonly Step[] = [health, route, loadSession, endpoint, authenticate, authorise, forward];
+  const ROAD: readonly Step[] = [health, route, loadSession, refresh, endpoint, authenticate, authorise, forward];
 
   /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
   function run(ctx: Ctx, i: number): void | Promise<void> {
@@ -165,6 +185,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   function begin(req: IncomingMessage, out: ServerResponse | Duplex, upgrade?: { socket: Duplex; head: Buffer }): void {
     // First thing, for every request: a client never gets to speak for the proxy.
     stripClientIdentityHeaders(req.headers);
+    usePages(req, pages);
     const target = splitTarget(req.url);
     if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
     const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);

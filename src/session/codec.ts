@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
 
-/** What a signed-in user's session holds. Tokens only when a feature needs them (pass_access_token). */
+/**
+ * What a signed-in user's session holds. Tokens only when a feature needs them: the access token
+ * for pass_access_token, the refresh token for cookie_refresh, the ID token for sign-out at the
+ * issuer (end_session_endpoint or a backend_logout_url with {id_token}).
+ */
 export interface Session {
   readonly v: 1;
   /** Random id of this login, the handle sign-out revokes. Sessions sealed before it existed lack it. */
@@ -12,15 +16,23 @@ export interface Session {
   readonly email?: string;
   readonly groups: readonly string[];
   readonly preferredUsername?: string;
+  /** When the issuer last vouched for it: the login, or the last refresh (cookie_refresh counts from here). */
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly accessToken?: string;
+  readonly refreshToken?: string;
+  readonly idToken?: string;
 }
 
 function isSession(x: unknown): x is Session {
   const s = x as Partial<Session> | null;
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
-    typeof s.expiresAt === 'number' && Array.isArray(s.groups) && (s.sid === undefined || typeof s.sid === 'string');
+    typeof s.expiresAt === 'number' && typeof s.createdAt === 'number' && Array.isArray(s.groups) && optionalString(s.sid)
+    && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken);
+}
+
+function optionalString(v: unknown): boolean {
+  return v === undefined || typeof v === 'string';
 }
 
 /**

@@ -12,10 +12,17 @@ export interface LoginState {
   readonly rd: string;
   /** The redirect_uri sent to the issuer, which the code redemption must repeat exactly. */
   readonly redirectUri: string;
+  /** When /start sent the browser off: a login has LOGIN_WINDOW_S to come back. */
+  readonly startedAt: number;
 }
 
-/** A slow login (password reset, MFA enrolment) must still finish. */
+/** A slow login (password reset, MFA enrolment) must still finish: the window a login has. */
 export const LOGIN_STATE_TTL_S = 15 * 60;
+/**
+ * How long the cookie itself is kept: longer than the window, so that a login that comes back late
+ * is told it took too long, rather than that its cookie is missing (which reads like a cookie problem).
+ */
+const LOGIN_STATE_KEPT_S = 60 * 60;
 
 /**
  * Login-state cookies, one per attempt: the cookie's name carries a digest of `state`, so several
@@ -42,21 +49,32 @@ export class LoginStateCookies {
   }
 
   async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
-    const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
-    return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_TTL_S));
+    const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_KEPT_S });
+    return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_KEPT_S));
   }
 
   clearCookie(state: string, domain: string | undefined): string {
     return serializeCookie(this.nameFor(state), '', this.#attrs(domain, 0));
   }
 
-  /** The attempt this callback belongs to, or undefined (expired, other browser, forged state). */
+  /** True when the request carries no login-state cookie at all (the browser never kept one). */
+  noneIn(cookies: ReadonlyMap<string, string>): boolean {
+    for (const name of cookies.keys()) if (this.isLoginStateCookie(name)) return false;
+    return true;
+  }
+
+  /** True when the login began longer ago than its window. */
+  static tooLate(ls: LoginState, now = Date.now()): boolean {
+    return typeof ls.startedAt === 'number' && now - ls.startedAt > LOGIN_STATE_TTL_S * 1000;
+  }
+
+  /** The attempt this callback belongs to, or undefined (long gone, other browser, forged state). */
   async read(cookies: Map<string, string>, state: string): Promise<LoginState | undefined> {
     const sealed = cookies.get(this.nameFor(state));
     if (!sealed) return undefined;
     let data: Partial<LoginState>;
     try {
-      data = await unsealData<LoginState>(sealed, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
+      data = await unsealData<LoginState>(sealed, { password: this.#password, ttl: LOGIN_STATE_KEPT_S });
     } catch {
       return undefined;
     }

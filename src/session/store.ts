@@ -36,6 +36,12 @@ export interface SessionStore {
   load(cookies: ReadonlyMap<string, string>): LoadedSession | undefined | Promise<LoadedSession | undefined>;
   /** Starts a session; returns the Set-Cookie values that carry it (and clear stale chunks). */
   save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }>;
+  /**
+   * Replaces a session's contents after a refresh, keeping its id (so a sign-out, or a refused
+   * refresh, ends every copy of it) and starting a new lifetime from now; returns the Set-Cookie
+   * values that carry it. Throws SESSION_TOO_LARGE like save().
+   */
+  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }>;
   /** Ends a session everywhere this store can reach; returns the Set-Cookie values that delete it. */
   clear(loaded: LoadedSession | undefined, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<string[]>;
   /** True for every cookie name the store writes: those never reach an upstream. */
@@ -81,9 +87,18 @@ class CookieSessionStore implements SessionStore {
     return this.#checked(hit, sealed);
   }
 
-  async save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+  save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+    return this.#write(randomBytes(16).toString('base64url'), fields, cookies, domain);
+  }
+
+  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+    // A session sealed before ids existed is known by its digest: that becomes its id from now on.
+    return this.#write(loaded.id, fields, cookies, domain);
+  }
+
+  async #write(sid: string, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
     const now = Date.now();
-    const session: Session = { v: 1, sid: randomBytes(16).toString('base64url'), ...fields, createdAt: now, expiresAt: now + this.ttlMs };
+    const session: Session = { v: 1, sid, ...fields, createdAt: now, expiresAt: now + this.ttlMs };
     const sealed = await this.#codec.seal(session);
     const parts = chunkValue(this.#cookie.name, sealed);
     if (parts.length > MAX_CHUNKS) {

@@ -69,6 +69,18 @@ function responseHeaders(raw: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * The upstream's headers plus the cookies the proxy set on this response (a refreshed session).
+ * Once a header has been set on a response, writeHead sets the fields of a list one by one, so a
+ * repeated field (two Set-Cookie) would keep only its last value: repeated fields are grouped.
+ */
+function withOwnCookies(list: readonly string[], own: number | string | string[]): http.OutgoingHttpHeaders {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i < list.length; i += 2) (out[list[i]!.toLowerCase()] ??= []).push(list[i + 1]!);
+  out['set-cookie'] = [...(out['set-cookie'] ?? []), ...(Array.isArray(own) ? own : [String(own)])];
+  return out;
+}
+
 function outgoing(req: http.IncomingMessage, t: ForwardTarget): http.RequestOptions {
   const headers = req.headers;
   if (t.changeOrigin) headers.host = t.host;
@@ -100,7 +112,9 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
   out.on('response', (up: http.IncomingMessage) => {
     if (t.timeoutMs > 0) out.setTimeout(0);
-    res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.rawHeaders));
+    const headers = responseHeaders(up.rawHeaders);
+    const own = res.getHeader('set-cookie');
+    res.writeHead(up.statusCode ?? 502, up.statusMessage, own === undefined ? headers : withOwnCookies(headers, own));
     up.on('error', () => res.destroy());
     up.pipe(res);
   });

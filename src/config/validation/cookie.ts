@@ -20,6 +20,12 @@ export function validateCookie(r: OptionReader): CookieConfig {
   const cookiePath = r.path('cookie_path', true);
   const expire = parseDuration(r.str('cookie_expire'));
   if (!expire.ok) r.fail('cookie_expire', expire.expected);
+  const refresh = parseDuration(r.str('cookie_refresh'));
+  if (!refresh.ok) r.fail('cookie_refresh', refresh.expected);
+  // oauth2-proxy's rule: a refresh period as long as the session would never come round.
+  else if (expire.ok && expire.value > 0 && refresh.value >= expire.value) {
+    r.fail('cookie_refresh', `a duration shorter than cookie_expire (${r.str('cookie_expire')}), or 0 to never refresh`);
+  }
   const cookieSecure = r.bool('cookie_secure');
   const cookieHttpOnly = r.bool('cookie_httponly');
   const sameSite = r.enumOf('cookie_samesite') as SameSite;
@@ -31,6 +37,7 @@ export function validateCookie(r: OptionReader): CookieConfig {
   return {
     name: cookieName, secret, domains: cookieDomains, path: cookiePath,
     expireMs: expire.ok ? expire.value : 0,
+    refreshMs: refresh.ok ? refresh.value : 0,
     secure: cookieSecure, httpOnly: cookieHttpOnly, sameSite,
   };
 }

@@ -3,6 +3,9 @@ import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
 import { isLoopbackHost } from '../values.js';
 
+/** OIDC Core 3.1.2.1's prompt values. */
+const PROMPTS = ['none', 'login', 'consent', 'select_account'];
+
 /** The issuer, its endpoints, the client and the claims read from it. `proxyPrefix` fixes the callback path. */
 export function validateProvider(r: OptionReader, proxyPrefix: string): ProviderConfig {
   r.enumOf('provider');
@@ -66,6 +69,24 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   }
   const scope = r.str('scope');
   if (!scope.split(/\s+/).includes('openid')) r.fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');
+  const prompt = r.str('prompt');
+  const prompts = prompt.split(/\s+/).filter(Boolean);
+  if (prompts.some((p) => !PROMPTS.includes(p)) || (prompts.includes('none') && prompts.length > 1)) {
+    r.fail('prompt', 'none, or one or more of login, consent, select_account separated by spaces');
+  }
+  const approvalPrompt = r.str('approval_prompt');
+  if (approvalPrompt !== '' && !['force', 'auto'].includes(approvalPrompt)) r.fail('approval_prompt', 'force or auto');
+  const acrValues = r.str('acr_values');
+  if (!/^[\x21-\x7e]*(?: [\x21-\x7e]+)*$/.test(acrValues)) r.fail('acr_values', 'space-separated values of printable characters, e.g. "urn:mace:incommon:iap:silver"');
+  const audienceClaims = r.list('oidc_audience_claims');
+  const backendLogoutUrl = r.str('backend_logout_url');
+  if (backendLogoutUrl !== '') {
+    let u: URL | undefined;
+    try { u = new URL(backendLogoutUrl.replaceAll('{id_token}', 'x')); } catch { /* reported below */ }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) r.fail('backend_logout_url', 'an absolute http:// or https:// URL, with {id_token} where the ID token goes');
+    // It carries the ID token: the same transport rule as the issuer's own endpoints.
+    else httpAllowed(u, 'backend_logout_url');
+  }
 
   return {
     displayName: r.str('provider_display_name') || defaultOf('provider_display_name'),
@@ -80,5 +101,11 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     groupsClaim: r.str('oidc_groups_claim') || defaultOf('oidc_groups_claim'),
     userIdClaim: r.str('user_id_claim') || defaultOf('user_id_claim'),
     allowUnverifiedEmail: r.bool('insecure_oidc_allow_unverified_email'),
+    prompt: prompts.length ? prompts.join(' ') : undefined,
+    approvalPrompt: approvalPrompt || undefined,
+    acrValues: acrValues || undefined,
+    extraAudiences: r.list('oidc_extra_audiences'),
+    audienceClaims: audienceClaims.length ? audienceClaims : [defaultOf('oidc_audience_claims')],
+    backendLogoutUrl: backendLogoutUrl || undefined,
   };
 }

@@ -1,0 +1,42 @@
+import * as client from 'openid-client';
+import type { Config, ProviderConfig } from '../config/validate.js';
+import { PortcullisError } from '../errors.js';
+import type { RefreshGrant } from '../session/refresh.js';
+import { classify } from './classify.js';
+import { identityFromTokens, identityOf, sessionFields, tokenNeeds, type LoginResult, type TokenResponse } from './flow.js';
+import { configFor, type Issuer, type IssuerClients } from './issuer.js';
+
+/**
+ * Uses a refresh token (cookie_refresh). The identity is read again, as at login, from the new ID
+ * token and userinfo; its subject must be the session's. `identity` is undefined only when the
+ * issuer sent neither (the caller keeps what the session had). Failures are classified (classify.ts).
+ */
+export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, refreshToken: string, sub: string): Promise<Partial<LoginResult>> {
+  let tokens: TokenResponse;
+  try {
+    tokens = await clients.clientAuth.run((method) => client.refreshTokenGrant(configFor(clients, method), refreshToken));
+  } catch (err) {
+    throw classify(err);
+  }
+  const result = await identityFromTokens(clients, p, tokens, { sub }, { userinfoOptional: true });
+  if (result.identity && result.identity.sub !== sub) {
+    throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'the refreshed identity has another subject' });
+  }
+  // An issuer that does not rotate refresh tokens sends none back: the one we have stays good.
+  return { ...result, refreshToken: result.refreshToken ?? refreshToken };
+}
+
+/**
+ * The refresh grant the session refresher runs (cookie_refresh): the refreshed session's fields,
+ * with the identity read again (or kept, when the issuer sent no claims) and the tokens the session
+ * keeps. A PortcullisError otherwise; refreshEndsSession (classify.ts) decides what it means.
+ */
+export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGrant {
+  return async (s) => {
+    const clients = issuer.clients;
+    if (!clients) throw new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' });
+    if (!s.refreshToken) throw new PortcullisError('INTERNAL', { detail: 'refresh of a session without a refresh token' });
+    const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub);
+    return sessionFields(r.identity ?? identityOf(s), r, tokenNeeds(config, clients));
+  };
+}

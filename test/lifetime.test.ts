@@ -1,0 +1,275 @@
+// Session lifetime against a real issuer (oidc-provider) whose token lifetimes the test sets short:
+// cookie_refresh with the refresh token (single flight, rotation, invalid_grant, outages) and
+// cookie_expire. The proxy runs in this process; every wait is a real one, bounded.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { HttpBrowser, type Response } from './support/browser.js';
+import { startInProcess, type InProcess } from './support/inprocess.js';
+import { freePort } from './support/proxy.js';
+import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
+import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions } from '../src/devissuer/issuer.js';
+
+const JSON_ACCEPT = { accept: 'application/json' };
+const COOKIE = '_oauth2_proxy';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Rig {
+  readonly issuer: DevIssuer;
+  readonly proxy: InProcess;
+  readonly account: DevAccount;
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream that echoes the headers it got as JSON and sets a cookie of its own, so that a
+ * refreshed session's cookies must go out beside the application's.
+ */
+function startUpstream(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': ['app=kept; Path=/', 'app2=kept; Path=/'] });
+    res.end(JSON.stringify({ headers: req.headers }));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/`,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  })));
+}
+
+async function startRig(env: Record<string, string>, issuerOptions: Partial<DevIssuerOptions> = {}): Promise<Rig> {
+  const port = await freePort();
+  const account: DevAccount = { sub: 'refresh-user-1', email: 'rita@example.com', email_verified: true, preferred_username: 'rita', groups: ['staff'] };
+  const issuer = await startDevIssuer({
+    shape: 'hydra', accounts: [account], ...issuerOptions,
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }],
+  });
+  const upstream = await startUpstream();
+  const proxy = await startInProcess({
+    OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
+    OAUTH2_PROXY_CLIENT_ID: CLIENT_ID,
+    OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
+    OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32),
+    OAUTH2_PROXY_COOKIE_SECURE: 'false',
+    OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    OAUTH2_PROXY_UPSTREAMS: upstream.url,
+    OAUTH2_PROXY_SCOPE: 'openid email profile groups',
+    ...env,
+  }, port);
+  return { issuer, proxy, account, close: async () => { await proxy.close(); await Promise.all([issuer.stop(), upstream.close()]); } };
+}
+
+const rigs: Rig[] = [];
+after(async () => { for (const r of rigs) await r.close(); });
+async function rig(env: Record<string, string>, issuerOptions?: Partial<DevIssuerOptions>): Promise<Rig> {
+  const r = await startRig(env, issuerOptions);
+  rigs.push(r);
+  return r;
+}
+
+async function login(r: Rig): Promise<HttpBrowser> {
+  const b = new HttpBrowser();
+  const res = await b.navigate(`${r.proxy.url}/oauth2/start?rd=/`);
+  assert.equal(res.status, 200, `login should end on the upstream, got ${res.status} at ${res.url}: ${res.body.slice(0, 300)}`);
+  return b;
+}
+
+function sessionCookieSet(res: Response): string | undefined {
+  return (res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${COOKIE}=`) && !/Max-Age=0/.test(c));
+}
+
+function upstreamHeaders(res: Response): Record<string, string> {
+  assert.equal(res.status, 200, `expected the upstream, got ${res.status}: ${res.body.slice(0, 300)}`);
+  return (JSON.parse(res.body) as { headers: Record<string, string> }).headers;
+}
+
+/** The issuer's userinfo answer for an access token: 200 while it is valid, 401 once expired. */
+async function userinfoStatus(issuer: DevIssuer, accessToken: string): Promise<number> {
+  return (await fetch(issuer.endpoints.userinfo, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+}
+
+const events = (r: Rig, event: string): Array<Record<string, unknown>> => r.proxy.logs.lines.filter((l) => l.event === event);
+
+const REFRESHING = {
+  OAUTH2_PROXY_COOKIE_REFRESH: '1s',
+  OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true',
+  // oidc-provider grants offline_access (and so a refresh token) only with prompt=consent (OIDC Core §11).
+  OAUTH2_PROXY_PROMPT: 'consent',
+};
+
+describe('cookie_refresh', () => {
+  test('a session older than cookie_refresh is refreshed: new cookie, fresh access token, claims read again', { timeout: 30_000 }, async () => {
+    const r = await rig(REFRESHING, { ttl: { accessToken: 3 } });
+    const b = await login(r);
+    const first = upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    const token1 = first['x-forwarded-access-token']!;
+    assert.equal(first['x-forwarded-groups'], 'staff');
+    assert.equal(await userinfoStatus(r.issuer, token1), 200);
+    assert.ok(!b.cookies().get(COOKIE)!.includes('refresh'), 'sealed: no token in clear');
+
+    // The issuer changes the account's groups; the refresh reads them again.
+    r.account.groups = ['staff', 'ops'];
+    await sleep(1_200);
+    const res = await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    const second = upstreamHeaders(res);
+    assert.ok(sessionCookieSet(res), `a refreshed session gets a new cookie: ${res.headers['set-cookie']}`);
+    assert.deepEqual((res.headers['set-cookie'] ?? []).filter((c) => c.startsWith('app')).map((c) => c.split(';')[0]), ['app=kept', 'app2=kept'],
+      'the upstream\'s own cookies still go out, every one');
+    assert.notEqual(second['x-forwarded-access-token'], token1, 'the upstream gets the new access token');
+    assert.equal(second['x-forwarded-groups'], 'staff,ops', 'email and groups are read again at the refresh');
+    assert.equal(r.issuer.refreshGrants.succeeded, 1);
+    assert.equal(events(r, 'session_refreshed').length, 1);
+
+    // Past the first access token's lifetime the proxy has kept the upstream's token valid.
+    await sleep(2_200);
+    const third = upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    assert.equal(await userinfoStatus(r.issuer, token1), 401, 'the first access token has expired at the issuer');
+    assert.equal(await userinfoStatus(r.issuer, third['x-forwarded-access-token']!), 200, 'the one the upstream gets now is valid');
+
+    // Forward-auth answers carry the refreshed cookie too (nginx passes it on with auth_request_set).
+    await sleep(1_100);
+    const auth = await b.request(`${r.proxy.url}/oauth2/auth`, { headers: JSON_ACCEPT });
+    assert.equal(auth.status, 202);
+    assert.ok(sessionCookieSet(auth), 'the 202 carries the refreshed session cookie');
+  });
+
+  test('requests arriving together refresh once, and an older copy of the cookie gets the newer session (rotating refresh tokens)', { timeout: 30_000 }, async () => {
+    const r = await rig(REFRESHING, { rotateRefreshTokens: true });
+    const b = await login(r);
+    const old = b.cookies().get(COOKIE)!;
+    await sleep(1_200);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })));
+    assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200));
+    assert.equal(r.issuer.refreshGrants.succeeded, 1, 'one refresh for eight requests');
+    assert.equal(r.issuer.refreshGrants.failed, 0);
+    const fresh = sessionCookieSet(answers[0]!)!.split(';')[0]!.slice(COOKIE.length + 1);
+    assert.ok(answers.every((a) => sessionCookieSet(a)?.includes(fresh)), 'every answer carries the same new session');
+
+    // A tab that still sends the old cookie: no second refresh (its refresh token is spent, and
+    // presenting it again would make the issuer revoke the grant); it is handed the new session.
+    const stale = new HttpBrowser();
+    stale.setCookie('127.0.0.1', COOKIE, old);
+    const again = await stale.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    assert.equal(again.status, 200);
+    assert.ok(sessionCookieSet(again)?.includes(fresh));
+    assert.equal(r.issuer.refreshGrants.succeeded, 1);
+    assert.equal(r.issuer.refreshGrants.failed, 0);
+
+    // And the next refresh uses the rotated token.
+    await sleep(1_200);
+    assert.equal((await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })).status, 200);
+    assert.equal(r.issuer.refreshGrants.succeeded, 2);
+    assert.equal(r.issuer.refreshGrants.failed, 0);
+  });
+
+  test('invalid_grant ends the session: the API gets 401 with the cookie cleared, a browser is sent to sign in', { timeout: 30_000 }, async () => {
+    const r = await rig(REFRESHING);
+    const b = await login(r);
+    const copy = b.cookies().get(COOKIE)!;
+    assert.ok(r.issuer.revokeRefreshTokens(r.account.sub) >= 1);
+    await sleep(1_200);
+    const api = await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    assert.equal(api.status, 401);
+    assert.equal(JSON.parse(api.body).error, 'UNAUTHENTICATED');
+    assert.ok((api.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)), 'the cookie is cleared');
+    const refused = events(r, 'session_refresh_refused');
+    assert.equal(refused.length, 1);
+    assert.match(String(refused[0]!.detail), /invalid_grant/);
+
+    const other = new HttpBrowser();
+    other.setCookie('127.0.0.1', COOKIE, copy);
+    const page = await other.request(`${r.proxy.url}/app?x=1`);
+    assert.equal(page.status, 302);
+    assert.equal(page.headers.location, '/oauth2/sign_in?rd=%2Fapp%3Fx%3D1');
+    assert.equal(r.issuer.refreshGrants.failed, 1, 'the ended session is not tried again');
+  });
+
+  test('an issuer outage keeps the session, and the refresh is tried again once the issuer is back', { timeout: 30_000 }, async () => {
+    const r = await rig(REFRESHING);
+    const b = await login(r);
+    await r.issuer.stop();
+    await sleep(1_200);
+    const during = await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    upstreamHeaders(during);
+    assert.equal(sessionCookieSet(during), undefined, 'no new cookie while the issuer is down');
+    const failed = events(r, 'session_refresh_failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]!.code, 'ISSUER_UNAVAILABLE');
+    // Not tried on every request meanwhile: an outage must not add the issuer's timeout to each one.
+    upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    assert.equal(events(r, 'session_refresh_failed').length, 1);
+
+    await r.issuer.start();
+    await sleep(1_100);
+    const back = await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    upstreamHeaders(back);
+    assert.ok(sessionCookieSet(back), 'refreshed once the issuer answers again');
+    assert.equal(r.issuer.refreshGrants.succeeded, 1);
+  });
+
+  test('a 5xx or a load balancer\'s HTML error page from the token endpoint keeps the session too', { timeout: 30_000 }, async () => {
+    const r = await rig(REFRESHING);
+    const b = await login(r);
+    r.issuer.breakTokenEndpoint({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' });
+    await sleep(1_200);
+    upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    r.issuer.breakTokenEndpoint({ status: 503, contentType: 'application/json', body: '{"error":"temporarily_unavailable"}' });
+    await sleep(1_100);
+    upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    const failed = events(r, 'session_refresh_failed').map((l) => l.code);
+    assert.deepEqual(failed.length, 2, `two failed attempts: ${JSON.stringify(failed)}`);
+    assert.ok(failed.every((c) => c === 'ISSUER_UNAVAILABLE' || c === 'ISSUER_BAD_RESPONSE'), String(failed));
+    r.issuer.breakTokenEndpoint(undefined);
+    await sleep(1_100);
+    assert.ok(sessionCookieSet(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })));
+    assert.equal(events(r, 'session_refreshed').length, 1);
+  });
+
+  test('offline_access is asked for when the issuer lists it; without the consent oidc-provider wants, no refresh token and a warning', { timeout: 30_000 }, async () => {
+    const r = await rig({ OAUTH2_PROXY_COOKIE_REFRESH: '1s' });
+    const start = await new HttpBrowser().request(`${r.proxy.url}/oauth2/start`);
+    const auth = new URL(start.headers.location!);
+    assert.equal(auth.searchParams.get('scope'), 'openid email profile groups offline_access');
+    assert.equal(auth.searchParams.get('prompt'), null, 'no prompt unless configured');
+    const b = await login(r);
+    assert.equal(events(r, 'no_refresh_token').length, 1, 'the operator is told why sessions will not be refreshed');
+    await sleep(1_200);
+    assert.equal((await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })).status, 200, 'a session without a refresh token lives on');
+    assert.equal(r.issuer.refreshGrants.succeeded + r.issuer.refreshGrants.failed, 0);
+
+    const plain = await rig({});
+    const scope = new URL((await new HttpBrowser().request(`${plain.proxy.url}/oauth2/start`)).headers.location!).searchParams.get('scope');
+    assert.equal(scope, 'openid email profile groups', 'without cookie_refresh the scope is as configured');
+  });
+});
+
+describe('cookie_expire', () => {
+  test('ends a session: a browser is sent to sign in and an API gets 401, even with a kept copy of the cookie', { timeout: 30_000 }, async () => {
+    const r = await rig({ OAUTH2_PROXY_COOKIE_EXPIRE: '2s' });
+    const b = await login(r);
+    const copy = b.cookies().get(COOKIE)!;
+    upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    await sleep(2_300);
+    // The browser itself dropped the cookie (Max-Age=2)...
+    const page = await b.request(`${r.proxy.url}/app`);
+    assert.equal(page.status, 302);
+    assert.equal(page.headers.location, '/oauth2/sign_in?rd=%2Fapp');
+    // ...and a copy kept past its expiry is refused by the proxy itself.
+    const replay = new HttpBrowser();
+    replay.setCookie('127.0.0.1', COOKIE, copy);
+    assert.equal((await replay.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })).status, 401);
+    assert.equal((await replay.request(`${r.proxy.url}/app`)).status, 302);
+  });
+
+  test('with cookie_refresh and the issuer down, the session lasts until cookie_expire and no longer', { timeout: 30_000 }, async () => {
+    const r = await rig({ ...REFRESHING, OAUTH2_PROXY_COOKIE_EXPIRE: '3s' });
+    const b = await login(r);
+    const copy = b.cookies().get(COOKIE)!;
+    await r.issuer.stop();
+    await sleep(1_500);
+    upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }));
+    await sleep(1_800);
+    const replay = new HttpBrowser();
+    replay.setCookie('127.0.0.1', COOKIE, copy);
+    assert.equal((await replay.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })).status, 401, 'past cookie_expire');
+  });
+});
