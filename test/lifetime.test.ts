@@ -5,21 +5,12 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { HttpBrowser, type Response } from './support/browser.js';
-import { startInProcess, type InProcess } from './support/inprocess.js';
-import { freePort } from './support/proxy.js';
-import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
-import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions } from '../src/devissuer/issuer.js';
+import { events as logEvents, loginThrough, startRig, type Rig } from './support/rig.js';
+import type { DevIssuer, DevIssuerOptions } from '../src/devissuer/issuer.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const COOKIE = '_oauth2_proxy';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Rig {
-  readonly issuer: DevIssuer;
-  readonly proxy: InProcess;
-  readonly account: DevAccount;
-  close(): Promise<void>;
-}
 
 /**
  * An upstream that echoes the headers it got as JSON and sets a cookie of its own, so that a
@@ -36,42 +27,15 @@ function startUpstream(): Promise<{ url: string; close(): Promise<void> }> {
   })));
 }
 
-async function startRig(env: Record<string, string>, issuerOptions: Partial<DevIssuerOptions> = {}): Promise<Rig> {
-  const port = await freePort();
-  const account: DevAccount = { sub: 'refresh-user-1', email: 'rita@example.com', email_verified: true, preferred_username: 'rita', groups: ['staff'] };
-  const issuer = await startDevIssuer({
-    shape: 'hydra', accounts: [account], ...issuerOptions,
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }],
-  });
-  const upstream = await startUpstream();
-  const proxy = await startInProcess({
-    OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-    OAUTH2_PROXY_CLIENT_ID: CLIENT_ID,
-    OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
-    OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32),
-    OAUTH2_PROXY_COOKIE_SECURE: 'false',
-    OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-    OAUTH2_PROXY_UPSTREAMS: upstream.url,
-    OAUTH2_PROXY_SCOPE: 'openid email profile groups',
-    ...env,
-  }, port);
-  return { issuer, proxy, account, close: async () => { await proxy.close(); await Promise.all([issuer.stop(), upstream.close()]); } };
-}
-
 const rigs: Rig[] = [];
 after(async () => { for (const r of rigs) await r.close(); });
-async function rig(env: Record<string, string>, issuerOptions?: Partial<DevIssuerOptions>): Promise<Rig> {
-  const r = await startRig(env, issuerOptions);
+async function rig(env: Record<string, string>, issuer?: Partial<DevIssuerOptions>): Promise<Rig> {
+  const r = await startRig({ env, issuer, upstream: await startUpstream() });
   rigs.push(r);
   return r;
 }
 
-async function login(r: Rig): Promise<HttpBrowser> {
-  const b = new HttpBrowser();
-  const res = await b.navigate(`${r.proxy.url}/oauth2/start?rd=/`);
-  assert.equal(res.status, 200, `login should end on the upstream, got ${res.status} at ${res.url}: ${res.body.slice(0, 300)}`);
-  return b;
-}
+const login = (r: Rig): Promise<HttpBrowser> => loginThrough(r.proxy.url);
 
 function sessionCookieSet(res: Response): string | undefined {
   return (res.headers['set-cookie'] ?? []).find((c) => c.startsWith(`${COOKIE}=`) && !/Max-Age=0/.test(c));
@@ -87,7 +51,7 @@ async function userinfoStatus(issuer: DevIssuer, accessToken: string): Promise<n
   return (await fetch(issuer.endpoints.userinfo, { headers: { authorization: `Bearer ${accessToken}` } })).status;
 }
 
-const events = (r: Rig, event: string): Array<Record<string, unknown>> => r.proxy.logs.lines.filter((l) => l.event === event);
+const events = (r: Rig, event: string): Array<Record<string, unknown>> => logEvents(r.proxy, event);
 
 const REFRESHING = {
   OAUTH2_PROXY_COOKIE_REFRESH: '1s',
