@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
+import { parseConfigFile, type ConfigFile } from './config/file.js';
 import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
@@ -19,9 +20,10 @@ export function optionHelp(spec: OptionSpec): string {
 /** The commander program, generated from the option table. */
 export function buildProgram(): Command {
   const program = new Command('portcullis')
-    .description('Identity-aware reverse proxy: OpenID Connect login in front of any web app (oauth2-proxy compatible).\nEvery option is also read from its OAUTH2_PROXY_* variable and from a .env file; flags win over the environment, which wins over the file.')
+    .description('Identity-aware reverse proxy: OpenID Connect login in front of any web app (oauth2-proxy compatible).\nEvery option is also read from its OAUTH2_PROXY_* variable, from an oauth2-proxy TOML file (--config) and from a .env file; flags win over the environment, which wins over the config file, which wins over .env.')
     .version(pkg.version, '--version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
+    .option('--config <path>', 'read options from an oauth2-proxy configuration file (TOML, snake_case names such as cookie_secret, email_domains = ["example.com"])')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
     .allowExcessArguments(false);
   for (const spec of OPTIONS) {
@@ -65,10 +67,20 @@ export async function main(argv: readonly string[]): Promise<void> {
       fail([`--env-file: cannot read ${JSON.stringify(envFile)} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]);
     }
   }
-  const raw: RawOptions = mergeSources({ flags: flagValues(program), env: process.env, dotenv: fileVars });
+  const configPath = program.opts<{ config?: string }>().config;
+  let configFile: ConfigFile = { values: {}, errors: [], warnings: [] };
+  if (configPath !== undefined) {
+    try {
+      configFile = parseConfigFile(readFileSync(configPath, 'utf8'), configPath);
+    } catch (e) {
+      fail([`--config: cannot read ${JSON.stringify(configPath)} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]);
+    }
+  }
+  const raw: RawOptions = mergeSources({ flags: flagValues(program), env: process.env, config: configFile.values, dotenv: fileVars });
   const warnings = [
     ...unknownVariableWarnings(Object.keys(process.env), 'environment'),
     ...unknownVariableWarnings(Object.keys(fileVars), envFile ?? '.env'),
+    ...configFile.warnings,
   ];
 
   let demo: Demo | undefined;
@@ -86,6 +98,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const result = validateConfig(raw);
   const errors = [
+    ...configFile.errors,
     ...(result.ok ? [] : result.errors),
     ...unsupportedRestrictionErrors(process.env, 'environment'),
     ...unsupportedRestrictionErrors(fileVars, envFile ?? '.env'),

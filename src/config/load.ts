@@ -4,7 +4,7 @@ import { closest } from './values.js';
 /** One option's value as given, with where it came from (for messages that name what to change). */
 export interface RawValue {
   readonly value: string | readonly string[];
-  readonly origin: 'flag' | 'env' | 'dotenv' | 'default' | 'demo';
+  readonly origin: 'flag' | 'env' | 'config' | 'dotenv' | 'default' | 'demo';
 }
 export type RawOptions = Record<string, RawValue>;
 
@@ -12,18 +12,22 @@ export interface Sources {
   /** Flag values keyed by option name (only flags the user gave). */
   readonly flags: Readonly<Record<string, string | readonly string[]>>;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Values from the --config file, keyed by option name. */
+  readonly config?: Readonly<Record<string, string | readonly string[]>>;
   readonly dotenv: Readonly<Record<string, string>>;
 }
 
-/** Precedence: flag > environment > .env file > default. */
+/** Precedence: flag > environment > config file > .env file > default. */
 export function mergeSources(src: Sources): RawOptions {
   const raw: RawOptions = {};
   for (const spec of OPTIONS) {
     const flag = src.flags[spec.name];
     const env = src.env[spec.env];
     const dot = src.dotenv[spec.env];
+    const file = src.config?.[spec.name];
     if (flag !== undefined) raw[spec.name] = { value: flag, origin: 'flag' };
     else if (env !== undefined) raw[spec.name] = { value: env, origin: 'env' };
+    else if (file !== undefined) raw[spec.name] = { value: file, origin: 'config' };
     else if (dot !== undefined) raw[spec.name] = { value: dot, origin: 'dotenv' };
     else raw[spec.name] = { value: spec.default, origin: 'default' };
   }
@@ -81,6 +85,7 @@ export function describeOrigin(spec: OptionSpec, origin: RawValue['origin']): st
   switch (origin) {
     case 'flag': return spec.flag;
     case 'dotenv': return `${spec.env} (from the .env file)`;
+    case 'config': return `${spec.name} (in the --config file)`;
     case 'env': return spec.env;
     default: return `${spec.env} / ${spec.flag}`;
   }
