@@ -42,8 +42,8 @@ const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><main>
 <p id="message">{{.Message}}</p>
 {{if .SignedInAs}}<p id="signed-in-as">You are signed in as <strong>{{.SignedInAs}}</strong>.</p>{{end}}
 {{if .Note}}<p class="cause" id="cause">{{.Note}}</p>{{end}}
-{{if .SignOutUrl}}<p><a class="button" id="sign-out" href="{{.SignOutUrl}}">Sign out, then sign in with another account</a></p>{{end}}
-{{if .SignInUrl}}<p><a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a></p>{{end}}
+{{if .SignOutUrl}}<p><a class="button" id="switch-account" href="{{.SignOutUrl}}">Sign out, then sign in with another account</a></p>
+{{else if .SignInUrl}}<p><a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a></p>{{end}}
 <p><small>{{.StatusCode}}{{if .Code}} · {{.Code}}{{end}}</small></p>
 </main>${FOOTER}</body></html>`;
 
@@ -85,9 +85,8 @@ export interface ErrorView {
   readonly note?: string;
   readonly retryUrl?: string;
   readonly code?: string;
-  /** Set on a forbidden page: who the user is signed in as, and where signing out starts. */
+  /** Set on a forbidden page: who the user is signed in as (the page then offers to switch account). */
   readonly signedInAs?: string;
-  readonly signOutUrl?: string;
 }
 
 /**
@@ -101,12 +100,18 @@ export class Pages {
   readonly #error: Template;
   readonly #s: PageSettings;
   readonly #banner: TrustedHtml;
+  /**
+   * Switching account: sign out (at the issuer too, when it can), then a sign-in that asks the
+   * issuer to authenticate again (prompt=login) rather than reuse the session it has.
+   */
+  readonly #switchAccount: string;
 
   constructor(s: PageSettings) {
     this.#s = s;
     this.#signIn = s.signInTemplate ?? BUILT_IN_TEMPLATES.signIn;
     this.#error = s.errorTemplate ?? BUILT_IN_TEMPLATES.error;
     this.#banner = new TrustedHtml(signInMessage(s.banner, s.emailDomains));
+    this.#switchAccount = `${s.proxyPrefix}/sign_out?rd=${encodeURIComponent(`${s.proxyPrefix}/sign_in?prompt=login`)}`;
     const img = ["'self'", 'data:', ...s.imageOrigins].join(' ');
     const forms = ["'self'", ...s.formOrigins].join(' ');
     this.headers = {
@@ -134,7 +139,7 @@ export class Pages {
       Title: v.title, Message: v.message, ProxyPrefix: s.proxyPrefix, StatusCode: v.status,
       // oauth2-proxy's error.html offers "go back" to Redirect and "sign in" when it is set.
       Redirect: v.retryUrl ? '/' : '', RequestID: '', Footer: new TrustedHtml(s.footer), Version: VERSION,
-      Code: v.code, Note: v.note, SignInUrl: v.retryUrl, SignedInAs: v.signedInAs, SignOutUrl: v.signOutUrl,
+      Code: v.code, Note: v.note, SignInUrl: v.retryUrl, SignedInAs: v.signedInAs, SignOutUrl: v.signedInAs ? this.#switchAccount : undefined,
     });
   }
 }

@@ -84,6 +84,7 @@ function words(text: string, where: string): string[] {
 }
 
 function parseExpr(tokens: string[], where: string, fields: ReadonlySet<string>): Expr {
+  if (tokens.some((t) => t === '|' || t.startsWith('$'))) throw new TemplateError(`${where}: pipes and variables are not supported`);
   let pos = 0;
   const operand = (): Expr => {
     const t = tokens[pos++];
@@ -102,7 +103,6 @@ function parseExpr(tokens: string[], where: string, fields: ReadonlySet<string>)
       if (!fields.has(name)) throw new TemplateError(`${where}: unknown field .${name}; this page has ${[...fields].map((f) => `.${f}`).join(', ')}`);
       return { kind: 'field', name };
     }
-    if (t === '|' || t.startsWith('$')) throw new TemplateError(`${where}: pipes and variables are not supported`);
     throw new TemplateError(`${where}: ${JSON.stringify(t)} is not supported (functions: ${[...FUNCTIONS].join(', ')})`);
   };
   const application = (): Expr => {

@@ -93,11 +93,11 @@ export function redirect(out: Outlet, location: string, cookies: readonly string
 /** An error as a page for a browser or JSON for an API client: the same code and words either way. */
 export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisError, o: {
   retryUrl?: string; cookies?: readonly string[]; extra?: Record<string, string>; note?: string;
-  /** On a forbidden page: the account the user is signed in as, and where to sign out. */
-  signedInAs?: string; signOutUrl?: string;
+  /** On a forbidden page: the account the user is signed in as (the page offers to switch). */
+  signedInAs?: string;
 } = {}): void {
   if (wantsHtml(req)) {
-    const page = pagesFor(req).error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.signedInAs, signOutUrl: o.signOutUrl });
+    const page = pagesFor(req).error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.signedInAs });
     sendHtml(out, err.status, page, o.cookies, pagesFor(req).headers);
   } else {
     sendJson(out, err.status, { error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra }, o.cookies);

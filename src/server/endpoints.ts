@@ -100,10 +100,10 @@ export class AuthEndpoints {
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
-    const fail = (err: PortcullisError, note?: string): void => {
+    const fail = (err: PortcullisError, note?: string, signedInAs?: string): void => {
       this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
       if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
-      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note });
+      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, signedInAs });
     };
 
     const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
@@ -134,7 +134,8 @@ export class AuthEndpoints {
     }
     const { identity } = login;
     const verdict = this.#d.access.decide(identity);
-    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
+    // Signed in at the issuer, refused here: the page says as whom, and how to switch account.
+    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, identity.email ?? identity.preferredUsername ?? identity.user);
     const needs = tokenNeeds(this.#d.config, clients);
     if (needs.refreshToken && !login.refreshToken) this.#noRefreshTokenWarning();
     let saved;

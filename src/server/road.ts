@@ -107,7 +107,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     if (verdict.allowed) return undefined;
     log.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
     return sessions.clear(ctx.session, ctx.cookies, undefined).then((cookies) => {
-      sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { cookies, retryUrl: `${config.proxyPrefix}/sign_in` });
+      sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { cookies, retryUrl: `${config.proxyPrefix}/sign_in`, signedInAs: signedInAs(ctx.session!.session) });
       return DONE;
     });
   };
@@ -141,6 +141,10 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
         return r.then((v) => (v === DONE ? undefined : run(ctx, next)));
       }
     }
+  }
+
+  function signedInAs(s: { email?: string; preferredUsername?: string; user: string }): string {
+    return s.email ?? s.preferredUsername ?? s.user;
   }
 
   function setSession(ctx: Ctx, loaded: LoadedSession | undefined): undefined {

@@ -27,12 +27,14 @@ export async function startRig(o: {
   issuer?: Partial<DevIssuerOptions>;
   account?: DevAccount;
   upstream?: { url: string; close(): Promise<void> };
+  /** Host names the browser may reach the proxy by (the issuer accepts a callback on each); 127.0.0.1 by default. */
+  hosts?: string[];
 } = {}): Promise<Rig> {
   const port = await freePort();
   const account: DevAccount = o.account ?? { sub: 'rig-user-1', email: 'rita@example.com', email_verified: true, preferred_username: 'rita', groups: ['staff'] };
   const issuer = await startDevIssuer({
     shape: 'hydra', accounts: [account], ...o.issuer,
-    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }],
+    clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: (o.hosts ?? ['127.0.0.1']).map((h) => `http://${h}:${port}/oauth2/callback`) }],
   });
   const upstream = o.upstream ?? await startEchoUpstream();
   let proxy: InProcess;
