@@ -120,3 +120,15 @@ test('bin/portcullis --config with a typo stops with exit 2, naming the key and 
   assert.equal(missing.child.exitCode, 2);
   assert.match(missing.lines.join('\n'), /--config: cannot read ".*nope\.cfg" \(ENOENT\)/);
 });
+
+test('the README\'s configuration file example is read without a problem', () => {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const block = /<!-- config-example:start -->\n```toml\n([\s\S]*?)```\n<!-- config-example:end -->/.exec(readme);
+  assert.ok(block, 'README.md has the config-example block');
+  const f = parseConfigFile(block[1]!, 'README example');
+  assert.deepEqual([f.errors, f.warnings], [[], []]);
+  const secretFile = write('client_secret', 'from-a-file\n');
+  const v = validateConfig(mergeSources({ flags: {}, env: { OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32) }, config: { ...f.values, client_secret_file: secretFile }, dotenv: {} }));
+  assert.ok(v.ok, v.ok ? '' : v.errors.join('\n'));
+  assert.equal(v.config.cookie.refreshMs, 30 * 60_000);
+});

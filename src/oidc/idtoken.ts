@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
 import { PortcullisError } from '../errors.js';
 
 /** The asymmetric signature algorithms an ID token may use: never none, never HMAC (a key anyone with the client secret holds). */
@@ -49,8 +49,9 @@ export class IdTokenVerifier {
   readonly #algorithms: string[];
   readonly #rule: AudienceRule;
 
-  constructor(o: { issuer: string; jwksUri: string; algorithms?: readonly string[]; rule: AudienceRule }) {
-    this.#jwks = createRemoteJWKSet(new URL(o.jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000 });
+  /** `fetch`: how the issuer is reached, when not with Node's own (a private CA). */
+  constructor(o: { issuer: string; jwksUri: string; algorithms?: readonly string[]; rule: AudienceRule; fetch?: typeof fetch }) {
+    this.#jwks = createRemoteJWKSet(new URL(o.jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000, ...(o.fetch ? { [customFetch]: o.fetch } : {}) });
     this.#issuer = o.issuer;
     const listed = (o.algorithms ?? ['RS256']).filter((a) => ASYMMETRIC.test(a));
     this.#algorithms = listed.length ? listed : ['RS256'];

@@ -27,11 +27,11 @@ const BACKEND_LOGOUT_TIMEOUT_MS = 5_000;
  * and the sign-out goes on (the local session is gone either way). The URL is never logged: it holds
  * the token.
  */
-export async function backendLogout(template: string, idToken: string | undefined, log: Logger, user: string): Promise<void> {
+export async function backendLogout(template: string, idToken: string | undefined, log: Logger, user: string, fetchWith: typeof fetch = fetch): Promise<void> {
   const url = template.replaceAll('{id_token}', encodeURIComponent(idToken ?? ''));
   const host = new URL(url).host;
   try {
-    const res = await fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(BACKEND_LOGOUT_TIMEOUT_MS) });
+    const res = await fetchWith(url, { redirect: 'manual', signal: AbortSignal.timeout(BACKEND_LOGOUT_TIMEOUT_MS) });
     await res.body?.cancel();
     if (res.status === 200 || res.status === 204) log.info({ event: 'backend_logout', user, host, status: res.status }, 'signed out at the issuer');
     else log.warn({ event: 'backend_logout_failed', user, host, status: res.status }, 'backend_logout_url did not answer 200 or 204');

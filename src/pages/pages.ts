@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { Config } from '../config/validate.js';
 import { TrustedHtml, compileTemplate, type Template } from './template.js';
 
 export { escapeHtml } from './template.js';
@@ -105,6 +106,14 @@ export class Pages {
    * issuer to authenticate again (prompt=login) rather than reuse the session it has.
    */
   readonly #switchAccount: string;
+
+  /** A proxy's pages, from its configuration. */
+  static fromConfig(config: Config): Pages {
+    return new Pages({
+      ...config.pages, providerName: config.provider.displayName, proxyPrefix: config.proxyPrefix, emailDomains: config.emailDomains,
+      formOrigins: [...new Set([config.provider.issuerUrl?.origin, config.provider.loginUrl?.origin].filter((o): o is string => !!o))],
+    });
+  }
 
   constructor(s: PageSettings) {
     this.#s = s;

@@ -48,10 +48,7 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
   const sessions = createSessionStore(config.cookie);
   const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuer, config), log });
-  const pages = new Pages({
-    ...config.pages, providerName: config.provider.displayName, proxyPrefix: config.proxyPrefix, emailDomains: config.emailDomains,
-    formOrigins: [...new Set([config.provider.issuerUrl?.origin, config.provider.loginUrl?.origin].filter((o): o is string => !!o))],
-  });
+  const pages = Pages.fromConfig(config);
   const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
