@@ -81,7 +81,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   // cookie_refresh: a session due for it is refreshed (or ended) before anything reads it. An
   // upgrade's answer cannot carry cookies; the refreshed session reaches the next plain request.
   const refresh: Step = (ctx) => {
-    if (!ctx.session || ctx.endpoint?.asLoaded) return undefined;
+    if (!ctx.session || ctx.endpoint?.asLoaded || !refresher.isDue(ctx.session)) return undefined;
     const pending = refresher.check(ctx.session, ctx.cookies, cookieDomainFor(ctx.req.headers.host, config.cookie.domains));
     return pending?.then((o) => {
       if (o.cookies.length && !ctx.upgrade) addCookies(ctx.out as ServerResponse, o.cookies);

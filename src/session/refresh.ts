@@ -65,12 +65,17 @@ export class SessionRefresher {
   /** True when sessions are refreshed at all (cookie_refresh > 0): they then keep a refresh token. */
   get enabled(): boolean { return this.#afterMs > 0; }
 
+  /** True when the session is older than cookie_refresh: the one test on the hot path. */
+  isDue(loaded: LoadedSession, now = Date.now()): boolean {
+    return this.#afterMs !== 0 && now - loaded.session.createdAt >= this.#afterMs;
+  }
+
   /**
-   * undefined when the session needs nothing (the hot path: no promise); else the outcome, once
-   * the refresh (this request's or one already under way) has settled.
+   * undefined when the session needs nothing (no promise); else the outcome, once the refresh
+   * (this request's or one already under way) has settled.
    */
   check(loaded: LoadedSession, cookies: ReadonlyMap<string, string>, domain: string | undefined, now = Date.now()): Promise<RefreshOutcome> | undefined {
-    if (this.#afterMs === 0 || now - loaded.session.createdAt < this.#afterMs) return undefined;
+    if (!this.isDue(loaded, now)) return undefined;
     const f = this.#flights.get(loaded.id);
     if (f?.ended) return this.#end(loaded, cookies, domain);
     if (f?.latest && f.latest.loaded.session.createdAt > loaded.session.createdAt) return Promise.resolve(f.latest);
