@@ -37,7 +37,7 @@ export function envExample(): string {
     '# GENERATED from src/config/options.ts by `npm run docs`: edit the option table, not this file.',
     '#',
     '# Copy it to .env (read from the working directory, or pass --env-file <path>) and uncomment what',
-    '# you set. Precedence: command-line flag > environment variable > .env file > default.',
+    '# you set. Precedence: command-line flag > environment variable > --config file > .env file > default.',
     '# The same names work in oauth2-proxy, so an existing oauth2-proxy .env carries over.',
     '#',
     '# Required for a real deployment: OIDC_ISSUER_URL, CLIENT_ID, CLIENT_SECRET (or CLIENT_SECRET_FILE),',

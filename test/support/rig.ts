@@ -21,7 +21,19 @@ export interface Rig {
  * Portcullis in this process with oauth2-proxy's generic-OIDC variables plus `env`. The issuer
  * knows the proxy's callback, and its sign_out as a post-logout redirect URI.
  */
-export async function startRig(o: {
+export async function startRig(o: RigOptions = {}): Promise<Rig> {
+  // The proxy's port is chosen before the issuer (which must know the callback), so something else
+  // can take it in between: then start everything again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRigOnce(o);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String((err as Error)?.message ?? err))) throw err;
+    }
+  }
+}
+
+export interface RigOptions {
   /** Added over the defaults; a function when it needs the issuer's URLs. */
   env?: Record<string, string> | ((issuer: DevIssuer) => Record<string, string>);
   issuer?: Partial<DevIssuerOptions>;
@@ -29,7 +41,9 @@ export async function startRig(o: {
   upstream?: { url: string; close(): Promise<void> };
   /** Host names the browser may reach the proxy by (the issuer accepts a callback on each); 127.0.0.1 by default. */
   hosts?: string[];
-} = {}): Promise<Rig> {
+}
+
+async function startRigOnce(o: RigOptions): Promise<Rig> {
   const port = await freePort();
   const account: DevAccount = o.account ?? { sub: 'rig-user-1', email: 'rita@example.com', email_verified: true, preferred_username: 'rita', groups: ['staff'] };
   const issuer = await startDevIssuer({
@@ -51,7 +65,8 @@ export async function startRig(o: {
       ...(typeof o.env === 'function' ? o.env(issuer) : o.env),
     }, port);
   } catch (err) {
-    await Promise.all([issuer.stop(), upstream.close()]);
+    // A given upstream outlives a failed attempt: the next one uses it.
+    await Promise.all([issuer.stop(), o.upstream ? undefined : upstream.close()]);
     throw err;
   }
   return { issuer, proxy, account, port, close: async () => { await proxy.close(); await Promise.all([issuer.stop(), upstream.close()]); } };
