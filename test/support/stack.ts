@@ -24,7 +24,20 @@ export interface Stack {
  * `env(issuer, upstreamUrl, port)` gives the proxy's variables; the defaults are oauth2-proxy's
  * "generic OIDC with discovery" set.
  */
-export async function startStack(o: {
+export async function startStack(o: StackOptions = {}): Promise<Stack> {
+  // The proxy's port is chosen before the issuer (which must know the callback), and a busy machine
+  // can hand it to another socket in between (even as the local port of an outgoing connection):
+  // then start everything again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(o);
+    } catch (err) {
+      if (attempt >= 3 || !/EADDRINUSE/.test(String((err as Error)?.message ?? err))) throw err;
+    }
+  }
+}
+
+interface StackOptions {
   shape?: DevIssuerOptions['shape'];
   accounts?: DevAccount[];
   issuerOptions?: Partial<DevIssuerOptions>;
@@ -35,7 +48,9 @@ export async function startStack(o: {
   waitReady?: boolean;
   /** Start the proxy while the issuer is down (it is started again with issuer.start()). */
   issuerDownAtStart?: boolean;
-} = {}): Promise<Stack> {
+}
+
+async function startStackOnce(o: StackOptions): Promise<Stack> {
   const port = await freePort();
   const issuer = await startDevIssuer({
     shape: o.shape ?? 'hydra',
@@ -59,7 +74,13 @@ export async function startStack(o: {
     OAUTH2_PROXY_SCOPE: 'openid email profile groups',
     ...o.extraEnv?.(issuer, echo.url, port),
   };
-  const proxy = await startProxy({ OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, OAUTH2_PROXY_COOKIE_SECRET: cookieSecret, ...env });
+  let proxy: ProxyProcess;
+  try {
+    proxy = await startProxy({ OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, OAUTH2_PROXY_COOKIE_SECRET: cookieSecret, ...env });
+  } catch (err) {
+    await Promise.all([issuer.stop(), echo.close()]);
+    throw err;
+  }
   if (o.waitReady ?? !o.issuerDownAtStart) await waitReady(proxy.url);
   return {
     issuer, proxy, upstreamUrl: echo.url, cookieSecret,
