@@ -75,9 +75,10 @@ export class AuthEndpoints {
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
     const rd = appRedirect(ctx);
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
-    const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
+    const domain = this.#domain(ctx.req);
+    const cookie = await this.#d.loginStates.setCookie(loginState, domain);
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
-    redirect(ctx.out, url.href, [cookie]);
+    redirect(ctx.out, url.href, [...this.#d.loginStates.evictOldest(ctx.cookies, domain), cookie]);
   }
 
   async callback(ctx: RequestContext): Promise<void> {
@@ -197,5 +198,10 @@ export class AuthEndpoints {
  */
 function appRedirect(ctx: RequestContext): string {
   const header = ctx.req.headers['x-auth-request-redirect'];
-  return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
+  const rd = safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
+  // rd travels in a cookie until the callback: a longer one is not a page anyone bookmarked.
+  return rd.length > MAX_RD_LENGTH ? '/' : rd;
 }
+
+/** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */
+const MAX_RD_LENGTH = 2048;

@@ -14,6 +14,9 @@ export interface LoginState {
   readonly redirectUri: string;
 }
 
+/** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */
+export const MAX_LOGIN_STATES = 5;
+
 /** A slow login (password reset, MFA enrolment) must still finish. */
 export const LOGIN_STATE_TTL_S = 15 * 60;
 
@@ -44,6 +47,23 @@ export class LoginStateCookies {
   async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
     const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
     return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_TTL_S));
+  }
+
+  /**
+   * Set-Cookie values that delete the oldest login-state cookies this browser holds, so that with
+   * the one about to be added there are at most MAX_LOGIN_STATES. Abandoned logins otherwise pile
+   * up (one per click, 15 minutes each) until the Cookie header of every /oauth2 request exceeds
+   * the server's limit. Age is read from the seal's own expiry field (iron's sixth field, covered
+   * by its HMAC); a cookie that is not a seal counts as oldest.
+   */
+  evictOldest(cookies: ReadonlyMap<string, string>, domain: string | undefined): string[] {
+    const held: Array<[name: string, expires: number]> = [];
+    for (const [name, value] of cookies) {
+      if (this.isLoginStateCookie(name)) held.push([name, Number(value.split('*')[5]) || 0]);
+    }
+    if (held.length < MAX_LOGIN_STATES) return [];
+    held.sort((a, b) => a[1] - b[1]);
+    return held.slice(0, held.length - MAX_LOGIN_STATES + 1).map(([name]) => serializeCookie(name, '', this.#attrs(domain, 0)));
   }
 
   clearCookie(state: string, domain: string | undefined): string {
