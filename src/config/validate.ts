@@ -7,6 +7,7 @@ import { validateCookie } from './validation/cookie.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateUpstreams } from './validation/upstreams.js';
+import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
 
@@ -83,6 +84,8 @@ export interface Config {
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
   readonly setXAuthRequest: boolean;
+  /** Set when pass_identity_jwt is on. */
+  readonly identityJwt?: IdentityJwtConfig;
   readonly requestLogging: boolean;
   readonly logLevel: string;
 }
@@ -113,6 +116,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     provider: area((r) => validateProvider(r, server.proxyPrefix)),
     ...area(validateAccess),
     cookie: area(validateCookie),
+    ...area(validateIdentityJwt),
     ...area((r) => ({
       passUserHeaders: r.bool('pass_user_headers'),
       passAccessToken: r.bool('pass_access_token'),

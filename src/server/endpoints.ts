@@ -11,6 +11,7 @@ import { cookieDomainFor } from '../session/cookies.js';
 import type { LoginStateCookies } from '../session/loginstate.js';
 import type { SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
+import type { IdentityJwt } from '../upstream/identityjwt.js';
 import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
 import type { RequestContext } from './context.js';
 import { requestHost, requestScheme } from './forwarded.js';
@@ -25,6 +26,8 @@ export interface EndpointDeps {
   readonly access: AccessPolicy;
   /** The X-Auth-Request-* headers of a forward-auth answer (empty unless set_xauthrequest). */
   readonly answerIdentity: IdentityHeaders;
+  /** Set with pass_identity_jwt: its JWKS is served at {proxy_prefix}/jwks.json. */
+  readonly identityJwt?: IdentityJwt;
 }
 
 /** One of the proxy's own endpoints; `session` says whether the road loads the session first. */
@@ -49,6 +52,12 @@ export class AuthEndpoints {
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
     ]);
+    const jwt = deps.identityJwt;
+    if (jwt) {
+      // Public keys only; upstreams cache it for a while and refetch on an unknown kid.
+      const body = JSON.stringify(jwt.jwks());
+      this.#routes.set(`${p}/jwks.json`, { session: false, run: async (c) => answer(c.out, 200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' }, body) });
+    }
   }
 
   route(pathname: string): Endpoint | undefined {

@@ -8,15 +8,17 @@ import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
+import type { Session } from '../session/codec.js';
 import { createSessionStore, type LoadedSession } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
-import { Upstreams } from '../upstream/upstream.js';
+import { IdentityJwt } from '../upstream/identityjwt.js';
+import { Upstreams, type Upstream } from '../upstream/upstream.js';
 import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
-import { clientAddress, peerIsTrusted } from './forwarded.js';
+import { clientAddress, peerIsTrusted, requestHost, requestScheme } from './forwarded.js';
 import { observe, type RequestFinished } from './observe.js';
 
 export interface App {
@@ -46,7 +48,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
-  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity });
+  const jwtConfig = config.identityJwt;
+  const identityJwt = jwtConfig ? new IdentityJwt(jwtConfig) : undefined;
+  const jwtHeaderOwned = jwtConfig && jwtConfig.header !== 'authorization' ? jwtConfig.header : undefined;
+  if (jwtConfig?.generated) log.warn({ event: 'identity_jwt_key_generated', kid: jwtConfig.keys[0]!.kid }, 'identity JWT key made at start-up: other replicas and the next start sign with other keys; set identity_jwt_key_file to share one');
+  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
   const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log });
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
@@ -102,6 +108,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     stripProxyCookies(req.headers, isProxyCookie);
     setForwardingHeaders(req, peerIsTrusted(req, config));
     applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
+    if (identityJwt) setIdentityJwt(req, ctx.session!.session, upstream);
     const failed = (err: Error): void => upstreamFailed(ctx, err);
     if (!ctx.upgrade) upstream.handle(req, ctx.out as ServerResponse, failed);
     else if (config.proxyWebsockets && upstream.upgrade) upstream.upgrade(req, ctx.upgrade.socket, ctx.upgrade.head, failed);
@@ -121,6 +128,22 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
         return r.then((v) => (v === DONE ? undefined : run(ctx, next)));
       }
     }
+  }
+
+  /** The JWT's default audience: the upstream's host:port, worked out once per upstream. */
+  const audiences = new Map<Upstream, string>();
+  const audienceOf = (u: Upstream): string => {
+    let aud = audiences.get(u);
+    if (aud === undefined) audiences.set(u, (aud = URL.canParse(u.target) ? new URL(u.target).host || u.target : u.target));
+    return aud;
+  };
+
+  /** The identity JWT for this session and upstream, in the configured header. */
+  function setIdentityJwt(req: IncomingMessage, s: Session, upstream: Upstream): void {
+    const c = jwtConfig!;
+    const iss = c.issuer ?? `${requestScheme(req, config)}://${requestHost(req, config) ?? 'localhost'}`;
+    const jwt = identityJwt!.tokenFor(s, iss, audienceOf(upstream));
+    req.headers[c.header] = c.header === 'authorization' ? `Bearer ${jwt}` : jwt;
   }
 
   function setSession(ctx: Ctx, loaded: LoadedSession | undefined): undefined {
@@ -165,6 +188,9 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   function begin(req: IncomingMessage, out: ServerResponse | Duplex, upgrade?: { socket: Duplex; head: Buffer }): void {
     // First thing, for every request: a client never gets to speak for the proxy.
     stripClientIdentityHeaders(req.headers);
+    // A JWT header of the operator's naming is the proxy's too (Authorization stays the client's
+    // until the proxy replaces it on a forwarded request).
+    if (jwtHeaderOwned) delete req.headers[jwtHeaderOwned];
     const target = splitTarget(req.url);
     if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
     const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);
