@@ -15,6 +15,7 @@ import { Upstreams } from '../upstream/upstream.js';
 import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
+import { Readiness, issuerReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
 
 export interface App {
@@ -49,10 +50,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
+  const readiness = new Readiness([issuerReadiness(issuer)]);
 
   const health: Step = (ctx) => {
     if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
-    else if (ctx.path === config.readyPath) sendText(ctx.out, issuer.clients ? 200 : 503, issuer.clients ? 'OK' : 'issuer not ready');
+    else if (ctx.path === config.readyPath) return readiness.answer(ctx.out)?.then(() => DONE) ?? DONE;
     else return undefined;
     return DONE;
   };
