@@ -124,6 +124,12 @@ const TABLE = [
     help: 'log one JSON line per request' }),
   opt({ name: 'log_level', flag: '--log-level', env: 'OAUTH2_PROXY_LOG_LEVEL', type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error', 'silent'], group: 'Logging',
     help: 'minimum level of log lines' }),
+  opt({ name: 'silence_ping_logging', flag: '--silence-ping-logging', env: 'OAUTH2_PROXY_SILENCE_PING_LOGGING', type: 'bool', default: 'false', group: 'Logging',
+    help: 'leave requests to ping_path and ready_path out of the request log' }),
+  opt({ name: 'exclude_logging_paths', flag: '--exclude-logging-path', env: 'OAUTH2_PROXY_EXCLUDE_LOGGING_PATHS', type: 'list', default: '', group: 'Logging',
+    help: 'paths left out of the request log, compared exactly with the request path (e.g. /healthz,/favicon.ico)' }),
+  opt({ name: 'request_id_header', flag: '--request-id-header', env: 'OAUTH2_PROXY_REQUEST_ID_HEADER', type: 'string', default: 'X-Request-Id', group: 'Logging',
+    help: 'header carrying the request id: a client\'s value is kept only when it is 1-128 characters of A-Z a-z 0-9 - _ . : + / = @, else a UUID is made; logged, sent upstream and returned on the response (empty: no request ids)' }),
 ] as const satisfies readonly OptionSpec[];
 
 /** Every option name: a misspelt name in the code is a compile error. */

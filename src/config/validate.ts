@@ -3,6 +3,7 @@ import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
 import { validateAccess } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
+import { validateOperations, type OperationsPart } from './validation/operations.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateUpstreams } from './validation/upstreams.js';
@@ -46,7 +47,7 @@ export interface ProviderConfig {
   readonly allowUnverifiedEmail: boolean;
 }
 
-export interface Config {
+export interface Config extends OperationsPart {
   readonly listen: ListenAddress;
   readonly proxyPrefix: string;
   readonly pingPath: string;
@@ -99,6 +100,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       requestLogging: r.bool('request_logging'),
       logLevel: r.enumOf('log_level'),
     })),
+    ...area(validateOperations),
   };
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');

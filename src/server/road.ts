@@ -17,6 +17,7 @@ import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { Readiness, issuerReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
+import { createPrelude } from './prelude.js';
 
 export interface App {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -50,6 +51,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
+  const prelude = createPrelude(config);
   const readiness = new Readiness([issuerReadiness(issuer)]);
 
   const health: Step = (ctx) => {
@@ -144,13 +146,13 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   /** Request log and observers: attached only when someone reads them. */
   function watch(ctx: Ctx): void {
-    const logging = reqLog !== undefined;
+    const logging = reqLog !== undefined && ctx.unlogged !== true;
     if (!logging && !observe.request.hasSubscribers) return;
     const started = process.hrtime.bigint();
     const finished = (): void => {
       const status = ctx.upgrade ? statusWritten(ctx.upgrade.socket) ?? 101 : (ctx.out as ServerResponse).statusCode;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, ...(ctx.upgrade ? { upgrade: true } : {}) });
+      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, requestId: ctx.requestId, ...(ctx.upgrade ? { upgrade: true } : {}) });
       if (observe.request.hasSubscribers) {
         const m: RequestFinished = { method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade };
         observe.request.publish(m);
@@ -166,6 +168,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const target = splitTarget(req.url);
     if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
     const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);
+    prelude?.(ctx);
     watch(ctx);
     try {
       const pending = run(ctx, 0);
