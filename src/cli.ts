@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
-import { OPTIONS, defaultOf, type OptionSpec } from './config/options.js';
+import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
 import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
 import { createLogger } from './log.js';
-import { startPortcullis } from './run.js';
+import { ListenError, startPortcullis } from './run.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -99,7 +99,8 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const running = await startPortcullis(result.config, log).catch(async (e: Error) => {
     await demo?.close();
-    fail([`${process.env.OAUTH2_PROXY_HTTP_ADDRESS ? 'OAUTH2_PROXY_HTTP_ADDRESS' : '--http-address'}: cannot listen (${(e as NodeJS.ErrnoException).code ?? e.message})`]);
+    const spec = OPTION_BY_NAME.get(e instanceof ListenError ? e.option : 'http_address')!;
+    fail([`${process.env[spec.env] ? spec.env : spec.flag}: ${e.message}`]);
   });
 
   if (demo) {

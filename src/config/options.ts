@@ -38,6 +38,8 @@ const TABLE = [
     help: 'readiness endpoint: 200 once the issuer is usable, 503 before' }),
   opt({ name: 'reverse_proxy', flag: '--reverse-proxy', env: 'OAUTH2_PROXY_REVERSE_PROXY', type: 'bool', default: 'false', group: 'Server',
     help: 'trust X-Forwarded-Proto/-Host from a load balancer in front (to build the callback URL)' }),
+  opt({ name: 'metrics_address', flag: '--metrics-address', env: 'OAUTH2_PROXY_METRICS_ADDRESS', type: 'string', default: '', group: 'Server',
+    help: 'serve Prometheus metrics at /metrics on this [http://]host:port or unix://path, a listener of its own (empty: no metrics, and no cost per request)', placeholder: '127.0.0.1:9100' }),
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',

@@ -1,8 +1,11 @@
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
+import { parseListenAddress, type ListenAddress } from '../validate.js';
 import { isOwnedIdentityHeader } from '../../upstream/identity.js';
 
 export interface OperationsPart {
+  /** Where /metrics is served; undefined: no metrics (nothing subscribes, requests pay nothing). */
+  readonly metricsAddress: ListenAddress | undefined;
   /** The request id header as configured (its spelling goes on responses); undefined: no request ids. */
   readonly requestIdHeader: string | undefined;
   readonly silencePingLogging: boolean;
@@ -23,8 +26,16 @@ const NOT_FOR_REQUEST_IDS = new Set([
   'proxy-authorization', 'www-authenticate', 'location', 'forwarded',
 ]);
 
-/** Request ids, and which requests the request log leaves out. */
+/** The metrics listener, request ids, and which requests the request log leaves out. */
 export function validateOperations(r: OptionReader): OperationsPart {
+  let metricsAddress: ListenAddress | undefined;
+  const metrics = r.str('metrics_address');
+  if (metrics !== '') {
+    metricsAddress = parseListenAddress(metrics);
+    if (!metricsAddress) r.fail('metrics_address', 'host:port, http://host:port, :port or unix:///path/to.sock, or empty for no metrics');
+    else if (sameAddress(metricsAddress, parseListenAddress(r.str('http_address')))) r.fail('metrics_address', 'an address other than http_address (metrics have a listener of their own)');
+  }
+
   let requestIdHeader: string | undefined = r.str('request_id_header');
   if (requestIdHeader === '') requestIdHeader = undefined;
   else if (!TOKEN.test(requestIdHeader)) {
@@ -44,5 +55,12 @@ export function validateOperations(r: OptionReader): OperationsPart {
     else r.errors.push(`${describeOrigin(r.spec('exclude_logging_paths'), r.raw.exclude_logging_paths!.origin)}: got ${JSON.stringify(p)}, expected paths starting with / and without a query, e.g. /healthz,/favicon.ico`);
   }
 
-  return { requestIdHeader, silencePingLogging: r.bool('silence_ping_logging'), excludeLoggingPaths };
+  return { metricsAddress, requestIdHeader, silencePingLogging: r.bool('silence_ping_logging'), excludeLoggingPaths };
+}
+
+function sameAddress(a: ListenAddress, b: ListenAddress | undefined): boolean {
+  if (!b) return false;
+  if (a.kind === 'unix' || b.kind === 'unix') return a.kind === 'unix' && b.kind === 'unix' && a.path === b.path;
+  const wildcard = (h: string): boolean => h === '0.0.0.0' || h === '::';
+  return a.port === b.port && a.port !== 0 && (a.host === b.host || wildcard(a.host) || wildcard(b.host));
 }
