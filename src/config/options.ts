@@ -35,7 +35,7 @@ const TABLE = [
   opt({ name: 'ping_path', flag: '--ping-path', env: 'OAUTH2_PROXY_PING_PATH', type: 'string', default: '/ping', group: 'Server',
     help: 'liveness endpoint: always 200 while the process serves' }),
   opt({ name: 'ready_path', flag: '--ready-path', env: 'OAUTH2_PROXY_READY_PATH', type: 'string', default: '/ready', group: 'Server',
-    help: 'readiness endpoint: 200 once the issuer is usable, 503 before' }),
+    help: 'readiness endpoint: 200 when every dependency (the issuer) is usable, else 503; JSON names each check and the failed ones' }),
   opt({ name: 'reverse_proxy', flag: '--reverse-proxy', env: 'OAUTH2_PROXY_REVERSE_PROXY', type: 'bool', default: 'false', group: 'Server',
     help: 'trust X-Forwarded-Proto/-Host from a load balancer in front (to build the callback URL)' }),
   opt({ name: 'metrics_address', flag: '--metrics-address', env: 'OAUTH2_PROXY_METRICS_ADDRESS', type: 'string', default: '', group: 'Server',
