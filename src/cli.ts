@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
@@ -121,8 +122,13 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals): void => {
+    // A second signal means "now": whoever sent it will not wait for the drain (a second Ctrl-C,
+    // or an orchestrator that has run out of patience). 128 + the signal's number, as a shell reports it.
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
+      process.exit(128 + constants.signals[signal]);
+    }
     stopping = true;
     log.info({ signal }, 'shutting down: draining requests in flight');
     void running.close(10_000).then(() => demo?.close()).finally(() => {
@@ -130,6 +136,6 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.exit(0);
     });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -3,6 +3,12 @@ import { pino, type Logger } from 'pino';
 /**
  * JSON lines on stdout. Redaction is a second line of defence: nothing in Portcullis logs a token,
  * cookie or secret on purpose, and these paths make sure a header dump would not either.
+ *
+ * Written synchronously, as the request log is: pino's default asynchronous destination flushes at
+ * exit with sonic-boom's flushSync, which (4.2.1) retries EPIPE in a sleep loop for ever, so a
+ * parent that closed our stdout as it sent SIGTERM left the proxy hanging. A synchronous write
+ * that meets EPIPE makes pino turn the destination into a no-op instead. These lines are few
+ * (start-up, logins, warnings), so writing each at once costs nothing measurable.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -14,7 +20,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination as pino.DestinationStream | undefined,
+    destination as pino.DestinationStream | undefined ?? pino.destination({ dest: 1, sync: true }),
   );
 }
 

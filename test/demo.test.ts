@@ -7,6 +7,8 @@ test('with no configuration (and not production) bin/portcullis runs the demo: b
   const port = await freePort();
   const p = await startProxy({ NODE_ENV: 'development', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` });
   try {
+    // The banner goes to stderr after the 'listening' log line on stdout; two pipes, so wait for it (bounded).
+    for (let i = 0; i < 100 && !p.lines.some((l) => l.includes('DEMO MODE')); i++) await new Promise((r) => setTimeout(r, 20));
     const out = p.lines.join('\n');
     assert.match(out, /DEMO MODE: not for production/);
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${port}/`));

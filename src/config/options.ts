@@ -45,13 +45,15 @@ const TABLE = [
   opt({ name: 'ping_path', flag: '--ping-path', env: 'OAUTH2_PROXY_PING_PATH', type: 'string', default: '/ping', group: 'Server',
     help: 'liveness endpoint: always 200 while the process serves' }),
   opt({ name: 'ready_path', flag: '--ready-path', env: 'OAUTH2_PROXY_READY_PATH', type: 'string', default: '/ready', group: 'Server',
-    help: 'readiness endpoint: 200 once the issuer is usable, 503 before' }),
+    help: 'readiness endpoint: 200 when every dependency (the issuer) is usable, else 503; JSON names each check and the failed ones' }),
   opt({ name: 'reverse_proxy', flag: '--reverse-proxy', env: 'OAUTH2_PROXY_REVERSE_PROXY', type: 'bool', default: 'false', group: 'Server',
     help: 'a load balancer is in front: believe X-Forwarded-Proto/-Host/-For and real_client_ip_header, from the peers in trusted_proxy_ips only' }),
   opt({ name: 'trusted_proxy_ips', flag: '--trusted-proxy-ip', env: 'OAUTH2_PROXY_TRUSTED_PROXY_IPS', type: 'list', default: '127.0.0.0/8,::1', group: 'Server',
     help: 'IPs or CIDR ranges of the load balancers whose forwarding headers reverse_proxy believes (peers on a unix socket always are); default loopback only, where oauth2-proxy trusts every address when this is unset', placeholder: '10.0.0.0/8,fd00::/8' }),
   opt({ name: 'real_client_ip_header', flag: '--real-client-ip-header', env: 'OAUTH2_PROXY_REAL_CLIENT_IP_HEADER', type: 'string', default: 'X-Real-IP', group: 'Server',
     help: 'header a trusted load balancer puts the client address in, for the logs: X-Real-IP, X-Forwarded-For, X-ProxyUser-IP, X-Envoy-External-Address or CF-Connecting-IP' }),
+  opt({ name: 'metrics_address', flag: '--metrics-address', env: 'OAUTH2_PROXY_METRICS_ADDRESS', type: 'string', default: '', group: 'Server',
+    help: 'serve Prometheus metrics at /metrics on this [http://]host:port or unix://path, a listener of its own (empty: no metrics, and no cost per request)', placeholder: '127.0.0.1:9100' }),
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',
@@ -156,6 +158,12 @@ const TABLE = [
     help: 'log one JSON line per request' }),
   opt({ name: 'log_level', flag: '--log-level', env: 'OAUTH2_PROXY_LOG_LEVEL', type: 'enum', default: 'info', choices: ['debug', 'info', 'warn', 'error', 'silent'], group: 'Logging',
     help: 'minimum level of log lines' }),
+  opt({ name: 'silence_ping_logging', flag: '--silence-ping-logging', env: 'OAUTH2_PROXY_SILENCE_PING_LOGGING', type: 'bool', default: 'false', group: 'Logging',
+    help: 'leave requests to ping_path and ready_path out of the request log' }),
+  opt({ name: 'exclude_logging_paths', flag: '--exclude-logging-path', env: 'OAUTH2_PROXY_EXCLUDE_LOGGING_PATHS', type: 'list', default: '', group: 'Logging',
+    help: 'paths left out of the request log, compared exactly with the request path (e.g. /healthz,/favicon.ico)' }),
+  opt({ name: 'request_id_header', flag: '--request-id-header', env: 'OAUTH2_PROXY_REQUEST_ID_HEADER', type: 'string', default: 'X-Request-Id', group: 'Logging',
+    help: 'header carrying the request id: a client\'s value is kept only when it is 1-128 characters of A-Z a-z 0-9 - _ . : + / = @, else a UUID is made; logged, sent upstream and returned on the response (empty: no request ids)' }),
 ] as const satisfies readonly OptionSpec[];
 
 /** Every option name: a misspelt name in the code is a compile error. */

@@ -4,6 +4,7 @@ import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
 import { validateAccess } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
+import { validateOperations, type OperationsPart } from './validation/operations.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateUpstreams } from './validation/upstreams.js';
@@ -59,7 +60,7 @@ export interface ProviderConfig {
   readonly allowUnverifiedEmail: boolean;
 }
 
-export interface Config {
+export interface Config extends OperationsPart {
   /** The plain-HTTP listener; unset when only HTTPS is served. */
   readonly listen?: ListenAddress;
   readonly https?: TlsListener;
@@ -124,6 +125,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       requestLogging: r.bool('request_logging'),
       logLevel: r.enumOf('log_level'),
     })),
+    ...area(validateOperations),
   };
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');

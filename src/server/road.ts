@@ -19,7 +19,9 @@ import { answered, redirect, sendError, sendJson, sendText, statusWritten, wants
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { clientAddress, peerIsTrusted, requestHost, requestScheme } from './forwarded.js';
+import { Readiness, issuerReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
+import { createPrelude } from './prelude.js';
 
 export interface App {
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -57,10 +59,12 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const identity = new IdentityHeaders(config);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
+  const prelude = createPrelude(config);
+  const readiness = new Readiness([issuerReadiness(issuer)]);
 
   const health: Step = (ctx) => {
     if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
-    else if (ctx.path === config.readyPath) sendText(ctx.out, issuer.clients ? 200 : 503, issuer.clients ? 'OK' : 'issuer not ready');
+    else if (ctx.path === config.readyPath) return readiness.answer(ctx.out)?.then(() => DONE) ?? DONE;
     else return undefined;
     return DONE;
   };
@@ -168,14 +172,14 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   /** Request log and observers: attached only when someone reads them. */
   function watch(ctx: Ctx): void {
-    const logging = reqLog !== undefined;
+    const logging = reqLog !== undefined && ctx.unlogged !== true;
     if (!logging && !observe.request.hasSubscribers) return;
     const started = process.hrtime.bigint();
     const client = logging ? clientAddress(ctx.req, config) : undefined;
     const finished = (): void => {
       const status = ctx.upgrade ? statusWritten(ctx.upgrade.socket) ?? 101 : (ctx.out as ServerResponse).statusCode;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, client, ...(ctx.upgrade ? { upgrade: true } : {}) });
+      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, client, requestId: ctx.requestId, ...(ctx.upgrade ? { upgrade: true } : {}) });
       if (observe.request.hasSubscribers) {
         const m: RequestFinished = { method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade };
         observe.request.publish(m);
@@ -194,6 +198,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const target = splitTarget(req.url);
     if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
     const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);
+    prelude?.(ctx);
     watch(ctx);
     try {
       const pending = run(ctx, 0);

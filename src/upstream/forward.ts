@@ -100,7 +100,14 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
   out.on('response', (up: http.IncomingMessage) => {
     if (t.timeoutMs > 0) out.setTimeout(0);
-    res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.rawHeaders));
+    const headers = responseHeaders(up.rawHeaders);
+    // writeHead merges a list into headers already set (a request id) with setHeader, which keeps
+    // only the last of repeated names: append one by one then, so every Set-Cookie survives.
+    if (res.getHeaderNames().length === 0) res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
+    else {
+      for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
+      res.writeHead(up.statusCode ?? 502, up.statusMessage);
+    }
     up.on('error', () => res.destroy());
     up.pipe(res);
   });
