@@ -6,7 +6,7 @@ import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/op
 import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
-import { createLogger } from './log.js';
+import { createLogger, stdoutSink } from './log.js';
 import { startPortcullis } from './run.js';
 import { ListenError } from './server/listen.js';
 
@@ -127,13 +127,16 @@ export async function main(argv: readonly string[]): Promise<void> {
     // or an orchestrator that has run out of patience). 128 + the signal's number, as a shell reports it.
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
-      process.exit(128 + constants.signals[signal]);
+      // A fifth of a second for the log lines to leave, no more: "now" is what was asked.
+      void stdoutSink().drain(200).finally(() => process.exit(128 + constants.signals[signal]));
+      return;
     }
     stopping = true;
     log.info({ signal }, 'shutting down: draining requests in flight');
     void running.close(10_000).then(() => demo?.close()).finally(() => {
       log.info('stopped');
-      process.exit(0);
+      // The last lines get a second to reach a reader that is still there; a stalled one loses them.
+      void stdoutSink().drain(1000).finally(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
