@@ -10,6 +10,7 @@ import { parseListenAddress, validateConfig } from '../src/config/validate.js';
 import { parseBool, parseDuration, parseList } from '../src/config/values.js';
 import { startProxy } from './support/proxy.js';
 import { table } from './support/table.js';
+import { BASE_ENV } from './support/config.js';
 
 test('booleans are read as oauth2-proxy users write them', () => {
   table([
@@ -59,14 +60,7 @@ test('listen addresses', () => {
   ], parseListenAddress);
 });
 
-const BASE: Record<string, string> = {
-  OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://hydra.example.com/',
-  OAUTH2_PROXY_CLIENT_ID: 'id',
-  OAUTH2_PROXY_CLIENT_SECRET: 'very-secret-value',
-  OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 3).toString('base64url'),
-  OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-  OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/',
-};
+const BASE = BASE_ENV;
 const raw = (env: Record<string, string>, flags: Record<string, string | string[]> = {}, dotenv: Record<string, string> = {}): RawOptions =>
   mergeSources({ flags, env, dotenv });
 

@@ -1,8 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { validateEnv } from './support/config.js';
 import { channel } from 'node:diagnostics_channel';
-import { mergeSources } from '../src/config/load.js';
-import { validateConfig } from '../src/config/validate.js';
 import { createLogger } from '../src/log.js';
 import { startPortcullis } from '../src/run.js';
 import { HttpBrowser } from './support/browser.js';
@@ -15,15 +14,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 /** Every channel metrics subscribe to: the proxy's observers and undici's (the issuer calls). */
 const CHANNELS = ['portcullis:request', 'portcullis:login', 'portcullis:upstream-error', 'undici:request:create', 'undici:request:headers', 'undici:request:error'];
 
-const BASE: Record<string, string> = {
-  OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://hydra.example.com/',
-  OAUTH2_PROXY_CLIENT_ID: 'id',
-  OAUTH2_PROXY_CLIENT_SECRET: 'very-secret-value',
-  OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 3).toString('base64url'),
-  OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-  OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/',
-};
-const validate = (env: Record<string, string>) => validateConfig(mergeSources({ flags: {}, env: { ...BASE, ...env }, dotenv: {} }));
+const validate = validateEnv;
 
 test('metrics_address: off by default; an address of its own, or a clear error', () => {
   const off = validate({});

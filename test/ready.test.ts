@@ -1,22 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeSources } from '../src/config/load.js';
-import { validateConfig } from '../src/config/validate.js';
+import { validateEnv } from './support/config.js';
 import { createLogger } from '../src/log.js';
 import { startPortcullis } from '../src/run.js';
 import { Readiness } from '../src/server/health.js';
 import { LogLines, startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
 
-const BASE: Record<string, string> = {
-  OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://hydra.example.com/',
-  OAUTH2_PROXY_CLIENT_ID: 'id',
-  OAUTH2_PROXY_CLIENT_SECRET: 'very-secret-value',
-  OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 3).toString('base64url'),
-  OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-  OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/',
-};
-const validate = (env: Record<string, string>) => validateConfig(mergeSources({ flags: {}, env: { ...BASE, ...env }, dotenv: {} }));
+const validate = validateEnv;
 
 test('/ready counts a check that throws, rejects or hangs as failed, and still answers in time', async () => {
   const r = new Readiness([

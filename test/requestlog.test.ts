@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { validateEnv } from './support/config.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mergeSources } from '../src/config/load.js';
-import { validateConfig } from '../src/config/validate.js';
 import { isSaneRequestId } from '../src/server/prelude.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
@@ -13,15 +12,7 @@ import { table } from './support/table.js';
 const JSON_ACCEPT = { accept: 'application/json' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-const BASE: Record<string, string> = {
-  OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://hydra.example.com/',
-  OAUTH2_PROXY_CLIENT_ID: 'id',
-  OAUTH2_PROXY_CLIENT_SECRET: 'very-secret-value',
-  OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 3).toString('base64url'),
-  OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-  OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/',
-};
-const validate = (env: Record<string, string>) => validateConfig(mergeSources({ flags: {}, env: { ...BASE, ...env }, dotenv: {} }));
+const validate = validateEnv;
 
 test('a client\'s request id is kept only when it is a sane token', () => {
   table<string | string[] | undefined, boolean>([

@@ -15,7 +15,7 @@ import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
 import { IdentityJwt } from '../upstream/identityjwt.js';
 import { Upstreams, type Upstream } from '../upstream/upstream.js';
-import { answered, redirect, sendError, sendJson, sendText, statusWritten, wantsHtml } from './answer.js';
+import { answered, redirect, sendError, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { clientAddress, peerIsTrusted, requestHost, requestScheme } from './forwarded.js';
