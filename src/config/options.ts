@@ -62,6 +62,8 @@ const TABLE = [
     help: 'send the client\'s Host header upstream (false: the upstream\'s own host)' }),
   opt({ name: 'upstream_timeout', flag: '--upstream-timeout', env: 'OAUTH2_PROXY_UPSTREAM_TIMEOUT', type: 'duration', default: '30s', group: 'Upstream',
     help: 'how long an upstream may take to start answering before the client gets 504 (0: no limit)' }),
+  opt({ name: 'flush_interval', flag: '--flush-interval', env: 'OAUTH2_PROXY_FLUSH_INTERVAL', type: 'duration', default: '1s', group: 'Upstream',
+    help: 'oauth2-proxy\'s response flush period, accepted and checked: Portcullis never buffers a response (each chunk, server-sent events included, is passed on as it arrives)' }),
   opt({ name: 'proxy_websockets', flag: '--proxy-websockets', env: 'OAUTH2_PROXY_PROXY_WEBSOCKETS', type: 'bool', default: 'true', group: 'Upstream',
     help: 'carry websocket (upgrade) requests to the upstream, authenticated like any request' }),
   opt({ name: 'ssl_upstream_insecure_skip_verify', flag: '--ssl-upstream-insecure-skip-verify', env: 'OAUTH2_PROXY_SSL_UPSTREAM_INSECURE_SKIP_VERIFY', type: 'bool', default: 'false', group: 'Upstream',
