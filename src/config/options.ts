@@ -112,6 +112,10 @@ const TABLE = [
     help: 'accept an email the issuer marks email_verified=false' }),
   opt({ name: 'insecure_oidc_allow_http_issuer', flag: '--insecure-oidc-allow-http-issuer', env: 'OAUTH2_PROXY_INSECURE_OIDC_ALLOW_HTTP_ISSUER', type: 'bool', default: 'false', group: 'Provider',
     help: 'allow plain-http issuer URLs on non-loopback hosts (loopback is always allowed)' }),
+  opt({ name: 'provider_ca_files', flag: '--provider-ca-file', env: 'OAUTH2_PROXY_PROVIDER_CA_FILES', type: 'list', default: '', group: 'Provider',
+    help: 'PEM files of the certificate authorities the issuer\'s TLS certificate is checked against, instead of the system\'s', placeholder: '/etc/ssl/private-ca.pem' }),
+  opt({ name: 'use_system_trust_store', flag: '--use-system-trust-store', env: 'OAUTH2_PROXY_USE_SYSTEM_TRUST_STORE', type: 'bool', default: 'false', group: 'Provider',
+    help: 'with provider_ca_files, trust the system\'s certificate authorities too' }),
   opt({ name: 'skip_provider_button', flag: '--skip-provider-button', env: 'OAUTH2_PROXY_SKIP_PROVIDER_BUTTON', type: 'bool', default: 'false', group: 'Provider',
     help: 'go straight to the issuer instead of showing the sign-in page' }),
 

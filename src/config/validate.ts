@@ -58,6 +58,8 @@ export interface ProviderConfig {
   readonly groupsClaim: string;
   readonly userIdClaim: string;
   readonly allowUnverifiedEmail: boolean;
+  /** PEM certificates the issuer's TLS is checked against (provider_ca_files), when set. */
+  readonly caCertificates?: readonly string[];
 }
 
 export interface Config extends OperationsPart {

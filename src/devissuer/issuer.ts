@@ -2,6 +2,7 @@
 // test suite as the issuer and by the proxy's demo mode. All state is in memory and survives
 // stop()/start(), so tests can take the issuer down and bring it back on the same port.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
@@ -16,6 +17,8 @@ export interface DevIssuerOptions {
   clients: DevClient[];
   accounts?: DevAccount[];
   interactive?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
   claimsInIdToken?: boolean;
   audienceParam?: string;
 }
@@ -112,7 +115,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   // so the port, when ephemeral) at construction time. It listens only once the config is built.
   const sockets = new Set<Socket>();
   let handler = (_req: IncomingMessage, res: ServerResponse): void => send(res, 503, 'text/plain', 'starting');
-  const server = http.createServer((req, res) => handler(req, res));
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => handler(req, res))
+    : http.createServer((req, res) => handler(req, res));
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   const listen = (p: number): Promise<void> => new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -187,7 +192,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
 
   await listen(opts.port ?? 0);
   const port = (server.address() as { port: number }).port;
-  const base = `http://127.0.0.1:${port}${prefix}`;
+  const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
   const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
   let provider: InstanceType<typeof Provider>;
   try {

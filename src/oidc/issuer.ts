@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
+import { fetchTrusting } from './trust.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 
@@ -39,10 +40,13 @@ export class Issuer {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #cfg: ProviderConfig;
+  /** Set with provider_ca_files: the issuer is reached trusting those authorities. */
+  readonly #fetch: client.CustomFetch | undefined;
   readonly #log: Logger;
 
   constructor(cfg: ProviderConfig, log: Logger) {
     this.#cfg = cfg;
+    this.#fetch = cfg.caCertificates ? fetchTrusting(cfg.caCertificates) : undefined;
     this.#log = log.child({ component: 'issuer' });
   }
 
@@ -86,6 +90,7 @@ export class Issuer {
       const discovered = await client.discovery(c.issuerUrl, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
         execute: this.#usesHttp() ? [client.allowInsecureRequests] : [],
         timeout: HTTP_TIMEOUT_S,
+        ...(this.#fetch ? { [client.customFetch]: this.#fetch } : {}),
       });
       metadata = { ...discovered.serverMetadata() };
     }
@@ -105,7 +110,8 @@ export class Issuer {
       // Verify ID token signatures against the JWKS (openid-client skips this by default for
       // tokens from the token endpoint); the issue asks for signature, iss, aud, exp and nonce.
       if (metadata.jwks_uri) client.enableNonRepudiationChecks(cfg);
-      if (!c.issuerUrl) cfg[client.customFetch] = dropIdToken(metadata.token_endpoint!);
+      if (this.#fetch) cfg[client.customFetch] = this.#fetch;
+      if (!c.issuerUrl) cfg[client.customFetch] = dropIdToken(metadata.token_endpoint!, this.#fetch);
       return cfg;
     };
     const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
@@ -147,10 +153,10 @@ export class Issuer {
  * token it is given and would fail the login on the unknown `iss`; this fetch hands it the token
  * response without one. PKCE and state are still checked as always.
  */
-function dropIdToken(tokenEndpoint: string): client.CustomFetch {
+function dropIdToken(tokenEndpoint: string, base?: client.CustomFetch): client.CustomFetch {
   const target = new URL(tokenEndpoint).href;
   return async (url, options) => {
-    const res = await fetch(url, options as RequestInit); // CustomFetchOptions is RequestInit, typed apart
+    const res = await (base ? base(url, options) : fetch(url, options as RequestInit)); // CustomFetchOptions is RequestInit, typed apart
     if (url !== target || !res.ok) return res;
     const text = await res.text();
     let body: unknown;

@@ -1,6 +1,7 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
+import { rootCertificates } from 'node:tls';
 import { isLoopbackHost } from '../values.js';
 
 /** The issuer, its endpoints, the client and the claims read from it. `proxyPrefix` fixes the callback path. */
@@ -80,5 +81,24 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     groupsClaim: r.str('oidc_groups_claim') || defaultOf('oidc_groups_claim'),
     userIdClaim: r.str('user_id_claim') || defaultOf('user_id_claim'),
     allowUnverifiedEmail: r.bool('insecure_oidc_allow_unverified_email'),
+    ...caCertificates(r),
   };
+}
+
+/** provider_ca_files read at start-up: each file must hold at least one PEM certificate. */
+function caCertificates(r: OptionReader): { caCertificates?: readonly string[] } {
+  const files = r.list('provider_ca_files');
+  const system = r.bool('use_system_trust_store');
+  if (files.length === 0) return {};
+  const pems: string[] = [];
+  for (const file of files) {
+    try {
+      const found = r.readFile(file).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+      if (found) pems.push(...found);
+      else r.fail('provider_ca_files', `PEM files of CA certificates (${file} holds no -----BEGIN CERTIFICATE----- block)`);
+    } catch (e) {
+      r.fail('provider_ca_files', `readable PEM files (${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
+  return { caCertificates: system ? [...rootCertificates, ...pems] : pems };
 }
