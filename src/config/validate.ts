@@ -6,6 +6,7 @@ import { validateAccess } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
+import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
 import { validateUpstreams } from './validation/upstreams.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
@@ -30,7 +31,9 @@ export type UpstreamSpec =
 
 export interface CookieConfig {
   readonly name: string;
+  /** Seals; `previousSecrets` (newest first) only unseal, so a rotation signs no one out. */
   readonly secret: Buffer;
+  readonly previousSecrets: readonly Buffer[];
   readonly domains: readonly string[];
   readonly path: string;
   readonly expireMs: number;
@@ -80,6 +83,7 @@ export interface Config {
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;
   readonly cookie: CookieConfig;
+  readonly sessionStore: SessionStoreConfig;
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
   readonly setXAuthRequest: boolean;
@@ -113,6 +117,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     provider: area((r) => validateProvider(r, server.proxyPrefix)),
     ...area(validateAccess),
     cookie: area(validateCookie),
+    ...area(validateSessionStore),
     ...area((r) => ({
       passUserHeaders: r.bool('pass_user_headers'),
       passAccessToken: r.bool('pass_access_token'),

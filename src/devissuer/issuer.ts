@@ -8,7 +8,11 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
 
 export type IssuerShape = 'hydra' | 'crossid';
-export interface DevClient { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }
+export interface DevClient {
+  client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[];
+  /** Where the issuer POSTs logout tokens (OIDC Back-Channel Logout); with it, ID tokens carry `sid`. */
+  backchannel_logout_uri?: string;
+}
 export interface DevAccount { sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[] }
 export interface DevIssuerOptions {
   shape: IssuerShape;
@@ -143,6 +147,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
     jwks: { keys: [privateJwk] },
     adapter: memoryAdapter(),
@@ -166,6 +171,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       pushedAuthorizationRequests: { enabled: false }, // on by default; neither Hydra nor Crossid shape has it
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
+      backchannelLogout: { enabled: true },
       introspection: { enabled: true, allowedPolicy: sameClient },
       rpInitiatedLogout: {
         enabled: true,
@@ -182,6 +188,12 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
     ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
+    // Logout tokens go to clients on loopback: oidc-provider's SSRF guard (the dispatcher it sets)
+    // refuses those addresses, and this issuer only ever runs on loopback for tests and the demo.
+    fetch: (url, init) => {
+      const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
   };
 

@@ -42,7 +42,7 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
  * goes the whole road synchronously: no promise, no key derivation.
  */
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
-  const sessions = createSessionStore(config.cookie);
+  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
   const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
@@ -54,7 +54,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   const health: Step = (ctx) => {
     if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
-    else if (ctx.path === config.readyPath) sendText(ctx.out, issuer.clients ? 200 : 503, issuer.clients ? 'OK' : 'issuer not ready');
+    else if (ctx.path === config.readyPath) {
+      const store = sessions.health();
+      const problem = !issuer.clients ? 'issuer not ready' : !store.ready ? `session store not ready (${store.detail})` : undefined;
+      sendText(ctx.out, problem ? 503 : 200, problem ?? 'OK');
+    }
     else return undefined;
     return DONE;
   };
@@ -67,7 +71,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   const loadSession: Step = (ctx) => {
     if (ctx.endpoint && !ctx.endpoint.session) return undefined;
-    const loaded = sessions.load(ctx.cookies);
+    const loaded = sessions.load(ctx.cookies, ctx.req.headers.host);
     if (loaded instanceof Promise) return loaded.then((l) => setSession(ctx, l));
     return setSession(ctx, loaded);
   };
@@ -103,8 +107,15 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     setForwardingHeaders(req, peerIsTrusted(req, config));
     applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
     const failed = (err: Error): void => upstreamFailed(ctx, err);
-    if (!ctx.upgrade) upstream.handle(req, ctx.out as ServerResponse, failed);
-    else if (config.proxyWebsockets && upstream.upgrade) upstream.upgrade(req, ctx.upgrade.socket, ctx.upgrade.head, failed);
+    if (!ctx.upgrade) {
+      if (ctx.session!.cookies) (ctx.out as ServerResponse).setHeader('set-cookie', ctx.session!.cookies);
+      upstream.handle(req, ctx.out as ServerResponse, failed);
+    } else if (config.proxyWebsockets && upstream.upgrade) {
+      // A websocket lives as long as its session: sign-out, revocation or expiry cuts it.
+      const socket = ctx.upgrade.socket;
+      socket.once('close', sessions.watch(ctx.session!, () => socket.destroy()));
+      upstream.upgrade(req, socket, ctx.upgrade.head, failed);
+    }
     else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: config.proxyWebsockets ? `upstream ${upstream.target} cannot carry upgrades` : 'proxy_websockets=false' }));
     return DONE;
   };
@@ -138,6 +149,12 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   }
 
   function failed(ctx: Ctx, err: unknown): void {
+    if (err instanceof PortcullisError) {
+      log.warn({ event: 'request_failed', code: err.code, detail: err.detail, path: ctx.path }, 'request failed');
+      if (!answered(ctx.out)) sendError(ctx.req, ctx.out, err);
+      else ctx.out.destroy();
+      return;
+    }
     log.error({ err: (err as Error)?.message, stack: (err as Error)?.stack, path: ctx.path }, 'unexpected error');
     if (!answered(ctx.out)) sendError(ctx.req, ctx.out, new PortcullisError('INTERNAL', { cause: err }));
     else ctx.out.destroy();
@@ -180,6 +197,6 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   return {
     handle: (req, res) => begin(req, res),
     handleUpgrade: (req, socket, head) => begin(req, socket, { socket, head }),
-    close: () => upstreams.close(),
+    close: () => { upstreams.close(); void sessions.close(); },
   };
 }

@@ -100,7 +100,15 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
   out.on('response', (up: http.IncomingMessage) => {
     if (t.timeoutMs > 0) out.setTimeout(0);
-    res.writeHead(up.statusCode ?? 502, up.statusMessage, responseHeaders(up.rawHeaders));
+    const headers = responseHeaders(up.rawHeaders);
+    // A cookie the road set (a session re-sealed with the newest secret) goes out beside the
+    // upstream's own: writeHead with a list would otherwise replace it by the upstream's Set-Cookie.
+    const ours = res.getHeader('set-cookie');
+    if (ours !== undefined) {
+      res.removeHeader('set-cookie');
+      for (const c of Array.isArray(ours) ? ours : [String(ours)]) headers.push('set-cookie', c);
+    }
+    res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
     up.on('error', () => res.destroy());
     up.pipe(res);
   });
