@@ -30,6 +30,8 @@ export interface DevIssuer {
   loginAs(sub: string): void;
   /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
   mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
+  /** A JWT with these claims and header fields, signed with the issuer's key (or a foreign one): for crafted logout tokens. */
+  sign(claims: Record<string, unknown>, header?: Record<string, unknown>, signWith?: 'issuer' | 'foreign'): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -312,6 +314,10 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       loginSub = sub;
     },
     mangleNextIdToken(fn, how = 'issuer') { mangler = fn; signWith = how; },
+    sign(claims, header = {}, how = 'issuer') {
+      const key = how === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, ...header }).sign(key);
+    },
     async stop() {
       if (!server.listening) return;
       // close() alone waits for keep-alive connections; destroy them so the port is really down.
