@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
-import { startCluster, startSentinel } from './support/redis.js';
+import { startCluster, startRedis, startSentinel } from './support/redis.js';
 import { ALICE, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
 /** Two replicas on one Redis deployment: login through the first, use through the second, sign out, gone on both. */
-async function twoReplicas(redisEnv: Record<string, string>, check: () => void): Promise<void> {
+async function twoReplicas(redisEnv: Record<string, string>, check: () => void | Promise<void>): Promise<void> {
   const ports = [await freePort(), await freePort()];
   const peers = await startPeers({ ports });
   const env = { ...peers.env, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', ...redisEnv };
@@ -26,7 +26,7 @@ async function twoReplicas(redisEnv: Record<string, string>, check: () => void):
       assert.equal(res.status, 200);
       assert.equal((JSON.parse(res.body) as Echoed).headers['x-forwarded-user'], ALICE.sub);
     }
-    check();
+    await check();
     assert.equal((await browser.request(`${b.url}/oauth2/sign_out`)).status, 302);
     for (const p of [b, a]) {
       let status = 0;
@@ -64,5 +64,27 @@ test('Redis Cluster (3 masters): sessions and their indexes spread over slots; s
     await twoReplicas({ OAUTH2_PROXY_REDIS_USE_CLUSTER: 'true', OAUTH2_PROXY_REDIS_CLUSTER_CONNECTION_URLS: c.urls[0]! }, () => {});
   } finally {
     await c.close();
+  }
+});
+
+test('Redis on a unix socket (unix:///path), with a password (redis_password) and PINGs on quiet connections', async () => {
+  const r = await startRedis({ unixSocket: true, args: ['--requirepass', 'sesame-0123', '--timeout', '2'] });
+  try {
+    await twoReplicas({
+      OAUTH2_PROXY_REDIS_CONNECTION_URL: `unix://${r.socketPath}`, OAUTH2_PROXY_REDIS_PASSWORD: 'sesame-0123', OAUTH2_PROXY_REDIS_CONNECTION_IDLE_TIMEOUT: '1',
+    }, async () => {
+      assert.match(r.cli('-a', 'sesame-0123', '--no-auth-warning', '--scan'), /portcullis:_oauth2_proxy:session:/);
+      assert.match(r.cli('--scan'), /NOAUTH/, 'the server wants the password');
+      // The server closes connections quiet for 2 s (--timeout 2); the proxies' PINGs every second keep theirs.
+      const ids = (): string[] => r.cli('-a', 'sesame-0123', '--no-auth-warning', 'client', 'list').split('\n')
+        .filter((l) => l.startsWith('id=') && !l.includes('cmd=client|list')).map((l) => /^id=(\d+)/.exec(l)![1]!);
+      const before = ids();
+      assert.ok(before.length >= 4, `two connections per replica (${before.length})`);
+      await new Promise((res) => setTimeout(res, 3500));
+      const afterwards = ids();
+      assert.deepEqual(before.filter((id) => !afterwards.includes(id)), [], 'no connection was closed as idle');
+    });
+  } finally {
+    await r.close();
   }
 });

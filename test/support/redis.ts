@@ -17,6 +17,8 @@ export interface RedisServer {
   readonly port: number;
   readonly url: string;
   readonly dir: string;
+  /** The unix socket it also listens on, with `unixSocket: true`. */
+  readonly socketPath?: string;
   /** Stops the server by its pid (SIGTERM), and waits until the port is closed. */
   stop(): Promise<void>;
   /** Starts it again on the same port and directory (with appendonly, its data comes back). */
@@ -30,14 +32,16 @@ export interface RedisServer {
  * A real redis-server on a free loopback port, in a directory of its own, no RDB snapshots
  * (`--save ''`). `appendonly: true` keeps its data across stop()/start() (the outage test).
  */
-export async function startRedis(o: { port?: number; appendonly?: boolean; args?: string[] } = {}): Promise<RedisServer> {
+export async function startRedis(o: { port?: number; appendonly?: boolean; unixSocket?: boolean; args?: string[] } = {}): Promise<RedisServer> {
   need();
   const port = o.port ?? await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', o.appendonly ? 'yes' : 'no', ...(o.appendonly ? ['--appendfsync', 'always'] : []), ...o.args ?? []];
+  const socketPath = o.unixSocket ? join(dir, 'redis.sock') : undefined;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--appendonly', o.appendonly ? 'yes' : 'no', ...(o.appendonly ? ['--appendfsync', 'always'] : []),
+    ...(socketPath ? ['--unixsocket', socketPath, '--unixsocketperm', '700'] : []), ...o.args ?? []];
   let child: ChildProcess | undefined;
   const server: RedisServer = {
-    port, url: `redis://127.0.0.1:${port}`, dir,
+    port, url: `redis://127.0.0.1:${port}`, dir, socketPath,
     async start() {
       if (child) return;
       child = spawnServer(args);
