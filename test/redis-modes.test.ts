@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, startPeers } from './support/inprocess.js';
+import { startPeers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
-import { startCluster, startRedis, startSentinel } from './support/redis.js';
+import { startCluster, startRedis, startSentinel, startReady } from './support/redis.js';
 import { ALICE, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -13,8 +13,8 @@ async function twoReplicas(redisEnv: Record<string, string>, check: () => void |
   const ports = [await freePort(), await freePort()];
   const peers = await startPeers({ ports });
   const env = { ...peers.env, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', ...redisEnv };
-  const a = await startInProcess(env, ports[0]);
-  const b = await startInProcess(env, ports[1]);
+  const a = await startReady(env, ports[0]);
+  const b = await startReady(env, ports[1]);
   try {
     const browser = new HttpBrowser();
     const landed = await browser.navigate(`${a.url}/oauth2/start?rd=/x`);

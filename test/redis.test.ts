@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startRedis, type RedisServer, startReady } from './support/redis.js';
 import { ALICE, type Echoed } from './support/stack.js';
 import type { DevAccount } from '../src/devissuer/issuer.js';
 
@@ -48,8 +48,8 @@ describe('Redis session store (a real redis-server, standalone)', () => {
     const ports = [await freePort(), await freePort()];
     peers = await startPeers({ accounts: [ALICE, BOB], ports });
     env = { ...peers.env, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url, OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true', OAUTH2_PROXY_COOKIE_EXPIRE: '2h' };
-    a = await startInProcess(env, ports[0]);
-    b = await startInProcess(env, ports[1]);
+    a = await startReady(env, ports[0]);
+    b = await startReady(env, ports[1]);
   });
   after(async () => {
     await a?.close();

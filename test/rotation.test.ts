@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, startPeers, type InProcess } from './support/inprocess.js';
+import { startPeers, type InProcess } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
-import { startRedis } from './support/redis.js';
+import { startRedis, startReady } from './support/redis.js';
 import { ALICE, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -37,7 +37,7 @@ async function rotate(extra: Record<string, string>, secretsEnv: (secrets: strin
   };
   let proxy: InProcess | undefined;
   try {
-    proxy = await startInProcess(env([A]), port);
+    proxy = await startReady(env([A]), port);
     const browser = new HttpBrowser();
     assert.equal((await browser.navigate(`${proxy.url}/oauth2/start?rd=/page`)).status, 200);
     const old = browser.cookies().get('_oauth2_proxy')!;
@@ -46,7 +46,7 @@ async function rotate(extra: Record<string, string>, secretsEnv: (secrets: strin
     assert.equal(first.setCookie, undefined, 'a cookie sealed with the newest secret is left alone');
     await proxy.close();
 
-    proxy = await startInProcess(env([B, A]), port);
+    proxy = await startReady(env([B, A]), port);
     const during = await use(proxy.url, old);
     assert.equal(during.user, ALICE.sub, 'the old cookie works after the rotation');
     assert.ok(during.setCookie && during.setCookie !== old, 'and comes back re-sealed with the new secret');
@@ -56,7 +56,7 @@ async function rotate(extra: Record<string, string>, secretsEnv: (secrets: strin
     assert.equal(again.setCookie, undefined, 'the re-sealed cookie needs no more re-sealing');
     await proxy.close();
 
-    proxy = await startInProcess(env([B]), port);
+    proxy = await startReady(env([B]), port);
     assert.equal((await use(proxy.url, old)).user, '401', 'with the old secret dropped, the old cookie is gone');
     assert.equal((await use(proxy.url, resealed)).user, ALICE.sub, 'the re-sealed one is not');
   } finally {
@@ -81,5 +81,28 @@ test('Redis sessions with cookie_secret_file (one secret per line): the ticket i
   } finally {
     await redis.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a login under way when the secret rotates still completes (its login-state cookie is unsealed with the older secret)', async () => {
+  const port = await freePort();
+  const peers = await startPeers({ ports: [port] });
+  const [A, B] = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
+  let proxy: InProcess | undefined;
+  try {
+    proxy = await startReady({ ...peers.env, OAUTH2_PROXY_COOKIE_SECRET: A }, port);
+    const browser = new HttpBrowser();
+    const atCallback = await browser.navigate(`${proxy.url}/oauth2/start?rd=/page`, { stopAt: (u) => u.pathname === '/oauth2/callback' });
+    await proxy.close();
+    proxy = await startReady({ ...peers.env, OAUTH2_PROXY_COOKIE_SECRET: `${B},${A}` }, port);
+    const landed = await browser.navigate(atCallback.url);
+    assert.equal(landed.status, 200, landed.body.slice(0, 200));
+    assert.equal((await use(proxy.url, browser.cookies().get('_oauth2_proxy')!)).user, ALICE.sub);
+    await proxy.close();
+    proxy = await startReady({ ...peers.env, OAUTH2_PROXY_COOKIE_SECRET: B }, port);
+    assert.equal((await use(proxy.url, browser.cookies().get('_oauth2_proxy')!)).user, ALICE.sub, 'the session it made is sealed with the new secret');
+  } finally {
+    await proxy?.close();
+    await peers.close();
   }
 });

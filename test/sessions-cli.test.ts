@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { BIN, REPO, freePort } from './support/proxy.js';
-import { startRedis } from './support/redis.js';
+import { startRedis, startReady } from './support/redis.js';
 import { ALICE, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -47,8 +47,8 @@ for (const shape of ['redis', 'cookie'] as const) {
     const ports = [await freePort(), await freePort()];
     const peers = await startPeers({ ports });
     const env = { ...peers.env, OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url, ...(shape === 'redis' ? { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis' } : {}) };
-    const a = await startInProcess(env, ports[0]);
-    const b = await startInProcess(env, ports[1]);
+    const a = await startReady(env, ports[0]);
+    const b = await startReady(env, ports[1]);
     try {
       const one = await signIn(peers, a);
       const two = await signIn(peers, b);

@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
-import { startRedis, type RedisServer } from './support/redis.js';
+import { startRedis, type RedisServer, startReady } from './support/redis.js';
 import { ALICE } from './support/stack.js';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../src/oidc/backchannel.js';
 
@@ -54,7 +54,7 @@ async function world(n: number, extra: (redis?: RedisServer) => Record<string, s
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const peers = await startPeers({ ports });
   const proxies: InProcess[] = [];
-  for (const p of ports) proxies.push(await startInProcess({ ...peers.env, OAUTH2_PROXY_UPSTREAMS: upstream.url, ...extra(redis) }, p));
+  for (const p of ports) proxies.push(await startReady({ ...peers.env, OAUTH2_PROXY_UPSTREAMS: upstream.url, ...extra(redis) }, p));
   return {
     peers, upstream, proxies, redis,
     close: async () => {

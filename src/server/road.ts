@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AccessPolicy } from '../access/policy.js';
-import { deriveSealPassword } from '../config/secret.js';
+import { deriveSealPasswords } from '../config/secret.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
@@ -43,7 +43,7 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
  */
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
   const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
-  const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
+  const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
   const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity });

@@ -97,6 +97,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revoke(target: RevokeTarget, o: { jti?: string } = {}): Promise<RevokeOutcome> {
+    if (target.sid === undefined && target.sub === undefined) throw new TypeError('revoke needs a sid or a sub');
     if (o.jti !== undefined && !await this.#kv.setIfAbsent(`${this.#prefix}jti:${digest(o.jti)}`, '1', JTI_MEMORY_MS)) return { replayed: true };
     const index = target.sid !== undefined ? this.#indexKey('sid', target.sid) : this.#indexKey('sub', target.sub!);
     const ids = await this.#kv.members(index);

@@ -164,6 +164,7 @@ class CookieSessionStore implements SessionStore {
   }
 
   async revoke(target: RevokeTarget, o: { jti?: string } = {}): Promise<RevokeOutcome> {
+    if (target.sid === undefined && target.sub === undefined) throw new TypeError('revoke needs a sid or a sub');
     const now = Date.now();
     if (o.jti !== undefined && !await this.#firstSighting(o.jti, now)) return { replayed: true };
     const revocation: Revocation = target.sid !== undefined ? { kind: 'sid', value: target.sid } : { kind: 'sub', value: target.sub!, before: now };
@@ -177,7 +178,9 @@ class CookieSessionStore implements SessionStore {
   }
 
   health(): StoreHealth {
-    return this.#link ? this.#link.health() : { ready: true, detail: 'cookie sessions' };
+    if (!this.#link) return { ready: true, detail: 'cookie sessions' };
+    const h = this.#link.health();
+    return h.ready && !this.#inStep ? { ready: false, detail: 'redis: reading the revocation list' } : h;
   }
 
   ownsCookie(name: string): boolean {

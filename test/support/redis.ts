@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startInProcess, type InProcess } from './inprocess.js';
 import { freePort } from './proxy.js';
+import { waitReady } from './stack.js';
 
 const SERVER = '/usr/bin/redis-server';
 const CLI = '/usr/bin/redis-cli';
@@ -177,4 +179,20 @@ async function waitPort(port: number, open: boolean): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`redis port ${port} did not ${open ? 'open' : 'close'} within 10 s`);
+}
+
+/**
+ * An in-process proxy, once /ready says 200: with Redis, a replica answers 503 until it is
+ * connected and subscribed (and has read the shared revocations), which takes a few milliseconds
+ * after it listens.
+ */
+export async function startReady(env: Record<string, string>, port?: number): Promise<InProcess> {
+  const p = await startInProcess(env, port);
+  try {
+    await waitReady(p.url, 10_000);
+  } catch (err) {
+    await p.close();
+    throw err;
+  }
+  return p;
 }
