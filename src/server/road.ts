@@ -8,7 +8,7 @@ import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
-import { createSessionStore, type LoadedSession } from '../session/store.js';
+import { createSessionStore, sessionStoreReadiness, type LoadedSession } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
@@ -43,6 +43,7 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
  */
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
   const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
+  const storeReadiness = sessionStoreReadiness(sessions);
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
@@ -55,8 +56,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const health: Step = (ctx) => {
     if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
     else if (ctx.path === config.readyPath) {
-      const store = sessions.health();
-      const problem = !issuer.clients ? 'issuer not ready' : !store.ready ? `session store not ready (${store.detail})` : undefined;
+      const store = storeReadiness.check();
+      const problem = !issuer.clients ? 'issuer not ready' : !store.ok ? `session store not ready (${store.detail})` : undefined;
       sendText(ctx.out, problem ? 503 : 200, problem ?? 'OK');
     }
     else return undefined;

@@ -23,7 +23,7 @@ export interface KeyValue {
   publish(channel: string, message: string): Promise<void>;
 }
 
-/** Whether a store can serve sessions now, and if not, why (for /ready and the log). */
+/** Whether a store can serve sessions now, and if not, why (for /ready: no addresses, no error text). */
 export interface StoreHealth {
   readonly ready: boolean;
   readonly detail: string;
@@ -163,10 +163,11 @@ export class RedisLink implements KeyValue {
     this.#events.lost();
   }
 
+  /** The log gets the message; health() (public, on /ready) only the error's code. */
   #noteError(err: Error): void {
-    const text = (err as NodeJS.ErrnoException).code ?? err.message;
-    if (text !== this.#lastError) this.#log.warn({ event: 'redis_error', err: text }, 'redis error');
-    this.#lastError = text;
+    const code = (err as NodeJS.ErrnoException).code ?? err.name;
+    if (code !== this.#lastError) this.#log.warn({ event: 'redis_error', code, err: err.message }, 'redis error');
+    this.#lastError = code;
   }
 
   async #run<T>(command: () => Promise<T>): Promise<T> {

@@ -94,6 +94,20 @@ export function createSessionStore(cookie: CookieConfig, o: StoreOptions = {}): 
 }
 
 /**
+ * The store as a /ready check (`{ name, check() }`, the shape of server/health.ts's ReadinessCheck):
+ * synchronous, since the store tracks its own connection state.
+ */
+export function sessionStoreReadiness(store: Pick<SessionStore, 'health'>): { name: string; check(): { ok: true } | { ok: false; detail: string } } {
+  return {
+    name: 'session_store',
+    check: () => {
+      const h = store.health();
+      return h.ready ? { ok: true } : { ok: false, detail: h.detail };
+    },
+  };
+}
+
+/**
  * cookie_expire=0 makes the cookie last for the browser session (oauth2-proxy's meaning); the
  * session inside still needs an end, and gets the default lifetime.
  */
