@@ -24,7 +24,13 @@ export function buildProgram(): Command {
     .version(pkg.version, '--version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    .addHelpText('after', '\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
+  return addOptionFlags(program);
+}
+
+/** Every option of the table as a flag of `program` (the proxy, and the commands that read its configuration). */
+export function addOptionFlags(program: Command): Command {
   for (const spec of OPTIONS) {
     const o = spec.type === 'bool'
       ? new Option(`${spec.flag} [bool]`, optionHelp(spec))
@@ -35,7 +41,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-function flagValues(program: Command): Record<string, string | string[]> {
+export function flagValues(program: Command): Record<string, string | string[]> {
   const given = program.opts<Record<string, unknown>>();
   const out: Record<string, string | string[]> = {};
   for (const spec of OPTIONS) {

@@ -21,7 +21,7 @@ export interface OptionSpec {
   readonly placeholder?: string;
 }
 
-export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Headers' | 'Logging';
+export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Session store' | 'Headers' | 'Logging';
 
 /** Keeps each entry's literal name, so `OptionName` is the union of every name and a typo is a compile error. */
 const opt = <const T extends OptionSpec>(o: T): T => o;
@@ -123,7 +123,9 @@ const TABLE = [
   opt({ name: 'cookie_name', flag: '--cookie-name', env: 'OAUTH2_PROXY_COOKIE_NAME', type: 'string', default: '_oauth2_proxy', group: 'Cookie',
     help: 'name of the session cookie' }),
   opt({ name: 'cookie_secret', flag: '--cookie-secret', env: 'OAUTH2_PROXY_COOKIE_SECRET', type: 'secret', default: '', group: 'Cookie',
-    help: 'secret that seals the session: 16, 24 or 32 bytes, raw or base64', placeholder: '(openssl rand -base64 32 | tr -- \'+/\' \'-_\')' }),
+    help: 'secret that seals the session: 16, 24 or 32 bytes, raw or base64; several, comma-separated, to rotate: the first seals, all unseal, and a cookie sealed with an older one is re-sealed with the first on its next use', placeholder: '(openssl rand -base64 32 | tr -- \'+/\' \'-_\')' }),
+  opt({ name: 'cookie_secret_file', flag: '--cookie-secret-file', env: 'OAUTH2_PROXY_COOKIE_SECRET_FILE', type: 'string', default: '', group: 'Cookie',
+    help: 'file holding the cookie secret (instead of cookie_secret); one secret per line to rotate, the first seals', placeholder: '/etc/portcullis/cookie-secret' }),
   opt({ name: 'cookie_domains', flag: '--cookie-domain', env: 'OAUTH2_PROXY_COOKIE_DOMAINS', type: 'list', default: '', group: 'Cookie',
     help: 'cookie Domain(s); the longest one matching the request host is used' }),
   opt({ name: 'cookie_path', flag: '--cookie-path', env: 'OAUTH2_PROXY_COOKIE_PATH', type: 'string', default: '/', group: 'Cookie',
@@ -136,6 +138,26 @@ const TABLE = [
     help: 'mark cookies HttpOnly' }),
   opt({ name: 'cookie_samesite', flag: '--cookie-samesite', env: 'OAUTH2_PROXY_COOKIE_SAMESITE', type: 'enum', default: 'lax', choices: ['lax', 'strict', 'none', ''], group: 'Cookie',
     help: 'cookie SameSite: lax, strict, none, or empty to omit' }),
+
+  // Session store
+  opt({ name: 'session_store_type', flag: '--session-store-type', env: 'OAUTH2_PROXY_SESSION_STORE_TYPE', type: 'enum', default: 'cookie', choices: ['cookie', 'redis'], group: 'Session store',
+    help: 'where sessions live: cookie (sealed in the browser) or redis (the cookie holds only a ticket; sign-out and revocation reach every replica)' }),
+  opt({ name: 'redis_connection_url', flag: '--redis-connection-url', env: 'OAUTH2_PROXY_REDIS_CONNECTION_URL', type: 'string', default: '', group: 'Session store',
+    help: 'the Redis server: redis://[user:password@]host:port[/db], rediss:// for TLS, or unix:///path/to/redis.sock; with session_store_type=cookie, Redis keeps only the revocations (back-channel logout, portcullis sessions revoke) for every replica', placeholder: 'redis://127.0.0.1:6379' }),
+  opt({ name: 'redis_password', flag: '--redis-password', env: 'OAUTH2_PROXY_REDIS_PASSWORD', type: 'secret', default: '', group: 'Session store',
+    help: 'Redis password (overrides one in the URLs); also used for Sentinel and Cluster nodes' }),
+  opt({ name: 'redis_use_sentinel', flag: '--redis-use-sentinel', env: 'OAUTH2_PROXY_REDIS_USE_SENTINEL', type: 'bool', default: 'false', group: 'Session store',
+    help: 'find the Redis master through Sentinel (redis_sentinel_master_name, redis_sentinel_connection_urls)' }),
+  opt({ name: 'redis_sentinel_master_name', flag: '--redis-sentinel-master-name', env: 'OAUTH2_PROXY_REDIS_SENTINEL_MASTER_NAME', type: 'string', default: '', group: 'Session store',
+    help: 'the master name Sentinel monitors', placeholder: 'mymaster' }),
+  opt({ name: 'redis_sentinel_connection_urls', flag: '--redis-sentinel-connection-urls', env: 'OAUTH2_PROXY_REDIS_SENTINEL_CONNECTION_URLS', type: 'list', default: '', group: 'Session store',
+    help: 'the Sentinels, redis://host:port each', placeholder: 'redis://10.0.0.1:26379,redis://10.0.0.2:26379' }),
+  opt({ name: 'redis_use_cluster', flag: '--redis-use-cluster', env: 'OAUTH2_PROXY_REDIS_USE_CLUSTER', type: 'bool', default: 'false', group: 'Session store',
+    help: 'talk to a Redis Cluster (redis_cluster_connection_urls)' }),
+  opt({ name: 'redis_cluster_connection_urls', flag: '--redis-cluster-connection-urls', env: 'OAUTH2_PROXY_REDIS_CLUSTER_CONNECTION_URLS', type: 'list', default: '', group: 'Session store',
+    help: 'some nodes of the Redis Cluster, redis://host:port each (the others are discovered)', placeholder: 'redis://10.0.0.1:6379,redis://10.0.0.2:6379' }),
+  opt({ name: 'redis_connection_idle_timeout', flag: '--redis-connection-idle-timeout', env: 'OAUTH2_PROXY_REDIS_CONNECTION_IDLE_TIMEOUT', type: 'string', default: '0', group: 'Session store',
+    help: 'seconds a Redis connection may stay quiet before Portcullis sends a PING on it; set it below the server\'s timeout setting so the server never closes a connection as idle (0: no PINGs)' }),
 
   // Headers
   opt({ name: 'pass_user_headers', flag: '--pass-user-headers', env: 'OAUTH2_PROXY_PASS_USER_HEADERS', type: 'bool', default: 'true', group: 'Headers',

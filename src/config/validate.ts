@@ -7,6 +7,7 @@ import { validateCookie } from './validation/cookie.js';
 import { validateOperations, type OperationsPart } from './validation/operations.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
+import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
 import { validateUpstreams } from './validation/upstreams.js';
 import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
 
@@ -32,7 +33,9 @@ export type UpstreamSpec =
 
 export interface CookieConfig {
   readonly name: string;
+  /** Seals; `previousSecrets` (newest first) only unseal, so a rotation signs no one out. */
   readonly secret: Buffer;
+  readonly previousSecrets: readonly Buffer[];
   readonly domains: readonly string[];
   readonly path: string;
   readonly expireMs: number;
@@ -84,6 +87,7 @@ export interface Config extends OperationsPart {
   readonly emailDomains: readonly string[];
   readonly skipProviderButton: boolean;
   readonly cookie: CookieConfig;
+  readonly sessionStore: SessionStoreConfig;
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
   readonly setXAuthRequest: boolean;
@@ -120,6 +124,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     ...area(validateAccess),
     cookie: area(validateCookie),
     ...area(validateIdentityJwt),
+    ...area(validateSessionStore),
     ...area((r) => ({
       passUserHeaders: r.bool('pass_user_headers'),
       passAccessToken: r.bool('pass_access_token'),

@@ -9,7 +9,11 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
 
 export type IssuerShape = 'hydra' | 'crossid';
-export interface DevClient { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }
+export interface DevClient {
+  client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[];
+  /** Where the issuer POSTs logout tokens (OIDC Back-Channel Logout); with it, ID tokens carry `sid`. */
+  backchannel_logout_uri?: string;
+}
 export interface DevAccount { sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[] }
 export interface DevIssuerOptions {
   shape: IssuerShape;
@@ -29,6 +33,8 @@ export interface DevIssuer {
   loginAs(sub: string): void;
   /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
   mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
+  /** A JWT with these claims and header fields, signed with the issuer's key (or a foreign one): for crafted logout tokens. */
+  sign(claims: Record<string, unknown>, header?: Record<string, unknown>, signWith?: 'issuer' | 'foreign'): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -148,6 +154,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
     jwks: { keys: [privateJwk] },
     adapter: memoryAdapter(),
@@ -171,6 +178,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       pushedAuthorizationRequests: { enabled: false }, // on by default; neither Hydra nor Crossid shape has it
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
+      backchannelLogout: { enabled: true },
       introspection: { enabled: true, allowedPolicy: sameClient },
       rpInitiatedLogout: {
         enabled: true,
@@ -187,6 +195,12 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
     ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
+    // Logout tokens go to clients on loopback: oidc-provider's SSRF guard (the dispatcher it sets)
+    // refuses those addresses, and this issuer only ever runs on loopback for tests and the demo.
+    fetch: (url, init) => {
+      const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
   };
 
@@ -305,6 +319,10 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       loginSub = sub;
     },
     mangleNextIdToken(fn, how = 'issuer') { mangler = fn; signWith = how; },
+    sign(claims, header = {}, how = 'issuer') {
+      const key = how === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, ...header }).sign(key);
+    },
     async stop() {
       if (!server.listening) return;
       // close() alone waits for keep-alive connections; destroy them so the port is really down.

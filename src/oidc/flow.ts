@@ -30,6 +30,8 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
 export interface LoginResult {
   readonly identity: Identity;
   readonly accessToken?: string;
+  /** The issuer's session id (the verified ID token's `sid`), for back-channel logout. */
+  readonly issuerSid?: string;
 }
 
 /** Redeems the code, verifies the ID token, and reads the identity (from userinfo where needed). */
@@ -67,5 +69,6 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   const trusted = clients.verifiesIdToken && idClaims ? idClaims : userinfo;
   if (!trusted) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   const extra = trusted === idClaims ? userinfo : undefined;
-  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token };
+  const sid = clients.verifiesIdToken ? idClaims?.sid : undefined;
+  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token, ...(typeof sid === 'string' && sid !== '' ? { issuerSid: sid } : {}) };
 }

@@ -4,6 +4,7 @@ import type { AccessPolicy } from '../access/policy.js';
 import { safeRedirectPath } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
+import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
 import { beginLogin, completeLogin } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { signInPage } from '../pages/pages.js';
@@ -40,6 +41,7 @@ export interface Endpoint {
 export class AuthEndpoints {
   readonly #d: EndpointDeps;
   readonly #routes: Map<string, Endpoint>;
+  readonly #logoutTokens = new LogoutTokenVerifier();
 
   constructor(deps: EndpointDeps) {
     this.#d = deps;
@@ -51,6 +53,7 @@ export class AuthEndpoints {
       [`${p}/sign_out`, { session: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
+      [`${p}/backchannel_logout`, { session: false, run: (c) => this.backchannelLogout(c) }],
     ]);
     const jwt = deps.identityJwt;
     if (jwt) {
@@ -127,7 +130,7 @@ export class AuthEndpoints {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const { identity, accessToken } = login;
+    const { identity, accessToken, issuerSid } = login;
     const verdict = this.#d.access.decide(identity);
     if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
     let saved;
@@ -138,6 +141,7 @@ export class AuthEndpoints {
         email: identity.email,
         groups: identity.groups,
         preferredUsername: identity.preferredUsername,
+        ...(issuerSid ? { issuerSid } : {}),
         ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
       }, ctx.cookies, domain);
     } catch (err) {
@@ -166,7 +170,7 @@ export class AuthEndpoints {
     if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     const s = loaded.session;
     ctx.user = s.user;
-    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
+    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null }, loaded.cookies);
   }
 
   /**
@@ -182,7 +186,34 @@ export class AuthEndpoints {
     const verdict = this.#d.access.forSession(loaded.session);
     if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
-    answer(ctx.out, 202, { 'cache-control': 'no-store' });
+    answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
+  }
+
+  /**
+   * OIDC Back-Channel Logout 1.0: the issuer POSTs a signed logout token, and every session of its
+   * `sid` (or else its `sub`) ends, in every replica the store reaches. 200 when done, 400 for a
+   * token that fails a check (as §2.8 asks), 503 when the issuer's keys or the store are unavailable.
+   */
+  async backchannelLogout(ctx: RequestContext): Promise<void> {
+    const clients = this.#d.issuer.clients;
+    let token;
+    try {
+      const text = await readLogoutToken(ctx.req);
+      if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
+      token = await this.#logoutTokens.verify(text, clients, this.#d.config.provider.clientId);
+    } catch (err) {
+      if (!(err instanceof LogoutTokenRefused)) throw err;
+      return this.#refuseLogout(ctx, err.message);
+    }
+    const outcome = await this.#d.sessions.revoke({ sid: token.sid, sub: token.sub }, { jti: token.jti });
+    if (outcome.replayed) return this.#refuseLogout(ctx, 'jti seen before (a replayed logout token)');
+    this.#d.log.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended: outcome.ended }, 'back-channel logout');
+    answer(ctx.out, 200, { 'cache-control': 'no-store' });
+  }
+
+  #refuseLogout(ctx: RequestContext, reason: string): void {
+    this.#d.log.warn({ event: 'backchannel_logout_refused', reason }, 'back-channel logout refused');
+    sendError(ctx.req, ctx.out, new PortcullisError('BACKCHANNEL_LOGOUT_INVALID', { detail: reason }));
   }
 
   #domain(req: IncomingMessage): string | undefined {

@@ -2,14 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AccessPolicy } from '../access/policy.js';
-import { deriveSealPassword } from '../config/secret.js';
+import { deriveSealPasswords } from '../config/secret.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import type { Session } from '../session/codec.js';
-import { createSessionStore, type LoadedSession } from '../session/store.js';
+import { createSessionStore, sessionStoreReadiness, type LoadedSession } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
@@ -46,8 +46,8 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
  * goes the whole road synchronously: no promise, no key derivation.
  */
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
-  const sessions = createSessionStore(config.cookie);
-  const loginStates = new LoginStateCookies(deriveSealPassword(config.cookie.secret, 'login-state'), config.cookie, config.proxyPrefix);
+  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
+  const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const access = new AccessPolicy({ emailDomains: config.emailDomains });
   const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
   const jwtConfig = config.identityJwt;
@@ -60,7 +60,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
   const prelude = createPrelude(config);
-  const readiness = new Readiness([issuerReadiness(issuer)]);
+  // A store other processes share (Redis) can be away; the cookie store always answers.
+  const readiness = new Readiness([issuerReadiness(issuer), ...(sessions.shared ? [sessionStoreReadiness(sessions)] : [])]);
 
   const health: Step = (ctx) => {
     if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
@@ -77,7 +78,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   const loadSession: Step = (ctx) => {
     if (ctx.endpoint && !ctx.endpoint.session) return undefined;
-    const loaded = sessions.load(ctx.cookies);
+    const loaded = sessions.load(ctx.cookies, ctx.req.headers.host);
     if (loaded instanceof Promise) return loaded.then((l) => setSession(ctx, l));
     return setSession(ctx, loaded);
   };
@@ -114,8 +115,15 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
     if (identityJwt) setIdentityJwt(req, ctx.session!.session, upstream);
     const failed = (err: Error): void => upstreamFailed(ctx, err);
-    if (!ctx.upgrade) upstream.handle(req, ctx.out as ServerResponse, failed);
-    else if (config.proxyWebsockets && upstream.upgrade) upstream.upgrade(req, ctx.upgrade.socket, ctx.upgrade.head, failed);
+    if (!ctx.upgrade) {
+      if (ctx.session!.cookies) (ctx.out as ServerResponse).setHeader('set-cookie', ctx.session!.cookies);
+      upstream.handle(req, ctx.out as ServerResponse, failed);
+    } else if (config.proxyWebsockets && upstream.upgrade) {
+      // A websocket lives as long as its session: sign-out, revocation or expiry cuts it.
+      const socket = ctx.upgrade.socket;
+      socket.once('close', sessions.watch(ctx.session!, () => socket.destroy()));
+      upstream.upgrade(req, socket, ctx.upgrade.head, failed);
+    }
     else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: config.proxyWebsockets ? `upstream ${upstream.target} cannot carry upgrades` : 'proxy_websockets=false' }));
     return DONE;
   };
@@ -165,6 +173,12 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   }
 
   function failed(ctx: Ctx, err: unknown): void {
+    if (err instanceof PortcullisError) {
+      log.warn({ event: 'request_failed', code: err.code, detail: err.detail, path: ctx.path }, 'request failed');
+      if (!answered(ctx.out)) sendError(ctx.req, ctx.out, err);
+      else ctx.out.destroy();
+      return;
+    }
     log.error({ err: (err as Error)?.message, stack: (err as Error)?.stack, path: ctx.path }, 'unexpected error');
     if (!answered(ctx.out)) sendError(ctx.req, ctx.out, new PortcullisError('INTERNAL', { cause: err }));
     else ctx.out.destroy();
@@ -211,6 +225,6 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   return {
     handle: (req, res) => begin(req, res),
     handleUpgrade: (req, socket, head) => begin(req, socket, { socket, head }),
-    close: () => upstreams.close(),
+    close: () => { upstreams.close(); void sessions.close(); },
   };
 }

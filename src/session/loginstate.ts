@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
+import type { SealPasswords } from '../config/secret.js';
 import type { CookieConfig } from '../config/validate.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
 
@@ -26,12 +27,13 @@ export const LOGIN_STATE_TTL_S = 15 * 60;
  * prefix, so they never travel with application requests.
  */
 export class LoginStateCookies {
-  readonly #password: string;
+  readonly #passwords: SealPasswords;
   readonly #cookie: CookieConfig;
   readonly #path: string;
 
-  constructor(password: string, cookie: CookieConfig, proxyPrefix: string) {
-    this.#password = password;
+  /** `passwords`: one, or the maps of every cookie secret (a login under way survives a rotation). */
+  constructor(passwords: string | SealPasswords, cookie: CookieConfig, proxyPrefix: string) {
+    this.#passwords = typeof passwords === 'string' ? { seal: { 1: passwords }, unseal: { 1: passwords }, sealId: '1' } : passwords;
     this.#cookie = cookie;
     this.#path = proxyPrefix;
   }
@@ -45,7 +47,7 @@ export class LoginStateCookies {
   }
 
   async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
-    const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
+    const sealed = await sealData(ls, { password: this.#passwords.seal, ttl: LOGIN_STATE_TTL_S });
     return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_TTL_S));
   }
 
@@ -76,7 +78,7 @@ export class LoginStateCookies {
     if (!sealed) return undefined;
     let data: Partial<LoginState>;
     try {
-      data = await unsealData<LoginState>(sealed, { password: this.#password, ttl: LOGIN_STATE_TTL_S });
+      data = await unsealData<LoginState>(sealed, { password: this.#passwords.unseal, ttl: LOGIN_STATE_TTL_S });
     } catch {
       return undefined;
     }
