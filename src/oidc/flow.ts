@@ -30,6 +30,8 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
 export interface LoginResult {
   readonly identity: Identity;
   readonly accessToken?: string;
+  /** The verified ID token, if the issuer sent one (pass_authorization_header sends it on). */
+  readonly idToken?: string;
 }
 
 /** Redeems the code, verifies the ID token, and reads the identity (from userinfo where needed). */
@@ -67,5 +69,5 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   const trusted = clients.verifiesIdToken && idClaims ? idClaims : userinfo;
   if (!trusted) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   const extra = trusted === idClaims ? userinfo : undefined;
-  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token };
+  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token, idToken: tokens.id_token };
 }

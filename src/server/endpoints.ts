@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessPolicy } from '../access/policy.js';
-import { safeRedirectPath } from '../access/redirect.js';
+import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { beginLogin, completeLogin } from '../oidc/flow.js';
@@ -11,7 +11,7 @@ import { cookieDomainFor } from '../session/cookies.js';
 import type { LoginStateCookies } from '../session/loginstate.js';
 import type { SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
-import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
+import { answer, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
 import type { RequestContext } from './context.js';
 import { requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
@@ -62,7 +62,7 @@ export class AuthEndpoints {
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
     if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
     sendHtml(ctx.out, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
@@ -73,7 +73,7 @@ export class AuthEndpoints {
     if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
     const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
@@ -86,10 +86,10 @@ export class AuthEndpoints {
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
-    const fail = (err: PortcullisError, note?: string): void => {
+    const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
       this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
       if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
-      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note });
+      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
     const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
@@ -117,9 +117,10 @@ export class AuthEndpoints {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const { identity, accessToken } = login;
+    const { identity, accessToken, idToken } = login;
     const verdict = this.#d.access.decide(identity);
-    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
+    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, refusalFor(identity, this.#d.config.proxyPrefix));
+    const keepIdToken = this.#d.config.passAuthorizationHeader || this.#d.config.setAuthorizationHeader;
     let saved;
     try {
       saved = await this.#d.sessions.save({
@@ -129,6 +130,7 @@ export class AuthEndpoints {
         groups: identity.groups,
         preferredUsername: identity.preferredUsername,
         ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
+        ...(keepIdToken && idToken ? { idToken } : {}),
       }, ctx.cookies, domain);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
@@ -148,7 +150,7 @@ export class AuthEndpoints {
       ctx.user = loaded.session.user;
       this.#d.log.info({ event: 'sign_out', user: loaded.session.user }, 'sign out');
     }
-    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd')), cookies);
+    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd'), '/', this.#d.config.whitelistDomains), cookies);
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
@@ -193,9 +195,10 @@ export class AuthEndpoints {
 
 /**
  * Where to go after login: `rd`, else the `X-Auth-Request-Redirect` header that nginx sets to the
- * URI the user asked for (oauth2-proxy's order); either way only a local path.
+ * URI the user asked for (oauth2-proxy's order); either way a local path or a URL on a host of
+ * whitelist_domains.
  */
-function appRedirect(ctx: RequestContext): string {
+function appRedirect(ctx: RequestContext, allowed: AllowedDomains): string {
   const header = ctx.req.headers['x-auth-request-redirect'];
-  return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
+  return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined), '/', allowed);
 }
