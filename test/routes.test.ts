@@ -38,6 +38,7 @@ test('what a rule sees: the decoded path, or nothing when servers could read the
     // control characters, bad escapes, bad UTF-8 (an overlong "/" among them)
     ['/admin%00', undefined], ['/a%0Ab', undefined], ['/a%0db', undefined], ['/a%7Fb', undefined], ['/a%1fb', undefined],
     ['/admin%zz', undefined], ['/admin%', undefined], ['/admin%4', undefined], ['/a%C0%AF', undefined], ['/a%FF', undefined],
+    ['/admin%u002Fx', undefined], ['/admin%%32%66x', undefined],
     // dot segments, in case anything ever calls this without the road's check first
     ['/public/../admin', undefined], ['/public/%2e%2e/admin', undefined], ['/public/%2E/x', undefined], ['/./x', undefined],
   ], ruleView);
