@@ -21,7 +21,7 @@ export interface OptionSpec {
   readonly placeholder?: string;
 }
 
-export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Cookie' | 'Session store' | 'Headers' | 'Logging';
+export type OptionGroup = 'Server' | 'Upstream' | 'Provider' | 'Access' | 'Cookie' | 'Session store' | 'Headers' | 'Logging';
 
 /** Keeps each entry's literal name, so `OptionName` is the union of every name and a typo is a compile error. */
 const opt = <const T extends OptionSpec>(o: T): T => o;
@@ -101,7 +101,7 @@ const TABLE = [
   opt({ name: 'code_challenge_method', flag: '--code-challenge-method', env: 'OAUTH2_PROXY_CODE_CHALLENGE_METHOD', type: 'enum', default: 'S256', choices: ['S256'], group: 'Provider',
     help: 'PKCE method; PKCE is always used and only S256 is accepted' }),
   opt({ name: 'email_domains', flag: '--email-domain', env: 'OAUTH2_PROXY_EMAIL_DOMAINS', type: 'list', default: '', group: 'Provider',
-    help: 'allowed email domains (example.com, *.example.com), or * for any', placeholder: '*' }),
+    help: 'allowed email domains: example.com, .example.com or *.example.com (its subdomains), or * for any; may be left empty when authenticated_emails_file is set', placeholder: '*' }),
   opt({ name: 'oidc_email_claim', flag: '--oidc-email-claim', env: 'OAUTH2_PROXY_OIDC_EMAIL_CLAIM', type: 'string', default: 'email', group: 'Provider',
     help: 'claim holding the user\'s email' }),
   opt({ name: 'oidc_groups_claim', flag: '--oidc-groups-claim', env: 'OAUTH2_PROXY_OIDC_GROUPS_CLAIM', type: 'string', default: 'groups', group: 'Provider',
@@ -118,6 +118,30 @@ const TABLE = [
     help: 'with provider_ca_files, trust the system\'s certificate authorities too' }),
   opt({ name: 'skip_provider_button', flag: '--skip-provider-button', env: 'OAUTH2_PROXY_SKIP_PROVIDER_BUTTON', type: 'bool', default: 'false', group: 'Provider',
     help: 'go straight to the issuer instead of showing the sign-in page' }),
+
+  // Access: who may enter, which routes need no login, API clients, where the user may be sent
+  opt({ name: 'authenticated_emails_file', flag: '--authenticated-emails-file', env: 'OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE', type: 'string', default: '', group: 'Access',
+    help: 'file of email addresses (one per line, # comments) let in whatever email_domains says; re-read within a second of a change; a missing file stops start-up', placeholder: '/etc/portcullis/emails.txt' }),
+  opt({ name: 'allowed_groups', flag: '--allowed-group', env: 'OAUTH2_PROXY_ALLOWED_GROUPS', type: 'list', default: '', group: 'Access',
+    help: 'only members of at least one of these groups (from oidc_groups_claim, in the ID token or userinfo) get in; comma-separated (spaces belong to the name)', placeholder: 'admins,devs' }),
+  opt({ name: 'skip_auth_routes', flag: '--skip-auth-route', env: 'OAUTH2_PROXY_SKIP_AUTH_ROUTES', type: 'list', default: '', group: 'Access',
+    help: 'requests that need no login: METHOD=path-regex, METHOD!=path-regex, path-regex or !=path-regex, matched on the decoded path without the query', placeholder: 'GET=^/public/,^/healthz$' }),
+  opt({ name: 'skip_auth_regex', flag: '--skip-auth-regex', env: 'OAUTH2_PROXY_SKIP_AUTH_REGEX', type: 'list', default: '', group: 'Access',
+    help: 'legacy form of skip_auth_routes: path regexes that need no login, for any method' }),
+  opt({ name: 'skip_auth_preflight', flag: '--skip-auth-preflight', env: 'OAUTH2_PROXY_SKIP_AUTH_PREFLIGHT', type: 'bool', default: 'false', group: 'Access',
+    help: 'let CORS preflight (OPTIONS) requests through without login' }),
+  opt({ name: 'skip_auth_strip_headers', flag: '--skip-auth-strip-headers', env: 'OAUTH2_PROXY_SKIP_AUTH_STRIP_HEADERS', type: 'bool', default: 'true', group: 'Access',
+    help: 'remove client copies of the identity headers the proxy sets, on routes without login too (Portcullis always does: false only draws a warning)' }),
+  opt({ name: 'api_routes', flag: '--api-route', env: 'OAUTH2_PROXY_API_ROUTES', type: 'list', default: '', group: 'Access',
+    help: 'path regexes answered 401 without a session, never redirected to sign in', placeholder: '^/api/' }),
+  opt({ name: 'skip_jwt_bearer_tokens', flag: '--skip-jwt-bearer-tokens', env: 'OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS', type: 'bool', default: 'false', group: 'Access',
+    help: 'let in requests with Authorization: Bearer <JWT> signed by the issuer (audience client_id) or an extra_jwt_issuers pair, without a cookie' }),
+  opt({ name: 'extra_jwt_issuers', flag: '--extra-jwt-issuers', env: 'OAUTH2_PROXY_EXTRA_JWT_ISSUERS', type: 'list', default: '', group: 'Access',
+    help: 'more issuer=audience pairs whose JWTs skip_jwt_bearer_tokens accepts (keys from the issuer\'s discovery document, else ISSUER/.well-known/jwks.json)', placeholder: 'https://issuer.example.com/=api' }),
+  opt({ name: 'bearer_token_login_fallback', flag: '--bearer-token-login-fallback', env: 'OAUTH2_PROXY_BEARER_TOKEN_LOGIN_FALLBACK', type: 'bool', default: 'true', group: 'Access',
+    help: 'with skip_jwt_bearer_tokens, treat a request whose Authorization is not a valid JWT as having none (sign in or 401); false: answer 401 BEARER_TOKEN_INVALID' }),
+  opt({ name: 'whitelist_domains', flag: '--whitelist-domain', env: 'OAUTH2_PROXY_WHITELIST_DOMAINS', type: 'list', default: '', group: 'Access',
+    help: 'hosts that rd and the sign-out target may name besides local paths: example.com, .example.com or *.example.com (with subdomains), :8080 or :* for ports', placeholder: '.example.com' }),
 
   // Cookie
   opt({ name: 'cookie_name', flag: '--cookie-name', env: 'OAUTH2_PROXY_COOKIE_NAME', type: 'string', default: '_oauth2_proxy', group: 'Cookie',
@@ -161,7 +185,7 @@ const TABLE = [
 
   // Headers
   opt({ name: 'pass_user_headers', flag: '--pass-user-headers', env: 'OAUTH2_PROXY_PASS_USER_HEADERS', type: 'bool', default: 'true', group: 'Headers',
-    help: 'send X-Forwarded-User, -Email, -Groups, -Preferred-Username upstream' }),
+    help: 'send X-Forwarded-User, -Email, -Groups, -Preferred-Username upstream (pass_basic_auth, on by default, sends them too)' }),
   opt({ name: 'pass_access_token', flag: '--pass-access-token', env: 'OAUTH2_PROXY_PASS_ACCESS_TOKEN', type: 'bool', default: 'false', group: 'Headers',
     help: 'send the access token upstream as X-Forwarded-Access-Token (stores it in the session)' }),
   opt({ name: 'pass_identity_jwt', flag: '--pass-identity-jwt', env: 'OAUTH2_PROXY_PASS_IDENTITY_JWT', type: 'bool', default: 'false', group: 'Headers',
@@ -180,6 +204,16 @@ const TABLE = [
     help: 'the JWT\'s iss, the proxy\'s public URL (default: the scheme and host the request came to)', placeholder: 'https://app.example.com' }),
   opt({ name: 'set_xauthrequest', flag: '--set-xauthrequest', env: 'OAUTH2_PROXY_SET_XAUTHREQUEST', type: 'bool', default: 'false', group: 'Headers',
     help: 'on /oauth2/auth answers, set X-Auth-Request-User, -Email, -Groups, -Preferred-Username (and -Access-Token with pass_access_token) for nginx auth_request_set' }),
+  opt({ name: 'pass_basic_auth', flag: '--pass-basic-auth', env: 'OAUTH2_PROXY_PASS_BASIC_AUTH', type: 'bool', default: 'true', group: 'Headers',
+    help: 'with basic_auth_password, send Authorization: Basic user:password upstream; like pass_user_headers it also sends the user headers (as in oauth2-proxy: to send none, set both false)' }),
+  opt({ name: 'basic_auth_password', flag: '--basic-auth-password', env: 'OAUTH2_PROXY_BASIC_AUTH_PASSWORD', type: 'secret', default: '', group: 'Headers',
+    help: 'the password in the Authorization: Basic header pass_basic_auth sends' }),
+  opt({ name: 'prefer_email_to_user', flag: '--prefer-email-to-user', env: 'OAUTH2_PROXY_PREFER_EMAIL_TO_USER', type: 'bool', default: 'false', group: 'Headers',
+    help: 'send the email as X-Forwarded-User and as the Basic user (no X-Forwarded-Email then); the user when there is no email' }),
+  opt({ name: 'pass_authorization_header', flag: '--pass-authorization-header', env: 'OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER', type: 'bool', default: 'false', group: 'Headers',
+    help: 'send the ID token upstream as Authorization: Bearer (stores it in the session; the client\'s Authorization is removed)' }),
+  opt({ name: 'set_authorization_header', flag: '--set-authorization-header', env: 'OAUTH2_PROXY_SET_AUTHORIZATION_HEADER', type: 'bool', default: 'false', group: 'Headers',
+    help: 'on /oauth2/auth answers, set Authorization: Bearer <ID token> for nginx auth_request_set (stores it in the session)' }),
 
   // Logging
   opt({ name: 'request_logging', flag: '--request-logging', env: 'OAUTH2_PROXY_REQUEST_LOGGING', type: 'bool', default: 'true', group: 'Logging',

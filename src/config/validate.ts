@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { AddressRanges } from '../access/cidr.js';
+import type { AllowedDomains } from '../access/redirect.js';
+import type { RouteRules } from '../access/routes.js';
+import type { JwtIssuer } from '../oidc/bearer.js';
 import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
 import { validateAccess } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
 import { validateOperations, type OperationsPart } from './validation/operations.js';
+import { validateHeaders } from './validation/headers.js';
 import { validateProvider } from './validation/provider.js';
 import { validateServer } from './validation/server.js';
 import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
@@ -85,7 +89,16 @@ export interface Config extends OperationsPart {
   readonly sslUpstreamInsecureSkipVerify: boolean;
   readonly provider: ProviderConfig;
   readonly emailDomains: readonly string[];
+  /** authenticated_emails_file: its path and its text as read at start-up. */
+  readonly authenticatedEmails?: { readonly file: string; readonly text: string };
+  readonly allowedGroups: readonly string[];
   readonly skipProviderButton: boolean;
+  /** skip_auth_routes, skip_auth_regex, skip_auth_preflight and api_routes, compiled. */
+  readonly routes: RouteRules;
+  /** Set with skip_jwt_bearer_tokens. */
+  readonly bearer?: { readonly extraIssuers: readonly JwtIssuer[]; readonly loginFallback: boolean };
+  /** whitelist_domains: hosts that rd and the sign-out target may name. */
+  readonly whitelistDomains: AllowedDomains;
   readonly cookie: CookieConfig;
   readonly sessionStore: SessionStoreConfig;
   readonly passUserHeaders: boolean;
@@ -93,6 +106,11 @@ export interface Config extends OperationsPart {
   readonly setXAuthRequest: boolean;
   /** Set when pass_identity_jwt is on. */
   readonly identityJwt?: IdentityJwtConfig;
+  readonly passBasicAuth: boolean;
+  readonly basicAuthPassword: string;
+  readonly preferEmailToUser: boolean;
+  readonly passAuthorizationHeader: boolean;
+  readonly setAuthorizationHeader: boolean;
   readonly requestLogging: boolean;
   readonly logLevel: string;
 }
@@ -125,10 +143,8 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     cookie: area(validateCookie),
     ...area(validateIdentityJwt),
     ...area(validateSessionStore),
+    ...area(validateHeaders),
     ...area((r) => ({
-      passUserHeaders: r.bool('pass_user_headers'),
-      passAccessToken: r.bool('pass_access_token'),
-      setXAuthRequest: r.bool('set_xauthrequest'),
       requestLogging: r.bool('request_logging'),
       logLevel: r.enumOf('log_level'),
     })),

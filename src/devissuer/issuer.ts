@@ -25,6 +25,12 @@ export interface DevIssuerOptions {
   tls?: { cert: string; key: string };
   claimsInIdToken?: boolean;
   audienceParam?: string;
+  /**
+   * API clients: the client_credentials grant with `resource=<audience>` (or `resource=urn:aud:<name>`
+   * for an audience that is no URI) answers a JWT access token (RS256, `sub` the client id) for that
+   * audience, valid `ttlSeconds(audience)` seconds (3600 by default).
+   */
+  jwtAccessTokens?: { ttlSeconds?: (audience: string) => number };
 }
 export interface DevIssuer {
   issuer: string;
@@ -109,7 +115,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 }
 
 export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
-  const { default: Provider } = await loadProvider();
+  const { default: Provider, errors } = await loadProvider();
   const accounts = opts.accounts?.length ? opts.accounts : [DEFAULT_ACCOUNT];
   const prefix = opts.shape === 'crossid' ? '/oauth2' : ''; // where the provider is mounted
   const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
@@ -150,7 +156,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       // Not part of Hydra/Crossid client config here; default to each redirect URI's origin + '/'.
       post_logout_redirect_uris: c.post_logout_redirect_uris
         ?? [...new Set(c.redirect_uris.map((u) => `${new URL(u).origin}/`))],
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', ...(opts.jwtAccessTokens ? ['client_credentials'] : [])],
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
@@ -179,6 +185,17 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
       backchannelLogout: { enabled: true },
+      clientCredentials: { enabled: !!opts.jwtAccessTokens },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: (_ctx, indicator) => {
+          if (!opts.jwtAccessTokens) throw new errors.InvalidTarget();
+          // A resource indicator must be an absolute URI; `urn:aud:NAME` asks for the audience NAME
+          // (a client id, say).
+          const audience = indicator.startsWith('urn:aud:') ? indicator.slice('urn:aud:'.length) : indicator;
+          return { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: opts.jwtAccessTokens.ttlSeconds?.(audience) ?? 3600, jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
       introspection: { enabled: true, allowedPolicy: sameClient },
       rpInitiatedLogout: {
         enabled: true,
@@ -193,7 +210,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       },
     },
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
-    ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
+    ttl: { AccessToken: 3600, ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400 },
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
     // Logout tokens go to clients on loopback: oidc-provider's SSRF guard (the dispatcher it sets)
     // refuses those addresses, and this issuer only ever runs on loopback for tests and the demo.

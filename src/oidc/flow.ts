@@ -32,6 +32,8 @@ export interface LoginResult {
   readonly accessToken?: string;
   /** The issuer's session id (the verified ID token's `sid`), for back-channel logout. */
   readonly issuerSid?: string;
+  /** The verified ID token, if the issuer sent one (pass_authorization_header sends it on). */
+  readonly idToken?: string;
 }
 
 /** Redeems the code, verifies the ID token, and reads the identity (from userinfo where needed). */
@@ -70,5 +72,8 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   if (!trusted) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   const extra = trusted === idClaims ? userinfo : undefined;
   const sid = clients.verifiesIdToken ? idClaims?.sid : undefined;
-  return { identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token, ...(typeof sid === 'string' && sid !== '' ? { issuerSid: sid } : {}) };
+  return {
+    identity: identityFromClaims(trusted, extra, p), accessToken: tokens.access_token, idToken: tokens.id_token,
+    ...(typeof sid === 'string' && sid !== '' ? { issuerSid: sid } : {}),
+  };
 }

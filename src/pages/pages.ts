@@ -23,9 +23,17 @@ export function signInPage(o: { displayName: string; startUrl: string }): string
 <p><small>Secured by Portcullis</small></p>`);
 }
 
-export function errorPage(o: { status: number; title: string; message: string; note?: string; retryUrl?: string; code?: string }): string {
-  const retry = o.retryUrl ? `<p><a class="button" href="${escapeHtml(o.retryUrl)}">Sign in again</a></p>` : '';
+/**
+ * `signedInAs` and `signOutUrl` are for a user the access rules refuse: the page says who they are
+ * signed in as, and that switching user means signing out first (signing in again would only bring
+ * back the same account from the identity provider's session).
+ */
+export function errorPage(o: { status: number; title: string; message: string; note?: string; retryUrl?: string; code?: string; signedInAs?: string; signOutUrl?: string }): string {
+  const who = o.signedInAs ? `<p>You are signed in as <strong id="signed-in-as">${escapeHtml(o.signedInAs)}</strong>.</p>` : '';
+  const retry = o.signOutUrl
+    ? `<p><a class="button" id="sign-out" href="${escapeHtml(o.signOutUrl)}">Sign out</a></p><p><small>then sign in with another account</small></p>`
+    : o.retryUrl ? `<p><a class="button" href="${escapeHtml(o.retryUrl)}">Sign in again</a></p>` : '';
   const code = o.code ? `<p><small>${o.status} · ${escapeHtml(o.code)}</small></p>` : `<p><small>${o.status}</small></p>`;
   const note = o.note ? `<p><small>${escapeHtml(o.note)}</small></p>` : '';
-  return layout(o.title, `<h1>${escapeHtml(o.title)}</h1><p>${escapeHtml(o.message)}</p>${note}${retry}${code}`);
+  return layout(o.title, `<h1>${escapeHtml(o.title)}</h1><p>${escapeHtml(o.message)}</p>${who}${note}${retry}${code}`);
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessPolicy } from '../access/policy.js';
-import { safeRedirectPath } from '../access/redirect.js';
+import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
@@ -13,7 +13,7 @@ import type { LoginStateCookies } from '../session/loginstate.js';
 import type { SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
-import { answer, redirect, sendError, sendHtml, sendJson } from './answer.js';
+import { answer, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
 import type { RequestContext } from './context.js';
 import { requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
@@ -74,7 +74,7 @@ export class AuthEndpoints {
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     const start = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(rd)}`;
     if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
     sendHtml(ctx.out, 200, signInPage({ displayName: this.#d.config.provider.displayName, startUrl: start }));
@@ -85,7 +85,7 @@ export class AuthEndpoints {
     if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd);
     const domain = this.#domain(ctx.req);
     const cookie = await this.#d.loginStates.setCookie(loginState, domain);
@@ -99,10 +99,10 @@ export class AuthEndpoints {
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
-    const fail = (err: PortcullisError, note?: string): void => {
+    const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
       this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
       if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
-      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note });
+      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
     const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
@@ -130,9 +130,10 @@ export class AuthEndpoints {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const { identity, accessToken, issuerSid } = login;
+    const { identity, accessToken, idToken, issuerSid } = login;
     const verdict = this.#d.access.decide(identity);
-    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }));
+    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, refusalFor(identity, this.#d.config.proxyPrefix));
+    const keepIdToken = this.#d.config.passAuthorizationHeader || this.#d.config.setAuthorizationHeader;
     let saved;
     try {
       saved = await this.#d.sessions.save({
@@ -143,6 +144,7 @@ export class AuthEndpoints {
         preferredUsername: identity.preferredUsername,
         ...(issuerSid ? { issuerSid } : {}),
         ...(this.#d.config.passAccessToken && accessToken ? { accessToken } : {}),
+        ...(keepIdToken && idToken ? { idToken } : {}),
       }, ctx.cookies, domain);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
@@ -162,7 +164,7 @@ export class AuthEndpoints {
       ctx.user = loaded.session.user;
       this.#d.log.info({ event: 'sign_out', user: loaded.session.user }, 'sign out');
     }
-    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd')), cookies);
+    redirect(ctx.out, safeRedirectPath(ctx.query.get('rd'), '/', this.#d.config.whitelistDomains), cookies);
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
@@ -234,11 +236,12 @@ export class AuthEndpoints {
 
 /**
  * Where to go after login: `rd`, else the `X-Auth-Request-Redirect` header that nginx sets to the
- * URI the user asked for (oauth2-proxy's order); either way only a local path.
+ * URI the user asked for (oauth2-proxy's order); either way a local path or a URL on a host of
+ * whitelist_domains.
  */
-function appRedirect(ctx: RequestContext): string {
+function appRedirect(ctx: RequestContext, allowed: AllowedDomains): string {
   const header = ctx.req.headers['x-auth-request-redirect'];
-  const rd = safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
+  const rd = safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined), '/', allowed);
   // rd travels in a cookie until the callback: a longer one is not a page anyone bookmarked.
   return rd.length > MAX_RD_LENGTH ? '/' : rd;
 }

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { AuthenticatedEmailsFile } from '../access/emailsfile.js';
 import { AccessPolicy } from '../access/policy.js';
 import { deriveSealPasswords } from '../config/secret.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
+import { BearerTokens, type BearerOutcome } from '../oidc/bearer.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import type { Session } from '../session/codec.js';
@@ -15,7 +17,7 @@ import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
 import { IdentityJwt } from '../upstream/identityjwt.js';
 import { Upstreams, type Upstream } from '../upstream/upstream.js';
-import { answered, redirect, sendError, sendText, statusWritten, wantsHtml } from './answer.js';
+import { answered, redirect, refusalFor, sendError, sendText, statusWritten, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { clientAddress, peerIsTrusted, requestHost, requestScheme } from './forwarded.js';
@@ -34,13 +36,16 @@ const DONE = true;
 type StepResult = typeof DONE | undefined;
 type Step = (ctx: Ctx) => StepResult | Promise<StepResult>;
 
-/** The context plus what the routing step found: one of the proxy's own endpoints. */
-interface Ctx extends RequestContext { endpoint?: Endpoint }
+/**
+ * The context plus what the routing step found (one of the proxy's own endpoints) and whether the
+ * request needs no login (skip_auth_routes and friends).
+ */
+interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean }
 
 /**
  * The road of a request, as a list of steps (oauth2-proxy's session chain, fastify's lifecycle):
  *
- *   health → route → load session → own endpoint → authenticate → authorise → forward
+ *   health → route → skip auth → load session → own endpoint → authenticate → authorise → forward
  *
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
@@ -48,15 +53,38 @@ interface Ctx extends RequestContext { endpoint?: Endpoint }
 export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
   const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
-  const access = new AccessPolicy({ emailDomains: config.emailDomains });
-  const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken });
+  const emailsFile = config.authenticatedEmails && new AuthenticatedEmailsFile(config.authenticatedEmails.file, config.authenticatedEmails.text, log);
+  const access = new AccessPolicy({ emailDomains: config.emailDomains, authenticatedEmails: emailsFile, allowedGroups: new Set(config.allowedGroups) });
+  const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken, passIdToken: config.setAuthorizationHeader });
   const jwtConfig = config.identityJwt;
   const identityJwt = jwtConfig ? new IdentityJwt(jwtConfig) : undefined;
   const jwtHeaderOwned = jwtConfig && jwtConfig.header !== 'authorization' ? jwtConfig.header : undefined;
   if (jwtConfig?.generated) log.warn({ event: 'identity_jwt_key_generated', kid: jwtConfig.keys[0]!.kid }, 'identity JWT key made at start-up: other replicas and the next start sign with other keys; set identity_jwt_key_file to share one');
   const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
   const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log });
-  const identity = new IdentityHeaders(config);
+  // oauth2-proxy's legacy rule: pass_basic_auth (on by default) sends the user headers as well.
+  const identity = new IdentityHeaders({
+    passUserHeaders: config.passUserHeaders || config.passBasicAuth,
+    passAccessToken: config.passAccessToken,
+    passIdToken: config.passAuthorizationHeader,
+    basicAuthPassword: config.passBasicAuth && config.basicAuthPassword !== '' ? config.basicAuthPassword : undefined,
+    preferEmailToUser: config.preferEmailToUser,
+  });
+  const routes = config.routes;
+  const bearer = config.bearer && new BearerTokens({
+    mainIssuer: () => {
+      const c = issuer.clients;
+      const m = c?.verifiesIdToken ? c.basic.serverMetadata() : undefined;
+      return m?.jwks_uri ? { issuer: m.issuer, jwksUri: m.jwks_uri } : undefined;
+    },
+    configuredIssuer: config.provider.issuerUrl?.href,
+    clientId: config.provider.clientId,
+    provider: config.provider,
+    extraIssuers: config.bearer.extraIssuers,
+    log,
+  });
+  // Own endpoints that take a bearer token like a proxied request: forward-auth and userinfo.
+  const bearerEndpoints = new Set([`${config.proxyPrefix}/auth`, `${config.proxyPrefix}/userinfo`]);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
   const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
   const prelude = createPrelude(config);
@@ -76,31 +104,72 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return undefined;
   };
 
+  // Before any session is looked at, so that nothing a session or a header says can make a path
+  // public or not; only the path as the upstream will get it, and the method (access/routes.ts).
+  const skipAuth: Step = (ctx) => {
+    if (!ctx.endpoint && routes.skips(ctx.req.method, ctx.path)) ctx.skipped = true;
+    return undefined;
+  };
+
+  // A bearer JWT first, as oauth2-proxy's session chain does; then the session cookie.
   const loadSession: Step = (ctx) => {
     if (ctx.endpoint && !ctx.endpoint.session) return undefined;
+    const authorization = bearer && ctx.req.headers.authorization;
+    if (authorization && (!ctx.endpoint || bearerEndpoints.has(ctx.path))) {
+      const outcome = bearer.load(authorization);
+      if (outcome instanceof Promise) return outcome.then((o) => bearerLoaded(ctx, o));
+      return bearerLoaded(ctx, outcome);
+    }
+    return loadCookieSession(ctx);
+  };
+
+  const loadCookieSession = (ctx: Ctx): StepResult | Promise<StepResult> => {
     const loaded = sessions.load(ctx.cookies, ctx.req.headers.host);
     if (loaded instanceof Promise) return loaded.then((l) => setSession(ctx, l));
     return setSession(ctx, loaded);
   };
 
+  /**
+   * A token that does not check out is no session; the request goes on with the cookie (oauth2-proxy's
+   * bearer_token_login_fallback) or, with the fallback off, ends in 401. On a route without login
+   * neither happens. An issuer whose keys cannot be fetched gets 503: the token may well be good.
+   */
+  const bearerLoaded = (ctx: Ctx, o: BearerOutcome): StepResult | Promise<StepResult> => {
+    if ('session' in o) return setSession(ctx, o.session);
+    if (ctx.skipped || (config.bearer!.loginFallback && o.error.code === 'BEARER_TOKEN_INVALID')) return loadCookieSession(ctx);
+    const headers = o.error.code === 'BEARER_TOKEN_INVALID' ? { 'www-authenticate': 'Bearer error="invalid_token"' } : undefined;
+    sendError(ctx.req, ctx.out, o.error, { headers });
+    return DONE;
+  };
+
   const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
 
   const authenticate: Step = (ctx) => {
-    if (ctx.session) return undefined;
-    if (!ctx.upgrade && wantsHtml(ctx.req)) redirect(ctx.out, endpoints.signInLocation(ctx.req.url ?? '/'));
+    if (ctx.session || ctx.skipped) return undefined;
+    if (!ctx.upgrade && wantsHtml(ctx.req) && !routes.isApi(ctx.path)) redirect(ctx.out, endpoints.signInLocation(ctx.req.url ?? '/'));
     else sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'), { extra: { signIn: `${config.proxyPrefix}/sign_in` } });
     return DONE;
   };
 
-  // A session that no longer passes the rules is ended, as oauth2-proxy does: 403 and cleared cookies.
+  /**
+   * A session the rules refuse gets 403 with a page that says who is signed in and offers sign-out.
+   * Unlike oauth2-proxy, the session is kept: sign-out needs it to end the session at the issuer
+   * too, else signing in again brings back the same account. On a route without login the request
+   * goes on, without identity headers.
+   */
   const authorise: Step = (ctx) => {
-    const verdict = access.forSession(ctx.session!.session);
+    const loaded = ctx.session;
+    if (!loaded) return undefined;
+    const verdict = access.forSession(loaded.session);
     if (verdict.allowed) return undefined;
+    if (ctx.skipped) {
+      ctx.session = undefined;
+      ctx.user = undefined;
+      return undefined;
+    }
     log.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
-    return sessions.clear(ctx.session, ctx.cookies, undefined).then((cookies) => {
-      sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { cookies, retryUrl: `${config.proxyPrefix}/sign_in` });
-      return DONE;
-    });
+    sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { refused: refusalFor(loaded.session, config.proxyPrefix) });
+    return DONE;
   };
 
   const forward: Step = (ctx) => {
@@ -112,23 +181,24 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     stripHopByHop(req.headers, ctx.upgrade !== undefined);
     stripProxyCookies(req.headers, isProxyCookie);
     setForwardingHeaders(req, peerIsTrusted(req, config));
-    applyToRequest(req.headers, identity.forUpstream(ctx.session!.session));
-    if (identityJwt) setIdentityJwt(req, ctx.session!.session, upstream);
+    applyToRequest(req.headers, ctx.session ? identity.forUpstream(ctx.session.session) : [], identity.replaces);
+    if (identityJwt && ctx.session) setIdentityJwt(req, ctx.session.session, upstream);
     const failed = (err: Error): void => upstreamFailed(ctx, err);
     if (!ctx.upgrade) {
-      if (ctx.session!.cookies) (ctx.out as ServerResponse).setHeader('set-cookie', ctx.session!.cookies);
+      if (ctx.session?.cookies) (ctx.out as ServerResponse).setHeader('set-cookie', ctx.session.cookies);
       upstream.handle(req, ctx.out as ServerResponse, failed);
     } else if (config.proxyWebsockets && upstream.upgrade) {
       // A websocket lives as long as its session: sign-out, revocation or expiry cuts it.
+      // (A route without login has no session to follow; a bearer token's ends when the token does.)
       const socket = ctx.upgrade.socket;
-      socket.once('close', sessions.watch(ctx.session!, () => socket.destroy()));
+      if (ctx.session && !ctx.session.id.startsWith('bearer:')) socket.once('close', sessions.watch(ctx.session, () => socket.destroy()));
       upstream.upgrade(req, socket, ctx.upgrade.head, failed);
     }
     else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: config.proxyWebsockets ? `upstream ${upstream.target} cannot carry upgrades` : 'proxy_websockets=false' }));
     return DONE;
   };
 
-  const ROAD: readonly Step[] = [health, route, loadSession, endpoint, authenticate, authorise, forward];
+  const ROAD: readonly Step[] = [health, route, ...(routes.empty ? [] : [skipAuth]), loadSession, endpoint, authenticate, authorise, forward];
 
   /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
   function run(ctx: Ctx, i: number): void | Promise<void> {
@@ -225,6 +295,10 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   return {
     handle: (req, res) => begin(req, res),
     handleUpgrade: (req, socket, head) => begin(req, socket, { socket, head }),
-    close: () => { upstreams.close(); void sessions.close(); },
+    close: () => {
+      upstreams.close();
+      emailsFile?.stop();
+      void sessions.close();
+    },
   };
 }

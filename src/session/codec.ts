@@ -18,6 +18,8 @@ export interface Session {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly accessToken?: string;
+  /** Only when pass_authorization_header or set_authorization_header sends it on. */
+  readonly idToken?: string;
 }
 
 export function isSession(x: unknown): x is Session {

@@ -2,7 +2,7 @@ import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
 import { rootCertificates } from 'node:tls';
-import { isLoopbackHost } from '../values.js';
+import { isLoopbackHost, parseCommaList } from '../values.js';
 
 /** The issuer, its endpoints, the client and the claims read from it. `proxyPrefix` fixes the callback path. */
 export function validateProvider(r: OptionReader, proxyPrefix: string): ProviderConfig {
@@ -65,7 +65,10 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if ((relativeRedirect && r.str('redirect_url') !== `${proxyPrefix}/callback`) || (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`)) {
     r.fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback, or that path alone to take scheme and host from each request`);
   }
-  const scope = r.str('scope');
+  // oauth2-proxy's OIDC provider asks for the groups scope too when allowed_groups is set and the
+  // scope is left at its default: most issuers release groups only for it.
+  const groupsToo = r.raw.scope!.origin === 'default' && parseCommaList(r.raw.allowed_groups!.value).length > 0;
+  const scope = groupsToo ? `${r.str('scope')} groups` : r.str('scope');
   if (!scope.split(/\s+/).includes('openid')) r.fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');
 
   return {
