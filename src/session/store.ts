@@ -286,7 +286,10 @@ class CookieSessionStore implements SessionStore {
       await link.dropFields(this.#listKey, expired);
       this.#inStepSince = now;
     } catch {
-      // Redis went away again; the next subscription retries.
+      // A failed read while still connected (a command timeout under load) would leave this replica
+      // out of step, refusing every session, until the next reconnection: try again shortly. If
+      // Redis went away, the next subscription retries instead.
+      if (link.synced) setTimeout(() => void this.#reloadShared(), 250).unref();
     }
   }
 
