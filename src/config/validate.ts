@@ -1,18 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { AddressRanges } from '../access/cidr.js';
-import type { AllowedDomains } from '../access/redirect.js';
-import type { RouteRules } from '../access/routes.js';
-import type { JwtIssuer } from '../oidc/bearer.js';
 import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
-import { validateAccess } from './validation/access.js';
+import { validateAccess, type AccessPart } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
 import { validateOperations, type OperationsPart } from './validation/operations.js';
-import { validateHeaders } from './validation/headers.js';
+import { validateHeaders, type HeadersPart } from './validation/headers.js';
 import { validateProvider } from './validation/provider.js';
-import { validateServer } from './validation/server.js';
+import { validateServer, type ServerPart } from './validation/server.js';
 import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
-import { validateUpstreams } from './validation/upstreams.js';
+import { validateUpstreams, type UpstreamsPart } from './validation/upstreams.js';
 import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
@@ -69,48 +65,13 @@ export interface ProviderConfig {
   readonly caCertificates?: readonly string[];
 }
 
-export interface Config extends OperationsPart {
-  /** The plain-HTTP listener; unset when only HTTPS is served. */
-  readonly listen?: ListenAddress;
-  readonly https?: TlsListener;
-  readonly forceHttps: boolean;
-  readonly proxyPrefix: string;
-  readonly pingPath: string;
-  readonly readyPath: string;
-  readonly reverseProxy: boolean;
-  /** Peers whose forwarding headers reverse_proxy believes. */
-  readonly trustedProxies: AddressRanges;
-  /** Lower-case name of the header a trusted load balancer puts the client address in. */
-  readonly realClientIpHeader: string;
-  readonly upstreams: readonly UpstreamSpec[];
-  readonly passHostHeader: boolean;
-  readonly proxyWebsockets: boolean;
-  readonly upstreamTimeoutMs: number;
-  readonly sslUpstreamInsecureSkipVerify: boolean;
+/** Every part as its validation area returns it, plus the parts read in place. */
+export interface Config extends ServerPart, UpstreamsPart, AccessPart, HeadersPart, OperationsPart {
   readonly provider: ProviderConfig;
-  readonly emailDomains: readonly string[];
-  /** authenticated_emails_file: its path and its text as read at start-up. */
-  readonly authenticatedEmails?: { readonly file: string; readonly text: string };
-  readonly allowedGroups: readonly string[];
-  readonly skipProviderButton: boolean;
-  /** skip_auth_routes, skip_auth_regex, skip_auth_preflight and api_routes, compiled. */
-  readonly routes: RouteRules;
-  /** Set with skip_jwt_bearer_tokens. */
-  readonly bearer?: { readonly extraIssuers: readonly JwtIssuer[]; readonly loginFallback: boolean };
-  /** whitelist_domains: hosts that rd and the sign-out target may name. */
-  readonly whitelistDomains: AllowedDomains;
   readonly cookie: CookieConfig;
   readonly sessionStore: SessionStoreConfig;
-  readonly passUserHeaders: boolean;
-  readonly passAccessToken: boolean;
-  readonly setXAuthRequest: boolean;
   /** Set when pass_identity_jwt is on. */
   readonly identityJwt?: IdentityJwtConfig;
-  readonly passBasicAuth: boolean;
-  readonly basicAuthPassword: string;
-  readonly preferEmailToUser: boolean;
-  readonly passAuthorizationHeader: boolean;
-  readonly setAuthorizationHeader: boolean;
   readonly requestLogging: boolean;
   readonly logLevel: string;
 }
