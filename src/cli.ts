@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
@@ -6,7 +7,7 @@ import { parseConfigFile, type ConfigFile } from './config/file.js';
 import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
-import { createLogger } from './log.js';
+import { createLogger, stdoutSink } from './log.js';
 import { startPortcullis } from './run.js';
 import { ListenError } from './server/listen.js';
 
@@ -25,7 +26,13 @@ export function buildProgram(): Command {
     .helpOption('-h, --help', 'show this help')
     .option('--config <path>', 'read options from an oauth2-proxy configuration file (TOML, snake_case names such as cookie_secret, email_domains = ["example.com"])')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
-    .allowExcessArguments(false);
+    .allowExcessArguments(false)
+    .addHelpText('after', '\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
+  return addOptionFlags(program);
+}
+
+/** Every option of the table as a flag of `program` (the proxy, and the commands that read its configuration). */
+export function addOptionFlags(program: Command): Command {
   for (const spec of OPTIONS) {
     const o = spec.type === 'bool'
       ? new Option(`${spec.flag} [bool]`, optionHelp(spec))
@@ -36,7 +43,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-function flagValues(program: Command): Record<string, string | string[]> {
+export function flagValues(program: Command): Record<string, string | string[]> {
   const given = program.opts<Record<string, unknown>>();
   const out: Record<string, string | string[]> = {};
   for (const spec of OPTIONS) {
@@ -134,15 +141,23 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals): void => {
+    // A second signal means "now": whoever sent it will not wait for the drain (a second Ctrl-C,
+    // or an orchestrator that has run out of patience). 128 + the signal's number, as a shell reports it.
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
+      // A fifth of a second for the log lines to leave, no more: "now" is what was asked.
+      void stdoutSink().drain(200).finally(() => process.exit(128 + constants.signals[signal]));
+      return;
+    }
     stopping = true;
     log.info({ signal }, 'shutting down: draining requests in flight');
     void running.close(10_000).then(() => demo?.close()).finally(() => {
       log.info('stopped');
-      process.exit(0);
+      // The last lines get a second to reach a reader that is still there; a stalled one loses them.
+      void stdoutSink().drain(1000).finally(() => process.exit(0));
     });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

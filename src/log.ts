@@ -1,8 +1,91 @@
 import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type { SonicBoom as Boom } from 'sonic-boom';
+
+// sonic-boom is CommonJS whose typings declare an ES default export; require it as what it is.
+const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof Boom;
 
 /**
- * JSON lines on stdout. Redaction is a second line of defence: nothing in Portcullis logs a token,
- * cookie or secret on purpose, and these paths make sure a header dump would not either.
+ * Where every log line goes: stdout, without ever stopping the proxy. Lines of one event-loop turn
+ * leave in one write (under load that is many lines per write), handed to sonic-boom in its
+ * asynchronous mode, whose writes run off the event loop. A reader that stalls (a log shipper that
+ * is slow or stuck) therefore holds at most one of libuv's worker threads, never the requests:
+ * lines wait in memory up to `maxBytes`, and beyond that are dropped and counted, and a warning
+ * with the count is written once the reader catches up. A reader that is gone (EPIPE) costs a
+ * dropped line each. Nothing waits on stdout at exit (sonic-boom 4.2.1's exit flushSync retries
+ * EPIPE in a sleep loop for ever); a graceful stop waits for `drain()` for a bounded time instead.
+ */
+export class LogSink {
+  readonly #out: Boom;
+  /** Bytes handed to sonic-boom and not yet written. */
+  #queued = 0;
+  #pending = '';
+  #dropped = 0;
+  #reported = 0;
+  #broken = false;
+
+  constructor(fd = 1, maxBytes = 16 * 1024 * 1024) {
+    this.#out = new SonicBoom({ fd, sync: false, maxLength: maxBytes, minLength: 0 });
+    this.#out.on('drop', (data: string) => { this.#dropped += countLines(data); });
+    this.#out.on('write', (n: number) => { this.#queued -= n; });
+    this.#out.on('error', () => { this.#broken = true; });
+  }
+
+  /** Lines dropped so far because the reader was too slow or gone. */
+  get dropped(): number { return this.#dropped; }
+
+  readonly write = (line: string): void => {
+    if (this.#broken) {
+      this.#dropped += countLines(line);
+      return;
+    }
+    if (this.#pending === '') setImmediate(this.#flush);
+    this.#pending += line;
+  };
+
+  readonly #flush = (): void => {
+    let text = this.#pending;
+    this.#pending = '';
+    if (this.#dropped > this.#reported && this.#queued === 0) {
+      text = `${JSON.stringify({ level: 40, time: Date.now(), service: 'portcullis', event: 'log_lines_dropped', dropped: this.#dropped - this.#reported, msg: 'log lines were dropped: stdout was not read fast enough' })}\n${text}`;
+      this.#reported = this.#dropped;
+    }
+    if (text === '') return;
+    // Past maxBytes sonic-boom drops the text instead of queueing it, telling the 'drop' handler
+    // synchronously, inside write().
+    const droppedBefore = this.#dropped;
+    this.#out.write(text);
+    if (this.#dropped === droppedBefore) this.#queued += Buffer.byteLength(text);
+  };
+
+  /** Resolves once every line is written, or after `timeoutMs` (a stalled reader). */
+  drain(timeoutMs: number): Promise<void> {
+    this.#flush();
+    if (this.#broken || this.#queued === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.#out.flush(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+let stdout: LogSink | undefined;
+
+/** The one sink on stdout, shared by the main log and the request log so their lines never interleave. */
+export function stdoutSink(): LogSink {
+  return (stdout ??= new LogSink(1));
+}
+
+/**
+ * JSON lines. Redaction is a second line of defence: nothing in Portcullis logs a token, cookie or
+ * secret on purpose, and these paths make sure a header dump would not either.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -14,38 +97,16 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    destination as pino.DestinationStream | undefined,
+    (destination ?? stdoutSink()) as pino.DestinationStream,
   );
 }
 
 /**
- * The per-request log: its lines carry only method, path, status, duration and user, so it skips
- * the redaction pass (measured at ≈3 µs a line) that the main logger runs. Lines written in one
- * turn of the event loop go out in one write(2) at its end rather than one each: under load that
- * is many lines per syscall, and no line waits longer than the turn it was logged in. (pino's
- * asynchronous destination was measured too, and cost more than it saved.)
+ * The per-request log: its lines carry only method, path, status, duration, user, client and
+ * request id, so it skips the redaction pass (measured at ≈3 µs a line) that the main logger runs.
  */
 export function requestLogger(parent: Logger, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level: parent.level, base: { service: 'portcullis', component: 'request' } }, destination as pino.DestinationStream | undefined ?? turnBatchedStdout());
-}
-
-function turnBatchedStdout(): pino.DestinationStream {
-  // sonic-boom in sync mode does the writing: it copes with partial writes and EAGAIN on pipes.
-  const out = pino.destination({ dest: 1, sync: true });
-  let pending = '';
-  const flush = (): void => {
-    if (pending === '') return;
-    const text = pending;
-    pending = '';
-    out.write(text);
-  };
-  process.on('exit', flush);
-  return {
-    write(line: string): void {
-      if (pending === '') setImmediate(flush);
-      pending += line;
-    },
-  };
+  return pino({ level: parent.level, base: { service: 'portcullis', component: 'request' } }, (destination ?? stdoutSink()) as pino.DestinationStream);
 }
 
 export type { Logger };

@@ -3,12 +3,15 @@ import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
 import { createApp } from './server/road.js';
 import { ListenError, listen, redirectingToHttps, type Listener } from './server/listen.js';
+import { startMetrics, type MetricsListener } from './server/metrics.js';
 
 export interface Running {
   /** The plain-HTTP listener's address when it runs, else the HTTPS one's. */
   readonly url: string;
   readonly httpUrl?: string;
   readonly httpsUrl?: string;
+  /** Where /metrics is served, when metrics_address is set. */
+  readonly metricsUrl: string | undefined;
   readonly issuer: Issuer;
   /** Resolves when the issuer is first usable (never rejects; retries meanwhile). */
   readonly issuerReady: Promise<void>;
@@ -21,6 +24,10 @@ export interface Running {
  */
 export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): Promise<Running> {
   const issuer = new Issuer(config.provider, log);
+  // Subscribed before the first request, so the counters start at zero with the proxy.
+  let metrics: MetricsListener | undefined;
+  const metricsAt = config.metricsAddress;
+  if (metricsAt) metrics = await startMetrics(metricsAt, issuer, log).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
   const app = createApp(config, issuer, log, o);
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
@@ -33,6 +40,7 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
     } catch (e) {
       await Promise.all(opened.map((l) => l.close(0)));
       app.close();
+      await metrics?.close();
       throw new ListenError(option, addr, e as NodeJS.ErrnoException);
     }
   };
@@ -46,12 +54,14 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
     url,
     httpUrl: plain?.url,
     httpsUrl: secure?.url,
+    metricsUrl: metrics?.url,
     issuer,
     issuerReady,
     close: async (graceMs) => {
       issuer.stop();
       await Promise.all(opened.map((l) => l.close(graceMs)));
       app.close();
+      await metrics?.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import { parseListenAddress, validateConfig } from '../src/config/validate.js';
 import { parseBool, parseDuration, parseList } from '../src/config/values.js';
 import { startProxy } from './support/proxy.js';
 import { table } from './support/table.js';
+import { BASE_ENV } from './support/config.js';
 
 test('booleans are read as oauth2-proxy users write them', () => {
   table([
@@ -59,14 +60,7 @@ test('listen addresses', () => {
   ], parseListenAddress);
 });
 
-const BASE: Record<string, string> = {
-  OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://hydra.example.com/',
-  OAUTH2_PROXY_CLIENT_ID: 'id',
-  OAUTH2_PROXY_CLIENT_SECRET: 'very-secret-value',
-  OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 3).toString('base64url'),
-  OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-  OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/',
-};
+const BASE = BASE_ENV;
 const raw = (env: Record<string, string>, flags: Record<string, string | string[]> = {}, dotenv: Record<string, string> = {}): RawOptions =>
   mergeSources({ flags, env, dotenv });
 
@@ -157,10 +151,10 @@ test('unknown OAUTH2_PROXY_* variables are warned about with the closest known n
 });
 
 test('oauth2-proxy access restrictions Portcullis lacks stop start-up instead of being ignored', () => {
-  const errors = unsupportedRestrictionErrors({ OAUTH2_PROXY_ALLOWED_GROUPS: 'admins', OAUTH2_PROXY_GITHUB_ORG: ' ', PATH: '/bin' }, 'environment');
-  assert.equal(errors.length, 1);
-  assert.match(errors[0]!, /^OAUTH2_PROXY_ALLOWED_GROUPS \(environment\) restricts who may sign in/);
-  assert.deepEqual(unknownVariableWarnings(['OAUTH2_PROXY_ALLOWED_GROUPS'], 'environment'), [], 'an error, not also a warning');
+  const errors = unsupportedRestrictionErrors({ OAUTH2_PROXY_ALLOWED_ROLES: 'admins', OAUTH2_PROXY_GITHUB_ORG: ' ', OAUTH2_PROXY_ALLOWED_GROUPS: 'admins', OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE: '/x', PATH: '/bin' }, 'environment');
+  assert.equal(errors.length, 1, 'allowed_groups and authenticated_emails_file are supported now');
+  assert.match(errors[0]!, /^OAUTH2_PROXY_ALLOWED_ROLES \(environment\) restricts who may sign in/);
+  assert.deepEqual(unknownVariableWarnings(['OAUTH2_PROXY_ALLOWED_ROLES'], 'environment'), [], 'an error, not also a warning');
 });
 
 test('the option table is consistent: unique names, flags and variables in oauth2-proxy form', () => {
@@ -179,7 +173,7 @@ test('bad configuration stops bin/portcullis with every problem listed, exit 2, 
     OAUTH2_PROXY_CLIENT_SECRET: 'do-not-print-me-please',
     OAUTH2_PROXY_COOKIE_SECRET: 'short',
     OAUTH2_PROXY_CLIENT_SECRT: 'typo',
-    OAUTH2_PROXY_ALLOWED_GROUPS: 'admins',
+    OAUTH2_PROXY_ALLOWED_ROLES: 'admins',
     OAUTH2_PROXY_HTTP_ADDRESS: '127.0.0.1:1',
   }, { waitFor: 'exit' });
   const out = p.lines.join('\n');
@@ -189,7 +183,7 @@ test('bad configuration stops bin/portcullis with every problem listed, exit 2, 
   assert.match(out, /OAUTH2_PROXY_OIDC_ISSUER_URL/);
   assert.match(out, /OAUTH2_PROXY_COOKIE_SECRET: got \(hidden, 5 characters\)/);
   assert.match(out, /did you mean OAUTH2_PROXY_CLIENT_SECRET\?/);
-  assert.match(out, /- OAUTH2_PROXY_ALLOWED_GROUPS \(environment\) restricts who may sign in/);
+  assert.match(out, /- OAUTH2_PROXY_ALLOWED_ROLES \(environment\) restricts who may sign in/);
   assert.doesNotMatch(out, /do-not-print-me-please/);
   assert.doesNotMatch(out, /^\s+at /m, 'no stack trace');
 });

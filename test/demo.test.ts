@@ -7,6 +7,8 @@ test('with no configuration (and not production) bin/portcullis runs the demo: b
   const port = await freePort();
   const p = await startProxy({ NODE_ENV: 'development', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` });
   try {
+    // The banner goes to stderr after the 'listening' log line on stdout; two pipes, so wait for it (bounded).
+    for (let i = 0; i < 100 && !p.lines.some((l) => l.includes('DEMO MODE')); i++) await new Promise((r) => setTimeout(r, 20));
     const out = p.lines.join('\n');
     assert.match(out, /DEMO MODE: not for production/);
     assert.match(out, new RegExp(`http://127\\.0\\.0\\.1:${port}/`));
@@ -23,6 +25,11 @@ test('with no configuration (and not production) bin/portcullis runs the demo: b
     const landed = await b.navigate(new URL(posted.headers.location!, atIssuer.url).href);
     assert.equal(landed.url, `${p.url}/hello`);
     assert.match(landed.body, /Hello, demo@example\.com/);
+    // The demo app verified the proxy's identity JWT against its JWKS and shows the claims.
+    assert.match(landed.body, /id="jwt-status" class="ok">verified</, landed.body.slice(0, 2000));
+    assert.match(landed.body, /<th>sub<\/th><td>&quot;demo-user-1&quot;<\/td>/);
+    const api = JSON.parse((await b.request(`${p.url}/hello`, { headers: { accept: 'application/json' } })).body) as { headers: Record<string, string> };
+    assert.equal(api.headers['x-forwarded-user'], 'demo-user-1', 'curl still gets JSON');
   } finally {
     await p.stop();
   }

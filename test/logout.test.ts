@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { cookieSecretBytes, deriveSealPassword } from '../src/config/secret.js';
+import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
 import { SessionCodec, type Session } from '../src/session/codec.js';
 import { HttpBrowser } from './support/browser.js';
 import { ARTIFACTS, launchChromium } from './support/chromium.js';
@@ -28,7 +28,7 @@ async function rig(o: Parameters<typeof startRig>[0]): Promise<Rig> {
 async function sessionIn(b: HttpBrowser): Promise<Session> {
   const c = b.cookies();
   const sealed = c.get(COOKIE) ?? [0, 1, 2, 3].map((i) => c.get(`${COOKIE}_${i}`) ?? '').join('');
-  const s = await new SessionCodec(deriveSealPassword(cookieSecretBytes(COOKIE_SECRET)!, 'session'), 7 * 86_400_000).unseal(sealed);
+  const s = await new SessionCodec(deriveSealPasswords([cookieSecretBytes(COOKIE_SECRET)!], 'session'), 7 * 86_400_000).unseal(sealed);
   assert.ok(s, 'the session cookie unseals');
   return s;
 }

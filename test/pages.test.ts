@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page, Response as PageResponse } from 'playwright-core';
 import { mergeSources } from '../src/config/load.js';
-import { cookieSecretBytes, deriveSealPassword } from '../src/config/secret.js';
+import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
 import { validateConfig, type CookieConfig } from '../src/config/validate.js';
 import { LoginStateCookies } from '../src/session/loginstate.js';
 import { HttpBrowser, type Response } from './support/browser.js';
@@ -53,8 +53,8 @@ const problems = (env: Record<string, string>): string => {
 
 /** A login-state cookie for `state` as /oauth2/start would have set it, started `ageMs` ago. */
 async function loginStateCookie(state: string, ageMs: number, redirectUri: string): Promise<{ name: string; value: string }> {
-  const cookie: CookieConfig = { name: '_oauth2_proxy', secret: cookieSecretBytes(COOKIE_SECRET)!, domains: [], path: '/', expireMs: 0, refreshMs: 0, secure: false, httpOnly: true, sameSite: 'lax' };
-  const ls = new LoginStateCookies(deriveSealPassword(cookie.secret, 'login-state'), cookie, '/oauth2');
+  const cookie: CookieConfig = { name: '_oauth2_proxy', secret: cookieSecretBytes(COOKIE_SECRET)!, previousSecrets: [], domains: [], path: '/', expireMs: 0, refreshMs: 0, secure: false, httpOnly: true, sameSite: 'lax' };
+  const ls = new LoginStateCookies(deriveSealPasswords([cookie.secret], 'login-state'), cookie, '/oauth2');
   const set = await ls.setCookie({ state, nonce: 'n', codeVerifier: 'v'.repeat(43), rd: '/', redirectUri, startedAt: Date.now() - ageMs }, undefined);
   const pair = set.split(';')[0]!;
   return { name: pair.slice(0, pair.indexOf('=')), value: pair.slice(pair.indexOf('=') + 1) };

@@ -1,8 +1,11 @@
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { isSafeRedirect, safeRedirectPath } from '../src/access/redirect.js';
+import { AllowedDomains, isSafeRedirect, safeRedirectPath, splitHostPort } from '../src/access/redirect.js';
+import { HttpBrowser } from './support/browser.js';
+import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { table } from './support/table.js';
 
 // Inputs are what the handler sees after the query string was decoded once.
 const cases: ReadonlyArray<readonly [input: string | null | undefined, expected: string]> = [
@@ -143,4 +146,227 @@ test(`oauth2-proxy openredirects.txt: all ${payloads.length} payloads leave the 
   t.diagnostic(`${rejected} rejected, ${kept} kept as local paths`);
   assert.equal(rejected + kept, payloads.length);
   assert.deepEqual(failures, []);
+});
+
+// ── whitelist_domains: absolute URLs on allowed hosts, ported from oauth2-proxy ──────────────────
+
+/** oauth2-proxy's testAllowedDomains (pkg/app/redirect/validator_test.go). */
+const OAUTH2_PROXY_ALLOWED = new AllowedDomains([
+  'foo.bar', '.bar.foo', 'port.bar:8080', '.sub.port.bar:8080', 'anyport.bar:*', '.sub.anyport.bar:*',
+  'www.whitelisteddomain.tld', '*.wildcard.sub.port.bar:8080', '*.wildcard.sub.anyport.bar:*', '*.wildcard.bar', '*.wildcard.proxy.foo.bar',
+]);
+
+test('oauth2-proxy\'s IsValidRedirect table, entry by entry', () => {
+  table<string, boolean>([
+    ['', false],
+    ['/redirect', true],
+    ['//redirect', false],
+    ['http://foo.bar/redirect', true],
+    ['https://foo.bar/redirect', true],
+    ['http://baz.foo.bar/redirect', false],
+    ['https://baz.foo.bar/redirect', false],
+    ['http://baz.bar.foo/redirect', true],
+    ['https://baz.bar.foo/redirect', true],
+    ['http://bar.foo/redirect', true],
+    ['http://foo.bar.evil.corp/redirect', false],
+    ['https://foo.bar.evil.corp/redirect', false],
+    ['http://evil.corp/redirect?rd=foo.bar', false],
+    ['https://evil.corp/redirect?rd=foo.bar', false],
+    ['https://evil.corp:3838/redirect', false],
+    ['http://foo.bar:3838/redirect', false],
+    ['http://baz.bar.foo:3838/redirect', false],
+    ['http://port.bar:8080/redirect', true],
+    ['http://port.bar:3838/redirect', false],
+    ['http://foo.sub.port.bar:8080/redirect', true],
+    ['http://foo.subport.bar:3838/redirect', false],
+    ['http://anyport.bar:8080/redirect', true],
+    ['http://anyport.bar:8081/redirect', true],
+    ['http://a.sub.anyport.bar:8080/redirect', true],
+    ['http://a.sub.anyport.bar:8081/redirect', true],
+    ['/\\evil.com', false],
+    ['/ /evil.com', false],
+    ['/ \\evil.com', false],
+    ['/\t/evil.com', false],
+    ['/\t\\evil.com', false],
+    ['/\v/evil.com', false],
+    ['/\v\\evil.com', false],
+    ['/\n/evil.com', false],
+    ['/\n\\evil.com', false],
+    ['/\r/evil.com', false],
+    ['/\r\\evil.com', false],
+    ['/\t/\t\\evil.com', false],
+    ['/\t\t/\t/evil.com', false],
+    ['/\t\t\\\t/evil.com', false],
+    ['/\t\t/\t\t\\evil.com', false],
+    ['/\t\t\\\t\t/evil.com', false],
+    ['/./\\evil.com', false],
+    ['/./../../\\evil.com', false],
+    ['http://foo.wildcard.bar/redirect', true],
+    ['https://foo.wildcard.bar/redirect', true],
+    ['http://wildcard.bar/redirect', true],
+    ['https://wildcard.bar/redirect', true],
+    ['http://foo.wildcard.sub.anyport.bar:4242/redirect', true],
+    ['https://foo.wildcard.sub.anyport.bar:4242/redirect', true],
+    ['http://wildcard.sub.anyport.bar:4242/redirect', true],
+    ['https://wildcard.sub.anyport.bar:4242/redirect', true],
+    ['http://foo.wildcard.sub.port.bar:8080/redirect', true],
+    ['https://foo.wildcard.sub.port.bar:8080/redirect', true],
+    ['http://wildcard.sub.port.bar:8080/redirect', true],
+    ['https://wildcard.sub.port.bar:8080/redirect', true],
+    ['foo.bar/redirect', false],
+    ['proxy.wildcard.bar/redirect', false],
+  ], (rd) => isSafeRedirect(rd, OAUTH2_PROXY_ALLOWED));
+});
+
+test('oauth2-proxy\'s SplitHostPort table', () => {
+  table<string, { host: string; port: string }>([
+    ['foo.bar', { host: 'foo.bar', port: '' }],
+    ['foo.bar:8080', { host: 'foo.bar', port: '8080' }],
+    ['foo.bar:808a', { host: 'foo.bar:808a', port: '' }],
+    ['foo.bar:*', { host: 'foo.bar', port: '*' }],
+    ['[foo.bar]', { host: 'foo.bar', port: '' }],
+  ], splitHostPort);
+});
+
+test('absolute URLs: only the plain spelling of an allowed host and port; everything else falls back to /', () => {
+  const allowed = new AllowedDomains(['app.example.com', '.corp.example', 'ports.example:8443', 'any.example:*']);
+  table<string, string>([
+    ['https://app.example.com/x?y=1#z', 'https://app.example.com/x?y=1#z'],
+    ['https://app.example.com', 'https://app.example.com'],
+    ['http://app.example.com/', 'http://app.example.com/'],
+    ['https://APP.Example.com/x', 'https://APP.Example.com/x'],
+    ['https://corp.example/', 'https://corp.example/'],
+    ['https://a.b.corp.example/', 'https://a.b.corp.example/'],
+    ['https://ports.example:8443/', 'https://ports.example:8443/'],
+    ['https://any.example:1/', 'https://any.example:1/'],
+    ['https://app.example.com?@evil.com', 'https://app.example.com?@evil.com'],
+    ['https://app.example.com#@evil.com', 'https://app.example.com#@evil.com'],
+    // protocol-relative, backslashes, encoded forms
+    ['//app.example.com/x', '/'],
+    ['///app.example.com/x', '/'],
+    ['\\\\app.example.com/x', '/'],
+    ['https:\\\\app.example.com/x', '/'],
+    ['https:/\\app.example.com/x', '/'],
+    ['https://app.example.com\\@evil.com/', '/'],
+    ['https://evil.com\\.app.example.com/', '/'],
+    ['https%3A%2F%2Fapp.example.com%2F', '/'],
+    ['https://app.example.com%2F@evil.com/', '/'],
+    ['https://app%2Eexample.com/', '/'],
+    ['https://%61pp.example.com/', '/'],
+    // whitespace and control characters before or inside
+    [' https://app.example.com/', '/'],
+    ['\thttps://app.example.com/', '/'],
+    ['\nhttps://app.example.com/', '/'],
+    ['\x00https://app.example.com/', '/'],
+    ['\x1bhttps://app.example.com/', '/'],
+    ['https://app.example.com /', '/'],
+    ['ht\ttps://app.example.com/', '/'],
+    ['https://app.exa\tmple.com/', '/'],
+    // userinfo
+    ['https://user@app.example.com/', '/'],
+    ['https://user:pw@app.example.com/', '/'],
+    ['https://app.example.com@evil.com/', '/'],
+    ['https://app.example.com:@evil.com/', '/'],
+    ['https://app.example.com:443@evil.com/', '/'],
+    ['https://@app.example.com/', '/'],
+    // other schemes and spellings of the scheme
+    ['ftp://app.example.com/', '/'],
+    ['javascript://app.example.com/%0aalert(1)', '/'],
+    ['data:text/html,https://app.example.com/', '/'],
+    ['HTTPS://app.example.com/', '/'],
+    ['https:app.example.com/', '/'],
+    ['https:/app.example.com/', '/'],
+    ['https:///app.example.com/', '/'],
+    ['https://app.example.com//evil.com', '/'],
+    // look-alike hosts
+    ['https://app.example.com.evil.com/', '/'],
+    ['https://evilapp.example.com/', '/'],
+    ['https://app.example.community/', '/'],
+    ['https://app.example.com./', '/'],
+    ['https://xcorp.example/', '/'],
+    ['https://corp.example.evil/', '/'],
+    ['https://app\u3002example.com/', '/'],
+    ['https://\u0430pp.example.com/', '/'],
+    ['https://xn--pp-8cd.example.com/', '/'],
+    ['https://2130706433/', '/'],
+    ['https://0x7f.0.0.1/', '/'],
+    // ports: only the listed ones, written as listed
+    ['https://app.example.com:443/', '/'],
+    ['https://app.example.com:8443/', '/'],
+    ['https://app.example.com:/', '/'],
+    ['https://ports.example/', '/'],
+    ['https://ports.example:08443/', '/'],
+    ['https://ports.example:8444/', '/'],
+    ['https://ports.example:99999/', '/'],
+    // local paths still work as before
+    ['/app', '/app'],
+    ['//evil.com', '/'],
+  ], (rd) => safeRedirectPath(rd, '/', allowed));
+  // Without whitelist_domains, no absolute URL at all.
+  assert.equal(safeRedirectPath('https://app.example.com/'), '/');
+});
+
+test(`oauth2-proxy openredirects.txt with its allowed domains: no payload is accepted as an absolute URL`, () => {
+  // oauth2-proxy unescapes each line with url.QueryUnescape: + is a space there.
+  const unescaped = readFileSync(payloadFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => {
+    try { return decodeURIComponent(l.replace(/\+/g, ' ')); } catch { return l; }
+  });
+  const failures: string[] = [];
+  for (const payload of unescaped) {
+    const result = safeRedirectPath(payload, '/', OAUTH2_PROXY_ALLOWED);
+    if (result !== '/' && (!result.startsWith('/') || result.startsWith('//'))) failures.push(`${JSON.stringify(payload)} accepted as ${JSON.stringify(result)}`);
+    if (new URL(result, 'https://proxy.example.com/').origin !== 'https://proxy.example.com') failures.push(`${JSON.stringify(payload)} leaves the site`);
+  }
+  assert.deepEqual(failures, []);
+});
+
+describe('rd, X-Auth-Request-Redirect and the sign-out target with whitelist_domains, through the proxy', () => {
+  let peers: Peers;
+  let proxy: InProcess;
+  before(async () => {
+    peers = await startPeers();
+    proxy = await startInProcess({ ...peers.env, OAUTH2_PROXY_WHITELIST_DOMAINS: '.app.example,other.example:8443' }, peers.port);
+  });
+  after(async () => { await proxy?.close(); await peers?.close(); });
+
+  test('after login the browser goes to an allowed absolute rd; a refused one sends it to /', async () => {
+    for (const [rd, expected] of [
+      ['https://www.app.example/dash?x=1', 'https://www.app.example/dash?x=1'],
+      ['https://other.example:8443/', 'https://other.example:8443/'],
+      ['https://other.example/', '/'],
+      ['https://evil.example/', '/'],
+      ['//www.app.example/', '/'],
+      ['https://www.app.example@evil.example/', '/'],
+    ]) {
+      const b = new HttpBrowser();
+      const res = await b.navigate(`${proxy.url}/oauth2/start?rd=${encodeURIComponent(rd!)}`, { stopAt: (u) => u.port !== String(peers.port) && u.port !== String(peers.issuer.port) });
+      const landed = res.url;
+      const want = expected === '/' ? `${proxy.url}/` : expected!;
+      assert.equal(landed, new URL(want).href, `rd=${rd} → ${landed} (status ${res.status})`);
+    }
+  });
+
+  test('X-Auth-Request-Redirect is checked the same way', async () => {
+    for (const [header, expected] of [['https://a.app.example/', 'https://a.app.example/'], ['https://evil.example/', '/']]) {
+      const res = await new HttpBrowser().request(`${proxy.url}/oauth2/start`, { headers: { 'x-auth-request-redirect': header! } });
+      assert.equal(res.status, 302);
+      const b = new HttpBrowser();
+      const signIn = await b.request(`${proxy.url}/oauth2/sign_in`, { headers: { 'x-auth-request-redirect': header! } });
+      assert.match(signIn.body, new RegExp(`rd=${encodeURIComponent(expected!).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
+    }
+  });
+
+  test('sign-out goes to an allowed absolute rd, else to /', async () => {
+    for (const [rd, expected] of [
+      ['https://app.example/bye', 'https://app.example/bye'],
+      ['/local', '/local'],
+      ['https://evil.example/', '/'],
+      ['https:/\\evil.example/', '/'],
+      [' https://app.example/', '/'],
+    ]) {
+      const res = await new HttpBrowser().request(`${proxy.url}/oauth2/sign_out?rd=${encodeURIComponent(rd!)}`);
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.location, expected, `rd=${JSON.stringify(rd)}`);
+    }
+  });
 });

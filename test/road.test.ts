@@ -108,7 +108,7 @@ describe('access rules hold on every request, not only at login', () => {
   });
   after(async () => { await loose?.close(); await strict?.close(); await peers?.close(); });
 
-  test('a session issued under email_domains=example.com is refused, and ended, under email_domains=other.org', async () => {
+  test('a session issued under email_domains=example.com is refused under other.org: 403 saying who is signed in and how to switch', async () => {
     const b = await login(loose.url);
     const cookie = b.cookieHeader(new URL(loose.url));
     const other = (await login(loose.url)).cookieHeader(new URL(loose.url));
@@ -117,16 +117,31 @@ describe('access rules hold on every request, not only at login', () => {
 
     const refused = await b.request(`${strict.url}/x`, { headers: JSON_ACCEPT });
     assert.equal(refused.status, 403);
-    assert.equal(JSON.parse(refused.body).error, 'EMAIL_NOT_ALLOWED');
-    assert.ok((refused.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c)), 'the session cookie is cleared');
-    const again = await new HttpBrowser().request(`${strict.url}/x`, { headers: { ...JSON_ACCEPT, cookie } });
-    assert.equal(again.status, 401, 'the refused session was ended: the next request has none');
+    const body = JSON.parse(refused.body) as Record<string, string>;
+    assert.equal(body.error, 'EMAIL_NOT_ALLOWED');
+    assert.equal(body.signedInAs, ALICE.email);
+    assert.equal(body.signOutUrl, '/oauth2/sign_out?rd=%2Foauth2%2Fsign_in%3Fprompt%3Dlogin');
+    assert.equal(refused.headers['set-cookie'], undefined, 'the session is kept: sign-out needs it to end the session at the issuer too');
     const page = await new HttpBrowser().request(`${strict.url}/x`, { headers: { cookie: other } });
     assert.equal(page.status, 403);
     assert.match(page.body, /Sign out and sign in with another account/);
+    assert.match(page.body, /<p id="signed-in-as">You are signed in as <strong>alice@example\.com<\/strong>/);
+    assert.match(page.body, /id="switch-account" href="\/oauth2\/sign_out\?rd=%2Foauth2%2Fsign_in%3Fprompt%3Dlogin"/);
     assert.ok(strict.logs.lines.some((l) => l.event === 'access_denied' && l.code === 'EMAIL_NOT_ALLOWED'));
 
-    const stillOk = await new HttpBrowser().request(`${loose.url}/x`, { headers: { ...JSON_ACCEPT, cookie } });
+    // Sign-out ends it, at the issuer too (its end_session_endpoint), which then sends the browser
+    // back to land on the sign-in page (rd carried as state).
+    const out = await new HttpBrowser().request(`${strict.url}/oauth2/sign_out?rd=%2Foauth2%2Fsign_in`, { headers: { cookie } });
+    assert.equal(out.status, 302);
+    const atIssuer = new URL(out.headers.location as string);
+    assert.equal(atIssuer.origin, new URL(peers.env.OAUTH2_PROXY_OIDC_ISSUER_URL!).origin);
+    assert.equal(atIssuer.searchParams.get('state'), '/oauth2/sign_in');
+    assert.ok(atIssuer.searchParams.get('id_token_hint'), 'the session\'s ID token goes as id_token_hint');
+    assert.ok((out.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c)), 'the session cookie is cleared');
+    const again = await new HttpBrowser().request(`${strict.url}/x`, { headers: { ...JSON_ACCEPT, cookie } });
+    assert.equal(again.status, 401, 'the signed-out session is gone');
+
+    const stillOk = await new HttpBrowser().request(`${loose.url}/x`, { headers: { ...JSON_ACCEPT, cookie: other } });
     assert.equal(stillOk.status, 200, 'the looser proxy still accepts it: the rule, not the cookie, decided');
   });
 });

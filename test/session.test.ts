@@ -34,7 +34,7 @@ test('chunk names: the cookie itself or NAME_<digits>, nothing else', () => {
 });
 
 const SECRET = Buffer.alloc(32, 7);
-const COOKIE: CookieConfig = { name: '_p', secret: SECRET, domains: [], path: '/', expireMs: 3_600_000, refreshMs: 0, secure: true, httpOnly: true, sameSite: 'lax' };
+const COOKIE: CookieConfig = { name: '_p', secret: SECRET, previousSecrets: [], domains: [], path: '/', expireMs: 3_600_000, refreshMs: 0, secure: true, httpOnly: true, sameSite: 'lax' };
 const fields = { user: 'alice', sub: 'alice', email: 'a@example.com', groups: ['g'] };
 const jar = (setCookies: string[]): Map<string, string> =>
   new Map(setCookies.map((c) => c.split(';')[0]!).filter((kv) => !kv.endsWith('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));

@@ -64,3 +64,29 @@ describe('session size: a login too large for cookies is refused, and nobody is 
     assert.equal((await fetch(`${proxy.url}/ping`)).status, 200);
   });
 });
+
+describe('abandoned logins do not pile up cookies', () => {
+  let peers: Peers;
+  let proxy: InProcess;
+  before(async () => {
+    peers = await startPeers();
+    proxy = await startInProcess(peers.env, peers.port);
+  });
+  after(async () => { await proxy?.close(); await peers?.close(); });
+
+  test('thirty abandoned /oauth2/start with a 2 KB rd leave at most 5 login-state cookies, and login still works', async () => {
+    const b = new HttpBrowser();
+    const longRd = `/app?${'x'.repeat(2000)}`;
+    for (let i = 0; i < 30; i++) {
+      const res = await b.request(`${proxy.url}/oauth2/start?rd=${encodeURIComponent(i % 2 ? longRd : `/p${i}`)}`);
+      assert.equal(res.status, 302, `start #${i}: ${res.status}`);
+    }
+    const held = [...b.cookies().keys()].filter((n) => n.startsWith('_oauth2_proxy_csrf_'));
+    assert.ok(held.length <= 5, `${held.length} login-state cookies`);
+    const tooLong = await b.request(`${proxy.url}/oauth2/start?rd=${encodeURIComponent(`/x?${'y'.repeat(3000)}`)}`);
+    assert.equal(tooLong.status, 302);
+    const done = await b.navigate(tooLong.headers.location!);
+    assert.equal(done.status, 200, done.body.slice(0, 200));
+    assert.equal(new URL(done.url).pathname, '/', 'an over-long rd falls back to /');
+  });
+});

@@ -110,7 +110,9 @@ describe('bodies stream through the proxy: tens of MB with bounded memory', () =
 
   test('the proxy\'s peak memory grew by far less than what went through it (3 × 64 MiB)', () => {
     const grown = peakRss(stack.proxy.child.pid!) - baseline;
-    // A proxy that buffered one body would grow by at least 64 MiB; streaming stays within a few socket buffers.
-    assert.ok(grown < 48 * MiB, `peak RSS grew by ${(grown / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB)`);
+    // A proxy that buffered one body would grow by at least 64 MiB (a mutant that read the file
+    // whole grew ~80); streaming stays below one body. Node 20 grew 22–25 MiB here, Node 26 (larger
+    // stream buffers, lazier collection) up to 56.
+    assert.ok(grown < 64 * MiB, `peak RSS grew by ${(grown / MiB).toFixed(1)} MiB (baseline ${(baseline / MiB).toFixed(1)} MiB)`);
   });
 });

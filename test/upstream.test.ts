@@ -73,3 +73,31 @@ test('header values: claims a header cannot carry are percent-encoded, injective
   assert.deepEqual(encoded.map(decodeURIComponent), claims);
   assert.deepEqual(groupsValue(['users,admins', 'x']).split(',').map(decodeURIComponent), ['users,admins', 'x']);
 });
+
+test('Authorization is the client\'s unless configured: then the proxy sets it and removes the client\'s copy', () => {
+  const s: Session = { v: 1, user: 'u-1', sub: 'u-1', email: 'ana@example.com', groups: [], idToken: 'ey.id.tok', createdAt: 0, expiresAt: Date.now() + 60_000 };
+  assert.equal(OWNED_IDENTITY_HEADERS.has('authorization'), false, 'never stripped at the door: API clients send their own');
+  const plain = new IdentityHeaders({ passUserHeaders: true, passAccessToken: false });
+  assert.deepEqual(plain.replaces, []);
+  const bearer = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, passIdToken: true });
+  assert.deepEqual(bearer.forUpstream(s), [['authorization', 'Bearer ey.id.tok']]);
+  assert.deepEqual(bearer.forResponse(s), [['authorization', 'Bearer ey.id.tok']], 'set_authorization_header on forward-auth answers');
+  assert.deepEqual(bearer.replaces, ['authorization']);
+  assert.deepEqual(bearer.forUpstream({ ...s, idToken: undefined }), [], 'no ID token, no header (the client\'s is still removed)');
+  const basic = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, basicAuthPassword: 'pw' });
+  assert.deepEqual(basic.forUpstream(s), [['authorization', `Basic ${Buffer.from('u-1:pw').toString('base64')}`]]);
+  assert.deepEqual(basic.forResponse(s), [], 'set_basic_auth is not an option here');
+  assert.deepEqual(basic.replaces, ['authorization']);
+  const utf8 = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, basicAuthPassword: 'pä' });
+  assert.equal(utf8.forUpstream({ ...s, user: 'josé' })[0]![1], `Basic ${Buffer.from('josé:pä', 'utf8').toString('base64')}`);
+});
+
+test('prefer_email_to_user: the email is the user (upstream and Basic), no X-Forwarded-Email; the user when there is no email', () => {
+  const s: Session = { v: 1, user: 'u-1', sub: 'u-1', email: 'ana@example.com', groups: ['g'], createdAt: 0, expiresAt: Date.now() + 60_000 };
+  const h = new IdentityHeaders({ passUserHeaders: true, passAccessToken: false, basicAuthPassword: 'pw', preferEmailToUser: true });
+  assert.deepEqual(h.forUpstream(s), [
+    ['x-forwarded-user', 'ana@example.com'], ['x-forwarded-groups', 'g'], ['authorization', `Basic ${Buffer.from('ana@example.com:pw').toString('base64')}`],
+  ]);
+  const noEmail = { ...s, email: undefined };
+  assert.deepEqual(h.forUpstream(noEmail).slice(0, 1), [['x-forwarded-user', 'u-1']]);
+});

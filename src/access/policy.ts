@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import { isEmailAllowed } from './email.js';
+import type { EmailList } from './emailsfile.js';
 
 /** Who is asking, as far as access rules care. */
 export interface Principal {
@@ -14,14 +15,27 @@ export type Verdict =
 
 export interface AccessRules {
   readonly emailDomains: readonly string[];
+  /** authenticated_emails_file: addresses let in whatever the domains say. */
+  readonly authenticatedEmails?: EmailList;
+  /** allowed_groups; empty: no group rule. */
+  readonly allowedGroups: ReadonlySet<string>;
 }
 
 const ALLOWED: Verdict = { allowed: true };
 
-/** The global access rules, as a pure decision. Every rule a later feature adds joins here. */
+/**
+ * The global access rules as one pure decision, combined as oauth2-proxy combines them: the email
+ * must pass (its domain is in email_domains, or the address is in authenticated_emails_file), AND,
+ * when allowed_groups is set, one of the user's groups must be in it (oauth2-proxy's Validator and
+ * provider Authorize, both required). Group names are compared exactly, as oauth2-proxy does.
+ */
 export function decide(who: Principal, rules: AccessRules): Verdict {
-  if (!isEmailAllowed(who.email, rules.emailDomains)) {
-    return { allowed: false, code: 'EMAIL_NOT_ALLOWED', detail: `email ${who.email ?? '(none)'} not in email_domains` };
+  const listed = who.email !== undefined && rules.authenticatedEmails?.has(who.email) === true;
+  if (!listed && !isEmailAllowed(who.email, rules.emailDomains)) {
+    return { allowed: false, code: 'EMAIL_NOT_ALLOWED', detail: `email ${who.email ?? '(none)'} not in email_domains${rules.authenticatedEmails ? ' nor in authenticated_emails_file' : ''}` };
+  }
+  if (rules.allowedGroups.size > 0 && !who.groups.some((g) => rules.allowedGroups.has(g))) {
+    return { allowed: false, code: 'GROUP_NOT_ALLOWED', detail: `groups [${who.groups.join(', ')}] include none of allowed_groups` };
   }
   return ALLOWED;
 }
@@ -29,12 +43,13 @@ export function decide(who: Principal, rules: AccessRules): Verdict {
 /**
  * The rules applied at login and again on every request (a session issued under looser rules must
  * not outlive a stricter configuration — oauth2-proxy re-checks each request too). The verdict is
- * remembered per session object: the rules are fixed for the life of the process and cached
- * sessions are the same object on every request, so the hot path pays one WeakMap lookup.
+ * remembered per session object: cached sessions are the same object on every request, so the hot
+ * path pays one WeakMap lookup and one number comparison. The number is the emails file's
+ * generation: when the file changes, every session is decided afresh on its next request.
  */
 export class AccessPolicy {
   readonly #rules: AccessRules;
-  readonly #verdicts = new WeakMap<Session, Verdict>();
+  readonly #verdicts = new WeakMap<Session, { readonly verdict: Verdict; readonly generation: number }>();
 
   constructor(rules: AccessRules) {
     this.#rules = rules;
@@ -46,8 +61,11 @@ export class AccessPolicy {
   }
 
   forSession(s: Session): Verdict {
-    let v = this.#verdicts.get(s);
-    if (!v) this.#verdicts.set(s, (v = decide(s, this.#rules)));
-    return v;
+    const generation = this.#rules.authenticatedEmails?.generation ?? 0;
+    const hit = this.#verdicts.get(s);
+    if (hit && hit.generation === generation) return hit.verdict;
+    const verdict = decide(s, this.#rules);
+    this.#verdicts.set(s, { verdict, generation });
+    return verdict;
   }
 }

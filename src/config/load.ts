@@ -68,7 +68,7 @@ const MISSPELT_PREFIX = /^OAUTH2?[_-]?PROXY[_-]/i;
  * instead of getting a warning.
  */
 const UNSUPPORTED_RESTRICTIONS = [
-  'OAUTH2_PROXY_ALLOWED_GROUPS', 'OAUTH2_PROXY_ALLOWED_ROLES', 'OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE',
+  'OAUTH2_PROXY_ALLOWED_ROLES',
   'OAUTH2_PROXY_GOOGLE_GROUPS', 'OAUTH2_PROXY_GITHUB_ORG', 'OAUTH2_PROXY_GITHUB_TEAM', 'OAUTH2_PROXY_GITHUB_USERS',
   'OAUTH2_PROXY_GITHUB_REPO', 'OAUTH2_PROXY_GITLAB_GROUPS', 'OAUTH2_PROXY_GITLAB_PROJECTS', 'OAUTH2_PROXY_KEYCLOAK_GROUPS',
   'OAUTH2_PROXY_BITBUCKET_TEAM', 'OAUTH2_PROXY_BITBUCKET_REPOSITORY',
@@ -77,7 +77,7 @@ const UNSUPPORTED_RESTRICTIONS = [
 export function unsupportedRestrictionErrors(vars: Readonly<Record<string, string | undefined>>, where: string): string[] {
   return UNSUPPORTED_RESTRICTIONS.filter((name) => (vars[name] ?? '').trim() !== '').map((name) =>
     `${name} (${where}) restricts who may sign in in oauth2-proxy, and Portcullis does not support it yet; `
-    + 'it refuses to start rather than let in everyone else. Remove it (and restrict with OAUTH2_PROXY_EMAIL_DOMAINS), or keep oauth2-proxy for now');
+    + 'it refuses to start rather than let in everyone else. Remove it (and restrict with OAUTH2_PROXY_EMAIL_DOMAINS, OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE or OAUTH2_PROXY_ALLOWED_GROUPS), or keep oauth2-proxy for now');
 }
 
 /** How a message names an option: the spelling the user actually used. */

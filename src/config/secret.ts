@@ -1,4 +1,4 @@
-import { hkdfSync } from 'node:crypto';
+import { createHash, hkdfSync } from 'node:crypto';
 
 export const COOKIE_SECRET_HINT =
   "generate one with: openssl rand -base64 32 | tr -- '+/' '-_'";
@@ -28,4 +28,31 @@ export function cookieSecretBytes(secret: string): Buffer | undefined {
  */
 export function deriveSealPassword(secret: Buffer, purpose: string): string {
   return Buffer.from(hkdfSync('sha256', secret, 'portcullis', `portcullis ${purpose} v1`, 32)).toString('hex');
+}
+
+/** iron-session password maps (`{ id: password }`) for one purpose, from the cookie secrets. */
+export interface SealPasswords {
+  /** The newest secret alone: what seals. */
+  readonly seal: Readonly<Record<string, string>>;
+  /** Every secret: what unseals. */
+  readonly unseal: Readonly<Record<string, string>>;
+  /** The id the newest secret seals under; a seal carrying another id was made with an older secret. */
+  readonly sealId: string;
+}
+
+/**
+ * Password maps for secret rotation. iron writes the password id into each seal and unseals with the
+ * password of that id. An id derived from the password itself stays the same whichever position the
+ * secret takes in the list, so adding or dropping a secret never changes what an existing cookie
+ * refers to (positional ids would). iron-session seals with the highest id of a map, so sealing gets
+ * a map of the newest secret alone. Seals made before rotation existed carry id 1 (iron-session's id
+ * for a plain string password): they belong to the oldest secret listed, the one that was in use then.
+ */
+export function deriveSealPasswords(secrets: readonly Buffer[], purpose: string): SealPasswords {
+  const passwords = secrets.map((s) => deriveSealPassword(s, purpose));
+  const idOf = (pw: string): string => String(2 + parseInt(createHash('sha256').update(pw).digest('hex').slice(0, 8), 16));
+  const unseal: Record<string, string> = { 1: passwords.at(-1)! };
+  for (const pw of passwords) unseal[idOf(pw)] = pw;
+  const sealId = idOf(passwords[0]!);
+  return { seal: { [sealId]: passwords[0]! }, unseal, sealId };
 }

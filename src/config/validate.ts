@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { AddressRanges } from '../access/cidr.js';
 import type { RawOptions } from './load.js';
 import { OptionReader } from './reader.js';
-import { validateAccess } from './validation/access.js';
+import { validateAccess, type AccessPart } from './validation/access.js';
 import { validateCookie } from './validation/cookie.js';
 import { validatePages, type PagesConfig } from './validation/pages.js';
+import { validateOperations, type OperationsPart } from './validation/operations.js';
+import { validateHeaders, type HeadersPart } from './validation/headers.js';
 import { validateProvider } from './validation/provider.js';
-import { validateServer } from './validation/server.js';
-import { validateUpstreams } from './validation/upstreams.js';
+import { validateServer, type ServerPart } from './validation/server.js';
+import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
+import { validateUpstreams, type UpstreamsPart } from './validation/upstreams.js';
+import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
 
@@ -32,7 +35,9 @@ export type UpstreamSpec =
 
 export interface CookieConfig {
   readonly name: string;
+  /** Seals; `previousSecrets` (newest first) only unseal, so a rotation signs no one out. */
   readonly secret: Buffer;
+  readonly previousSecrets: readonly Buffer[];
   readonly domains: readonly string[];
   readonly path: string;
   readonly expireMs: number;
@@ -69,34 +74,18 @@ export interface ProviderConfig {
   readonly audienceClaims: readonly string[];
   /** Called at sign-out with `{id_token}` replaced; kept as written (a URL parser would encode the braces). */
   readonly backendLogoutUrl?: string;
+  /** PEM certificates the issuer's TLS is checked against (provider_ca_files), when set. */
+  readonly caCertificates?: readonly string[];
 }
 
-export interface Config {
-  /** The plain-HTTP listener; unset when only HTTPS is served. */
-  readonly listen?: ListenAddress;
-  readonly https?: TlsListener;
-  readonly forceHttps: boolean;
-  readonly proxyPrefix: string;
-  readonly pingPath: string;
-  readonly readyPath: string;
-  readonly reverseProxy: boolean;
-  /** Peers whose forwarding headers reverse_proxy believes. */
-  readonly trustedProxies: AddressRanges;
-  /** Lower-case name of the header a trusted load balancer puts the client address in. */
-  readonly realClientIpHeader: string;
-  readonly upstreams: readonly UpstreamSpec[];
-  readonly passHostHeader: boolean;
-  readonly proxyWebsockets: boolean;
-  readonly upstreamTimeoutMs: number;
-  readonly sslUpstreamInsecureSkipVerify: boolean;
+/** Every part as its validation area returns it, plus the parts read in place. */
+export interface Config extends ServerPart, UpstreamsPart, AccessPart, HeadersPart, OperationsPart {
   readonly provider: ProviderConfig;
-  readonly emailDomains: readonly string[];
-  readonly skipProviderButton: boolean;
   readonly cookie: CookieConfig;
   readonly pages: PagesConfig;
-  readonly passUserHeaders: boolean;
-  readonly passAccessToken: boolean;
-  readonly setXAuthRequest: boolean;
+  readonly sessionStore: SessionStoreConfig;
+  /** Set when pass_identity_jwt is on. */
+  readonly identityJwt?: IdentityJwtConfig;
   readonly requestLogging: boolean;
   readonly logLevel: string;
 }
@@ -128,13 +117,14 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     ...area(validateAccess),
     cookie: area(validateCookie),
     pages: area(validatePages),
+    ...area(validateIdentityJwt),
+    ...area(validateSessionStore),
+    ...area(validateHeaders),
     ...area((r) => ({
-      passUserHeaders: r.bool('pass_user_headers'),
-      passAccessToken: r.bool('pass_access_token'),
-      setXAuthRequest: r.bool('set_xauthrequest'),
       requestLogging: r.bool('request_logging'),
       logLevel: r.enumOf('log_level'),
     })),
+    ...area(validateOperations),
   };
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');

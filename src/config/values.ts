@@ -60,3 +60,38 @@ export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
+
+/**
+ * A list split on commas only: for values that may hold spaces (group names such as "Domain
+ * Admins", which a split on spaces would turn into two groups, one of them maybe someone else's).
+ * oauth2-proxy splits its list variables on commas too.
+ */
+export function parseCommaList(raw: string | readonly string[]): string[] {
+  const parts = typeof raw === 'string' ? [raw] : raw;
+  return parts.flatMap((p) => p.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
+ * A list of regular expressions: split on commas that are outside brackets, braces and parentheses
+ * and not escaped, so `^/a{1,3}$` and `[,;]` stay whole. Spaces inside an entry are kept.
+ */
+export function parsePatternList(raw: string | readonly string[]): string[] {
+  const parts = typeof raw === 'string' ? [raw] : raw;
+  const out: string[] = [];
+  for (const p of parts) {
+    let depth = 0;
+    let inClass = false;
+    let start = 0;
+    for (let i = 0; i < p.length; i++) {
+      const c = p[i];
+      if (c === '\\') { i++; continue; }
+      if (inClass) { if (c === ']') inClass = false; continue; }
+      if (c === '[') inClass = true;
+      else if (c === '(' || c === '{') depth++;
+      else if ((c === ')' || c === '}') && depth > 0) depth--;
+      else if (c === ',' && depth === 0) { out.push(p.slice(start, i)); start = i + 1; }
+    }
+    out.push(p.slice(start));
+  }
+  return out.map((s) => s.trim()).filter((s) => s !== '');
+}

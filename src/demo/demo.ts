@@ -44,7 +44,8 @@ export async function startDemo(listen: ListenAddress): Promise<Demo> {
       ? 'demo mode needs the development dependencies (oidc-provider): run `npm install`, or configure an issuer with OAUTH2_PROXY_OIDC_ISSUER_URL'
       : `the demo issuer did not start: ${(e as Error)?.message}`);
   }
-  const echo = await startEchoUpstream();
+  // The echo page verifies the identity JWT against the proxy's own JWKS, as an app would.
+  const echo = await startEchoUpstream(0, '127.0.0.1', { jwksUrl: `http://127.0.0.1:${port}/oauth2/jwks.json`, jwtHeader: 'X-Forwarded-Identity-Jwt' });
   return {
     overrides: {
       oidc_issuer_url: issuer.issuer,
@@ -56,6 +57,8 @@ export async function startDemo(listen: ListenAddress): Promise<Demo> {
       upstreams: echo.url,
       scope: 'openid email profile groups',
       provider_display_name: 'the demo issuer',
+      pass_identity_jwt: 'true',
+      identity_jwt_header: 'X-Forwarded-Identity-Jwt',
     },
     issuerUrl: issuer.issuer,
     upstreamUrl: echo.url,

@@ -2,13 +2,18 @@
 // test suite as the issuer and by the proxy's demo mode. All state is in memory and survives
 // stop()/start(), so tests can take the issuer down and bring it back on the same port.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
 
 export type IssuerShape = 'hydra' | 'crossid';
-export interface DevClient { client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[] }
+export interface DevClient {
+  client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[];
+  /** Where the issuer POSTs logout tokens (OIDC Back-Channel Logout); with it, ID tokens carry `sid`. */
+  backchannel_logout_uri?: string;
+}
 export interface DevAccount { sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[] }
 export interface DevIssuerOptions {
   shape: IssuerShape;
@@ -16,12 +21,20 @@ export interface DevIssuerOptions {
   clients: DevClient[];
   accounts?: DevAccount[];
   interactive?: boolean;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
   claimsInIdToken?: boolean;
   audienceParam?: string;
   /** Token lifetimes in seconds (tests of expiry and refresh set them short). */
   ttl?: { accessToken?: number; idToken?: number; refreshToken?: number };
   /** Issue a new refresh token on every refresh, the old one spent (oidc-provider's default is to rotate only near expiry). */
   rotateRefreshTokens?: boolean;
+  /**
+   * API clients: the client_credentials grant with `resource=<audience>` (or `resource=urn:aud:<name>`
+   * for an audience that is no URI) answers a JWT access token (RS256, `sub` the client id) for that
+   * audience, valid `ttlSeconds(audience)` seconds (3600 by default).
+   */
+  jwtAccessTokens?: { ttlSeconds?: (audience: string) => number };
 }
 /** How the token endpoint answers while broken on purpose (an outage, a load balancer's error page). */
 export interface TokenEndpointFault { status: number; contentType: string; body: string }
@@ -38,6 +51,8 @@ export interface DevIssuer {
   breakTokenEndpoint(fault: TokenEndpointFault | undefined): void;
   /** Refresh-token grants the issuer completed, and refused. */
   readonly refreshGrants: { succeeded: number; failed: number };
+  /** A JWT with these claims and header fields, signed with the issuer's key (or a foreign one): for crafted logout tokens. */
+  sign(claims: Record<string, unknown>, header?: Record<string, unknown>, signWith?: 'issuer' | 'foreign'): Promise<string>;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -111,7 +126,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 }
 
 export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
-  const { default: Provider } = await loadProvider();
+  const { default: Provider, errors } = await loadProvider();
   const accounts = opts.accounts?.length ? opts.accounts : [DEFAULT_ACCOUNT];
   const prefix = opts.shape === 'crossid' ? '/oauth2' : ''; // where the provider is mounted
   const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
@@ -126,7 +141,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   // so the port, when ephemeral) at construction time. It listens only once the config is built.
   const sockets = new Set<Socket>();
   let handler = (_req: IncomingMessage, res: ServerResponse): void => send(res, 503, 'text/plain', 'starting');
-  const server = http.createServer((req, res) => handler(req, res));
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => handler(req, res))
+    : http.createServer((req, res) => handler(req, res));
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   const listen = (p: number): Promise<void> => new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -154,10 +171,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       // and, for a redirect URI ending in /callback, the sign_out beside it (a proxy's RP-initiated logout).
       post_logout_redirect_uris: c.post_logout_redirect_uris
         ?? [...new Set(c.redirect_uris.flatMap((u) => [`${new URL(u).origin}/`, ...(u.endsWith('/callback') ? [u.replace(/\/callback$/, '/sign_out')] : [])]))],
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', ...(opts.jwtAccessTokens ? ['client_credentials'] : [])],
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
     jwks: { keys: [privateJwk] },
     adapter: memoryAdapter(stored),
@@ -181,6 +199,18 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       pushedAuthorizationRequests: { enabled: false }, // on by default; neither Hydra nor Crossid shape has it
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
+      backchannelLogout: { enabled: true },
+      clientCredentials: { enabled: !!opts.jwtAccessTokens },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: (_ctx, indicator) => {
+          if (!opts.jwtAccessTokens) throw new errors.InvalidTarget();
+          // A resource indicator must be an absolute URI; `urn:aud:NAME` asks for the audience NAME
+          // (a client id, say).
+          const audience = indicator.startsWith('urn:aud:') ? indicator.slice('urn:aud:'.length) : indicator;
+          return { scope: 'api', audience, accessTokenFormat: 'jwt', accessTokenTTL: opts.jwtAccessTokens.ttlSeconds?.(audience) ?? 3600, jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
       introspection: { enabled: true, allowedPolicy: sameClient },
       rpInitiatedLogout: {
         enabled: true,
@@ -197,16 +227,23 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
     ttl: {
       AccessToken: opts.ttl?.accessToken ?? 3600, AuthorizationCode: 60, IdToken: opts.ttl?.idToken ?? 3600,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600,
       RefreshToken: opts.ttl?.refreshToken ?? 14 * 86400, Interaction: 3600, Session: 14 * 86400, Grant: 14 * 86400,
     },
     ...(opts.rotateRefreshTokens ? { rotateRefreshToken: () => true } : {}),
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((u) => new URL(u).origin === origin) ?? false,
+    // Logout tokens go to clients on loopback: oidc-provider's SSRF guard (the dispatcher it sets)
+    // refuses those addresses, and this issuer only ever runs on loopback for tests and the demo.
+    fetch: (url, init) => {
+      const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
   };
 
   await listen(opts.port ?? 0);
   const port = (server.address() as { port: number }).port;
-  const base = `http://127.0.0.1:${port}${prefix}`;
+  const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
   const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
   let provider: InstanceType<typeof Provider>;
   try {
@@ -334,6 +371,10 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     },
     breakTokenEndpoint(fault) { tokenFault = fault; },
     refreshGrants,
+    sign(claims, header = {}, how = 'issuer') {
+      const key = how === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;
+      return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, ...header }).sign(key);
+    },
     async stop() {
       if (!server.listening) return;
       // close() alone waits for keep-alive connections; destroy them so the port is really down.

@@ -85,6 +85,9 @@ export interface LoginResult {
   readonly identity: Identity;
   readonly accessToken?: string;
   readonly refreshToken?: string;
+  /** The issuer's session id (the verified ID token's `sid`), for back-channel logout. */
+  readonly issuerSid?: string;
+  /** The verified ID token, if the issuer sent one (sign-out at the issuer, pass_authorization_header). */
   readonly idToken?: string;
 }
 
@@ -152,11 +155,13 @@ export async function identityFromTokens(clients: IssuerClients, p: ProviderConf
   }
   const trusted = clients.verifiesIdToken && idClaims ? idClaims : userinfo;
   const extra = trusted === idClaims ? userinfo : undefined;
+  const sid = clients.verifiesIdToken ? idClaims?.sid : undefined;
   return {
     identity: trusted ? identityFromClaims(trusted, extra, p) : undefined,
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
     idToken,
+    ...(typeof sid === 'string' && sid !== '' ? { issuerSid: sid } : {}),
   };
 }
 
@@ -166,7 +171,7 @@ export interface TokenNeeds {
   readonly accessToken: boolean;
   /** cookie_refresh. */
   readonly refreshToken: boolean;
-  /** Sign-out at the issuer: its end_session_endpoint's id_token_hint, or backend_logout_url's {id_token}. */
+  /** Sign-out at the issuer (end_session_endpoint's id_token_hint, backend_logout_url's {id_token}), pass_authorization_header, set_authorization_header. */
   readonly idToken: boolean;
 }
 
@@ -174,7 +179,8 @@ export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
   return {
     accessToken: config.passAccessToken,
     refreshToken: config.cookie.refreshMs > 0,
-    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes('{id_token}'),
+    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes('{id_token}')
+      || config.passAuthorizationHeader || config.setAuthorizationHeader,
   };
 }
 
@@ -186,6 +192,7 @@ export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResu
     email: identity.email,
     groups: identity.groups,
     preferredUsername: identity.preferredUsername,
+    ...(tokens.issuerSid ? { issuerSid: tokens.issuerSid } : {}),
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
     ...(needs.refreshToken && tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
     ...(needs.idToken && tokens.idToken ? { idToken: tokens.idToken } : {}),

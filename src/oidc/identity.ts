@@ -11,12 +11,15 @@ export interface Identity {
 
 type Claims = Readonly<Record<string, unknown>>;
 
+/** What identityFromClaims reads of the provider configuration. */
+export type ClaimNames = Pick<ProviderConfig, 'emailClaim' | 'groupsClaim' | 'userIdClaim' | 'allowUnverifiedEmail'>;
+
 /**
  * Turns claims into the identity the proxy forwards. `trusted` is the claim set we verified (the
  * ID token when its signature was checked); `extra` fills what it lacks (userinfo, which many issuers
  * use for email and groups). Without a verified ID token, userinfo is the trusted set.
  */
-export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p: ProviderConfig): Identity {
+export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p: ClaimNames): Identity {
   const claims: Claims = { ...extra, ...trusted };
   const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
   if (!sub) throw new PortcullisError('NO_IDENTITY', { detail: 'no sub claim' });

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
+import { fetchTrusting } from './trust.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 import { IdTokenVerifier, isPlainAudienceRule } from './idtoken.js';
@@ -51,10 +52,13 @@ export class Issuer {
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #cfg: ProviderConfig;
+  /** Set with provider_ca_files: the issuer is reached trusting those authorities. */
+  readonly #fetch: client.CustomFetch | undefined;
   readonly #log: Logger;
 
   constructor(cfg: ProviderConfig, log: Logger) {
     this.#cfg = cfg;
+    this.#fetch = cfg.caCertificates ? fetchTrusting(cfg.caCertificates) : undefined;
     this.#log = log.child({ component: 'issuer' });
   }
 
@@ -98,6 +102,7 @@ export class Issuer {
       const discovered = await client.discovery(c.issuerUrl, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
         execute: this.#usesHttp() ? [client.allowInsecureRequests] : [],
         timeout: HTTP_TIMEOUT_S,
+        ...(this.#fetch ? { [client.customFetch]: this.#fetch } : {}),
       });
       metadata = { ...discovered.serverMetadata() };
     }
@@ -118,8 +123,9 @@ export class Issuer {
       // Verify ID token signatures against the JWKS (openid-client skips this by default for
       // tokens from the token endpoint); the issue asks for signature, iss, aud, exp and nonce.
       if (metadata.jwks_uri) client.enableNonRepudiationChecks(cfg);
-      if (!c.issuerUrl) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, undefined);
-      else if (ownCheck) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, SET_ASIDE_ID_TOKEN);
+      if (this.#fetch) cfg[client.customFetch] = this.#fetch;
+      if (!c.issuerUrl) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, undefined, this.#fetch);
+      else if (ownCheck) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, SET_ASIDE_ID_TOKEN, this.#fetch);
       return cfg;
     };
     const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
@@ -136,6 +142,7 @@ export class Issuer {
       idTokenVerifier: ownCheck ? new IdTokenVerifier({
         issuer: metadata.issuer, jwksUri: metadata.jwks_uri!, algorithms: metadata.id_token_signing_alg_values_supported,
         rule: { clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims },
+        ...(this.#fetch ? { fetch: this.#fetch as unknown as typeof fetch } : {}),
       }) : undefined,
       endSessionEndpoint: metadata.end_session_endpoint,
       scopesSupported: metadata.scopes_supported,
@@ -171,10 +178,10 @@ export class Issuer {
  * unknown `iss`. With a widened audience rule openid-client would refuse a token the rule accepts,
  * so Portcullis verifies it itself (IdTokenVerifier). PKCE and state are still checked as always.
  */
-function setAsideIdToken(tokenEndpoint: string, keepAs: string | undefined): client.CustomFetch {
+function setAsideIdToken(tokenEndpoint: string, keepAs: string | undefined, base?: client.CustomFetch): client.CustomFetch {
   const target = new URL(tokenEndpoint).href;
   return async (url, options) => {
-    const res = await fetch(url, options as RequestInit); // CustomFetchOptions is RequestInit, typed apart
+    const res = await (base ? base(url, options) : fetch(url, options as RequestInit)); // CustomFetchOptions is RequestInit, typed apart
     if (url !== target || !res.ok) return res;
     const text = await res.text();
     let body: unknown;

@@ -37,6 +37,8 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     if (!clients) throw new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' });
     if (!s.refreshToken) throw new PortcullisError('INTERNAL', { detail: 'refresh of a session without a refresh token' });
     const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub);
-    return sessionFields(r.identity ?? identityOf(s), r, tokenNeeds(config, clients));
+    // A refresh often brings no new ID token: the one from the login still serves as id_token_hint,
+    // and the issuer's session (back-channel logout's handle) is the same one.
+    return sessionFields(r.identity ?? identityOf(s), { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid }, tokenNeeds(config, clients));
   };
 }

@@ -93,13 +93,32 @@ export function redirect(out: Outlet, location: string, cookies: readonly string
 /** An error as a page for a browser or JSON for an API client: the same code and words either way. */
 export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisError, o: {
   retryUrl?: string; cookies?: readonly string[]; extra?: Record<string, string>; note?: string;
-  /** On a forbidden page: the account the user is signed in as (the page offers to switch). */
-  signedInAs?: string;
+  /** A signed-in user the access rules refuse: the page says who they are and offers to switch. */
+  refused?: Refused; headers?: OutgoingHttpHeaders;
 } = {}): void {
   if (wantsHtml(req)) {
-    const page = pagesFor(req).error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.signedInAs });
-    sendHtml(out, err.status, page, o.cookies, pagesFor(req).headers);
+    const pages = pagesFor(req);
+    const html = pages.error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.refused?.signedInAs });
+    answer(out, err.status, { ...pages.headers, ...o.headers }, html, o.cookies);
   } else {
-    sendJson(out, err.status, { error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra }, o.cookies);
+    const body = JSON.stringify({ error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra, ...o.refused });
+    answer(out, err.status, { ...JSON_HEADERS, ...o.headers }, body, o.cookies);
   }
+}
+
+/** A signed-in user the access rules refuse: who they are, and where to sign out to switch user. */
+export interface Refused {
+  readonly signedInAs: string;
+  readonly signOutUrl: string;
+}
+
+/**
+ * What the refusal page shows: the email, else the preferred username, else the user id; and a
+ * sign-out that lands on the sign-in page, so the next login can pick another account.
+ */
+export function refusalFor(who: { readonly user: string; readonly email?: string; readonly preferredUsername?: string }, proxyPrefix: string): Refused {
+  return {
+    signedInAs: who.email ?? who.preferredUsername ?? who.user,
+    signOutUrl: `${proxyPrefix}/sign_out?rd=${encodeURIComponent(`${proxyPrefix}/sign_in?prompt=login`)}`,
+  };
 }

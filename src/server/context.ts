@@ -26,6 +26,10 @@ export class RequestContext {
   upstream?: Upstream;
   /** Set by whatever identifies the user, for the request log. */
   user?: string;
+  /** Set before the road when request ids are on (prelude.ts): kept from the client or made here. */
+  requestId?: string;
+  /** Set before the road for a path the request log leaves out (prelude.ts). */
+  unlogged?: boolean;
   #query?: URLSearchParams;
   #cookies?: Map<string, string>;
 

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessPolicy } from '../access/policy.js';
-import { safeRedirectPath } from '../access/redirect.js';
+import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
+import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
 import { beginLogin, completeLogin, loginRequestFrom, sessionFields, tokenNeeds, type LoginResult } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { backendLogout, endSessionUrl } from '../oidc/logout.js';
@@ -11,7 +12,8 @@ import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import type { NewSession, SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
-import { answer, pagesFor, redirect, sendError, sendHtml, sendJson } from './answer.js';
+import type { IdentityJwt } from '../upstream/identityjwt.js';
+import { answer, pagesFor, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
 import type { RequestContext } from './context.js';
 import { requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
@@ -25,6 +27,8 @@ export interface EndpointDeps {
   readonly access: AccessPolicy;
   /** The X-Auth-Request-* headers of a forward-auth answer (empty unless set_xauthrequest). */
   readonly answerIdentity: IdentityHeaders;
+  /** Set with pass_identity_jwt: its JWKS is served at {proxy_prefix}/jwks.json. */
+  readonly identityJwt?: IdentityJwt;
 }
 
 /**
@@ -41,6 +45,7 @@ export interface Endpoint {
 export class AuthEndpoints {
   readonly #d: EndpointDeps;
   readonly #routes: Map<string, Endpoint>;
+  readonly #logoutTokens = new LogoutTokenVerifier();
 
   constructor(deps: EndpointDeps) {
     this.#d = deps;
@@ -52,7 +57,14 @@ export class AuthEndpoints {
       [`${p}/sign_out`, { session: true, asLoaded: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
+      [`${p}/backchannel_logout`, { session: false, run: (c) => this.backchannelLogout(c) }],
     ]);
+    const jwt = deps.identityJwt;
+    if (jwt) {
+      // Public keys only; upstreams cache it for a while and refetch on an unknown kid.
+      const body = JSON.stringify(jwt.jwks());
+      this.#routes.set(`${p}/jwks.json`, { session: false, run: async (c) => answer(c.out, 200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' }, body) });
+    }
   }
 
   route(pathname: string): Endpoint | undefined {
@@ -66,7 +78,7 @@ export class AuthEndpoints {
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     // login_hint and prompt (select_account, to switch user) ride along to /start, checked there.
     const passOn = new URLSearchParams({ rd });
     for (const name of ['login_hint', 'prompt']) {
@@ -84,14 +96,15 @@ export class AuthEndpoints {
     if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
     const redirectUri = this.#redirectUri(ctx.req);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
-    const rd = appRedirect(ctx);
+    const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd, {
       request: loginRequestFrom(ctx.query),
       wantsRefreshToken: this.#d.config.cookie.refreshMs > 0,
     });
-    const cookie = await this.#d.loginStates.setCookie(loginState, this.#domain(ctx.req));
+    const domain = this.#domain(ctx.req);
+    const cookie = await this.#d.loginStates.setCookie(loginState, domain);
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
-    redirect(ctx.out, url.href, [cookie]);
+    redirect(ctx.out, url.href, [...this.#d.loginStates.evictOldest(ctx.cookies, domain), cookie]);
   }
 
   async callback(ctx: RequestContext): Promise<void> {
@@ -100,10 +113,10 @@ export class AuthEndpoints {
     const domain = this.#domain(ctx.req);
     const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
-    const fail = (err: PortcullisError, note?: string, signedInAs?: string): void => {
+    const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
       this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
       if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
-      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, signedInAs });
+      sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
     const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
@@ -135,7 +148,7 @@ export class AuthEndpoints {
     const { identity } = login;
     const verdict = this.#d.access.decide(identity);
     // Signed in at the issuer, refused here: the page says as whom, and how to switch account.
-    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, identity.email ?? identity.preferredUsername ?? identity.user);
+    if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, refusalFor(identity, this.#d.config.proxyPrefix));
     const needs = tokenNeeds(this.#d.config, clients);
     if (needs.refreshToken && !login.refreshToken) this.#noRefreshTokenWarning();
     let saved;
@@ -161,7 +174,7 @@ export class AuthEndpoints {
     const loaded = ctx.session;
     // Back from the issuer, `state` is the rd sent with it; as untrusted as any rd.
     const returning = ctx.query.get('state');
-    const rd = safeRedirectPath(ctx.query.get('rd') ?? returning);
+    const rd = safeRedirectPath(ctx.query.get('rd') ?? returning, '/', this.#d.config.whitelistDomains);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
@@ -184,7 +197,7 @@ export class AuthEndpoints {
     if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     const s = loaded.session;
     ctx.user = s.user;
-    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null });
+    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null }, loaded.cookies);
   }
 
   /**
@@ -200,7 +213,34 @@ export class AuthEndpoints {
     const verdict = this.#d.access.forSession(loaded.session);
     if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
-    answer(ctx.out, 202, { 'cache-control': 'no-store' });
+    answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
+  }
+
+  /**
+   * OIDC Back-Channel Logout 1.0: the issuer POSTs a signed logout token, and every session of its
+   * `sid` (or else its `sub`) ends, in every replica the store reaches. 200 when done, 400 for a
+   * token that fails a check (as §2.8 asks), 503 when the issuer's keys or the store are unavailable.
+   */
+  async backchannelLogout(ctx: RequestContext): Promise<void> {
+    const clients = this.#d.issuer.clients;
+    let token;
+    try {
+      const text = await readLogoutToken(ctx.req);
+      if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
+      token = await this.#logoutTokens.verify(text, clients, this.#d.config.provider.clientId);
+    } catch (err) {
+      if (!(err instanceof LogoutTokenRefused)) throw err;
+      return this.#refuseLogout(ctx, err.message);
+    }
+    const outcome = await this.#d.sessions.revoke({ sid: token.sid, sub: token.sub }, { jti: token.jti });
+    if (outcome.replayed) return this.#refuseLogout(ctx, 'jti seen before (a replayed logout token)');
+    this.#d.log.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended: outcome.ended }, 'back-channel logout');
+    answer(ctx.out, 200, { 'cache-control': 'no-store' });
+  }
+
+  #refuseLogout(ctx: RequestContext, reason: string): void {
+    this.#d.log.warn({ event: 'backchannel_logout_refused', reason }, 'back-channel logout refused');
+    sendError(ctx.req, ctx.out, new PortcullisError('BACKCHANNEL_LOGOUT_INVALID', { detail: reason }));
   }
 
   /**
@@ -254,9 +294,15 @@ export class AuthEndpoints {
 
 /**
  * Where to go after login: `rd`, else the `X-Auth-Request-Redirect` header that nginx sets to the
- * URI the user asked for (oauth2-proxy's order); either way only a local path.
+ * URI the user asked for (oauth2-proxy's order); either way a local path or a URL on a host of
+ * whitelist_domains.
  */
-function appRedirect(ctx: RequestContext): string {
+function appRedirect(ctx: RequestContext, allowed: AllowedDomains): string {
   const header = ctx.req.headers['x-auth-request-redirect'];
-  return safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined));
+  const rd = safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined), '/', allowed);
+  // rd travels in a cookie until the callback: a longer one is not a page anyone bookmarked.
+  return rd.length > MAX_RD_LENGTH ? '/' : rd;
 }
+
+/** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */
+const MAX_RD_LENGTH = 2048;

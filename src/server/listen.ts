@@ -30,9 +30,9 @@ export const DEFAULT_SOCKET_MODE = 0o660;
 
 /** Which option a listener comes from, for the start-up message when it cannot bind. */
 export class ListenError extends Error {
-  readonly option: 'http_address' | 'https_address';
+  readonly option: 'http_address' | 'https_address' | 'metrics_address';
   readonly code?: string;
-  constructor(option: 'http_address' | 'https_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
+  constructor(option: 'http_address' | 'https_address' | 'metrics_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
     super(`cannot listen on ${address.kind === 'unix' ? `unix://${address.path}` : `${address.host}:${address.port}`}: ${cause.message}`, { cause });
     this.option = option;
     this.code = cause.code;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
+import type { SealPasswords } from '../config/secret.js';
 
 /**
  * What a signed-in user's session holds. Tokens only when a feature needs them: the access token
@@ -13,6 +14,8 @@ export interface Session {
   /** The value sent as X-Forwarded-User (the subject unless user_id_claim says otherwise). */
   readonly user: string;
   readonly sub: string;
+  /** The issuer's session id (the ID token's `sid`), the handle of back-channel logout. */
+  readonly issuerSid?: string;
   readonly email?: string;
   readonly groups: readonly string[];
   readonly preferredUsername?: string;
@@ -21,14 +24,15 @@ export interface Session {
   readonly expiresAt: number;
   readonly accessToken?: string;
   readonly refreshToken?: string;
+  /** Only when pass_authorization_header or set_authorization_header sends it on, or sign-out at the issuer needs it. */
   readonly idToken?: string;
 }
 
-function isSession(x: unknown): x is Session {
+export function isSession(x: unknown): x is Session {
   const s = x as Partial<Session> | null;
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
     typeof s.expiresAt === 'number' && typeof s.createdAt === 'number' && Array.isArray(s.groups) && optionalString(s.sid)
-    && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken);
+    && optionalString(s.issuerSid) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken);
 }
 
 function optionalString(v: unknown): boolean {
@@ -54,13 +58,16 @@ export const NOT_CACHED: unique symbol = Symbol('not cached');
  * still good.
  */
 export class SessionCodec {
-  readonly #password: string;
+  readonly #passwords: SealPasswords;
+  /** How a seal by the newest secret starts; any other is re-sealed on use (secret rotation). */
+  readonly #newestPrefix: string;
   readonly #ttlSeconds: number;
   readonly #cache = new Map<string, Session>();
   readonly #max: number;
 
-  constructor(password: string, ttlMs: number, maxCached = 10_000) {
-    this.#password = password;
+  constructor(passwords: string | SealPasswords, ttlMs: number, maxCached = 10_000) {
+    this.#passwords = typeof passwords === 'string' ? { seal: { 1: passwords }, unseal: { 1: passwords }, sealId: '1' } : passwords;
+    this.#newestPrefix = `Fe26.2*${this.#passwords.sealId}*`;
     this.#ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
     this.#max = maxCached;
   }
@@ -68,7 +75,12 @@ export class SessionCodec {
   get ttlMs(): number { return this.#ttlSeconds * 1000; }
 
   async seal(session: Session): Promise<string> {
-    return sealData(session, { password: this.#password, ttl: this.#ttlSeconds });
+    return sealData(session, { password: this.#passwords.seal, ttl: this.#ttlSeconds });
+  }
+
+  /** True when a seal was made with an older secret than the newest (cheap: no digest, no crypto). */
+  isStale(sealed: string): boolean {
+    return !sealed.startsWith(this.#newestPrefix);
   }
 
   /**
@@ -91,13 +103,18 @@ export class SessionCodec {
     if (!CANONICAL_SEAL.test(sealed)) return undefined;
     let data: unknown;
     try {
-      data = await unsealData(sealed, { password: this.#password, ttl: this.#ttlSeconds });
+      data = await unsealData(sealed, { password: this.#passwords.unseal, ttl: this.#ttlSeconds });
     } catch {
       return undefined; // malformed seal: no session, never an error page
     }
     if (!isSession(data) || data.expiresAt <= now) return undefined;
     this.#remember(digest(sealed), data);
     return data;
+  }
+
+  /** Caches a seal this process just made, so its first use costs no unseal. */
+  prime(sealed: string, session: Session): void {
+    this.#remember(digest(sealed), session);
   }
 
   #remember(key: string, session: Session): void {

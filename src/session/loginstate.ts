@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
+import type { SealPasswords } from '../config/secret.js';
 import type { CookieConfig } from '../config/validate.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
 
@@ -16,6 +17,9 @@ export interface LoginState {
   readonly startedAt: number;
 }
 
+/** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */
+export const MAX_LOGIN_STATES = 5;
+
 /** A slow login (password reset, MFA enrolment) must still finish: the window a login has. */
 export const LOGIN_STATE_TTL_S = 15 * 60;
 /**
@@ -30,12 +34,13 @@ const LOGIN_STATE_KEPT_S = 60 * 60;
  * prefix, so they never travel with application requests.
  */
 export class LoginStateCookies {
-  readonly #password: string;
+  readonly #passwords: SealPasswords;
   readonly #cookie: CookieConfig;
   readonly #path: string;
 
-  constructor(password: string, cookie: CookieConfig, proxyPrefix: string) {
-    this.#password = password;
+  /** `passwords`: one, or the maps of every cookie secret (a login under way survives a rotation). */
+  constructor(passwords: string | SealPasswords, cookie: CookieConfig, proxyPrefix: string) {
+    this.#passwords = typeof passwords === 'string' ? { seal: { 1: passwords }, unseal: { 1: passwords }, sealId: '1' } : passwords;
     this.#cookie = cookie;
     this.#path = proxyPrefix;
   }
@@ -49,8 +54,25 @@ export class LoginStateCookies {
   }
 
   async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
-    const sealed = await sealData(ls, { password: this.#password, ttl: LOGIN_STATE_KEPT_S });
+    const sealed = await sealData(ls, { password: this.#passwords.seal, ttl: LOGIN_STATE_KEPT_S });
     return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_KEPT_S));
+  }
+
+  /**
+   * Set-Cookie values that delete the oldest login-state cookies this browser holds, so that with
+   * the one about to be added there are at most MAX_LOGIN_STATES. Abandoned logins otherwise pile
+   * up (one per click, 15 minutes each) until the Cookie header of every /oauth2 request exceeds
+   * the server's limit. Age is read from the seal's own expiry field (iron's sixth field, covered
+   * by its HMAC); a cookie that is not a seal counts as oldest.
+   */
+  evictOldest(cookies: ReadonlyMap<string, string>, domain: string | undefined): string[] {
+    const held: Array<[name: string, expires: number]> = [];
+    for (const [name, value] of cookies) {
+      if (this.isLoginStateCookie(name)) held.push([name, Number(value.split('*')[5]) || 0]);
+    }
+    if (held.length < MAX_LOGIN_STATES) return [];
+    held.sort((a, b) => a[1] - b[1]);
+    return held.slice(0, held.length - MAX_LOGIN_STATES + 1).map(([name]) => serializeCookie(name, '', this.#attrs(domain, 0)));
   }
 
   clearCookie(state: string, domain: string | undefined): string {
@@ -74,7 +96,7 @@ export class LoginStateCookies {
     if (!sealed) return undefined;
     let data: Partial<LoginState>;
     try {
-      data = await unsealData<LoginState>(sealed, { password: this.#password, ttl: LOGIN_STATE_KEPT_S });
+      data = await unsealData<LoginState>(sealed, { password: this.#passwords.unseal, ttl: LOGIN_STATE_KEPT_S });
     } catch {
       return undefined;
     }

@@ -74,13 +74,6 @@ function responseHeaders(raw: readonly string[]): string[] {
  * Once a header has been set on a response, writeHead sets the fields of a list one by one, so a
  * repeated field (two Set-Cookie) would keep only its last value: repeated fields are grouped.
  */
-function withOwnCookies(list: readonly string[], own: number | string | string[]): http.OutgoingHttpHeaders {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < list.length; i += 2) (out[list[i]!.toLowerCase()] ??= []).push(list[i + 1]!);
-  out['set-cookie'] = [...(out['set-cookie'] ?? []), ...(Array.isArray(own) ? own : [String(own)])];
-  return out;
-}
-
 function outgoing(req: http.IncomingMessage, t: ForwardTarget): http.RequestOptions {
   const headers = req.headers;
   if (t.changeOrigin) headers.host = t.host;
@@ -113,8 +106,13 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   out.on('response', (up: http.IncomingMessage) => {
     if (t.timeoutMs > 0) out.setTimeout(0);
     const headers = responseHeaders(up.rawHeaders);
-    const own = res.getHeader('set-cookie');
-    res.writeHead(up.statusCode ?? 502, up.statusMessage, own === undefined ? headers : withOwnCookies(headers, own));
+    // writeHead merges a list into headers already set (a request id) with setHeader, which keeps
+    // only the last of repeated names: append one by one then, so every Set-Cookie survives.
+    if (res.getHeaderNames().length === 0) res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
+    else {
+      for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
+      res.writeHead(up.statusCode ?? 502, up.statusMessage);
+    }
     up.on('error', () => res.destroy());
     up.pipe(res);
   });

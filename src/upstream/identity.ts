@@ -3,28 +3,43 @@ import type { Session } from '../session/codec.js';
 
 /** One identity header as data: its name on the way upstream and on a forward-auth answer, and its value. */
 interface IdentityField {
-  /** Sent to the upstream with a proxied request (oauth2-proxy's names). */
-  readonly upstream: string;
+  /** Sent to the upstream with a proxied request (oauth2-proxy's names); absent: never sent upstream. */
+  readonly upstream?: string;
   /** Sent on a forward-auth answer (`/oauth2/auth`) for nginx `auth_request_set` to copy. */
-  readonly response: string;
-  /** pass_user_headers governs user fields; pass_access_token governs the token. */
-  readonly kind: 'user' | 'token';
-  readonly value: (s: Session) => string | undefined;
+  readonly response?: string;
+  /** The option that turns it on (see IdentityHeaderOptions). */
+  readonly kind: 'user' | 'token' | 'idToken' | 'basic';
+  /**
+   * True for names only the proxy may set: a client's copy is removed from every request, before
+   * anything else. False for `Authorization`, which is the client's own unless the proxy is told to
+   * set it: then the client's is removed wherever the proxy forwards (see `replaces`).
+   */
+  readonly owned: boolean;
+  readonly value: (s: Session, o: IdentityHeaderOptions) => string | undefined;
 }
+
+/** The user name the upstream gets: the email with prefer_email_to_user (the user when there is none). */
+const userName = (s: Session, o: IdentityHeaderOptions): string => (o.preferEmailToUser && s.email ? s.email : s.user);
 
 /**
  * Every identity header the proxy can emit, in one table: the headers applied to a request, to a
  * forward-auth answer, and (later) signed into a JWT all come from here, and so do the names
- * stripped from what a client sends (`OWNED_IDENTITY_HEADERS`), so a new header cannot be emitted
- * without also being stripped.
+ * stripped from what a client sends (`OWNED_IDENTITY_HEADERS`, and `replaces` for Authorization),
+ * so a new header cannot be emitted without also being stripped. When two fields set the same name
+ * the later one wins; configuration refuses turning on both Authorization fields at once.
  */
 const FIELDS: readonly IdentityField[] = [
-  { upstream: 'x-forwarded-user', response: 'x-auth-request-user', kind: 'user', value: (s) => headerValue(s.user) },
-  { upstream: 'x-forwarded-email', response: 'x-auth-request-email', kind: 'user', value: (s) => (s.email ? headerValue(s.email) : undefined) },
-  { upstream: 'x-forwarded-groups', response: 'x-auth-request-groups', kind: 'user', value: (s) => (s.groups.length ? groupsValue(s.groups) : undefined) },
-  { upstream: 'x-forwarded-preferred-username', response: 'x-auth-request-preferred-username', kind: 'user', value: (s) => (s.preferredUsername ? headerValue(s.preferredUsername) : undefined) },
+  { upstream: 'x-forwarded-user', response: 'x-auth-request-user', kind: 'user', owned: true, value: (s, o) => headerValue(userName(s, o)) },
+  // oauth2-proxy sends no X-Forwarded-Email with prefer_email_to_user: the email is the user then.
+  { upstream: 'x-forwarded-email', response: 'x-auth-request-email', kind: 'user', owned: true, value: (s, o) => (s.email && !o.preferEmailToUser ? headerValue(s.email) : undefined) },
+  { upstream: 'x-forwarded-groups', response: 'x-auth-request-groups', kind: 'user', owned: true, value: (s) => (s.groups.length ? groupsValue(s.groups) : undefined) },
+  { upstream: 'x-forwarded-preferred-username', response: 'x-auth-request-preferred-username', kind: 'user', owned: true, value: (s) => (s.preferredUsername ? headerValue(s.preferredUsername) : undefined) },
   // A token is already header-safe (RFC 6750 b64token); encoding it would change it.
-  { upstream: 'x-forwarded-access-token', response: 'x-auth-request-access-token', kind: 'token', value: (s) => s.accessToken },
+  { upstream: 'x-forwarded-access-token', response: 'x-auth-request-access-token', kind: 'token', owned: true, value: (s) => s.accessToken },
+  // pass_basic_auth: RFC 7617 credentials, UTF-8 before base64.
+  { upstream: 'authorization', kind: 'basic', owned: false, value: (s, o) => `Basic ${Buffer.from(`${userName(s, o)}:${o.basicAuthPassword ?? ''}`, 'utf8').toString('base64')}` },
+  // pass_authorization_header upstream, set_authorization_header on answers: the ID token.
+  { upstream: 'authorization', response: 'authorization', kind: 'idToken', owned: false, value: (s) => (s.idToken ? `Bearer ${s.idToken}` : undefined) },
 ];
 
 /**
@@ -40,7 +55,10 @@ const RESERVED_PREFIXES = ['x-auth-request-'];
 const INPUT_HEADERS = new Set(['x-auth-request-redirect']);
 
 /** Every header name a client may not send (folded: lower case, `_` and `.` as `-`). */
-export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([...FIELDS.flatMap((f) => [f.upstream, f.response]), ...RESERVED]);
+export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([
+  ...FIELDS.filter((f) => f.owned).flatMap((f) => [f.upstream, f.response].filter((n): n is string => n !== undefined)),
+  ...RESERVED,
+]);
 
 /**
  * Servers behind the proxy may fold `_` and `.` into `-` (nginx with underscores_in_headers, CGI/PHP,
@@ -60,8 +78,14 @@ export function isOwnedIdentityHeader(name: string): boolean {
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
 
 export interface IdentityHeaderOptions {
+  /** X-Forwarded-User, -Email, -Groups, -Preferred-Username (pass_user_headers or pass_basic_auth). */
   readonly passUserHeaders: boolean;
   readonly passAccessToken: boolean;
+  /** Authorization: Bearer <ID token> (pass_authorization_header; set_authorization_header on answers). */
+  readonly passIdToken?: boolean;
+  /** Authorization: Basic user:password, when pass_basic_auth and basic_auth_password are both set. */
+  readonly basicAuthPassword?: string;
+  readonly preferEmailToUser?: boolean;
 }
 
 /**
@@ -69,12 +93,28 @@ export interface IdentityHeaderOptions {
  * a WeakMap hit costs less than rebuilding the strings on every request).
  */
 export class IdentityHeaders {
+  readonly #o: IdentityHeaderOptions;
   readonly #fields: readonly IdentityField[];
   readonly #upstream = new WeakMap<Session, HeaderList>();
   readonly #response = new WeakMap<Session, HeaderList>();
+  /**
+   * Client headers that are not the proxy's own but that these options make the proxy set upstream
+   * (Authorization): the client's copy is removed from every forwarded request, whether or not this
+   * session has a value for it, as oauth2-proxy does with skip_auth_strip_headers.
+   */
+  readonly replaces: readonly string[];
 
   constructor(o: IdentityHeaderOptions) {
-    this.#fields = FIELDS.filter((f) => (f.kind === 'user' ? o.passUserHeaders : o.passAccessToken));
+    this.#o = o;
+    this.#fields = FIELDS.filter((f) => {
+      switch (f.kind) {
+        case 'user': return o.passUserHeaders;
+        case 'token': return o.passAccessToken;
+        case 'idToken': return o.passIdToken === true;
+        case 'basic': return o.basicAuthPassword !== undefined;
+      }
+    });
+    this.replaces = [...new Set(this.#fields.filter((f) => !f.owned && f.upstream).map((f) => f.upstream!))];
   }
 
   forUpstream(s: Session): HeaderList {
@@ -90,17 +130,23 @@ export class IdentityHeaders {
   }
 
   #build(s: Session, side: 'upstream' | 'response'): HeaderList {
-    const out: Array<readonly [string, string]> = [];
+    const out = new Map<string, string>();
     for (const f of this.#fields) {
-      const v = f.value(s);
-      if (v !== undefined) out.push([f[side], v]);
+      const name = f[side];
+      if (name === undefined) continue;
+      const v = f.value(s, this.#o);
+      if (v !== undefined) out.set(name, v);
     }
-    return out;
+    return [...out];
   }
 }
 
-/** Sets each header on a request's headers (replacing, never appending to, what was there). */
-export function applyToRequest(headers: IncomingHttpHeaders, list: HeaderList): void {
+/**
+ * Sets each header on a request's headers (replacing, never appending to, what was there), after
+ * removing the client's copies of `replaces` (see IdentityHeaders.replaces).
+ */
+export function applyToRequest(headers: IncomingHttpHeaders, list: HeaderList, replaces: readonly string[] = []): void {
+  for (const name of replaces) delete headers[name];
   for (const [name, value] of list) headers[name] = value;
 }
 

@@ -28,7 +28,7 @@ export function request(url: string, o: { method?: string; headers?: Record<stri
  * Sends a request target byte for byte (`..`, backslashes, odd encodings: what a client library
  * would normalise or refuse) and returns the status line's code and the whole answer as text.
  */
-export function rawRequest(origin: string, target: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+export function rawRequest(origin: string, target: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; text: string }> {
   const u = new URL(origin);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(u.port), u.hostname);
@@ -38,6 +38,6 @@ export function rawRequest(origin: string, target: string, headers: Record<strin
     socket.on('end', () => { clearTimeout(timer); resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text }); });
     socket.on('error', (e) => { clearTimeout(timer); reject(e); });
     const lines = Object.entries({ host: u.host, connection: 'close', ...headers }).map(([k, v]) => `${k}: ${v}`);
-    socket.write(`GET ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    socket.write(`${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
 }

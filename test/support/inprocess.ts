@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { mergeSources } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/validate.js';
-import { startDevIssuer, type DevAccount, type DevIssuer } from '../../src/devissuer/issuer.js';
+import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions } from '../../src/devissuer/issuer.js';
 import { startEchoUpstream } from '../../src/demo/echo.js';
 import { createLogger } from '../../src/log.js';
 import { startPortcullis, type Running } from '../../src/run.js';
@@ -53,12 +53,13 @@ export interface Peers {
  * A real issuer (oidc-provider) and an echo upstream, for proxies that will listen on `ports` of
  * 127.0.0.1 (plain http), plus any other `redirectUris` the issuer must accept.
  */
-export async function startPeers(o: { accounts?: DevAccount[]; ports?: number[]; redirectUris?: string[] } = {}): Promise<Peers> {
+export async function startPeers(o: { accounts?: DevAccount[]; ports?: number[]; redirectUris?: string[]; issuerOptions?: Partial<DevIssuerOptions> } = {}): Promise<Peers> {
   const ports = o.ports ?? [await freePort()];
   const issuer = await startDevIssuer({
     shape: 'hydra',
     accounts: o.accounts ?? [ALICE],
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [...ports.map((p) => `http://127.0.0.1:${p}/oauth2/callback`), ...o.redirectUris ?? []] }],
+    ...o.issuerOptions,
   });
   const echo = await startEchoUpstream();
   return {

@@ -5,14 +5,25 @@ import { fileURLToPath } from 'node:url';
 export const BIN = fileURLToPath(new URL('../../../bin/portcullis', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
+/**
+ * A free loopback port for a server a test starts later, chosen below the kernel's ephemeral range
+ * (Linux: 32768–60999). A port the kernel picked for `listen(0)` and that was then released can be
+ * handed out again to the next `listen(0)` (an issuer, an echo upstream) before the proxy binds
+ * it: EADDRINUSE, seen here under load. Ports outside that range are never handed out that way.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('no free loopback port found between 20000 and 32000');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 }
 

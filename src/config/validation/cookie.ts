@@ -7,15 +7,7 @@ import { parseDuration } from '../values.js';
 export function validateCookie(r: OptionReader): CookieConfig {
   const cookieName = r.str('cookie_name');
   if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookieName)) r.fail('cookie_name', 'a cookie name of letters, digits and _-.');
-  const cookieSecretRaw = r.str('cookie_secret');
-  let secret: Buffer = Buffer.alloc(0);
-  if (cookieSecretRaw === '') {
-    r.missing('cookie_secret', `a 16, 24 or 32 byte secret, raw or base64 (${COOKIE_SECRET_HINT})`);
-  } else {
-    const bytes = cookieSecretBytes(cookieSecretRaw);
-    if (bytes) secret = bytes;
-    else r.fail('cookie_secret', `16, 24 or 32 bytes, raw or base64 (${COOKIE_SECRET_HINT})`);
-  }
+  const { secret, previousSecrets } = readCookieSecrets(r);
   const cookieDomains = r.list('cookie_domains').map((d) => d.toLowerCase());
   const cookiePath = r.path('cookie_path', true);
   const expire = parseDuration(r.str('cookie_expire'));
@@ -35,9 +27,45 @@ export function validateCookie(r: OptionReader): CookieConfig {
   if (!cookieSecure) r.warnings.push('OAUTH2_PROXY_COOKIE_SECURE=false: session cookies are sent over plain http; use this only for local development');
 
   return {
-    name: cookieName, secret, domains: cookieDomains, path: cookiePath,
+    name: cookieName, secret, previousSecrets, domains: cookieDomains, path: cookiePath,
     expireMs: expire.ok ? expire.value : 0,
     refreshMs: refresh.ok ? refresh.value : 0,
     secure: cookieSecure, httpOnly: cookieHttpOnly, sameSite,
   };
+}
+
+/**
+ * cookie_secret (comma-separated) or cookie_secret_file (one per line): the first seals, every one
+ * unseals. A whole value that is itself a valid secret is one secret, commas and all (a raw
+ * 16–32-character secret may hold a comma; two valid secrets joined by one are longer than 32).
+ */
+function readCookieSecrets(r: OptionReader): { secret: Buffer; previousSecrets: Buffer[] } {
+  const expected = `16, 24 or 32 bytes, raw or base64 (${COOKIE_SECRET_HINT})`;
+  const raw = r.str('cookie_secret');
+  const file = r.str('cookie_secret_file');
+  let entries: string[] = [];
+  let from: 'cookie_secret' | 'cookie_secret_file' = 'cookie_secret';
+  if (file !== '') {
+    from = 'cookie_secret_file';
+    if (raw !== '') r.errors.push('set only one of OAUTH2_PROXY_COOKIE_SECRET and OAUTH2_PROXY_COOKIE_SECRET_FILE');
+    try {
+      entries = r.readFile(file).split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+      if (entries.length === 0) r.fail('cookie_secret_file', `a file that holds the cookie secret, one per line (it has none): ${expected}`);
+    } catch (e) {
+      r.fail('cookie_secret_file', `a readable file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  } else if (raw === '') {
+    r.missing('cookie_secret', `a 16, 24 or 32 byte secret, raw or base64 (${COOKIE_SECRET_HINT}), or OAUTH2_PROXY_COOKIE_SECRET_FILE`);
+  } else {
+    entries = cookieSecretBytes(raw) ? [raw] : raw.split(',').map((s) => s.trim());
+  }
+  const secrets: Buffer[] = [];
+  entries.forEach((entry, i) => {
+    const bytes = cookieSecretBytes(entry);
+    const which = entries.length > 1 ? `secret ${i + 1} of ${entries.length}: ` : '';
+    if (!bytes) r.fail(from, `${which}${expected}`);
+    else if (secrets.some((s) => s.equals(bytes))) r.fail(from, `${which}each secret once (this one is listed twice)`);
+    else secrets.push(bytes);
+  });
+  return { secret: secrets[0] ?? Buffer.alloc(0), previousSecrets: secrets.slice(1) };
 }

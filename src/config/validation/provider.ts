@@ -1,7 +1,8 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
-import { isLoopbackHost } from '../values.js';
+import { rootCertificates } from 'node:tls';
+import { isLoopbackHost, parseCommaList } from '../values.js';
 
 /** OIDC Core 3.1.2.1's prompt values. */
 const PROMPTS = ['none', 'login', 'consent', 'select_account'];
@@ -67,7 +68,10 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if ((relativeRedirect && r.str('redirect_url') !== `${proxyPrefix}/callback`) || (redirectUrl && redirectUrl.pathname !== `${proxyPrefix}/callback`)) {
     r.fail('redirect_url', `a URL whose path is ${proxyPrefix}/callback (the proxy's callback endpoint), e.g. https://app.example.com${proxyPrefix}/callback, or that path alone to take scheme and host from each request`);
   }
-  const scope = r.str('scope');
+  // oauth2-proxy's OIDC provider asks for the groups scope too when allowed_groups is set and the
+  // scope is left at its default: most issuers release groups only for it.
+  const groupsToo = r.raw.scope!.origin === 'default' && parseCommaList(r.raw.allowed_groups!.value).length > 0;
+  const scope = groupsToo ? `${r.str('scope')} groups` : r.str('scope');
   if (!scope.split(/\s+/).includes('openid')) r.fail('scope', 'a space-separated scope list that includes openid, e.g. "openid email profile"');
   const prompt = r.str('prompt');
   const prompts = prompt.split(/\s+/).filter(Boolean);
@@ -107,5 +111,24 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     extraAudiences: r.list('oidc_extra_audiences'),
     audienceClaims: audienceClaims.length ? audienceClaims : [defaultOf('oidc_audience_claims')],
     backendLogoutUrl: backendLogoutUrl || undefined,
+    ...caCertificates(r),
   };
+}
+
+/** provider_ca_files read at start-up: each file must hold at least one PEM certificate. */
+function caCertificates(r: OptionReader): { caCertificates?: readonly string[] } {
+  const files = r.list('provider_ca_files');
+  const system = r.bool('use_system_trust_store');
+  if (files.length === 0) return {};
+  const pems: string[] = [];
+  for (const file of files) {
+    try {
+      const found = r.readFile(file).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+      if (found) pems.push(...found);
+      else r.fail('provider_ca_files', `PEM files of CA certificates (${file} holds no -----BEGIN CERTIFICATE----- block)`);
+    } catch (e) {
+      r.fail('provider_ca_files', `readable PEM files (${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
+  return { caCertificates: system ? [...rootCertificates, ...pems] : pems };
 }

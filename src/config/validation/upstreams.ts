@@ -73,6 +73,9 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
     if (first !== undefined) r.errors.push(`${where()}: ${JSON.stringify(first)} and ${JSON.stringify(s.url.href)} both serve the route ${s.path}; give each upstream its own route`);
     else seen.set(s.path, s.url.href);
   }
+  // Nothing is buffered, so there is nothing to flush; a malformed value is still a mistake to report.
+  const flush = parseDuration(r.str('flush_interval'));
+  if (!flush.ok) r.fail('flush_interval', flush.expected);
   const timeout = parseDuration(r.str('upstream_timeout'));
   if (!timeout.ok) r.fail('upstream_timeout', timeout.expected);
   return {

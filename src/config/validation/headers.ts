@@ -1,0 +1,36 @@
+import type { OptionReader } from '../reader.js';
+
+export interface HeadersPart {
+  readonly passUserHeaders: boolean;
+  readonly passAccessToken: boolean;
+  readonly setXAuthRequest: boolean;
+  /** pass_basic_auth: with basic_auth_password, Authorization: Basic upstream; also the user headers. */
+  readonly passBasicAuth: boolean;
+  readonly basicAuthPassword: string;
+  readonly preferEmailToUser: boolean;
+  readonly passAuthorizationHeader: boolean;
+  readonly setAuthorizationHeader: boolean;
+}
+
+/** What reaches the upstream, and what a forward-auth answer carries. */
+export function validateHeaders(r: OptionReader): HeadersPart {
+  const part: HeadersPart = {
+    passUserHeaders: r.bool('pass_user_headers'),
+    passAccessToken: r.bool('pass_access_token'),
+    setXAuthRequest: r.bool('set_xauthrequest'),
+    passBasicAuth: r.bool('pass_basic_auth'),
+    basicAuthPassword: r.str('basic_auth_password'),
+    preferEmailToUser: r.bool('prefer_email_to_user'),
+    passAuthorizationHeader: r.bool('pass_authorization_header'),
+    setAuthorizationHeader: r.bool('set_authorization_header'),
+  };
+  // oauth2-proxy adds both values to one Authorization header ("Basic …,Bearer …"), which no
+  // server reads: make the choice explicit instead.
+  if (part.passAuthorizationHeader && part.passBasicAuth && part.basicAuthPassword !== '') {
+    r.errors.push('OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER=true and OAUTH2_PROXY_BASIC_AUTH_PASSWORD (with OAUTH2_PROXY_PASS_BASIC_AUTH, on by default) would both set the upstream\'s Authorization header: keep one (set OAUTH2_PROXY_PASS_BASIC_AUTH=false, or unset the password)');
+  }
+  if (part.basicAuthPassword !== '' && !part.passBasicAuth) {
+    r.warnings.push('OAUTH2_PROXY_BASIC_AUTH_PASSWORD has no effect with OAUTH2_PROXY_PASS_BASIC_AUTH=false');
+  }
+  return part;
+}

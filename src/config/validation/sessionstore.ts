@@ -1,0 +1,92 @@
+import type { OptionName } from '../options.js';
+import type { OptionReader } from '../reader.js';
+
+/** Where one Redis server is: host and port, or a unix socket. */
+export type RedisAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
+/** How to reach Redis, in one of the three shapes oauth2-proxy supports. */
+export type RedisConfig = {
+  readonly username?: string;
+  readonly password?: string;
+  /** PING a connection after this many quiet seconds (0: never). */
+  readonly idleTimeoutS: number;
+} & (
+  | { readonly mode: 'standalone'; readonly address: RedisAddress; readonly tls: boolean; readonly db: number }
+  | { readonly mode: 'sentinel'; readonly masterName: string; readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly sentinelPassword?: string }
+  | { readonly mode: 'cluster'; readonly nodes: ReadonlyArray<{ host: string; port: number }> }
+);
+
+export interface SessionStoreConfig {
+  readonly type: 'cookie' | 'redis';
+  /** Set with session_store_type=redis, or with cookie sessions when a Redis URL is given (shared revocations). */
+  readonly redis?: RedisConfig;
+}
+
+/** session_store_type and the redis_* options (oauth2-proxy's names and shapes). */
+export function validateSessionStore(r: OptionReader): { sessionStore: SessionStoreConfig } {
+  const type = r.enumOf('session_store_type') as SessionStoreConfig['type'];
+  const sentinel = r.bool('redis_use_sentinel');
+  const cluster = r.bool('redis_use_cluster');
+  const url = r.str('redis_connection_url');
+  const password = r.str('redis_password') || undefined;
+  const idle = r.str('redis_connection_idle_timeout');
+  const idleTimeoutS = /^\d{1,6}$/.test(idle) ? Number(idle) : (r.fail('redis_connection_idle_timeout', 'a whole number of seconds, e.g. 240 (0: no PINGs)'), 0);
+
+  const wanted = type === 'redis' || url !== '' || sentinel || cluster;
+  if (!wanted) return { sessionStore: { type } };
+  if (sentinel && cluster) r.errors.push('set only one of OAUTH2_PROXY_REDIS_USE_SENTINEL and OAUTH2_PROXY_REDIS_USE_CLUSTER');
+
+  let redis: RedisConfig | undefined;
+  if (sentinel) {
+    const masterName = r.str('redis_sentinel_master_name');
+    if (masterName === '') r.missing('redis_sentinel_master_name', 'the master name your Sentinels monitor, because OAUTH2_PROXY_REDIS_USE_SENTINEL=true');
+    const sentinels = hostPorts(r, 'redis_sentinel_connection_urls', 'the Sentinels, because OAUTH2_PROXY_REDIS_USE_SENTINEL=true');
+    const first = r.list('redis_sentinel_connection_urls')[0];
+    const sentinelPassword = first ? safeUrl(first)?.password || undefined : undefined;
+    redis = { mode: 'sentinel', masterName, sentinels, sentinelPassword: sentinelPassword && decodeURIComponent(sentinelPassword), password, idleTimeoutS };
+  } else if (cluster) {
+    redis = { mode: 'cluster', nodes: hostPorts(r, 'redis_cluster_connection_urls', 'some nodes of the cluster, because OAUTH2_PROXY_REDIS_USE_CLUSTER=true'), password, idleTimeoutS };
+  } else if (url === '') {
+    r.missing('redis_connection_url', 'the Redis server, because OAUTH2_PROXY_SESSION_STORE_TYPE=redis (or set OAUTH2_PROXY_REDIS_USE_SENTINEL / OAUTH2_PROXY_REDIS_USE_CLUSTER)');
+  } else {
+    const standalone = parseStandalone(url);
+    if (!standalone) r.fail('redis_connection_url', 'redis://[user:password@]host:port[/db], rediss://… for TLS, or unix:///path/to/redis.sock');
+    else redis = { mode: 'standalone', ...standalone, password: password ?? standalone.password, idleTimeoutS };
+  }
+  if (type === 'cookie' && redis) {
+    r.warnings.push('OAUTH2_PROXY_SESSION_STORE_TYPE=cookie with Redis configured: sessions stay in cookies, and Redis keeps only revocations (back-channel logout, portcullis sessions revoke) for every replica');
+  }
+  return { sessionStore: { type, redis } };
+}
+
+function safeUrl(v: string): URL | undefined {
+  try { return new URL(v); } catch { return undefined; }
+}
+
+function parseStandalone(v: string): { address: RedisAddress; tls: boolean; db: number; username?: string; password?: string } | undefined {
+  const u = safeUrl(v);
+  if (!u) return undefined;
+  const credentials = { username: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) || undefined };
+  if (u.protocol === 'unix:') {
+    return u.hostname === '' && u.pathname.startsWith('/') && u.pathname.length > 1 ? { address: { path: decodeURIComponent(u.pathname) }, tls: false, db: 0, ...credentials } : undefined;
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return undefined;
+  const db = u.pathname === '' || u.pathname === '/' ? 0 : /^\/\d{1,2}$/.test(u.pathname) ? Number(u.pathname.slice(1)) : NaN;
+  if (!u.hostname || Number.isNaN(db)) return undefined;
+  return { address: { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) }, tls: u.protocol === 'rediss:', db, ...credentials };
+}
+
+function hostPorts(r: OptionReader, name: OptionName, why: string): Array<{ host: string; port: number }> {
+  const list = r.list(name);
+  if (list.length === 0) r.missing(name, `${why}: redis://host:port, comma-separated`);
+  const out: Array<{ host: string; port: number }> = [];
+  for (const entry of list) {
+    const u = safeUrl(entry);
+    if (!u || u.protocol !== 'redis:' || !u.hostname || (u.pathname !== '' && u.pathname !== '/')) {
+      r.fail(name, `redis://host:port for each entry (${JSON.stringify(entry)} is not)`);
+      continue;
+    }
+    out.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) });
+  }
+  return out;
+}

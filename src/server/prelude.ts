@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { ServerResponse } from 'node:http';
+import type { Config } from '../config/validate.js';
+import type { RequestContext } from './context.js';
+
+/**
+ * A client's request id is kept only when it looks like one: 1–128 characters of letters, digits
+ * and `- _ . : + / = @` (UUIDs, nginx's $request_id, base64 and most tracing ids). Anything else
+ * (longer, spaces, quotes, several values joined by a comma) is replaced, so a client cannot put
+ * arbitrary text into the log lines, the upstream's request or the answer. The value is taken from
+ * any client for now; trusting it only from known proxies (trusted_proxy_ips) comes later.
+ */
+const SANE_REQUEST_ID = /^[A-Za-z0-9\-_.:+/=@]{1,128}$/;
+
+export function isSaneRequestId(value: string | string[] | undefined): value is string {
+  return typeof value === 'string' && SANE_REQUEST_ID.test(value);
+}
+
+/**
+ * What every request gets before the road, built once from the configuration: its id (kept from
+ * the client when sane, else a UUID; set on the request that goes upstream and on the response),
+ * and whether the request log leaves it out (silence_ping_logging, exclude_logging_paths).
+ * Undefined when neither is configured, so the road then pays one comparison per request.
+ */
+export function createPrelude(config: Pick<Config, 'requestIdHeader' | 'silencePingLogging' | 'excludeLoggingPaths' | 'pingPath' | 'readyPath'>): ((ctx: RequestContext) => void) | undefined {
+  const unlogged = new Set(config.excludeLoggingPaths);
+  if (config.silencePingLogging) unlogged.add(config.pingPath).add(config.readyPath);
+  const header = config.requestIdHeader;
+  if (!header && unlogged.size === 0) return undefined;
+  const name = header?.toLowerCase();
+
+  return (ctx) => {
+    if (unlogged.size !== 0 && unlogged.has(ctx.path)) ctx.unlogged = true;
+    if (!name) return;
+    const given = ctx.req.headers[name];
+    const id = isSaneRequestId(given) ? given : randomUUID();
+    ctx.requestId = id;
+    ctx.req.headers[name] = id;
+    // An upgrade's own answers are raw bytes on the socket; the upstream still gets the id.
+    if (ctx.out instanceof ServerResponse) ctx.out.setHeader(header!, id);
+  };
+}

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LogSink } from '../src/log.js';
+import { freePort, startProxy } from './support/proxy.js';
+
+/** A real pipe (a FIFO) whose reader the test controls: it reads only when told to. */
+function fifo(): { writeFd: number; readAll(): string; close(): void } {
+  const path = join(mkdtempSync(join(tmpdir(), 'portcullis-log-')), 'out');
+  execFileSync('mkfifo', [path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeFd = openSync(path, constants.O_WRONLY);
+  return {
+    writeFd,
+    readAll: () => {
+      let text = '';
+      const buf = Buffer.alloc(1 << 16);
+      for (;;) {
+        let n = 0;
+        try { n = readSync(readFd, buf, 0, buf.length, null); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EAGAIN') break; throw e; }
+        if (n === 0) break;
+        text += buf.toString('utf8', 0, n);
+      }
+      return text;
+    },
+    close: () => { closeSync(readFd); },
+  };
+}
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test('a reader that stops reading never blocks the event loop: lines queue up to the bound, then are dropped, counted and reported', async () => {
+  const pipe = fifo();
+  const sink = new LogSink(pipe.writeFd, 256 * 1024);
+  const line = `${JSON.stringify({ msg: 'x'.repeat(180) })}\n`;
+  let worstTurnMs = 0;
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    for (let j = 0; j < 50; j++) sink.write(line); // 10,000 lines, ~1.9 MB: 30 pipes' worth
+    await tick();
+    worstTurnMs = Math.max(worstTurnMs, performance.now() - t);
+  }
+  assert.ok(worstTurnMs < 100, `an event-loop turn took ${worstTurnMs.toFixed(1)} ms`);
+  assert.ok(sink.dropped > 0, 'lines past the bound are dropped');
+  assert.ok(sink.dropped < 10_000, 'the queued ones are kept');
+  // The reader comes back: what was queued arrives, then a warning with the count.
+  let text = '';
+  for (let i = 0; i < 200 && !text.includes('log_lines_dropped'); i++) {
+    text += pipe.readAll();
+    sink.write(line);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const warning = text.split('\n').find((l) => l.includes('log_lines_dropped'));
+  assert.ok(warning, 'a warning line reports the drop');
+  assert.equal(JSON.parse(warning).dropped, sink.dropped);
+  await sink.drain(1000);
+  pipe.close();
+});
+
+test('the proxy keeps answering while its stdout is not read', async () => {
+  const port = await freePort();
+  const p = await startProxy({
+    OAUTH2_PROXY_OIDC_ISSUER_URL: 'http://127.0.0.1:9/', OAUTH2_PROXY_CLIENT_ID: 'x', OAUTH2_PROXY_CLIENT_SECRET: 'y',
+    OAUTH2_PROXY_COOKIE_SECRET: 'z'.repeat(32), OAUTH2_PROXY_EMAIL_DOMAINS: '*', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
+  });
+  try {
+    p.child.stdout!.pause(); // the pipe fills at 64 KiB; each /ping logs about 200 bytes
+    p.child.stdout!.removeAllListeners('data');
+    const started = Date.now();
+    for (let i = 0; i < 1500; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/ping`);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+    assert.ok(Date.now() - started < 30_000);
+    const t = Date.now();
+    assert.equal((await fetch(`http://127.0.0.1:${port}/ping`)).status, 200);
+    assert.ok(Date.now() - t < 1000, 'still fast with ~300 KB of log waiting');
+  } finally {
+    p.child.stdout!.resume();
+    await p.stop();
+  }
+});
