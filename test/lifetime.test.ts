@@ -237,3 +237,53 @@ describe('cookie_expire', () => {
     assert.equal((await replay.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT })).status, 401, 'past cookie_expire');
   });
 });
+
+describe('cookie_refresh with sessions in Redis (a real redis-server, two replicas)', () => {
+  test('a refresh keeps the session id: the other replica drops its cached copy and serves the new session from an older cookie, without refreshing again; sign-out of either cookie ends both', { timeout: 60_000 }, async () => {
+    const { startRedis, startReady } = await import('./support/redis.js');
+    const { CLIENT_ID, CLIENT_SECRET } = await import('./support/stack.js');
+    const { COOKIE_SECRET } = await import('./support/rig.js');
+    const redis = await startRedis();
+    const upstream = await startUpstream();
+    const extra = { ...REFRESHING, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url };
+    const r = await startRig({ env: extra, upstream });
+    const replica = await startReady({
+      OAUTH2_PROXY_OIDC_ISSUER_URL: r.issuer.issuer, OAUTH2_PROXY_CLIENT_ID: CLIENT_ID, OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
+      OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET, OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+      OAUTH2_PROXY_UPSTREAMS: upstream.url, OAUTH2_PROXY_SCOPE: 'openid email profile groups', ...extra,
+    });
+    try {
+      const b = await login(r);
+      const older = b.cookieHeader(new URL(r.proxy.url));
+      const viaReplica = (cookie: string): Promise<Response> => new HttpBrowser().request(`${replica.url}/`, { headers: { ...JSON_ACCEPT, cookie } });
+      assert.equal(upstreamHeaders(await viaReplica(older))['x-forwarded-groups'], 'staff', 'the replica serves (and caches) the session');
+
+      r.account.groups = ['staff', 'ops'];
+      await sleep(1_200);
+      const refreshed = await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+      assert.equal(upstreamHeaders(refreshed)['x-forwarded-groups'], 'staff,ops');
+      assert.ok(sessionCookieSet(refreshed), 'the ticket cookie goes out again (new lifetime)');
+      assert.equal(r.issuer.refreshGrants.succeeded, 1);
+      const newer = b.cookieHeader(new URL(r.proxy.url));
+
+      // The replica heard of the change (pub/sub): the older cookie names the same session, now refreshed.
+      let groups = '';
+      for (const until = Date.now() + 5_000; Date.now() < until && groups !== 'staff,ops'; await sleep(50)) {
+        groups = upstreamHeaders(await viaReplica(older))['x-forwarded-groups'] ?? '';
+      }
+      assert.equal(groups, 'staff,ops', 'the replica serves the refreshed session, not its stale cached copy');
+      assert.equal(r.issuer.refreshGrants.succeeded, 1, 'no second refresh with a spent refresh token');
+      assert.equal(redis.cli('--scan', '--pattern', 'portcullis:_oauth2_proxy:session:*').trim().split('\n').filter(Boolean).length, 1, 'one session in Redis, not two');
+
+      // Sign-out on the replica with the older cookie ends the session the newer cookie names too.
+      const out = await new HttpBrowser().request(`${replica.url}/oauth2/sign_out`, { headers: { cookie: older } });
+      assert.equal(out.status, 302);
+      const after = await new HttpBrowser().request(`${r.proxy.url}/`, { headers: { ...JSON_ACCEPT, cookie: newer } });
+      assert.equal(after.status, 401, 'the refreshed session ended everywhere');
+    } finally {
+      await replica.close();
+      await r.close();
+      await redis.close();
+    }
+  });
+});
