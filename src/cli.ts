@@ -94,7 +94,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (isDemoWanted(raw, process.env)) {
     const listenAddr = parseListenAddress(String(raw.http_address!.value)) ?? parseListenAddress(defaultOf('http_address'))!;
     try {
-      demo = await startDemo(listenAddr);
+      demo = await startDemo(listenAddr, raw);
     } catch (e) {
       fail([(e as Error).message]);
     }

@@ -17,14 +17,26 @@ export function isDemoWanted(raw: RawOptions, env: Readonly<Record<string, strin
   return unset('oidc_issuer_url') && unset('login_url') && env.NODE_ENV !== 'production';
 }
 
+/** The proxy as the echo app reaches it on loopback: a wildcard listener is reached on 127.0.0.1. */
+function loopbackOrigin(listen: ListenAddress): string {
+  if (listen.kind !== 'tcp') return 'http://127.0.0.1:4180';
+  const h = listen.host;
+  const host = h === '' || h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h.includes(':') ? `[${h}]` : h;
+  return `http://${host}:${listen.port}`;
+}
+
 /**
  * Starts the self-contained demo: an embedded dev issuer (oidc-provider, a dev dependency, so the
  * production image cannot start it) and an echo upstream, both on loopback ports of their own.
+ * `raw` is the user's configuration so far: the demo fills in what it left at the defaults, and
+ * the echo app follows what it did set (proxy prefix, JWT header and issuer).
  */
-export async function startDemo(listen: ListenAddress): Promise<Demo> {
+export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promise<Demo> {
   const port = listen.kind === 'tcp' ? listen.port : 4180;
+  const userSet = (n: string): string | undefined => (raw?.[n] && raw[n].origin !== 'default' ? String(raw[n].value) : undefined);
+  const prefix = (userSet('proxy_prefix') ?? '/oauth2').replace(/\/+$/, '');
   const clientSecret = randomBytes(24).toString('base64url');
-  const redirectUris = ['127.0.0.1', 'localhost'].map((h) => `http://${h}:${port}/oauth2/callback`);
+  const redirectUris = ['127.0.0.1', 'localhost'].map((h) => `http://${h}:${port}${prefix}/callback`);
   let issuer: Awaited<ReturnType<typeof import('../devissuer/issuer.js')['startDevIssuer']>>;
   try {
     // oidc-provider is loaded inside startDevIssuer, so a production install fails here, not at import.
@@ -44,8 +56,15 @@ export async function startDemo(listen: ListenAddress): Promise<Demo> {
       ? 'demo mode needs the development dependencies (oidc-provider): run `npm install`, or configure an issuer with OAUTH2_PROXY_OIDC_ISSUER_URL'
       : `the demo issuer did not start: ${(e as Error)?.message}`);
   }
-  // The echo page verifies the identity JWT against the proxy's own JWKS, as an app would.
-  const echo = await startEchoUpstream(0, '127.0.0.1', { jwksUrl: `http://127.0.0.1:${port}/oauth2/jwks.json`, jwtHeader: 'X-Forwarded-Identity-Jwt' });
+  // The echo page verifies the identity JWT against the proxy's own JWKS, as an app would. The JWT
+  // goes in a header of its own so that an app's Authorization header would survive, and with a fixed
+  // issuer, as a deployment would set its public URL (127.0.0.1 and localhost both reach the demo).
+  const jwtHeader = userSet('identity_jwt_header') ?? 'X-Forwarded-Identity-Jwt';
+  const jwtIssuer = userSet('identity_jwt_issuer') ?? `http://127.0.0.1:${port}`;
+  const echo = await startEchoUpstream(0, '127.0.0.1', {
+    jwt: { jwksUrl: `${loopbackOrigin(listen)}${prefix}/jwks.json`, header: jwtHeader, issuer: jwtIssuer },
+    signOutPath: `${prefix}/sign_out`,
+  });
   return {
     overrides: {
       oidc_issuer_url: issuer.issuer,
@@ -58,7 +77,8 @@ export async function startDemo(listen: ListenAddress): Promise<Demo> {
       scope: 'openid email profile groups',
       provider_display_name: 'the demo issuer',
       pass_identity_jwt: 'true',
-      identity_jwt_header: 'X-Forwarded-Identity-Jwt',
+      identity_jwt_header: jwtHeader,
+      identity_jwt_issuer: jwtIssuer,
     },
     issuerUrl: issuer.issuer,
     upstreamUrl: echo.url,
