@@ -24,9 +24,11 @@ a.button{display:inline-block;background:#2b59c3;color:#fff;border-radius:6px;pa
 a.button.secondary{background:#e8ebf2;color:#1d2330}
 small,footer{color:#667}footer{font-size:.8rem;margin:1rem}`;
 
+/** An empty icon: else the browser asks the app for /favicon.ico, which without a session is one more 401. */
 const HEAD = (title: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex"><title>${title}</title>
+<link rel="icon" href="data:,">
 <style>${STYLE}</style></head>`;
 
 const FOOTER = '<footer>{{if eq .Footer "-"}}{{else if eq .Footer ""}}Secured by Portcullis{{else}}{{.Footer}}{{end}}</footer>';
