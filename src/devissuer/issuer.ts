@@ -4,7 +4,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
 
@@ -45,6 +45,11 @@ export interface DevIssuer {
   loginAs(sub: string): void;
   /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
   mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
+  /**
+   * A key rotation as an issuer does it: a new signing key (new kid) published beside the old one in
+   * the JWKS, and every ID token from now on signed with it.
+   */
+  rotateKeys(): void;
   /** Revokes every refresh token of an account (the admin ending its sessions): a refresh then gets invalid_grant. */
   revokeRefreshTokens(sub: string): number;
   /** While set, the token endpoint answers with this instead (undefined: works again). */
@@ -152,6 +157,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = randomUUID();
   const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
+  const publicJwk = { ...createPublicKey(privateKey).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  let rotated: { key: KeyObject; kid: string; publicJwk: Record<string, unknown> } | undefined;
 
   const routes = opts.shape === 'hydra'
     ? { authorization: '/oauth2/auth', token: '/oauth2/token', userinfo: '/userinfo', jwks: '/.well-known/jwks.json',
@@ -267,6 +274,12 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
+    if (rotated && !mangler && ctx.status === 200 && typeof body?.id_token === 'string') {
+      const header = decodeProtectedHeader(body.id_token);
+      const idToken = await new SignJWT({ ...decodeJwt(body.id_token) }).setProtectedHeader({ ...header, alg: 'RS256', kid: rotated.kid }).sign(rotated.key);
+      ctx.body = { ...body, id_token: idToken };
+      return;
+    }
     if (!mangler || ctx.status !== 200 || typeof body?.id_token !== 'string') return;
     const fn = mangler;
     const key = signWith === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;
@@ -319,6 +332,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const uid = interactionPath.exec(url.pathname)?.[1];
     if (uid) return interaction(req, res, decodeURIComponent(uid));
+    if (rotated && url.pathname === `${prefix}${routes.jwks}`) {
+      return send(res, 200, 'application/jwk-set+json', JSON.stringify({ keys: [rotated.publicJwk, publicJwk] }));
+    }
     if (tokenFault && url.pathname === `${prefix}${routes.token}`) {
       req.resume();
       return send(res, tokenFault.status, tokenFault.contentType, tokenFault.body);
@@ -370,6 +386,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       return n;
     },
     breakTokenEndpoint(fault) { tokenFault = fault; },
+    rotateKeys() {
+      const next = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const nextKid = randomUUID();
+      rotated = { key: next.privateKey, kid: nextKid, publicJwk: { ...next.publicKey.export({ format: 'jwk' }), kid: nextKid, alg: 'RS256', use: 'sig' } };
+    },
     refreshGrants,
     sign(claims, header = {}, how = 'issuer') {
       const key = how === 'foreign' ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : privateKey;

@@ -1,3 +1,4 @@
+import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
@@ -7,6 +8,7 @@ import type { NewSession } from '../session/store.js';
 import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
 import { classify } from './classify.js';
 import { SET_ASIDE_ID_TOKEN, configFor, type IssuerClients } from './issuer.js';
+import type { TokenSlot } from './replay.js';
 
 /** What the person starting a login may add from /oauth2/start's query string. */
 export interface LoginRequest {
@@ -109,11 +111,23 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   // issuer URL there is one token endpoint and no identifier to compare it with (oauth2-proxy ignores it).
   if (!clients.knowsIssuer) response.searchParams.delete('iss');
   const params = { redirect_uri: ls.redirectUri };
+  const grant = (configs: Pick<IssuerClients, 'basic' | 'post'> = clients): Promise<TokenResponse> =>
+    clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(configs, method), response, checks, params));
+  const slot: TokenSlot = {};
   let tokens: TokenResponse;
   try {
-    tokens = await clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(clients, method), response, checks, params));
+    tokens = await clients.tokenReplay.run(slot, grant);
   } catch (err) {
-    throw classify(err);
+    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
+    // The ID token names a key the JWKS fetched within the last minute lacks: the issuer rotated its
+    // keys. Check the same answer once more (the code cannot be redeemed twice) with configurations
+    // that fetch the JWKS anew.
+    const fresh = clients.freshConfigs();
+    try {
+      tokens = await clients.tokenReplay.run({ replay: slot.recorded }, () => grant(fresh));
+    } catch (again) {
+      throw classify(again);
+    }
   }
   const result = await identityFromTokens(clients, p, tokens, { nonce: ls.nonce });
   if (!result.identity) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });

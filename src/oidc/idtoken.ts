@@ -40,7 +40,7 @@ export function audienceProblem(claims: Readonly<Record<string, unknown>>, r: Au
  * Verifies ID tokens where openid-client cannot: when oidc_extra_audiences or oidc_audience_claims
  * widen who the token may be for (openid-client insists that `aud` names the client). Everything
  * else is checked as openid-client would: the signature against the issuer's JWKS (fetched once,
- * again on an unknown key id, at most every 30 s), an asymmetric algorithm the issuer lists, iss,
+ * again on an unknown key id), an asymmetric algorithm the issuer lists, iss,
  * exp, nbf and iat, nonce on a login and the subject on a refresh.
  */
 export class IdTokenVerifier {
@@ -59,9 +59,17 @@ export class IdTokenVerifier {
   }
 
   async verify(idToken: string, expect: { nonce?: string; sub?: string }): Promise<JWTPayload> {
-    const { payload } = await jwtVerify(idToken, this.#jwks, {
-      issuer: this.#issuer, algorithms: this.#algorithms, clockTolerance: CLOCK_TOLERANCE_S, requiredClaims: ['sub', 'iat', 'exp'],
-    });
+    const options = { issuer: this.#issuer, algorithms: this.#algorithms, clockTolerance: CLOCK_TOLERANCE_S, requiredClaims: ['sub', 'iat', 'exp'] };
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(idToken, this.#jwks, options));
+    } catch (err) {
+      // A key id the JWKS fetched within the cool-down lacks: the issuer rotated its keys moments
+      // ago. The token came from the token endpoint, not from a client: fetch the keys again, once.
+      if ((err as { code?: unknown })?.code !== 'ERR_JWKS_NO_MATCHING_KEY') throw err;
+      await this.#jwks.reload();
+      ({ payload } = await jwtVerify(idToken, this.#jwks, options));
+    }
     const problem = audienceProblem(payload, this.#rule);
     if (problem) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: problem });
     if (expect.nonce !== undefined && payload.nonce !== expect.nonce) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'ID token nonce does not match the login' });

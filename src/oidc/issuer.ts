@@ -4,6 +4,7 @@ import { fetchTrusting } from './trust.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 import { IdTokenVerifier, isPlainAudienceRule } from './idtoken.js';
+import { TokenReplay } from './replay.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
@@ -26,6 +27,13 @@ export interface IssuerClients {
    * reach openid-client set aside (under SET_ASIDE_ID_TOKEN) and this verifies them instead.
    */
   readonly idTokenVerifier?: IdTokenVerifier;
+  /** The token endpoint's answer per login, for a second check after a JWKS refetch (replay.ts). */
+  readonly tokenReplay: TokenReplay;
+  /**
+   * New configurations with nothing cached: openid-client keeps an issuer's JWKS per configuration
+   * for a minute whatever key id a token names, so after a key rotation only new ones see the new key.
+   */
+  readonly freshConfigs: () => Pick<IssuerClients, 'basic' | 'post'>;
   /** RP-Initiated Logout: where sign-out continues at the issuer, when it has one. */
   readonly endSessionEndpoint?: string;
   readonly scopesSupported?: readonly string[];
@@ -35,7 +43,7 @@ export interface IssuerClients {
 export const SET_ASIDE_ID_TOKEN = 'x_portcullis_id_token';
 
 /** The configuration that authenticates with `method`. */
-export function configFor(clients: IssuerClients, method: ClientAuthMethod): client.Configuration {
+export function configFor(clients: Pick<IssuerClients, 'basic' | 'post'>, method: ClientAuthMethod): client.Configuration {
   return method === 'client_secret_basic' ? clients.basic : clients.post;
 }
 
@@ -116,6 +124,7 @@ export class Issuer {
       throw new Error('the issuer metadata has no authorization_endpoint or token_endpoint');
     }
     const ownCheck = !!c.issuerUrl && !!metadata.jwks_uri && !isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims });
+    const tokenReplay = new TokenReplay();
     const make = (auth: client.ClientAuth): client.Configuration => {
       const cfg = new client.Configuration(metadata, c.clientId, undefined, auth);
       cfg.timeout = HTTP_TIMEOUT_S;
@@ -126,6 +135,7 @@ export class Issuer {
       if (this.#fetch) cfg[client.customFetch] = this.#fetch;
       if (!c.issuerUrl) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, undefined, this.#fetch);
       else if (ownCheck) cfg[client.customFetch] = setAsideIdToken(metadata.token_endpoint!, SET_ASIDE_ID_TOKEN, this.#fetch);
+      cfg[client.customFetch] = tokenReplay.wrap(metadata.token_endpoint!, cfg[client.customFetch] ?? ((url, options) => fetch(url, options as RequestInit)));
       return cfg;
     };
     const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
@@ -144,6 +154,8 @@ export class Issuer {
         rule: { clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims },
         ...(this.#fetch ? { fetch: this.#fetch as unknown as typeof fetch } : {}),
       }) : undefined,
+      tokenReplay,
+      freshConfigs: () => ({ basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) }),
       endSessionEndpoint: metadata.end_session_endpoint,
       scopesSupported: metadata.scopes_supported,
     };
