@@ -16,7 +16,7 @@ test('with no configuration (and not production) bin/portcullis runs the demo: b
     const b = new HttpBrowser();
     const page = await b.navigate(`${p.url}/hello`);
     assert.match(page.body, /Sign in with the demo issuer/);
-    const atIssuer = await b.navigate(new URL((/href="([^"]+)"/.exec(page.body))![1]!.replace(/&amp;/g, '&'), p.url).href);
+    const atIssuer = await b.navigate(new URL((/id="sign-in" href="([^"]+)"/.exec(page.body))![1]!.replace(/&amp;/g, '&'), p.url).href);
     const form = /<form method="post" action="([^"]+)"><input type="hidden" name="sub" value="([^"]+)">/.exec(atIssuer.body);
     assert.ok(form, `the dev issuer shows its sign-in page: ${atIssuer.body.slice(0, 200)}`);
     const posted = await b.request(new URL(form[1]!, atIssuer.url).href, {

@@ -39,7 +39,7 @@ describe('forward-auth behind a real nginx, with the README\'s snippet as writte
     const b = new HttpBrowser();
     const signIn = await b.navigate(`${nginx.url}/app/page?x=1`);
     assert.equal(signIn.status, 200, signIn.body.slice(0, 200));
-    const start = /href="([^"]+)"/.exec(signIn.body)?.[1]?.replace(/&amp;/g, '&');
+    const start = /id="sign-in" href="([^"]+)"/.exec(signIn.body)?.[1]?.replace(/&amp;/g, '&');
     assert.equal(start, '/oauth2/start?rd=%2Fapp%2Fpage%3Fx%3D1', 'X-Auth-Request-Redirect carried the URI the user asked for');
     const landed = await b.navigate(new URL(start, nginx.url).href, { headers: { 'x-user': 'mallory' } });
     assert.equal(landed.status, 200, landed.body.slice(0, 300));
