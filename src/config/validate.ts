@@ -11,6 +11,7 @@ import { validateServer, type ServerPart } from './validation/server.js';
 import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
 import { validateUpstreams, type UpstreamsPart } from './validation/upstreams.js';
 import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
+import { validateRoutesFile, type RoutesFilePart } from './validation/routesfile.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
 
@@ -76,10 +77,12 @@ export interface ProviderConfig {
   readonly backendLogoutUrl?: string;
   /** PEM certificates the issuer's TLS is checked against (provider_ca_files), when set. */
   readonly caCertificates?: readonly string[];
+  /** Claims a session keeps besides the identity, because routes_file rules read them. */
+  readonly keptClaims?: readonly string[];
 }
 
 /** Every part as its validation area returns it, plus the parts read in place. */
-export interface Config extends ServerPart, UpstreamsPart, AccessPart, HeadersPart, OperationsPart {
+export interface Config extends ServerPart, UpstreamsPart, AccessPart, RoutesFilePart, HeadersPart, OperationsPart {
   readonly provider: ProviderConfig;
   readonly cookie: CookieConfig;
   readonly pages: PagesConfig;
@@ -110,11 +113,17 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     return part;
   };
   const server = area(validateServer);
+  const upstreams = area(validateUpstreams);
+  const provider = area((r) => validateProvider(r, server.proxyPrefix));
+  const access = area(validateAccess);
+  const routesFile = area(validateRoutesFile);
+  const keptClaims = routesFile.routePolicies?.claimNames;
   const config: Config = {
     ...server,
-    ...area(validateUpstreams),
-    provider: area((r) => validateProvider(r, server.proxyPrefix)),
-    ...area(validateAccess),
+    ...upstreams,
+    provider: keptClaims?.length ? { ...provider, keptClaims } : provider,
+    ...access,
+    ...routesFile,
     cookie: area(validateCookie),
     pages: area(validatePages),
     ...area(validateIdentityJwt),
