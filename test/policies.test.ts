@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUTH_TIME_TOLERANCE_S, checkRoute, readingsOf, stepUpChallenge, type RoutePolicies, type RoutePrincipal, type RouteRule } from '../src/access/routepolicies.js';
+import { AUTH_TIME_TOLERANCE_S, checkRoute, mergeStepUps, readingsOf, stepUpChallenge, stepUpMet, type RoutePolicies, type RoutePrincipal, type RouteRule, type StepUp } from '../src/access/routepolicies.js';
 import type { DevAccount } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
@@ -150,6 +150,40 @@ test('what a rule requires of a signed-in user: who first, then how and when the
   ], said);
   const two = checkRoute([rule('x', { groups: new Set(['a']) }), rule('y', { groups: new Set(['b']) })], who({ groups: ['a'] }), now);
   assert.equal(two.allowed ? '' : two.detail, 'rule y: groups [a] include none of [b]', 'every rule a path is held to must pass');
+});
+
+test('the step-up a login asks for: the rules the road will check for that method and path, as one', () => {
+  const p = policiesOf(`
+rules:
+  - id: pay
+    match: { path: /pay, methods: [POST] }
+    require: { acr_values: [hwk] }
+  - id: admin
+    match: { path: /admin }
+    require: { acr_values: [mfa, hwk], max_age: 600 }
+  - id: admin-ish
+    match: { regex: '/admin;.*' }
+    require: { acr_values: [hwk, otp], max_age: 60 }
+  - id: open
+    match: { path: /open }
+    allow: anonymous
+`);
+  table<[string, string], unknown>([
+    [['GET', '/pay'], undefined],
+    [['POST', '/pay'], { acrValues: ['hwk'] }],
+    [['GET', '/admin/x'], { acrValues: ['mfa', 'hwk'], maxAgeS: 600 }],
+    // read as /admin by some servers, as itself by others: an acr both rules accept, the shorter max_age
+    [['GET', '/admin;x'], { acrValues: ['hwk'], maxAgeS: 60 }],
+    [['GET', '/open'], undefined],
+    [['GET', '/elsewhere'], undefined],
+  ], ([method, path]) => p.stepUpFor(method, path));
+  table<StepUp[], StepUp | undefined>([
+    [[], undefined],
+    [[{ maxAgeS: 5 }], { maxAgeS: 5 }],
+    [[{ acrValues: ['a', 'b'] }, { maxAgeS: 60 }, { acrValues: ['b', 'c'], maxAgeS: 30 }], { acrValues: ['b'], maxAgeS: 30 }],
+    [[{ acrValues: ['a'] }, { acrValues: ['b'] }], { acrValues: [] }],
+  ], mergeStepUps);
+  assert.equal(stepUpMet({ acr: 'a' }, { acrValues: [] }, 0), false, 'no acr in common: no sign-in meets it');
 });
 
 test('the RFC 9470 challenge', () => {

@@ -26,6 +26,9 @@ rules:
   - id: admin-mfa
     match: { path: /admin }
     require: { groups: [admins], acr_values: [urn:example:mfa] }
+  - id: pay
+    match: { path: /pay, methods: [POST] }
+    require: { acr_values: [urn:example:hwk] }
 `;
 const MFA = 'urn:example:mfa';
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -147,6 +150,19 @@ describe('step-up with the real issuer', () => {
     assert.equal(weak.headers['www-authenticate'], 'Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:example:mfa"');
   });
 
+  test('a form POST to a rule for POST only: the step-up asked for is the POST\'s, and the browser comes back', async () => {
+    const b = await signedIn();
+    assert.equal((await b.request(`${proxy.url}/pay`)).status, 200, 'GET /pay needs nothing more');
+    const post = await b.request(`${proxy.url}/pay`, { method: 'POST', body: 'amount=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(post.status, 302);
+    assert.equal(post.headers.location, '/oauth2/start?rd=%2Fpay&rd_method=POST');
+    peers.issuer.loginAs(ALICE.sub, { acr: 'urn:example:hwk' });
+    const back = await b.navigate(`${proxy.url}${post.headers.location}`);
+    assert.equal(back.status, 200);
+    assert.equal(authorizationRequests(b).at(-1)!.searchParams.get('acr_values'), 'urn:example:hwk');
+    assert.equal((await b.request(`${proxy.url}/pay`, { method: 'POST', body: 'amount=5', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status, 200);
+  });
+
   test('a first login for a step-up route asks for the step-up at once', async () => {
     const b = new HttpBrowser();
     peers.issuer.loginAs(ALICE.sub, { acr: MFA });
@@ -167,6 +183,9 @@ describe('step-up with the real issuer', () => {
     const api = await start(`rd=${encodeURIComponent('/api/mfa/x')}`);
     assert.equal(api.searchParams.get('acr_values'), 'urn:example:mfa urn:example:hwk');
     assert.equal(api.searchParams.get('max_age'), '600');
+    assert.equal((await start('rd=/pay')).searchParams.get('acr_values'), null, 'a GET of /pay needs nothing');
+    assert.equal((await start('rd=/pay&rd_method=post')).searchParams.get('acr_values'), 'urn:example:hwk', 'rd_method picks among the operator\'s rules');
+    assert.equal((await start('rd=/&rd_method=POST')).searchParams.get('acr_values'), null, 'and cannot ask for what no rule says');
     const dotted = await start(`rd=${encodeURIComponent('/x/../mfa')}`);
     assert.equal(dotted.searchParams.get('acr_values'), null, 'an rd the road would refuse asks for nothing (and lands on /)');
   });

@@ -173,12 +173,30 @@ export class RoutePolicies {
     return rules.length === 1 ? this.#decisions.get(rules[0]!) : { anonymous: false, rules };
   }
 
-  /** The step-up a login for this path asks for (at /oauth2/start, from rd), if a rule wants one. */
-  stepUpFor(path: string): StepUp | undefined {
-    const d = this.decide('GET', path);
+  /**
+   * The step-up a login for this request asks for (at /oauth2/start, from rd), if a rule wants one:
+   * the same rules the road will check when the browser comes back, as one step-up, so that a login
+   * that meets it passes there too.
+   */
+  stepUpFor(method: string, path: string): StepUp | undefined {
+    const d = this.decide(method, path);
     if (!d || d.anonymous) return undefined;
-    return d.rules.find((r) => r.require?.stepUp)?.require?.stepUp;
+    return mergeStepUps(d.rules.flatMap((r) => (r.require?.stepUp ? [r.require.stepUp] : [])));
   }
+}
+
+/**
+ * Several rules' step-ups as one that meets them all: an acr every list accepts, the shortest
+ * max_age. No acr in common is an empty list, which no sign-in meets (a login asks for none).
+ */
+export function mergeStepUps(ups: readonly StepUp[]): StepUp | undefined {
+  if (ups.length <= 1) return ups[0];
+  const lists = ups.flatMap((u) => (u.acrValues ? [u.acrValues] : []));
+  const ages = ups.flatMap((u) => (u.maxAgeS !== undefined ? [u.maxAgeS] : []));
+  return {
+    ...(lists.length ? { acrValues: lists.reduce((a, b) => a.filter((v) => b.includes(v))) } : {}),
+    ...(ages.length ? { maxAgeS: Math.min(...ages) } : {}),
+  };
 }
 
 /**

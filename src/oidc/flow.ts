@@ -57,7 +57,7 @@ function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp):
   const prompts = configured.includes('none') ? configured : [...new Set([...configured, ...(req.prompt?.split(' ') ?? [])])];
   if (prompts.length) out.prompt = prompts.join(' ');
   else if (p.approvalPrompt) out.approval_prompt = p.approvalPrompt;
-  const acrValues = stepUp?.acrValues?.join(' ') ?? p.acrValues;
+  const acrValues = stepUp?.acrValues?.length ? stepUp.acrValues.join(' ') : p.acrValues;
   if (acrValues) out.acr_values = acrValues;
   if (stepUp?.maxAgeS !== undefined) out.max_age = String(stepUp.maxAgeS);
   if (req.loginHint) out.login_hint = req.loginHint;

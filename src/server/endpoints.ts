@@ -101,8 +101,9 @@ export class AuthEndpoints {
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd, {
       request: loginRequestFrom(ctx.query),
       wantsRefreshToken: this.#d.config.cookie.refreshMs > 0,
-      // The step-up comes from the operator's rule for rd's path, never from the query.
-      stepUp: this.#d.config.routePolicies && stepUpForRedirect(rd, this.#d.config.routePolicies),
+      // The step-up comes from the operator's rules for rd, never from the query (rd_method only
+      // picks among those rules; the road checks again whatever a login brings back).
+      stepUp: this.#d.config.routePolicies && stepUpForRedirect(rd, ctx.query.get('rd_method'), this.#d.config.routePolicies),
     });
     const domain = this.#domain(ctx.req);
     const cookie = await this.#d.loginStates.setCookie(loginState, domain);
@@ -346,16 +347,17 @@ function appRedirect(ctx: RequestContext, allowed: AllowedDomains): string {
 }
 
 /**
- * The step-up of the rule for rd's path (a local path, or a URL on a whitelisted host), as a browser
- * will ask for it: with GET. An rd the road would refuse asks for nothing.
+ * The step-up of the rules for rd's path (a local path, or a URL on a whitelisted host) and method
+ * (the road's redirect names one other than GET). An rd the road would refuse asks for nothing.
  */
-function stepUpForRedirect(rd: string, policies: RoutePolicies): StepUp | undefined {
+function stepUpForRedirect(rd: string, rdMethod: string | null, policies: RoutePolicies): StepUp | undefined {
   let target = rd.split('#', 1)[0]!;
   if (!target.startsWith('/') || target.startsWith('//')) {
     try { target = new URL(target).pathname; } catch { return undefined; }
   }
   const path = splitTarget(target)?.path;
-  return path === undefined ? undefined : policies.stepUpFor(path);
+  const method = rdMethod && /^[A-Za-z]{1,20}$/.test(rdMethod) ? rdMethod.toUpperCase() : 'GET';
+  return path === undefined ? undefined : policies.stepUpFor(method, path);
 }
 
 /** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */

@@ -221,7 +221,10 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     }
     log.info({ event: 'step_up_required', user: ctx.user, detail: v.detail }, 'step-up required');
     if (!ctx.upgrade && wantsHtml(ctx.req) && !routes.isApi(ctx.path) && !loaded.id.startsWith('bearer:')) {
-      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}`);
+      // The method tells /start which rules to ask for: a form POST to a route whose rule names
+      // POST comes back as a GET, but must be asked for what the POST needs.
+      const method = ctx.req.method !== 'GET' && ctx.req.method ? `&rd_method=${ctx.req.method}` : '';
+      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}`);
     } else {
       sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_REQUIRED', { detail: v.detail }), { headers: { 'www-authenticate': stepUpChallenge(v.stepUp) } });
     }
