@@ -459,6 +459,9 @@ describe('per-route policies, end to end with the real issuer', () => {
     assert.equal((await auth(bob, { 'x-forwarded-uri': '/admin' }, untrusting.url)).status, 202);
     assert.equal((await auth(bob, { 'x-forwarded-uri': '/public/../admin' }, untrusting.url)).status, 202);
     assert.equal((await auth(nobody, { 'x-forwarded-uri': '/public' }, untrusting.url)).status, 401);
+    // Which an operator is told, once: a forgotten reverse_proxy would leave /admin to the global rules.
+    assert.deepEqual(untrusting.logs.lines.filter((l) => l.event === 'forward_auth_rules_skipped').map((l) => l.reason), ['untrusted_peer']);
+    assert.deepEqual(proxy.logs.lines.filter((l) => l.event === 'forward_auth_rules_skipped').map((l) => l.reason), ['no_uri']);
   });
 });
 

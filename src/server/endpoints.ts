@@ -244,6 +244,7 @@ export class AuthEndpoints {
       sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'X-Forwarded-Uri / X-Original-URI is not an origin-form path without dot segments' }));
       return false;
     }
+    if (targets.length === 0) this.#rulesSkippedWarning(ctx);
     const nowS = Math.floor(Date.now() / 1000);
     for (const t of targets) {
       const d = policies.decide(t.method, t.path);
@@ -306,6 +307,24 @@ export class AuthEndpoints {
       return new PortcullisError('LOGIN_COOKIE_BLOCKED', { detail: 'no login-state cookie: cookie_secure=true on a plain-http request' });
     }
     return new PortcullisError('LOGIN_STATE_MISSING', { detail: 'no login-state cookie matches the state' });
+  }
+
+  readonly #warnedRulesSkipped = new Set<string>();
+
+  /**
+   * Once per process and reason: /oauth2/auth could not apply routes_file, because the proxy in
+   * front did not name the request, or is not trusted to. Left unsaid, a forgotten reverse_proxy
+   * would quietly leave every route to the global rules.
+   */
+  #rulesSkippedWarning(ctx: RequestContext): void {
+    const h = ctx.req.headers;
+    const named = h['x-forwarded-uri'] !== undefined || h['x-original-uri'] !== undefined;
+    const reason = named ? 'untrusted_peer' : 'no_uri';
+    if (this.#warnedRulesSkipped.has(reason)) return;
+    this.#warnedRulesSkipped.add(reason);
+    this.#d.log.warn({ event: 'forward_auth_rules_skipped', reason }, named
+      ? 'routes_file rules are not applied at /oauth2/auth: X-Forwarded-Uri came from a peer that is not trusted; set OAUTH2_PROXY_REVERSE_PROXY=true and list the proxy in OAUTH2_PROXY_TRUSTED_PROXY_IPS'
+      : 'routes_file rules are not applied at /oauth2/auth: the request names no X-Forwarded-Uri or X-Original-URI; set it to the request URI (nginx: proxy_set_header X-Forwarded-Uri $request_uri)');
   }
 
   #warnedNoRefreshToken = false;
