@@ -465,6 +465,20 @@ describe('per-route policies, end to end with the real issuer', () => {
   });
 });
 
+test('the README\'s file of every field is read without a problem, and its error example is what a typo gives', () => {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const fields = /<!-- routes-fields:start -->\n```yaml\n([\s\S]*?)```\n<!-- routes-fields:end -->/.exec(readme);
+  const error = /<!-- routes-error:start -->\n {2}```text\n {2}(.*)\n {2}```\n {2}<!-- routes-error:end -->/.exec(readme);
+  assert.ok(fields && error, 'README.md has the routes-fields and routes-error blocks');
+  const good = load(fields[1]!);
+  assert.deepEqual([good.errors, good.warnings], [[], []]);
+  assert.equal(good.policies!.rules.length, 4);
+  const typo = fields[1]!.replace('max_age: 900 ', 'max_age: 15m ');
+  const file = rulesFile(typo, 'routes-readme-typo.yaml');
+  const v = validateEnv({ OAUTH2_PROXY_ROUTES_FILE: file });
+  assert.deepEqual(v.ok ? [] : v.errors, [error[1]!.replace('/etc/portcullis/routes.yaml', file)]);
+});
+
 describe('the README\'s rules file, as written there', () => {
   let peers: Peers;
   let proxy: InProcess;

@@ -113,17 +113,12 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     return part;
   };
   const server = area(validateServer);
-  const upstreams = area(validateUpstreams);
-  const provider = area((r) => validateProvider(r, server.proxyPrefix));
-  const access = area(validateAccess);
-  const routesFile = area(validateRoutesFile);
-  const keptClaims = routesFile.routePolicies?.claimNames;
   const config: Config = {
     ...server,
-    ...upstreams,
-    provider: keptClaims?.length ? { ...provider, keptClaims } : provider,
-    ...access,
-    ...routesFile,
+    ...area(validateUpstreams),
+    provider: area((r) => validateProvider(r, server.proxyPrefix)),
+    ...area(validateAccess),
+    ...area(validateRoutesFile),
     cookie: area(validateCookie),
     pages: area(validatePages),
     ...area(validateIdentityJwt),
@@ -138,7 +133,10 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');
   }
-  return errors.length ? { ok: false, errors, warnings } : { ok: true, config, warnings };
+  // The claims routes_file rules read are the ones a login keeps (oidc/identity.ts).
+  const keptClaims = config.routePolicies?.claimNames;
+  const withClaims: Config = keptClaims?.length ? { ...config, provider: { ...config.provider, keptClaims } } : config;
+  return errors.length ? { ok: false, errors, warnings } : { ok: true, config: withClaims, warnings };
 }
 
 /** `host:port`, `http://host:port`, `:port`, or `unix:///path[,mode=0660]` (oauth2-proxy's socket mode syntax). */

@@ -125,12 +125,14 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const matchRoute: Step = (ctx) => {
     if (ctx.endpoint) return undefined;
     const method = ctx.req.method;
+    if (routes.skipsPreflight(method)) {
+      ctx.skipped = true;
+      return undefined;
+    }
     const decision = policies!.decide(method, ctx.path);
-    if (routes.skipsPreflight(method)) ctx.skipped = true;
-    else if (decision) {
-      if (decision.anonymous) ctx.skipped = true;
-      else ctx.routeRules = decision.rules;
-    } else if (routes.skips(method, ctx.path)) ctx.skipped = true;
+    if (!decision) ctx.skipped = routes.skips(method, ctx.path);
+    else if (decision.anonymous) ctx.skipped = true;
+    else ctx.routeRules = decision.rules;
     return undefined;
   };
 

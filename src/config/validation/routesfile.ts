@@ -90,7 +90,8 @@ function rulesFrom(doc: Document, lines: LineCounter, where: string, errors: str
     const offset = (doc.getIn(['rules', i], true) as { range?: [number, number, number] } | undefined)?.range?.[0];
     const line = offset === undefined ? undefined : lines.linePos(offset).line;
     const id = isMapping(raw) && typeof raw.id === 'string' ? raw.id : undefined;
-    const label = `rule ${i + 1} (${[id !== undefined ? `id ${JSON.stringify(id)}` : '', line !== undefined ? `line ${line}` : ''].filter(Boolean).join(', ')})`.replace(' ()', '');
+    const about = [...(id !== undefined ? [`id ${JSON.stringify(id)}`] : []), ...(line !== undefined ? [`line ${line}`] : [])];
+    const label = `rule ${i + 1}${about.length ? ` (${about.join(', ')})` : ''}`;
     const say: Say = (field, got, expected) => errors.push(`${where}: ${label}, ${field}: got ${shown(got)}, expected ${expected}`);
     const rule = ruleFrom(raw, i, say);
     if (id !== undefined) {
