@@ -107,6 +107,11 @@ export class RouteRules {
   /** True when nothing can be skipped: the road then pays nothing for this step. */
   get empty(): boolean { return this.#skip.length === 0 && !this.#preflight; }
 
+  /** skip_auth_preflight alone: a CORS preflight needs no login on any path, whatever routes_file says. */
+  skipsPreflight(method: string | undefined): boolean {
+    return this.#preflight && method === 'OPTIONS';
+  }
+
   /** True when the request needs no login (skip_auth_preflight, skip_auth_routes, skip_auth_regex). */
   skips(method: string | undefined, path: string): boolean {
     if (this.#preflight && method === 'OPTIONS') return true;

@@ -154,6 +154,8 @@ const TABLE = [
     help: 'with skip_jwt_bearer_tokens, treat a request whose Authorization is not a valid JWT as having none (sign in or 401); false: answer 401 BEARER_TOKEN_INVALID' }),
   opt({ name: 'whitelist_domains', flag: '--whitelist-domain', env: 'OAUTH2_PROXY_WHITELIST_DOMAINS', type: 'list', default: '', group: 'Access',
     help: 'hosts that rd and the sign-out target may name besides local paths: example.com, .example.com or *.example.com (with subdomains), :8080 or :* for ports', placeholder: '.example.com' }),
+  opt({ name: 'routes_file', flag: '--routes-file', env: 'OAUTH2_PROXY_ROUTES_FILE', type: 'string', default: '', group: 'Access',
+    help: 'Portcullis addition (not in oauth2-proxy): per-route policies, a YAML or JSON file of rules matched in order on the decoded path (never the query) and method; the first match decides: allow anonymous, any signed-in user, or require groups, email domains, claim values, and step-up (acr_values, max_age); the global rules still apply to every signed-in request (see README, Per-route policies)', placeholder: '/etc/portcullis/routes.yaml' }),
 
   // Cookie
   opt({ name: 'cookie_name', flag: '--cookie-name', env: 'OAUTH2_PROXY_COOKIE_NAME', type: 'string', default: '_oauth2_proxy', group: 'Cookie',

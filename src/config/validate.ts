@@ -11,6 +11,7 @@ import { validateServer, type ServerPart } from './validation/server.js';
 import { validateSessionStore, type SessionStoreConfig } from './validation/sessionstore.js';
 import { validateUpstreams, type UpstreamsPart } from './validation/upstreams.js';
 import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
+import { validateRoutesFile, type RoutesFilePart } from './validation/routesfile.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
 
@@ -76,10 +77,12 @@ export interface ProviderConfig {
   readonly backendLogoutUrl?: string;
   /** PEM certificates the issuer's TLS is checked against (provider_ca_files), when set. */
   readonly caCertificates?: readonly string[];
+  /** Claims a session keeps besides the identity, because routes_file rules read them. */
+  readonly keptClaims?: readonly string[];
 }
 
 /** Every part as its validation area returns it, plus the parts read in place. */
-export interface Config extends ServerPart, UpstreamsPart, AccessPart, HeadersPart, OperationsPart {
+export interface Config extends ServerPart, UpstreamsPart, AccessPart, RoutesFilePart, HeadersPart, OperationsPart {
   readonly provider: ProviderConfig;
   readonly cookie: CookieConfig;
   readonly pages: PagesConfig;
@@ -115,6 +118,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     ...area(validateUpstreams),
     provider: area((r) => validateProvider(r, server.proxyPrefix)),
     ...area(validateAccess),
+    ...area(validateRoutesFile),
     cookie: area(validateCookie),
     pages: area(validatePages),
     ...area(validateIdentityJwt),
@@ -129,7 +133,10 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');
   }
-  return errors.length ? { ok: false, errors, warnings } : { ok: true, config, warnings };
+  // The claims routes_file rules read are the ones a login keeps (oidc/identity.ts).
+  const keptClaims = config.routePolicies?.claimNames;
+  const withClaims: Config = keptClaims?.length ? { ...config, provider: { ...config.provider, keptClaims } } : config;
+  return errors.length ? { ok: false, errors, warnings } : { ok: true, config: withClaims, warnings };
 }
 
 /** `host:port`, `http://host:port`, `:port`, or `unix:///path[,mode=0660]` (oauth2-proxy's socket mode syntax). */

@@ -14,7 +14,11 @@ export interface DevClient {
   /** Where the issuer POSTs logout tokens (OIDC Back-Channel Logout); with it, ID tokens carry `sid`. */
   backchannel_logout_uri?: string;
 }
-export interface DevAccount { sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[] }
+export interface DevAccount {
+  sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[];
+  /** More claims of the account (department, roles, …), released with the profile scope. */
+  claims?: Record<string, unknown>;
+}
 export interface DevIssuerOptions {
   shape: IssuerShape;
   port?: number;
@@ -30,6 +34,15 @@ export interface DevIssuerOptions {
   /** Issue a new refresh token on every refresh, the old one spent (oidc-provider's default is to rotate only near expiry). */
   rotateRefreshTokens?: boolean;
   /**
+   * The authentication context classes this issuer can vouch for (acr_values_supported). With them,
+   * ID tokens carry `acr` (the one the login was given with loginAs), and a request whose
+   * acr_values the current login does not meet asks the user to sign in again, as Keycloak and
+   * Okta do for step-up.
+   */
+  acrValues?: string[];
+  /** Every ID token says when the user signed in (auth_time), as Keycloak's do; else only when asked (max_age). */
+  requireAuthTime?: boolean;
+  /**
    * API clients: the client_credentials grant with `resource=<audience>` (or `resource=urn:aud:<name>`
    * for an audience that is no URI) answers a JWT access token (RS256, `sub` the client id) for that
    * audience, valid `ttlSeconds(audience)` seconds (3600 by default).
@@ -42,7 +55,12 @@ export interface DevIssuer {
   issuer: string;
   port: number;
   endpoints: { discovery: string; authorization: string; token: string; userinfo: string; jwks: string; endSession: string };
-  loginAs(sub: string): void;
+  /**
+   * The account the next non-interactive logins sign in as, the `acr` (and `amr`) those logins are
+   * given (none by default: a login without a second factor), and when they happened (`authTime`,
+   * seconds since the epoch; now by default): an old one makes a session whose sign-in is stale.
+   */
+  loginAs(sub: string, o?: { acr?: string; amr?: string[]; authTime?: number }): void;
   /** `signWith: 'foreign'` signs with a key the issuer never published (same kid): a forgery. */
   mangleNextIdToken(fn: (claims: Record<string, unknown>) => Record<string, unknown>, signWith?: 'issuer' | 'foreign'): void;
   /**
@@ -130,12 +148,31 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(body);
 }
 
+/**
+ * oidc-provider's login policy, plus step-up: acr_values are only a wish to oidc-provider (it asks
+ * for a login again only for an essential acr in the claims parameter), while Keycloak, Okta and
+ * Auth0 ask the user again when the current login does not meet them. A login just finished in this
+ * interaction counts as the answer, whatever acr it got, so a login that cannot meet them ends
+ * instead of asking for ever.
+ */
+function loginPolicy(policies: typeof import('oidc-provider').interactionPolicy, stepUp: boolean): ReturnType<typeof policies.base> {
+  const policy = policies.base();
+  if (!stepUp) return policy;
+  policy.get('login')!.checks.add(new policies.Check('acr_values', 'the current login does not meet the requested acr_values', 'login_required', (ctx) => {
+    const wanted = ctx.oidc.params?.acr_values;
+    if (typeof wanted !== 'string' || wanted === '' || ctx.oidc.result?.login) return policies.Check.NO_NEED_TO_PROMPT;
+    return wanted.split(' ').includes(String(ctx.oidc.session?.acr)) ? policies.Check.NO_NEED_TO_PROMPT : policies.Check.REQUEST_PROMPT;
+  }));
+  return policy;
+}
+
 export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
-  const { default: Provider, errors } = await loadProvider();
+  const { default: Provider, errors, interactionPolicy } = await loadProvider();
   const accounts = opts.accounts?.length ? opts.accounts : [DEFAULT_ACCOUNT];
   const prefix = opts.shape === 'crossid' ? '/oauth2' : ''; // where the provider is mounted
   const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
   let loginSub = accounts[0].sub;
+  let loginAuth: { acr?: string; amr?: string[]; ts?: number } = {};
   let mangler: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
   let signWith: 'issuer' | 'foreign' = 'issuer';
   let tokenFault: TokenEndpointFault | undefined;
@@ -182,6 +219,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(opts.requireAuthTime ? { require_auth_time: true } : {}),
       ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
     jwks: { keys: [privateJwk] },
@@ -193,13 +231,23 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     },
     pkce: { required: () => true },
     scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
+    // With acr values, `acr` rides with openid: ID tokens then always say how the user signed in,
+    // as Keycloak's and Okta's do, not only when the request named acr_values.
+    claims: {
+      openid: opts.acrValues?.length ? ['sub', 'acr'] : ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'preferred_username', ...new Set(accounts.flatMap((a) => Object.keys(a.claims ?? {})))],
+      groups: ['groups'],
+    },
     conformIdTokenClaims: !opts.claimsInIdToken,
     findAccount: (_ctx, sub) => {
       const account = accounts.find((a) => a.sub === sub);
-      return account && { accountId: sub, claims: () => ({ ...account }) };
+      if (!account) return undefined;
+      const { claims: more, ...standard } = account;
+      return { accountId: sub, claims: () => ({ ...more, ...standard }) };
     },
-    interactions: { url: (_ctx, interaction) => `${prefix}/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `${prefix}/interaction/${interaction.uid}`, policy: loginPolicy(interactionPolicy, !!opts.acrValues?.length) },
+    ...(opts.acrValues?.length ? { acrValues: opts.acrValues } : {}),
     routes,
     features: {
       devInteractions: { enabled: false },
@@ -297,13 +345,13 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const { prompt, params, session } = details;
     if (prompt.name === 'login') {
       if (!opts.interactive) {
-        return provider.interactionFinished(req, res, { login: { accountId: loginSub } }, { mergeWithLastSubmission: false });
+        return provider.interactionFinished(req, res, { login: { accountId: loginSub, ...loginAuth } }, { mergeWithLastSubmission: false });
       }
       if (req.method === 'POST') {
         const sub = new URLSearchParams(await readBody(req)).get('sub');
         const account = accounts.find((a) => a.sub === sub);
         if (!account) return send(res, 400, 'text/plain', 'unknown account');
-        return provider.interactionFinished(req, res, { login: { accountId: account.sub } }, { mergeWithLastSubmission: false });
+        return provider.interactionFinished(req, res, { login: { accountId: account.sub, ...loginAuth } }, { mergeWithLastSubmission: false });
       }
       const forms = accounts.map((a) => `<form method="post" action="${prefix}/interaction/${esc(uid)}">`
         + `<input type="hidden" name="sub" value="${esc(a.sub)}"><button type="submit">Sign in as ${esc(a.email)}</button></form>`);
@@ -373,9 +421,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       jwks: `${base}${routes.jwks}`,
       endSession: `${base}${routes.end_session}`,
     },
-    loginAs(sub) {
+    loginAs(sub, o = {}) {
       if (!accounts.some((a) => a.sub === sub)) throw new Error(`dev issuer: unknown account ${sub}`);
+      if (o.acr !== undefined && !opts.acrValues?.includes(o.acr)) throw new Error(`dev issuer: acr ${o.acr} is not in acrValues`);
       loginSub = sub;
+      loginAuth = { ...(o.acr !== undefined ? { acr: o.acr } : {}), ...(o.amr ? { amr: o.amr } : {}), ...(o.authTime !== undefined ? { ts: o.authTime } : {}) };
     },
     mangleNextIdToken(fn, how = 'issuer') { mangler = fn; signWith = how; },
     revokeRefreshTokens(sub) {

@@ -88,7 +88,7 @@ export class BearerTokens {
   constructor(o: BearerOptions) {
     this.#o = o;
     // Extra issuers' tokens are read with the standard claim names, as oauth2-proxy reads them.
-    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: o.provider.allowUnverifiedEmail };
+    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: o.provider.allowUnverifiedEmail, keptClaims: o.provider.keptClaims };
     this.#extra = new Map(o.extraIssuers.map((x) => [x.issuer, extraVerifier(x, standard)]));
   }
 
@@ -148,6 +148,10 @@ export class BearerTokens {
       email: identity.email,
       groups: identity.groups,
       preferredUsername: identity.preferredUsername,
+      // A JWT access token may say how the user signed in (RFC 9068 acr, auth_time): route step-up reads them.
+      ...(identity.acr !== undefined ? { acr: identity.acr } : {}),
+      ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
+      ...(identity.claims ? { claims: identity.claims } : {}),
       createdAt: now,
       expiresAt: (payload.exp as number) * 1000,
       // oauth2-proxy passes the token itself on as both (pass_access_token, pass_authorization_header).

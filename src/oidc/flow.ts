@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
+import type { StepUp } from '../access/routepolicies.js';
 import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
@@ -47,21 +48,29 @@ export function scopeFor(p: ProviderConfig, clients: IssuerClients, wantsRefresh
   return scopes.join(' ');
 }
 
-/** prompt (configured values plus those the request may add), else the legacy approval_prompt; acr_values. */
-function extraParameters(p: ProviderConfig, req: LoginRequest): Record<string, string> {
+/**
+ * prompt (configured values plus those the request may add), else the legacy approval_prompt;
+ * acr_values (a route's step-up replaces the configured ones for this login) and max_age.
+ */
+function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp): Record<string, string> {
   const out: Record<string, string> = {};
   const configured = p.prompt?.split(' ') ?? [];
   // prompt=none means "no interaction at all" and combines with nothing.
   const prompts = configured.includes('none') ? configured : [...new Set([...configured, ...(req.prompt?.split(' ') ?? [])])];
   if (prompts.length) out.prompt = prompts.join(' ');
   else if (p.approvalPrompt) out.approval_prompt = p.approvalPrompt;
-  if (p.acrValues) out.acr_values = p.acrValues;
+  const acrValues = stepUp?.acrValues?.length ? stepUp.acrValues.join(' ') : p.acrValues;
+  if (acrValues) out.acr_values = acrValues;
+  if (stepUp?.maxAgeS !== undefined) out.max_age = String(stepUp.maxAgeS);
   if (req.loginHint) out.login_hint = req.loginHint;
   return out;
 }
 
-/** Starts an authorization-code login: PKCE (S256), state and nonce, always. */
-export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean } = {}): Promise<{ url: URL; loginState: LoginState }> {
+/**
+ * Starts an authorization-code login: PKCE (S256), state and nonce, always. `stepUp`: what the
+ * route at rd asks of the sign-in (routes_file); the callback checks the issuer met it.
+ */
+export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp } = {}): Promise<{ url: URL; loginState: LoginState }> {
   const loginState: LoginState = {
     state: client.randomState(),
     nonce: client.randomNonce(),
@@ -69,6 +78,7 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     rd,
     redirectUri,
     startedAt: Date.now(),
+    ...(o.stepUp ? { stepUp: o.stepUp } : {}),
   };
   const url = client.buildAuthorizationUrl(clients.basic, {
     redirect_uri: redirectUri,
@@ -78,7 +88,7 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     nonce: loginState.nonce,
     code_challenge: await client.calculatePKCECodeChallenge(loginState.codeVerifier),
     code_challenge_method: 'S256',
-    ...extraParameters(p, o.request ?? {}),
+    ...extraParameters(p, o.request ?? {}, o.stepUp),
   });
   return { url, loginState };
 }
@@ -206,6 +216,9 @@ export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResu
     email: identity.email,
     groups: identity.groups,
     preferredUsername: identity.preferredUsername,
+    ...(identity.acr !== undefined ? { acr: identity.acr } : {}),
+    ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
+    ...(identity.claims ? { claims: identity.claims } : {}),
     ...(tokens.issuerSid ? { issuerSid: tokens.issuerSid } : {}),
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
     ...(needs.refreshToken && tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
@@ -215,5 +228,10 @@ export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResu
 
 /** The identity a session carries, for a refresh that brought no new claims. */
 export function identityOf(s: Session): Identity {
-  return { user: s.user, sub: s.sub, email: s.email, groups: [...s.groups], preferredUsername: s.preferredUsername };
+  return {
+    user: s.user, sub: s.sub, email: s.email, groups: [...s.groups], preferredUsername: s.preferredUsername,
+    ...(s.acr !== undefined ? { acr: s.acr } : {}),
+    ...(s.authTime !== undefined ? { authTime: s.authTime } : {}),
+    ...(s.claims ? { claims: s.claims } : {}),
+  };
 }

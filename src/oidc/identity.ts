@@ -7,12 +7,17 @@ export interface Identity {
   readonly email?: string;
   readonly groups: string[];
   readonly preferredUsername?: string;
+  /** How the user signed in (`acr`) and when (`auth_time`, seconds since the epoch): from the trusted claims only. */
+  readonly acr?: string;
+  readonly authTime?: number;
+  /** The claims routes_file rules read (keptClaims), as strings: only those, to keep sessions small. */
+  readonly claims?: Readonly<Record<string, readonly string[]>>;
 }
 
 type Claims = Readonly<Record<string, unknown>>;
 
 /** What identityFromClaims reads of the provider configuration. */
-export type ClaimNames = Pick<ProviderConfig, 'emailClaim' | 'groupsClaim' | 'userIdClaim' | 'allowUnverifiedEmail'>;
+export type ClaimNames = Pick<ProviderConfig, 'emailClaim' | 'groupsClaim' | 'userIdClaim' | 'allowUnverifiedEmail' | 'keptClaims'>;
 
 /**
  * Turns claims into the identity the proxy forwards. `trusted` is the claim set we verified (the
@@ -35,13 +40,33 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
   const userValue = claims[p.userIdClaim];
   const user = typeof userValue === 'string' && userValue !== '' ? userValue : sub;
   const preferred = claims.preferred_username;
+  // acr and auth_time describe the sign-in the trusted set (the verified ID token) vouches for;
+  // userinfo says who the user is, not how they signed in.
+  const acr = trusted.acr;
+  const authTime = trusted.auth_time;
+  const kept = p.keptClaims?.length ? keptClaimsOf(claims, p.keptClaims) : undefined;
   return {
     user,
     sub,
     email,
     groups: groupsOf(claims[p.groupsClaim]),
     preferredUsername: typeof preferred === 'string' && preferred !== '' ? preferred : undefined,
+    ...(typeof acr === 'string' && acr !== '' ? { acr } : {}),
+    ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime: Math.floor(authTime) } : {}),
+    ...(kept ? { claims: kept } : {}),
   };
+}
+
+/** The named claims' values as strings (a string, number or boolean, or a list of them); others are left out. */
+function keptClaimsOf(claims: Claims, names: readonly string[]): Record<string, string[]> | undefined {
+  const out: Record<string, string[]> = {};
+  let any = false;
+  for (const name of names) {
+    const v = claims[name];
+    const list = (Array.isArray(v) ? v : [v]).filter((x) => (typeof x === 'string' && x !== '') || typeof x === 'number' || typeof x === 'boolean').map(String);
+    if (list.length) { out[name] = list; any = true; }
+  }
+  return any ? out : undefined;
 }
 
 function groupsOf(v: unknown): string[] {
@@ -52,5 +77,5 @@ function groupsOf(v: unknown): string[] {
 
 /** True when the trusted claims lack something userinfo may have. */
 export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
-  return trusted[p.emailClaim] === undefined || trusted[p.groupsClaim] === undefined;
+  return trusted[p.emailClaim] === undefined || trusted[p.groupsClaim] === undefined || (p.keptClaims?.some((c) => trusted[c] === undefined) ?? false);
 }

@@ -39,6 +39,9 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub);
     // A refresh often brings no new ID token: the one from the login still serves as id_token_hint,
     // and the issuer's session (back-channel logout's handle) is the same one.
-    return sessionFields(r.identity ?? identityOf(s), { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid }, tokenNeeds(config, clients));
+    // A refresh continues the same sign-in: without a new ID token that says otherwise, how and
+    // when the user signed in (acr, auth_time) stay what the login said.
+    const identity = r.identity ? { ...r.identity, acr: r.identity.acr ?? s.acr, authTime: r.identity.authTime ?? s.authTime } : identityOf(s);
+    return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid }, tokenNeeds(config, clients));
   };
 }

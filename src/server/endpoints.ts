@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { AccessPolicy } from '../access/policy.js';
+import { checkRoute, stepUpChallenge, stepUpMet, stepUpShortfall, type RoutePolicies, type StepUp } from '../access/routepolicies.js';
 import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
@@ -14,8 +15,8 @@ import type { NewSession, SessionStore } from '../session/store.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
 import { answer, pagesFor, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
-import type { RequestContext } from './context.js';
-import { requestHost, requestScheme } from './forwarded.js';
+import { splitTarget, type RequestContext } from './context.js';
+import { forwardedTargets, requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
 
 export interface EndpointDeps {
@@ -100,6 +101,9 @@ export class AuthEndpoints {
     const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd, {
       request: loginRequestFrom(ctx.query),
       wantsRefreshToken: this.#d.config.cookie.refreshMs > 0,
+      // The step-up comes from the operator's rules for rd, never from the query (rd_method only
+      // picks among those rules; the road checks again whatever a login brings back).
+      stepUp: this.#d.config.routePolicies && stepUpForRedirect(rd, ctx.query.get('rd_method'), this.#d.config.routePolicies),
     });
     const domain = this.#domain(ctx.req);
     const cookie = await this.#d.loginStates.setCookie(loginState, domain);
@@ -160,8 +164,18 @@ export class AuthEndpoints {
     }
     const s = saved.session;
     ctx.user = s.user;
-    this.#d.log.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length }, 'login');
+    this.#d.log.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length, ...(s.acr !== undefined ? { acr: s.acr } : {}) }, 'login');
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'completed' });
+    // A step-up the issuer did not meet ends here, with the new session kept (it is a good login,
+    // only not strong enough for rd): sending the browser on to rd would only send it back.
+    const up = loginState.stepUp;
+    const nowS = Math.floor(Date.now() / 1000);
+    if (up && !stepUpMet(s, up, nowS)) {
+      const detail = stepUpShortfall(s, up, nowS);
+      this.#d.log.warn({ event: 'step_up_unmet', user: s.user, detail }, 'the issuer did not meet the step-up asked for');
+      const retryUrl = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(loginState.rd)}`;
+      return sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_FAILED', { detail }), { cookies: [...saved.cookies, ...clearState], retryUrl, refused: refusalFor(s, this.#d.config.proxyPrefix) });
+    }
     redirect(ctx.out, loginState.rd, [...saved.cookies, ...clearState]);
   }
 
@@ -212,8 +226,37 @@ export class AuthEndpoints {
     ctx.user = loaded.session.user;
     const verdict = this.#d.access.forSession(loaded.session);
     if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    const policies = this.#d.config.routePolicies;
+    if (policies && !this.#routesAllow(ctx, policies, loaded.session)) return;
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
     answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
+  }
+
+  /**
+   * routes_file at forward-auth: the rules for the request the proxy in front asks about, when a
+   * trusted peer names it (forwarded.ts). Only ever more requirements on a session that is already
+   * there: an anonymous rule does not make /oauth2/auth answer 202 without one (nginx and Traefik
+   * let such paths through by not asking). False when it has answered.
+   */
+  #routesAllow(ctx: RequestContext, policies: RoutePolicies, session: Parameters<typeof checkRoute>[1]): boolean {
+    const targets = forwardedTargets(ctx.req, this.#d.config);
+    if (!targets) {
+      sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'X-Forwarded-Uri / X-Original-URI is not an origin-form path without dot segments' }));
+      return false;
+    }
+    if (targets.length === 0) this.#rulesSkippedWarning(ctx);
+    const nowS = Math.floor(Date.now() / 1000);
+    for (const t of targets) {
+      const d = policies.decide(t.method, t.path);
+      if (!d || d.anonymous) continue;
+      const v = checkRoute(d.rules, session, nowS);
+      if (v.allowed) continue;
+      this.#d.log.info({ event: v.code === 'ROUTE_NOT_ALLOWED' ? 'route_denied' : 'step_up_required', user: ctx.user, detail: v.detail }, 'route check at forward-auth');
+      const headers = v.code === 'STEP_UP_REQUIRED' ? { 'www-authenticate': stepUpChallenge(v.stepUp) } : undefined;
+      sendError(ctx.req, ctx.out, new PortcullisError(v.code, { detail: v.detail }), { headers });
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -266,6 +309,24 @@ export class AuthEndpoints {
     return new PortcullisError('LOGIN_STATE_MISSING', { detail: 'no login-state cookie matches the state' });
   }
 
+  readonly #warnedRulesSkipped = new Set<string>();
+
+  /**
+   * Once per process and reason: /oauth2/auth could not apply routes_file, because the proxy in
+   * front did not name the request, or is not trusted to. Left unsaid, a forgotten reverse_proxy
+   * would quietly leave every route to the global rules.
+   */
+  #rulesSkippedWarning(ctx: RequestContext): void {
+    const h = ctx.req.headers;
+    const named = h['x-forwarded-uri'] !== undefined || h['x-original-uri'] !== undefined;
+    const reason = named ? 'untrusted_peer' : 'no_uri';
+    if (this.#warnedRulesSkipped.has(reason)) return;
+    this.#warnedRulesSkipped.add(reason);
+    this.#d.log.warn({ event: 'forward_auth_rules_skipped', reason }, named
+      ? 'routes_file rules are not applied at /oauth2/auth: X-Forwarded-Uri came from a peer that is not trusted; set OAUTH2_PROXY_REVERSE_PROXY=true and list the proxy in OAUTH2_PROXY_TRUSTED_PROXY_IPS'
+      : 'routes_file rules are not applied at /oauth2/auth: the request names no X-Forwarded-Uri or X-Original-URI; set it to the request URI (nginx: proxy_set_header X-Forwarded-Uri $request_uri)');
+  }
+
   #warnedNoRefreshToken = false;
 
   /** Once per process: cookie_refresh is set, and the issuer gives no refresh token to refresh with. */
@@ -302,6 +363,20 @@ function appRedirect(ctx: RequestContext, allowed: AllowedDomains): string {
   const rd = safeRedirectPath(ctx.query.get('rd') ?? (typeof header === 'string' ? header : undefined), '/', allowed);
   // rd travels in a cookie until the callback: a longer one is not a page anyone bookmarked.
   return rd.length > MAX_RD_LENGTH ? '/' : rd;
+}
+
+/**
+ * The step-up of the rules for rd's path (a local path, or a URL on a whitelisted host) and method
+ * (the road's redirect names one other than GET). An rd the road would refuse asks for nothing.
+ */
+function stepUpForRedirect(rd: string, rdMethod: string | null, policies: RoutePolicies): StepUp | undefined {
+  let target = rd.split('#', 1)[0]!;
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    try { target = new URL(target).pathname; } catch { return undefined; }
+  }
+  const path = splitTarget(target)?.path;
+  const method = rdMethod && /^[A-Za-z]{1,20}$/.test(rdMethod) ? rdMethod.toUpperCase() : 'GET';
+  return path === undefined ? undefined : policies.stepUpFor(method, path);
 }
 
 /** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { addressBytes } from '../access/cidr.js';
 import type { Config } from '../config/validate.js';
+import { splitTarget } from './context.js';
 
 /** What the request's peer may tell about the client, and whom to believe (from the configuration). */
 export type ForwardingTrust = Pick<Config, 'reverseProxy' | 'trustedProxies' | 'realClientIpHeader'>;
@@ -61,6 +62,36 @@ export function clientAddress(req: IncomingMessage, t: ForwardingTrust): string 
     if (ip && addressBytes(ip)) return ip;
   }
   return req.socket.remoteAddress;
+}
+
+/** A request another proxy asks forward-auth about: its method when told, and its path (without the query). */
+export interface ForwardedTarget {
+  readonly method?: string;
+  readonly path: string;
+}
+
+/**
+ * The requests a reverse proxy in front asks /oauth2/auth about: X-Forwarded-Uri (Traefik, Caddy)
+ * and X-Original-URI (nginx's auth_request examples), with X-Forwarded-Method or X-Original-Method.
+ * Believed from a trusted peer only, and then only to add a route's requirements: whether a login
+ * is needed is never theirs to say. [] when there are none (or the peer is not trusted); undefined
+ * when one is not an origin-form target the road itself would take (dot segments, a full URL).
+ */
+export function forwardedTargets(req: IncomingMessage, t: ForwardingTrust): ForwardedTarget[] | undefined {
+  if (!peerIsTrusted(req, t)) return [];
+  const m = (firstValue(req.headers['x-forwarded-method']) ?? firstValue(req.headers['x-original-method']))?.toUpperCase();
+  const method = m && /^[A-Z]+$/.test(m) ? m : undefined;
+  const out: ForwardedTarget[] = [];
+  for (const name of ['x-forwarded-uri', 'x-original-uri']) {
+    const v = req.headers[name];
+    if (v === undefined) continue;
+    for (const uri of Array.isArray(v) ? v : [v]) {
+      const target = splitTarget(uri.trim());
+      if (!target) return undefined;
+      out.push({ method, path: target.path });
+    }
+  }
+  return out;
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AuthenticatedEmailsFile } from '../access/emailsfile.js';
 import { AccessPolicy } from '../access/policy.js';
+import { checkRoute, stepUpChallenge, type RouteRule } from '../access/routepolicies.js';
 import { deriveSealPasswords } from '../config/secret.js';
 import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
@@ -41,15 +42,15 @@ type StepResult = typeof DONE | undefined;
 type Step = (ctx: Ctx) => StepResult | Promise<StepResult>;
 
 /**
- * The context plus what the routing step found (one of the proxy's own endpoints) and whether the
- * request needs no login (skip_auth_routes and friends).
+ * The context plus what the routing step found (one of the proxy's own endpoints), whether the
+ * request needs no login (skip_auth_routes and friends), and the routes_file rules it must meet.
  */
-interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean }
+interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean; routeRules?: readonly RouteRule[] }
 
 /**
  * The road of a request, as a list of steps (oauth2-proxy's session chain, fastify's lifecycle):
  *
- *   health → route → skip auth → load session → refresh → own endpoint → authenticate → authorise → forward
+ *   health → route → skip auth (or routes_file) → load session → refresh → own endpoint → authenticate → authorise → forward
  *
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
@@ -77,6 +78,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     preferEmailToUser: config.preferEmailToUser,
   });
   const routes = config.routes;
+  const policies = config.routePolicies;
   const bearer = config.bearer && new BearerTokens({
     mainIssuer: () => {
       const c = issuer.clients;
@@ -114,6 +116,23 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   // public or not; only the path as the upstream will get it, and the method (access/routes.ts).
   const skipAuth: Step = (ctx) => {
     if (!ctx.endpoint && routes.skips(ctx.req.method, ctx.path)) ctx.skipped = true;
+    return undefined;
+  };
+
+  // routes_file, in skipAuth's place and for the same reason: the first rule that matches decides
+  // whether a login is needed, and which requirements the session must then meet. skip_auth_routes
+  // and skip_auth_regex apply where no rule matches; a CORS preflight (skip_auth_preflight) anywhere.
+  const matchRoute: Step = (ctx) => {
+    if (ctx.endpoint) return undefined;
+    const method = ctx.req.method;
+    if (routes.skipsPreflight(method)) {
+      ctx.skipped = true;
+      return undefined;
+    }
+    const decision = policies!.decide(method, ctx.path);
+    if (!decision) ctx.skipped = routes.skips(method, ctx.path);
+    else if (decision.anonymous) ctx.skipped = true;
+    else ctx.routeRules = decision.rules;
     return undefined;
   };
 
@@ -178,7 +197,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const loaded = ctx.session;
     if (!loaded) return undefined;
     const verdict = access.forSession(loaded.session);
-    if (verdict.allowed) return undefined;
+    if (verdict.allowed) return ctx.routeRules ? routeCheck(ctx, loaded) : undefined;
     if (ctx.skipped) {
       ctx.session = undefined;
       ctx.user = undefined;
@@ -186,6 +205,31 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     }
     log.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
     sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { refused: refusalFor(loaded.session, config.proxyPrefix) });
+    return DONE;
+  };
+
+  /**
+   * A routes_file rule's requirements, once the global rules have passed. A sign-in that falls short
+   * of its step-up sends a browser through /start, which asks the issuer for the rule's acr_values
+   * and max_age, back to this same URL; an API client (or a bearer token) gets RFC 9470's challenge.
+   */
+  const routeCheck = (ctx: Ctx, loaded: LoadedSession): StepResult => {
+    const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000));
+    if (v.allowed) return undefined;
+    if (v.code === 'ROUTE_NOT_ALLOWED') {
+      log.info({ event: 'route_denied', user: ctx.user, detail: v.detail }, 'route denied');
+      sendError(ctx.req, ctx.out, new PortcullisError(v.code, { detail: v.detail }), { refused: refusalFor(loaded.session, config.proxyPrefix) });
+      return DONE;
+    }
+    log.info({ event: 'step_up_required', user: ctx.user, detail: v.detail }, 'step-up required');
+    if (!ctx.upgrade && wantsHtml(ctx.req) && !routes.isApi(ctx.path) && !loaded.id.startsWith('bearer:')) {
+      // The method tells /start which rules to ask for: a form POST to a route whose rule names
+      // POST comes back as a GET, but must be asked for what the POST needs.
+      const method = ctx.req.method !== 'GET' && ctx.req.method ? `&rd_method=${ctx.req.method}` : '';
+      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}`);
+    } else {
+      sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_REQUIRED', { detail: v.detail }), { headers: { 'www-authenticate': stepUpChallenge(v.stepUp) } });
+    }
     return DONE;
   };
 
@@ -215,7 +259,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return DONE;
   };
 
-  const ROAD: readonly Step[] = [health, route, ...(routes.empty ? [] : [skipAuth]), loadSession, refresh, endpoint, authenticate, authorise, forward];
+  const ROAD: readonly Step[] = [health, route, ...(policies ? [matchRoute] : routes.empty ? [] : [skipAuth]), loadSession, refresh, endpoint, authenticate, authorise, forward];
 
   /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
   function run(ctx: Ctx, i: number): void | Promise<void> {

@@ -19,6 +19,11 @@ export interface Session {
   readonly email?: string;
   readonly groups: readonly string[];
   readonly preferredUsername?: string;
+  /** The ID token's `acr` and `auth_time` (seconds since the epoch): how and when the user signed in, for step-up. */
+  readonly acr?: string;
+  readonly authTime?: number;
+  /** Claims routes_file rules read, as strings; only those (oidc/identity.ts). */
+  readonly claims?: Readonly<Record<string, readonly string[]>>;
   /** When the issuer last vouched for it: the login, or the last refresh (cookie_refresh counts from here). */
   readonly createdAt: number;
   readonly expiresAt: number;
@@ -32,7 +37,13 @@ export function isSession(x: unknown): x is Session {
   const s = x as Partial<Session> | null;
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
     typeof s.expiresAt === 'number' && typeof s.createdAt === 'number' && Array.isArray(s.groups) && optionalString(s.sid)
-    && optionalString(s.issuerSid) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken);
+    && optionalString(s.issuerSid) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken)
+    && optionalString(s.acr) && (s.authTime === undefined || typeof s.authTime === 'number') && (s.claims === undefined || isClaims(s.claims));
+}
+
+function isClaims(c: unknown): boolean {
+  return typeof c === 'object' && c !== null && !Array.isArray(c)
+    && Object.values(c).every((v) => Array.isArray(v) && v.every((x) => typeof x === 'string'));
 }
 
 function optionalString(v: unknown): boolean {

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
+import type { StepUp } from '../access/routepolicies.js';
 import type { SealPasswords } from '../config/secret.js';
 import type { CookieConfig } from '../config/validate.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
@@ -15,6 +16,8 @@ export interface LoginState {
   readonly redirectUri: string;
   /** When /start sent the browser off: a login has LOGIN_WINDOW_S to come back. */
   readonly startedAt: number;
+  /** The step-up (acr_values, max_age) asked of the issuer for the route at rd: the callback checks it was met. */
+  readonly stepUp?: StepUp;
 }
 
 /** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */
