@@ -12,11 +12,16 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
  * it: EADDRINUSE, seen here under load. Ports outside that range are never handed out that way.
  */
 export async function freePort(): Promise<number> {
+  return freePortIn(20_000, 32_000);
+}
+
+/** A free port in [from, to) whose `also` neighbours (offsets) are free too: a Redis Cluster node also takes port + 10000. */
+export async function freePortIn(from: number, to: number, also: readonly number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canListen(port)) return port;
+    const port = from + Math.floor(Math.random() * (to - from));
+    if (await canListen(port) && (await Promise.all(also.map((d) => canListen(port + d)))).every(Boolean)) return port;
   }
-  throw new Error('no free loopback port found between 20000 and 32000');
+  throw new Error(`no free loopback port found between ${from} and ${to}`);
 }
 
 function canListen(port: number): Promise<boolean> {

@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInProcess, type InProcess } from './inprocess.js';
-import { freePort } from './proxy.js';
+import { freePort, freePortIn } from './proxy.js';
 import { waitReady } from './stack.js';
 
 const SERVER = '/usr/bin/redis-server';
@@ -74,7 +74,13 @@ export interface RedisCluster {
 /** Three masters, no replicas: `--cluster-enabled yes` each in its own directory, then `redis-cli --cluster create`. */
 export async function startCluster(): Promise<RedisCluster> {
   need();
-  const ports = [await freePort(), await freePort(), await freePort()];
+  // Each node's cluster bus listens on port + 10000: both stay below the kernel's ephemeral range
+  // (32768 up), where an outgoing connection could take the bus port first ("connection refused").
+  const ports: number[] = [];
+  while (ports.length < 3) {
+    const p = await freePortIn(12_000, 20_000, [10_000]);
+    if (!ports.includes(p)) ports.push(p);
+  }
   const dirs: string[] = [];
   const children: ChildProcess[] = [];
   try {
