@@ -47,6 +47,7 @@ export function classify(err: unknown): PortcullisError {
     return new PortcullisError('LOGIN_REDEEM_FAILED', { detail: `${err.error}: ${err.error_description ?? ''}`.slice(0, 300), cause: err });
   }
   const code = (err as { code?: unknown })?.code;
+  if (code === oauth.INVALID_RESPONSE && isMisshapen(err)) return new PortcullisError('ISSUER_BAD_RESPONSE', { detail, cause: err });
   if (typeof code === 'string' && code in BY_CODE) {
     const status = (err as { cause?: { status?: unknown } }).cause?.status;
     if (code === oauth.RESPONSE_IS_NOT_CONFORM && typeof status === 'number' && status >= 500) {
@@ -61,4 +62,16 @@ export function classify(err: unknown): PortcullisError {
   const fromOAuthLibrary = err instanceof client.ClientError || err instanceof client.AuthorizationResponseError
     || err instanceof client.WWWAuthenticateChallengeError || err instanceof client.ResponseBodyError;
   return new PortcullisError(fromOAuthLibrary ? 'ISSUER_BAD_RESPONSE' : 'INTERNAL', { detail, cause: err });
+}
+
+/**
+ * oauth4webapi's INVALID_RESPONSE means two things: an answer of the wrong shape (not an object, no
+ * access_token, no id_token), whose cause holds the parsed `body`; and a token or callback that
+ * fails a check, whose cause holds its claims, JWS or parameters. Only the second is an invalid
+ * token; the first is the issuer's bad answer. (openid-client wraps the library's error once.)
+ */
+function isMisshapen(err: unknown): boolean {
+  let cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof oauth.OperationProcessingError) cause = cause.cause;
+  return typeof cause === 'object' && cause !== null && 'body' in cause;
 }
