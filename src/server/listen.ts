@@ -69,8 +69,8 @@ const REFUSED_LOG_INTERVAL_MS = 10_000;
 /**
  * Binds one listener: plain HTTP (TCP or unix socket), or HTTPS when `tls` is given. Timeouts are
  * set so a slow or idle client cannot hold sockets forever, a connection past `maxConnections` is
- * closed as it arrives, and close() drains: stop accepting, let requests in flight finish, then cut
- * what is left.
+ * closed as it arrives, and close() drains: stop accepting, let requests in flight finish (closing
+ * each connection after its answer), then cut what is left after the grace.
  */
 export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o: ListenOptions = {}): Promise<Listener> {
   const { tls } = o;
@@ -83,7 +83,14 @@ export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o:
     requestTimeout: t.requestMs, headersTimeout: t.headersMs, keepAliveTimeout: 65_000, maxHeaderSize: MAX_HEADER_BYTES,
     connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(t.headersMs / 4))),
   };
-  const handle = framedRequests(app.handle);
+  let draining = false;
+  const framed = framedRequests(app.handle);
+  // Once draining, every answer says Connection: close, so a keep-alive client (a browser, a load
+  // balancer, wrk) leaves after it instead of holding the drain open with its next request.
+  const handle: Handlers['handle'] = (req, res) => {
+    if (draining) res.setHeader('connection', 'close');
+    framed(req, res);
+  };
   const server = tls
     ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, handle)
     : http.createServer(timeouts, handle);
@@ -155,10 +162,16 @@ export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o:
     url,
     port,
     close: (graceMs = 10_000) => new Promise<void>((resolve) => {
+      draining = true;
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       timer.unref();
+      // server.close() closes the connections idle at that moment only; one whose answer was in
+      // flight stays open after it (keep-alive) until the grace runs out. Closed as it goes idle,
+      // the drain ends with the last answer.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
+      sweep.unref();
       // Node removes the socket file when a unix listener closes.
-      server.close(() => { clearTimeout(timer); resolve(); });
+      server.close(() => { clearTimeout(timer); clearInterval(sweep); resolve(); });
       server.closeIdleConnections();
     }),
   };
