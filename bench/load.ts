@@ -36,8 +36,11 @@ export interface LoadResult {
 export interface LoadSpec {
   url: string;
   headers: Record<string, string>;
+  /** The run's length; with maxRequests, its upper bound. */
   seconds: number;
   connections: number;
+  /** Stop after this many responses (wrk only). */
+  maxRequests?: number;
 }
 
 export function pickGenerator(): Generator {
@@ -45,12 +48,28 @@ export function pickGenerator(): Generator {
 }
 
 // Runs in wrk's thread for every response (the one Lua call per response is part of the
-// generator's CPU figure); done() runs once and prints one JSON line.
+// generator's CPU figure); done() runs once and prints one JSON line. A limit given after `--`
+// stops the thread at that many responses (a few more may land in the same turn of its loop) and
+// sends wrk itself SIGINT, which ends its -d wait early, as Ctrl-C does, with the summary printed.
+// The kill runs in the background after 50 ms: system() ignores SIGINT in wrk while it waits.
 const WRK_SCRIPT = `
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function init(args)
+  statuses = {}
+  limit = tonumber(args[1]) or 0
+  seen = 0
+end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if limit > 0 then
+    seen = seen + 1
+    if seen == limit then
+      wrk.thread:stop()
+      os.execute("(sleep 0.05; kill -INT $PPID) &")
+    end
+  end
+end
 function done(summary, latency, requests)
   local counts = {}
   for _, t in ipairs(threads) do
@@ -84,9 +103,10 @@ const WRAPPER = '"$@"; c=$?; printf "\\n@@STAT %s\\n" "$(cat /proc/$$/stat)"; ex
 
 /** One bounded load run (the generator's own -d / duration, and a kill at seconds + 20 s). */
 export async function runLoad(generator: Generator, spec: LoadSpec): Promise<LoadResult> {
+  if (spec.maxRequests && generator !== 'wrk') throw new Error('a request count needs wrk (bash bench/setup.sh --smoke installs it)');
   const cmd = generator === 'wrk'
     ? [WRK, '-t1', `-c${spec.connections}`, `-d${spec.seconds}s`, '--timeout', '5s', '-s', wrkScript(),
-      ...Object.entries(spec.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), spec.url]
+      ...Object.entries(spec.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), spec.url, ...(spec.maxRequests ? ['--', String(spec.maxRequests)] : [])]
     : [process.execPath, join(HERE, 'autocannon-load.js'), JSON.stringify(spec)];
   const child = spawnChild(generator, '/bin/sh', ['-c', WRAPPER, 'sh', ...cmd], { keepStdout: true });
   const killer = setTimeout(() => child.proc.kill('SIGKILL'), (spec.seconds + 20) * 1000);

@@ -2,7 +2,8 @@
 // same 100-byte JSON body, except /__echo, which answers the request's method, URL and headers as
 // JSON (the benchmark uses it once, before measuring, to check what the proxy forwards), and
 // /__download?bytes=N, which streams N bytes (64 KiB chunks, honouring backpressure) for the
-// download mode: a proxy that buffers instead of streaming shows up in its RSS.
+// download mode: a proxy that buffers instead of streaming shows up in its RSS; and /__slow?ms=N,
+// the fixed body after N ms (soak.ts: requests in flight at SIGTERM).
 // Prints `{"port":N}` on its first stdout line.
 import http from 'node:http';
 
@@ -19,6 +20,14 @@ const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     return;
   }
   if (req.url?.startsWith('/__download?')) return download(req, res);
+  if (req.url?.startsWith('/__slow?')) {
+    // The fixed body after ?ms= milliseconds: a request still in flight when the proxy is told to stop.
+    const ms = Math.min(30_000, Number(new URL(req.url, 'http://x').searchParams.get('ms')) || 0);
+    req.resume();
+    const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'application/json', 'content-length': FIXED_BODY.length }).end(FIXED_BODY), ms);
+    res.on('close', () => clearTimeout(timer));
+    return;
+  }
   // Drain any request body, then answer.
   req.resume();
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': FIXED_BODY.length });

@@ -68,7 +68,7 @@ export const ERRORS = {
     fix: 'The issuer did not answer (down, timed out, 5xx) or discovery has not succeeded yet; /ready says so. It recovers by itself.' },
   ISSUER_BAD_RESPONSE: { status: 502, title: 'Sign-in unavailable',
     message: 'The identity provider gave an answer the proxy cannot use. Try again later.',
-    fix: 'The issuer answered with something that is not OAuth (not JSON, an unexpected status, bad metadata). Check the issuer and endpoint URLs; the log has the detail.' },
+    fix: 'The issuer answered with something that is not OAuth (not JSON, an unexpected status, a token answer without access_token or id_token, bad metadata). Check the issuer and endpoint URLs; the log has the detail.' },
   SESSION_STORE_UNAVAILABLE: { status: 503, title: 'Sessions unavailable',
     message: 'Your session cannot be checked right now. Try again in a moment.',
     fix: 'The session store (Redis) does not answer, or the proxy is not yet back in step with it after an outage; /ready says so. Requests without a session and the health endpoints still answer. It recovers by itself when Redis is back.' },

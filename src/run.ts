@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
 import { createApp } from './server/road.js';
-import { ListenError, listen, redirectingToHttps, type Listener } from './server/listen.js';
+import { ListenError, listen, redirectingToHttps, type ClientTimeouts, type Listener } from './server/listen.js';
 import { startMetrics, type MetricsListener } from './server/metrics.js';
 
 export interface Running {
@@ -22,19 +22,19 @@ export interface Running {
  * Starts serving at once; the issuer connects in the background so a dead issuer never blocks
  * start-up. Both listeners walk the same road; when one cannot bind, none is left open.
  */
-export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): Promise<Running> {
+export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream; clientTimeouts?: ClientTimeouts } = {}): Promise<Running> {
   const issuer = new Issuer(config.provider, log);
   // Subscribed before the first request, so the counters start at zero with the proxy.
   let metrics: MetricsListener | undefined;
   const metricsAt = config.metricsAddress;
-  if (metricsAt) metrics = await startMetrics(metricsAt, issuer, log).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
+  if (metricsAt) metrics = await startMetrics(metricsAt, issuer, log, { maxConnections: config.maxConnections }).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
   const app = createApp(config, issuer, log, o);
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
   const opened: Listener[] = [];
   const open = async (option: ListenError['option'], addr: ListenAddress, tls?: NonNullable<Config['https']>): Promise<Listener> => {
     try {
-      const l = await listen(addr, front, log, tls);
+      const l = await listen(addr, front, log, { tls, maxConnections: config.maxConnections, timeouts: o.clientTimeouts });
       opened.push(l);
       return l;
     } catch (e) {

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
 import { HttpBrowser } from './support/browser.js';
+import { exchange, type Exchange } from './support/http.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
 import { ALICE, CLIENT_ID, type Echoed } from './support/stack.js';
@@ -80,5 +81,86 @@ describe('what reaches the upstream, and what a forward-auth answer carries', ()
     for (const h of ['x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-preferred-username', 'authorization']) {
       assert.equal(seen.headers[h], undefined, h);
     }
+  });
+});
+
+/** The echo upstream's view of a raw request's answer, or the status when it is not a 200. */
+function echoedOf(x: Exchange): Echoed | number {
+  if (x.status !== 200) return x.status;
+  const body = x.text.slice(x.text.indexOf('\r\n\r\n') + 4);
+  // A chunked answer: the JSON is the first chunk's data.
+  const json = /^[0-9a-f]+\r\n/i.test(body) ? body.replace(/^[0-9a-f]+\r\n/i, '').replace(/\r\n0\r\n\r\n$/, '') : body;
+  return JSON.parse(json) as Echoed;
+}
+
+describe('identity-header smuggling: what a client sends in the proxy\'s names never reaches the upstream or a forward-auth answer', () => {
+  let peers: Peers;
+  let proxy: InProcess;
+  let cookie: string;
+  before(async () => {
+    peers = await startPeers({ issuerOptions: { claimsInIdToken: true } });
+    proxy = await startInProcess({ ...peers.env, OAUTH2_PROXY_SET_XAUTHREQUEST: 'true', OAUTH2_PROXY_SKIP_AUTH_ROUTES: '^/public/', OAUTH2_PROXY_REQUEST_LOGGING: 'false' }, peers.port);
+    const b = await login(proxy.url);
+    cookie = b.cookieHeader(new URL(proxy.url));
+  });
+  after(async () => { await proxy?.close(); await peers?.close(); });
+
+  const REAL = { user: ALICE.sub, email: ALICE.email, groups: ALICE.groups!.join(','), username: ALICE.preferred_username };
+  /** The identity headers the upstream saw, by their proxy names. */
+  const identity = (e: Echoed): Record<string, unknown> => ({
+    user: e.headers['x-forwarded-user'], email: e.headers['x-forwarded-email'], groups: e.headers['x-forwarded-groups'], username: e.headers['x-forwarded-preferred-username'],
+  });
+  /** No header whose value a client planted, in any name. */
+  const planted = (e: Echoed): string[] => Object.entries(e.headers).filter(([, v]) => /mallory|forged|6\.6\.6\.6/.test(String(v))).map(([k]) => k);
+
+  // [row, extra request head lines (raw, so duplicates and odd spellings go out as written), signed in?]
+  const ROWS: ReadonlyArray<readonly [string, string[], boolean]> = [
+    ['lower case', ['x-forwarded-user: mallory', 'x-forwarded-email: mallory@evil.test', 'x-forwarded-groups: admins,mallory', 'x-forwarded-preferred-username: mallory'], true],
+    ['upper case', ['X-FORWARDED-USER: mallory', 'X-FORWARDED-EMAIL: mallory@evil.test'], true],
+    ['underscores (read as dashes by some servers)', ['X_Forwarded_User: mallory', 'x_forwarded_email: mallory@evil.test', 'X_Forwarded_Groups: mallory'], true],
+    ['dots and mixed', ['X.Forwarded.User: mallory', 'x_forwarded.email: mallory@evil.test'], true],
+    ['repeated, before and after', ['X-Forwarded-User: mallory', 'X-Forwarded-User: mallory2-forged', 'X-Forwarded-Email: mallory@evil.test', 'X-Forwarded-Email: forged@evil.test'], true],
+    ['the forward-auth names', ['X-Auth-Request-User: mallory', 'X-Auth-Request-Email: mallory@evil.test', 'X-Auth-Request-Groups: mallory', 'X-Auth-Request-Access-Token: forged'], true],
+    ['an access token and Gap-Auth', ['X-Forwarded-Access-Token: forged', 'Gap-Auth: mallory'], true],
+    ['named in Connection, to have a hop behind drop the real ones', ['Connection: X-Forwarded-User, X-Forwarded-Email, X-Forwarded-Groups', 'X-Forwarded-User: mallory'], true],
+    ['X-Real-IP and X-Forwarded-For', ['X-Real-IP: 6.6.6.6', 'X-Forwarded-For: 6.6.6.6'], true],
+    ['on a route without login, anonymous', ['X-Forwarded-User: mallory', 'X_Forwarded_Email: mallory@evil.test', 'X-Auth-Request-User: mallory', 'X-Forwarded-Groups: admins'], false],
+  ];
+
+  for (const [name, lines, signedIn] of ROWS) {
+    test(`${name} → ${signedIn ? 'the session\'s identity only' : 'no identity at all'}`, async () => {
+      const path = signedIn ? '/app' : '/public/x';
+      const head = [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Accept: application/json', 'Connection: close', ...(signedIn ? [`Cookie: ${cookie}`] : []), ...lines];
+      const e = echoedOf(await exchange(proxy.url, [`${head.join('\r\n')}\r\n\r\n`]));
+      assert.notEqual(typeof e, 'number', `status ${String(e)}`);
+      const seen = e as Echoed;
+      assert.deepEqual(planted(seen), [], 'no planted value reached the upstream');
+      assert.deepEqual(identity(seen), signedIn ? REAL : { user: undefined, email: undefined, groups: undefined, username: undefined });
+      for (const k of Object.keys(seen.headers)) assert.doesNotMatch(k, /^x[-_.]auth[-_.]request|[_.]forwarded|^gap-auth$/i, `${k} reached the upstream`);
+    });
+  }
+
+  test('a forward-auth answer (/oauth2/auth) carries the session\'s identity, never the client\'s', async () => {
+    const head = ['GET /oauth2/auth HTTP/1.1', 'Host: 127.0.0.1', 'Connection: close', `Cookie: ${cookie}`,
+      'X-Auth-Request-User: mallory', 'X-Auth-Request-Email: mallory@evil.test', 'X_Auth_Request_Groups: mallory', 'X-Auth-Request-Preferred-Username: mallory'];
+    const x = await exchange(proxy.url, [`${head.join('\r\n')}\r\n\r\n`]);
+    assert.equal(x.status, 202, x.text.slice(0, 300));
+    assert.doesNotMatch(x.text, /mallory/);
+    assert.match(x.text, new RegExp(`\\r\\nx-auth-request-email: ${ALICE.email.replace('.', '\\.')}\\r\\n`, 'i'));
+    assert.match(x.text, new RegExp(`\\r\\nx-auth-request-user: ${ALICE.sub}\\r\\n`, 'i'));
+    const anon = await exchange(proxy.url, ['GET /oauth2/auth HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Auth-Request-User: mallory\r\n\r\n']);
+    assert.equal(anon.status, 401);
+    assert.doesNotMatch(anon.text, /mallory/);
+  });
+
+  test('a websocket handshake: the upstream sees the session\'s identity only', async () => {
+    const head = ['GET /ws HTTP/1.1', 'Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+      `Cookie: ${cookie}`, 'X-Forwarded-User: mallory', 'X_Forwarded_Email: mallory@evil.test', 'X-Auth-Request-User: mallory'];
+    const x = await exchange(proxy.url, [`${head.join('\r\n')}\r\n\r\n`], 1000);
+    assert.equal(x.status, 101, x.text.slice(0, 300));
+    // The echo upstream's first line after the handshake is what it received, as JSON.
+    const seen = JSON.parse(x.text.slice(x.text.indexOf('\r\n\r\n') + 4).split('\n')[0]!) as Echoed;
+    assert.deepEqual(planted(seen), []);
+    assert.deepEqual(identity(seen), REAL);
   });
 });

@@ -12,7 +12,7 @@ import { table } from './support/table.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 /** Every channel metrics subscribe to: the proxy's observers and undici's (the issuer calls). */
-const CHANNELS = ['portcullis:request', 'portcullis:login', 'portcullis:upstream-error', 'undici:request:create', 'undici:request:headers', 'undici:request:error'];
+const CHANNELS = ['portcullis:request', 'portcullis:login', 'portcullis:upstream-error', 'portcullis:connection-refused', 'undici:request:create', 'undici:request:headers', 'undici:request:error'];
 
 const validate = validateEnv;
 

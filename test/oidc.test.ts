@@ -57,6 +57,9 @@ test('issuer failures are sorted by their code, and an unknown one is never "tok
     [coded(oauth.PARSE_ERROR), 'ISSUER_BAD_RESPONSE'],
     [coded(oauth.INVALID_SERVER_METADATA), 'ISSUER_BAD_RESPONSE'],
     [coded(oauth.INVALID_RESPONSE), 'LOGIN_TOKEN_INVALID'],
+    [coded(oauth.INVALID_RESPONSE, { claims: { iss: 'x' } }), 'LOGIN_TOKEN_INVALID'],
+    // The same code for an answer of the wrong shape (no access_token, not an object): the library attaches the body.
+    [coded(oauth.INVALID_RESPONSE, { body: [] }), 'ISSUER_BAD_RESPONSE'],
     [coded(oauth.JWT_CLAIM_COMPARISON), 'LOGIN_TOKEN_INVALID'],
     // A fresh ID token that looks expired or not yet valid: the clocks disagree, and the page says so.
     [coded(oauth.JWT_TIMESTAMP_CHECK), 'LOGIN_CLOCK_SKEW'],

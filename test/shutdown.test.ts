@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import { HttpBrowser } from './support/browser.js';
 import { freePort, startProxy } from './support/proxy.js';
@@ -71,5 +72,41 @@ test('the parent closes our stdout and sends SIGTERM: the proxy still exits, wit
     assert.deepEqual(ended, { code: 0, signal: null }, 'exited by itself, drained, within 5 s (it used to spin for ever on EPIPE in the exit flush)');
   } finally {
     if (proxy.alive()) proxy.child.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM with a keep-alive client whose request is in flight: the answer arrives, its connection is closed after it, and the process exits without waiting out the grace', async () => {
+  const slow = http.createServer((_req, res) => { setTimeout(() => res.end('slow but complete'), 800); });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const proxy = await startProxy({
+    OAUTH2_PROXY_OIDC_ISSUER_URL: `http://127.0.0.1:${await freePort()}/`,
+    OAUTH2_PROXY_CLIENT_ID: 'id',
+    OAUTH2_PROXY_CLIENT_SECRET: 'secret',
+    OAUTH2_PROXY_COOKIE_SECRET: Buffer.alloc(32, 5).toString('base64url'),
+    OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    OAUTH2_PROXY_UPSTREAMS: `http://127.0.0.1:${(slow.address() as net.AddressInfo).port}/`,
+    OAUTH2_PROXY_SKIP_AUTH_ROUTES: '^/slow$',
+  });
+  // A client that keeps its connection open for more, as browsers and load balancers do.
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get(`${proxy.url}/slow`, { agent }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => { body += c.toString(); });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    proxy.child.kill('SIGTERM');
+    assert.deepEqual(await answered, { status: 200, body: 'slow but complete' });
+    const ended = await exitWithin(proxy.child, 5000);
+    assert.deepEqual(ended, { code: 0, signal: null });
+    assert.ok(Date.now() - t0 < 3000, `exited ${Date.now() - t0} ms after the signal; the grace is 10 s`);
+  } finally {
+    agent.destroy();
+    if (proxy.alive()) proxy.child.kill('SIGKILL');
+    slow.close();
   }
 });

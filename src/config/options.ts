@@ -54,6 +54,8 @@ const TABLE = [
     help: 'header a trusted load balancer puts the client address in, for the logs: X-Real-IP, X-Forwarded-For, X-ProxyUser-IP, X-Envoy-External-Address or CF-Connecting-IP' }),
   opt({ name: 'metrics_address', flag: '--metrics-address', env: 'OAUTH2_PROXY_METRICS_ADDRESS', type: 'string', default: '', group: 'Server',
     help: 'serve Prometheus metrics at /metrics on this [http://]host:port or unix://path, a listener of its own (empty: no metrics, and no cost per request)', placeholder: '127.0.0.1:9100' }),
+  opt({ name: 'max_connections', flag: '--max-connections', env: 'OAUTH2_PROXY_MAX_CONNECTIONS', type: 'string', default: '10000', group: 'Server',
+    help: 'Portcullis addition (oauth2-proxy has no limit): client connections each listener keeps open at once; one more is closed as it arrives, counted in the log line connections_refused. Each costs memory (about 13 KB idle) and a file descriptor, and may hold an upstream connection too: keep it under half the open-file limit (ulimit -n). 0: no limit' }),
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',

@@ -63,6 +63,7 @@ export function classify(err: unknown): PortcullisError {
   if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && ['nbf', 'iat'].includes(String((err as { claim?: unknown }).claim))) {
     return new PortcullisError('LOGIN_CLOCK_SKEW', { detail, cause: err });
   }
+  if (code === oauth.INVALID_RESPONSE && isMisshapen(err)) return new PortcullisError('ISSUER_BAD_RESPONSE', { detail, cause: err });
   if (typeof code === 'string' && code in BY_CODE) {
     const status = (err as { cause?: { status?: unknown } }).cause?.status;
     if (code === oauth.RESPONSE_IS_NOT_CONFORM && typeof status === 'number' && status >= 500) {
@@ -88,4 +89,16 @@ export function classify(err: unknown): PortcullisError {
  */
 export function refreshEndsSession(err: PortcullisError): boolean {
   return !['ISSUER_UNAVAILABLE', 'ISSUER_BAD_RESPONSE', 'LOGIN_CLOCK_SKEW', 'INTERNAL'].includes(err.code);
+}
+
+/**
+ * oauth4webapi's INVALID_RESPONSE means two things: an answer of the wrong shape (not an object, no
+ * access_token, no id_token), whose cause holds the parsed `body`; and a token or callback that
+ * fails a check, whose cause holds its claims, JWS or parameters. Only the second is an invalid
+ * token; the first is the issuer's bad answer. (openid-client wraps the library's error once.)
+ */
+function isMisshapen(err: unknown): boolean {
+  let cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof oauth.OperationProcessingError) cause = cause.cause;
+  return typeof cause === 'object' && cause !== null && 'body' in cause;
 }

@@ -23,7 +23,7 @@ const KNOWN_METHODS = new Set(METHODS);
  * undici's, through which openid-client calls the issuer: nothing here is on the road, and with
  * metrics off nobody subscribes, so requests pay nothing at all.
  */
-export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'clients'>, log: Logger): Promise<MetricsListener> {
+export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'clients'>, log: Logger, o: { maxConnections?: number } = {}): Promise<MetricsListener> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
@@ -65,6 +65,9 @@ export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'cl
     upstreamErrors.inc({ upstream: m.upstream ?? 'unknown', code: m.code ?? 'unknown' });
   });
 
+  const connectionsRefused = new Counter({ name: 'portcullis_connections_refused_total', help: 'Connections closed as they arrived because max_connections were already open.', registers: [registry] });
+  on('portcullis:connection-refused', () => connectionsRefused.inc());
+
   const issuerRequests = new Counter({ name: 'portcullis_issuer_requests_total', help: 'Calls to the issuer, by endpoint (discovery, token, userinfo, jwks, other) and outcome (status class, or error when no answer came).', labelNames: ['endpoint', 'outcome'], registers: [registry] });
   const issuerDuration = new Histogram({ name: 'portcullis_issuer_request_duration_seconds', help: 'Time from a call to the issuer to its response headers, or to its failure.', labelNames: ['endpoint'], buckets: BUCKETS, registers: [registry] });
   const endpointOf = issuerEndpointNamer(issuer);
@@ -103,7 +106,7 @@ export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'cl
   };
   let listener;
   try {
-    listener = await listen(addr, { handle: serve, handleUpgrade: (_req, socket) => socket.destroy() }, log);
+    listener = await listen(addr, { handle: serve, handleUpgrade: (_req, socket) => socket.destroy() }, log, { maxConnections: o.maxConnections });
   } catch (err) {
     for (const [name, fn] of subscriptions) unsubscribe(name, fn);
     throw err;

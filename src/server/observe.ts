@@ -12,6 +12,8 @@ export const observe = {
   login: channel('portcullis:login'),
   /** An upstream that could not take or finish a request: { upstream, code? }. */
   upstreamError: channel('portcullis:upstream-error'),
+  /** A connection closed as it arrived, because max_connections were open: {}. */
+  connectionRefused: channel('portcullis:connection-refused'),
 } as const;
 
 export interface RequestFinished {

@@ -22,6 +22,12 @@ export class UpstreamTimeout extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
 }
 
+/** The upstream answered with something that is not a usable HTTP answer. */
+export class UpstreamBadAnswer extends Error {
+  override readonly name = 'UpstreamBadAnswer';
+  readonly code = 'UPSTREAM_BAD_ANSWER';
+}
+
 /**
  * Hop-by-hop fields (RFC 9110 §7.6.1): they describe one connection and are never forwarded, nor is
  * any field that the message's Connection header names. A client naming X-Forwarded-User there
@@ -32,12 +38,17 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te'
 
 /**
  * Removes the hop-by-hop fields of a request and every field its Connection header names, keeping
- * `connection: upgrade` and `upgrade` on an upgrade request. Call it before the proxy adds its own
+ * `connection: upgrade` and `upgrade` on an upgrade request, and Transfer-Encoding (see below). Call it before the proxy adds its own
  * headers, so no client-named field can take one of them away.
  */
 export function stripHopByHop(headers: http.IncomingHttpHeaders, upgrade: boolean): void {
   const connection = headers.connection;
   const upgradeTo = headers.upgrade;
+  // The body's framing stays, whatever Connection names: Node's parser has taken the chunks apart,
+  // and the outgoing request frames them again only when it sees this field. Without it a chunked
+  // body was dropped (Content-Length: 0 upstream), and for a GET or DELETE, whose bodies Node does
+  // not chunk by default, it would go out unframed: the next request on that connection.
+  const framing = headers['transfer-encoding'];
   if (connection) {
     for (const token of String(connection).split(',')) {
       const name = token.trim().toLowerCase();
@@ -45,6 +56,7 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders, upgrade: boolea
     }
   }
   for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  if (framing !== undefined) headers['transfer-encoding'] = framing;
   if (upgrade && upgradeTo) {
     headers.connection = 'upgrade';
     headers.upgrade = upgradeTo;
@@ -103,21 +115,46 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   };
   out.on('error', fail);
   if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
+  let answered = false;
+  // Node destroys the connection of a 101 to a request that asked for no upgrade without an
+  // error, which would leave the client waiting for ever.
+  out.on('upgrade', (_up: http.IncomingMessage, upSocket: Duplex) => {
+    upSocket.destroy();
+    fail(new UpstreamBadAnswer('101 Switching Protocols to a request that asked for no upgrade'));
+  });
+  let clientGone = false;
+  out.on('close', () => { if (!answered && !clientGone) fail(new UpstreamBadAnswer('the connection closed without an answer')); });
   out.on('response', (up: http.IncomingMessage) => {
+    answered = true;
     if (t.timeoutMs > 0) out.setTimeout(0);
+    const status = up.statusCode ?? 0;
+    // Node's parser takes any three digits and a reason phrase that writeHead then refuses by
+    // throwing, inside this event: an upstream could crash the proxy with `HTTP/1.1 000`.
+    if (status < 200 || status > 599) return fail(new UpstreamBadAnswer(`status ${status}`));
     const headers = responseHeaders(up.rawHeaders);
-    // writeHead merges a list into headers already set (a request id) with setHeader, which keeps
-    // only the last of repeated names: append one by one then, so every Set-Cookie survives.
-    if (res.getHeaderNames().length === 0) res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
-    else {
-      for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
-      res.writeHead(up.statusCode ?? 502, up.statusMessage);
+    try {
+      // writeHead merges a list into headers already set (a request id) with setHeader, which keeps
+      // only the last of repeated names: append one by one then, so every Set-Cookie survives.
+      if (res.getHeaderNames().length === 0) res.writeHead(status, up.statusMessage, headers);
+      else {
+        for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
+        res.writeHead(status, up.statusMessage);
+      }
+    } catch (err) {
+      // A header value or reason phrase Node will not send: none of that answer reaches the client.
+      for (let i = 0; i < headers.length; i += 2) res.removeHeader(headers[i]!);
+      res.statusMessage = ''; // kept by the failed writeHead, it would make the 502's throw too
+      return fail(new UpstreamBadAnswer((err as Error).message));
     }
     up.on('error', () => res.destroy());
     up.pipe(res);
   });
   // The client went away before the answer was complete: stop asking the upstream.
-  res.on('close', () => { if (!res.writableFinished) out.destroy(); });
+  res.on('close', () => {
+    if (res.writableFinished) return;
+    clientGone = true;
+    out.destroy();
+  });
   // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3): end at once
   // rather than pay for a pipe.
   if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) out.end();

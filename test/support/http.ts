@@ -41,3 +41,48 @@ export function rawRequest(origin: string, target: string, headers: Record<strin
     socket.write(`${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   });
 }
+
+/** What came back on a raw connection: the bytes (latin1), whether the peer closed, and when. */
+export interface Exchange {
+  readonly text: string;
+  /** The status code of the first status line, 0 when none came. */
+  readonly status: number;
+  /** 'closed' when the peer ended or reset the connection, 'waiting' when `waitMs` ran out first. */
+  readonly end: 'closed' | 'waiting';
+  /** Milliseconds from connecting to the end. */
+  readonly ms: number;
+}
+
+/**
+ * Writes `parts` to a fresh connection, byte for byte (a number is a pause of that many ms: a slow
+ * client), and collects what comes back until the peer closes or `waitMs` passes. For what no
+ * client library would send: malformed framing, trickled heads and bodies.
+ */
+export function exchange(origin: string, parts: ReadonlyArray<string | Buffer | number>, waitMs = 5000): Promise<Exchange> {
+  const u = new URL(origin);
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const socket = net.connect(Number(u.port), u.hostname);
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (end: Exchange['end']): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ text, status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), end, ms: performance.now() - t0 });
+    };
+    const timer = setTimeout(() => finish('waiting'), waitMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => finish('closed'));
+    socket.on('error', () => finish('closed'));
+    socket.on('connect', () => void (async () => {
+      for (const p of parts) {
+        if (done || socket.destroyed) return;
+        if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
+        else socket.write(typeof p === 'string' ? Buffer.from(p, 'latin1') : p);
+      }
+    })());
+  });
+}

@@ -6,6 +6,7 @@ import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions 
 import { startEchoUpstream } from '../../src/demo/echo.js';
 import { createLogger } from '../../src/log.js';
 import { startPortcullis, type Running } from '../../src/run.js';
+import type { ClientTimeouts } from '../../src/server/listen.js';
 import { freePort } from './proxy.js';
 import { ALICE, CLIENT_ID, CLIENT_SECRET } from './stack.js';
 
@@ -28,14 +29,15 @@ export interface InProcess {
 /**
  * Portcullis inside the test process (the same code bin/portcullis runs, minus the CLI), configured
  * by OAUTH2_PROXY_* variables: pipeline tests start in milliseconds instead of a child process each.
+ * `clientTimeouts` shortens the 408 limits, so a slow-client test takes a second, not a minute.
  */
-export async function startInProcess(env: Record<string, string>, port?: number): Promise<InProcess> {
+export async function startInProcess(env: Record<string, string>, port?: number, o: { clientTimeouts?: ClientTimeouts } = {}): Promise<InProcess> {
   const p = port ?? await freePort();
   const result = validateConfig(mergeSources({ flags: {}, env: { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${p}`, ...env }, dotenv: {} }));
   if (!result.ok) throw new Error(`bad test configuration: ${result.errors.join('; ')}`);
   const logs = new LogLines();
   const log = createLogger('info', logs);
-  const running = await startPortcullis(result.config, log, { requestLog: logs });
+  const running = await startPortcullis(result.config, log, { requestLog: logs, clientTimeouts: o.clientTimeouts });
   await running.issuerReady;
   return { url: running.url, running, logs, close: () => running.close(1000) };
 }

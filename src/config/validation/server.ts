@@ -14,7 +14,12 @@ export interface ServerPart {
   readonly reverseProxy: boolean;
   readonly trustedProxies: AddressRanges;
   readonly realClientIpHeader: string;
+  /** 0 for no limit. */
+  readonly maxConnections: number;
 }
+
+/** More than a million open connections is beyond any one process's descriptors: surely a typo. */
+const MAX_CONNECTIONS_LIMIT = 1_000_000;
 
 /** oauth2-proxy's accepted real_client_ip_header values (pkg/ip/realclientip.go). */
 const CLIENT_IP_HEADERS = ['X-Real-IP', 'X-Forwarded-For', 'X-ProxyUser-IP', 'X-Envoy-External-Address', 'CF-Connecting-IP'];
@@ -48,6 +53,9 @@ export function validateServer(r: OptionReader): ServerPart {
   const headerName = r.str('real_client_ip_header');
   const realClientIpHeader = CLIENT_IP_HEADERS.find((h) => h.toLowerCase() === headerName.toLowerCase());
   if (!realClientIpHeader) r.fail('real_client_ip_header', `one of ${CLIENT_IP_HEADERS.join(', ')}`);
+  const cap = r.str('max_connections');
+  const maxConnections = /^\d{1,7}$/.test(cap) && Number(cap) <= MAX_CONNECTIONS_LIMIT ? Number(cap) : undefined;
+  if (maxConnections === undefined) r.fail('max_connections', `a whole number of connections from 0 (no limit) to ${MAX_CONNECTIONS_LIMIT}, e.g. ${defaultOf('max_connections')}`);
 
   return {
     listen: serveHttp ? listen ?? parseListenAddress(defaultOf('http_address'))! : undefined,
@@ -59,5 +67,6 @@ export function validateServer(r: OptionReader): ServerPart {
     reverseProxy,
     trustedProxies: ranges,
     realClientIpHeader: (realClientIpHeader ?? defaultOf('real_client_ip_header')).toLowerCase(),
+    maxConnections: maxConnections ?? Number(defaultOf('max_connections')),
   };
 }
