@@ -129,8 +129,8 @@ const ID_TOKEN_ROWS: readonly Row[] = [
   { name: 'two audiences, ours among them, and azp another client', hooks: { token: resigned((c) => ({ ...c, aud: [CLIENT_ID, 'other'], azp: 'other' })) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
   { name: 'another nonce', hooks: { token: resigned((c) => ({ ...c, nonce: 'not-the-nonce-we-sent' })) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
   { name: 'no nonce', hooks: { token: resigned(({ nonce: _n, ...c }) => c) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
-  { name: 'expired (exp an hour ago)', hooks: { token: resigned((c) => ({ ...c, iat: now() - 7200, exp: now() - 3600 })) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
-  { name: 'not yet valid (nbf in an hour)', hooks: { token: resigned((c) => ({ ...c, nbf: now() + 3600 })) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
+  { name: 'expired (exp an hour ago)', hooks: { token: resigned((c) => ({ ...c, iat: now() - 7200, exp: now() - 3600 })) }, status: 401, code: 'LOGIN_CLOCK_SKEW' }, // fresh from the token endpoint yet expired: the clocks disagree
+  { name: 'not yet valid (nbf in an hour)', hooks: { token: resigned((c) => ({ ...c, nbf: now() + 3600 })) }, status: 401, code: 'LOGIN_CLOCK_SKEW' },
   { name: 'no exp', hooks: { token: resigned(({ exp: _e, ...c }) => c) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
   { name: 'alg none, unsigned', hooks: { token: idToken((c) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64(c)}.`) }, status: 401, code: 'LOGIN_TOKEN_INVALID' },
   {
