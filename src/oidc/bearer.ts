@@ -68,8 +68,8 @@ interface Verifier {
 }
 
 export interface BearerOptions {
-  /** The main issuer's identifier and JWKS URL once discovery has succeeded, else undefined. */
-  readonly mainIssuer: () => { readonly issuer: string; readonly jwksUri: string } | undefined;
+  /** The main issuer's identifier and JWKS URL (or its keys, from oidc_public_key_files) once known, else undefined. */
+  readonly mainIssuer: () => { readonly issuer: string; readonly jwksUri?: string; readonly keys?: JWTVerifyGetKey } | undefined;
   /** oidc_issuer_url as configured: a token from it before discovery gets 503, not 401. */
   readonly configuredIssuer?: string;
   readonly clientId: string;
@@ -162,14 +162,19 @@ export class BearerTokens {
   #verifierFor(iss: string): Verifier | undefined {
     const main = this.#o.mainIssuer();
     if (main && main.issuer === iss) {
-      if (this.#main?.uri !== main.jwksUri) this.#main = { uri: main.jwksUri, keys: createRemoteJWKSet(new URL(main.jwksUri)) };
-      const keys = this.#main.keys;
+      const keys = main.keys ?? this.#remoteKeys(main.jwksUri!);
       // An extra_jwt_issuers pair naming the issuer itself adds an audience (oauth2-proxy tries each
       // verifier in turn; one check against all the audiences is the same decision).
       const more = this.#o.extraIssuers.filter((x) => x.issuer === iss).map((x) => x.audience);
       return { issuer: main.issuer, audiences: [this.#o.clientId, ...more], claims: this.#o.provider, keys: async () => keys };
     }
     return this.#extra.get(iss);
+  }
+
+  /** The main issuer's JWKS, fetched again only when discovery names another URL. */
+  #remoteKeys(uri: string): JWTVerifyGetKey {
+    if (this.#main?.uri !== uri) this.#main = { uri, keys: createRemoteJWKSet(new URL(uri)) };
+    return this.#main.keys;
   }
 
   /** Before discovery the issuer's identifier is not known for sure; oidc_issuer_url is the guess. */

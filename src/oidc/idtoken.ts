@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload } from 'jose';
+import { createPublicKey } from 'node:crypto';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { PortcullisError } from '../errors.js';
 
 /** The asymmetric signature algorithms an ID token may use: never none, never HMAC (a key anyone with the client secret holds). */
@@ -37,6 +38,28 @@ export function audienceProblem(claims: Readonly<Record<string, unknown>>, r: Au
 }
 
 /**
+ * The algorithms an ID token may use: the asymmetric ones the issuer lists (RS256 when it lists
+ * none), narrowed to oidc_enabled_signing_algs when set. With local public keys nothing is listed,
+ * and the configured ones (else every asymmetric one: the key's type narrows it) apply. An empty
+ * intersection is an error, as in oauth2-proxy: no ID token could ever pass.
+ */
+export function idTokenAlgorithms(listed: readonly string[] | undefined, enabled: readonly string[] | undefined, localKeys: boolean): string[] {
+  const issuers = (listed ?? []).filter((a) => ASYMMETRIC.test(a));
+  const base = issuers.length ? issuers : localKeys ? ALL_ASYMMETRIC : ['RS256'];
+  if (!enabled?.length) return base;
+  const both = enabled.filter((a) => (issuers.length ? issuers : localKeys ? ALL_ASYMMETRIC : enabled).includes(a));
+  if (both.length === 0) throw new Error(`no ID token signing algorithm in common: the issuer lists ${issuers.join(', ') || 'none'}, oidc_enabled_signing_algs allows ${enabled.join(', ')}`);
+  return both;
+}
+
+const ALL_ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+/** PEM public keys (oidc_public_key_files) as a key set jose can pick from by type and algorithm. */
+export function localKeySet(pems: readonly string[]): JWTVerifyGetKey {
+  return createLocalJWKSet({ keys: pems.map((pem) => createPublicKey(pem).export({ format: 'jwk' }) as JWK) });
+}
+
+/**
  * Verifies ID tokens where openid-client cannot: when oidc_extra_audiences or oidc_audience_claims
  * widen who the token may be for (openid-client insists that `aud` names the client). Everything
  * else is checked as openid-client would: the signature against the issuer's JWKS (fetched once,
@@ -44,18 +67,23 @@ export function audienceProblem(claims: Readonly<Record<string, unknown>>, r: Au
  * exp, nbf and iat, nonce on a login and the subject on a refresh.
  */
 export class IdTokenVerifier {
-  readonly #jwks: ReturnType<typeof createRemoteJWKSet>;
+  readonly #jwks: JWTVerifyGetKey;
   readonly #issuer: string;
   readonly #algorithms: string[];
   readonly #rule: AudienceRule;
+  readonly #skipNonce: boolean;
 
-  /** `fetch`: how the issuer is reached, when not with Node's own (a private CA). */
-  constructor(o: { issuer: string; jwksUri: string; algorithms?: readonly string[]; rule: AudienceRule; fetch?: typeof fetch }) {
-    this.#jwks = createRemoteJWKSet(new URL(o.jwksUri), { timeoutDuration: 10_000, cooldownDuration: 30_000, ...(o.fetch ? { [customFetch]: o.fetch } : {}) });
+  /**
+   * `jwksUri` or `keys` (oidc_public_key_files); `fetch`: how the issuer is reached, when not with
+   * Node's own (a private CA); `skipNonce`: insecure_oidc_skip_nonce.
+   */
+  constructor(o: { issuer: string; jwksUri?: string; keys?: JWTVerifyGetKey; algorithms?: readonly string[]; rule: AudienceRule; fetch?: typeof fetch; skipNonce?: boolean }) {
+    this.#jwks = o.keys ?? createRemoteJWKSet(new URL(o.jwksUri!), { timeoutDuration: 10_000, cooldownDuration: 30_000, ...(o.fetch ? { [customFetch]: o.fetch } : {}) });
     this.#issuer = o.issuer;
     const listed = (o.algorithms ?? ['RS256']).filter((a) => ASYMMETRIC.test(a));
     this.#algorithms = listed.length ? listed : ['RS256'];
     this.#rule = o.rule;
+    this.#skipNonce = o.skipNonce === true;
   }
 
   async verify(idToken: string, expect: { nonce?: string; sub?: string }): Promise<JWTPayload> {
@@ -64,7 +92,8 @@ export class IdTokenVerifier {
     });
     const problem = audienceProblem(payload, this.#rule);
     if (problem) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: problem });
-    if (expect.nonce !== undefined && payload.nonce !== expect.nonce) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'ID token nonce does not match the login' });
+    // insecure_oidc_skip_nonce lets through a token without one; a nonce that is there must match.
+    if (expect.nonce !== undefined && payload.nonce !== expect.nonce && !(this.#skipNonce && payload.nonce === undefined)) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'ID token nonce does not match the login' });
     if (expect.sub !== undefined && payload.sub !== expect.sub) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'refreshed ID token has another subject' });
     return payload;
   }

@@ -30,9 +30,9 @@ export const DEFAULT_SOCKET_MODE = 0o660;
 
 /** Which option a listener comes from, for the start-up message when it cannot bind. */
 export class ListenError extends Error {
-  readonly option: 'http_address' | 'https_address' | 'metrics_address';
+  readonly option: 'http_address' | 'https_address' | 'metrics_address' | 'metrics_secure_address';
   readonly code?: string;
-  constructor(option: 'http_address' | 'https_address' | 'metrics_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
+  constructor(option: 'http_address' | 'https_address' | 'metrics_address' | 'metrics_secure_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
     super(`cannot listen on ${address.kind === 'unix' ? `unix://${address.path}` : `${address.host}:${address.port}`}: ${cause.message}`, { cause });
     this.option = option;
     this.code = cause.code;
@@ -47,12 +47,12 @@ export const MAX_HEADER_BYTES = 32 * 1024;
  * set so a slow or idle client cannot hold sockets forever, and close() drains: stop accepting,
  * let requests in flight finish, then cut what is left.
  */
-export async function listen(addr: ListenAddress, app: Handlers, log: Logger, tls?: Pick<TlsListener, 'cert' | 'key' | 'minVersion'>): Promise<Listener> {
+export async function listen(addr: ListenAddress, app: Handlers, log: Logger, tls?: Pick<TlsListener, 'cert' | 'key' | 'minVersion' | 'ciphers'>): Promise<Listener> {
   // Headers up to 32 KiB (Node's default is 16): the cookie store keeps a new session under about
   // 12 KB, but a browser still holding a larger session from before must reach /oauth2/sign_out.
   const timeouts = { requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000, maxHeaderSize: MAX_HEADER_BYTES };
   const server = tls
-    ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, app.handle)
+    ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ciphers ? { ciphers: tls.ciphers } : {}) }, app.handle)
     : http.createServer(timeouts, app.handle);
   // Without a listener Node leaves an upgrade request unanswered; with one, it walks the same road.
   server.on('upgrade', app.handleUpgrade);
