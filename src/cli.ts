@@ -53,7 +53,7 @@ export function addOptionFlags(program: Command): Command {
 }
 
 /** The foreign flags given, keyed by oauth2-proxy's configuration name. */
-function foreignFlagValues(program: Command): Record<string, string | string[]> {
+export function foreignFlagValues(program: Command): Record<string, string | string[]> {
   const given = program.opts<Record<string, unknown>>();
   const out: Record<string, string | string[]> = {};
   for (const f of FOREIGN_OPTIONS) {
