@@ -13,12 +13,13 @@
 // session object, whose access verdict and identity headers are cached in turn.
 
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
 import { identityFromClaims, type ClaimNames } from './identity.js';
+import { verifyJwt } from './idtoken.js';
 
 /** Signature algorithms a bearer token may use: asymmetric only. */
 export const BEARER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -124,7 +125,7 @@ export class BearerTokens {
     let payload: JWTPayload;
     try {
       const keys = await verifier.keys();
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload } = await verifyJwt(token, keys, {
         issuer: verifier.issuer,
         audience: [...verifier.audiences],
         algorithms: BEARER_ALGORITHMS,

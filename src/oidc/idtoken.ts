@@ -1,5 +1,5 @@
-import { createPublicKey } from 'node:crypto';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions, type JWTVerifyResult } from 'jose';
 import { PortcullisError } from '../errors.js';
 
 /** The asymmetric signature algorithms an ID token may use: never none, never HMAC (a key anyone with the client secret holds). */
@@ -54,9 +54,52 @@ export function idTokenAlgorithms(listed: readonly string[] | undefined, enabled
 
 const ALL_ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
-/** PEM public keys (oidc_public_key_files) as a key set jose can pick from by type and algorithm. */
+const CURVES: Readonly<Record<string, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+/** True when `key` can check a signature made with `alg`. */
+function keyFits(key: KeyObject, alg: string): boolean {
+  switch (key.asymmetricKeyType) {
+    case 'rsa': return /^(RS|PS)(256|384|512)$/.test(alg);
+    case 'rsa-pss': return /^PS(256|384|512)$/.test(alg);
+    case 'ec': return CURVES[alg] === key.asymmetricKeyDetails?.namedCurve;
+    case 'ed25519': return alg === 'EdDSA' || alg === 'Ed25519';
+    default: return false;
+  }
+}
+
+/**
+ * PEM public keys (oidc_public_key_files) as a key source: PEM keys have no key id, so, as
+ * oauth2-proxy's static key set does, every key that fits the token's algorithm is a candidate
+ * (several are tried in turn by verifyJwt).
+ */
 export function localKeySet(pems: readonly string[]): JWTVerifyGetKey {
-  return createLocalJWKSet({ keys: pems.map((pem) => createPublicKey(pem).export({ format: 'jwk' }) as JWK) });
+  const keys = pems.map((pem) => createPublicKey(pem));
+  return (header) => {
+    const fit = keys.filter((k) => keyFits(k, header.alg));
+    if (fit.length === 1) return fit[0]!;
+    if (fit.length === 0) throw new errors.JWKSNoMatchingKey();
+    // jose's convention for several candidates: an error that iterates over them.
+    const several = new errors.JWKSMultipleMatchingKeys();
+    Object.assign(several, { [Symbol.asyncIterator]: async function* () { yield* fit; } });
+    throw several;
+  };
+}
+
+/** jwtVerify, trying each candidate key in turn when the key source names several (jose's documented loop). */
+export async function verifyJwt(token: string, keys: JWTVerifyGetKey, options: JWTVerifyOptions): Promise<JWTVerifyResult> {
+  try {
+    return await jwtVerify(token, keys, options);
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    for await (const key of err as unknown as AsyncIterable<KeyObject>) {
+      try {
+        return await jwtVerify(token, key, options);
+      } catch (e) {
+        if (!(e instanceof errors.JWSSignatureVerificationFailed)) throw e;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
 }
 
 /**
@@ -87,7 +130,7 @@ export class IdTokenVerifier {
   }
 
   async verify(idToken: string, expect: { nonce?: string; sub?: string }): Promise<JWTPayload> {
-    const { payload } = await jwtVerify(idToken, this.#jwks, {
+    const { payload } = await verifyJwt(idToken, this.#jwks, {
       issuer: this.#issuer, algorithms: this.#algorithms, clockTolerance: CLOCK_TOLERANCE_S, requiredClaims: ['sub', 'iat', 'exp'],
     });
     const problem = audienceProblem(payload, this.#rule);
