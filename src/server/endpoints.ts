@@ -120,7 +120,10 @@ export class AuthEndpoints {
     const q = form ?? ctx.query;
     const state = q.get('state');
     const domain = this.#domain(ctx.req);
-    const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
+    const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
+    // With one shared login-state cookie (cookie_csrf_per_request=false) a callback that is not its
+    // login's must leave it to the login it belongs to.
+    const clearState = state && (loginState || this.#d.loginStates.perRequest) ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
     const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
       this.#authLog.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
@@ -128,7 +131,6 @@ export class AuthEndpoints {
       sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
-    const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
     const issuerError = q.get('error');
     if (issuerError) {
       const error = issuerError.slice(0, 60);

@@ -52,6 +52,9 @@ export class LoginStateCookies {
     this.#keptS = Math.ceil(this.#csrf.windowMs / 1000) + LOGIN_STATE_GRACE_S;
   }
 
+  /** One cookie per login attempt (cookie_csrf_per_request), rather than one for all. */
+  get perRequest(): boolean { return this.#csrf.perRequest; }
+
   /** How long a login may take (cookie_csrf_expire), in ms. */
   get windowMs(): number { return this.#csrf.windowMs; }
 

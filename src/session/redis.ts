@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../config/validation/sessionstore.js';
@@ -199,7 +200,8 @@ function connect(cfg: RedisConfig): Redis | Cluster {
   switch (cfg.mode) {
     case 'standalone': {
       const a = cfg.address;
-      const tls = 'path' in a ? undefined : tlsFor(cfg.tls, a.host);
+      // SNI names a host, never an address (Node refuses an IP there).
+      const tls = 'path' in a ? undefined : tlsFor(cfg.tls, isIP(a.host) ? undefined : a.host);
       const where: RedisOptions = 'path' in a ? { path: a.path } : { host: a.host, port: a.port, ...(tls ? { tls } : {}) };
       return new Redis({ ...where, ...auth, db: cfg.db, ...FAIL_FAST, retryStrategy: retry });
     }
