@@ -1,6 +1,7 @@
 import { rootCertificates } from 'node:tls';
 import type { OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
+import { parseDuration } from '../values.js';
 
 /** Where one Redis server is: host and port, or a unix socket. */
 export type RedisAddress = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -106,7 +107,8 @@ function readMinimal(r: OptionReader, type: SessionStoreConfig['type']): boolean
   if (!r.bool('session_cookie_minimal')) return false;
   const needs = (['pass_access_token', 'pass_authorization_header', 'set_authorization_header'] as const).filter((n) => r.bool(n));
   for (const n of needs) r.fail('session_cookie_minimal', `false with OAUTH2_PROXY_${n.toUpperCase()}=true, which sends a token the session would not keep`);
-  if (r.str('cookie_refresh') !== '0' && r.str('cookie_refresh') !== '') {
+  const refresh = parseDuration(r.str('cookie_refresh'));
+  if (refresh.ok && refresh.value > 0) {
     r.fail('session_cookie_minimal', 'false with OAUTH2_PROXY_COOKIE_REFRESH set: a refresh needs the refresh token the session would not keep');
   }
   if (type !== 'cookie') {
