@@ -105,8 +105,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   // ping_user_agent and gcp_healthchecks (oauth2-proxy's rule): the health-check paths answer only
   // those User-Agents, when any is set; other requests to them take the road like any request.
-  const healthPaths = new Set(config.healthCheckPaths ?? [config.pingPath]);
-  const healthAgents = new Set(config.healthCheckUserAgents ?? []);
+  const healthPaths = new Set(config.healthCheckPaths);
+  const healthAgents = new Set(config.healthCheckUserAgents);
   const isHealthCheck = healthPaths.size === 1 && healthAgents.size === 0
     ? (ctx: Ctx): boolean => ctx.path === config.pingPath
     : (ctx: Ctx): boolean => healthPaths.has(ctx.path) && (healthAgents.size === 0 || healthAgents.has(ctx.req.headers['user-agent'] ?? ''));
