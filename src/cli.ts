@@ -4,10 +4,11 @@ import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
 import { parseConfigFile, type ConfigFile } from './config/file.js';
-import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from './config/load.js';
+import { foreignVariableProblems, mergeSources, unknownVariableWarnings, type RawOptions } from './config/load.js';
+import { FOREIGN_OPTIONS, foreignOptionProblems } from './config/oauth2proxy.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
-import { createLogger, stdoutSink } from './log.js';
+import { createLogger, standardLogger, stderrSink, stdoutSink } from './log.js';
 import { startPortcullis } from './run.js';
 import { ListenError } from './server/listen.js';
 
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     .option('--config <path>', 'read options from an oauth2-proxy configuration file (TOML, snake_case names such as cookie_secret, email_domains = ["example.com"])')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
     .allowExcessArguments(false)
-    .addHelpText('after', '\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
+    .addHelpText('after', '\noauth2-proxy\'s options of its other providers (GitHub, Google, Azure/Entra, GitLab, Bitbucket, Keycloak groups, login.gov) and of log files are recognised, and refused with the reason.\n\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
   return addOptionFlags(program);
 }
 
@@ -40,7 +41,27 @@ export function addOptionFlags(program: Command): Command {
     if (spec.type === 'list') o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
     program.addOption(o);
   }
+  // oauth2-proxy's flags that Portcullis lacks are parsed (not shown), so that the answer says why
+  // each is refused or ignored rather than "unknown option".
+  for (const f of FOREIGN_OPTIONS) {
+    if (!f.flag) continue;
+    const o = new Option(f.bool ? `${f.flag} [bool]` : `${f.flag} <value>`).hideHelp();
+    if (!f.bool) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    program.addOption(o);
+  }
   return program;
+}
+
+/** The foreign flags given, keyed by oauth2-proxy's configuration name. */
+export function foreignFlagValues(program: Command): Record<string, string | string[]> {
+  const given = program.opts<Record<string, unknown>>();
+  const out: Record<string, string | string[]> = {};
+  for (const f of FOREIGN_OPTIONS) {
+    if (!f.flag) continue;
+    const v = given[f.flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+    if (v !== undefined) out[f.name] = v === true ? 'true' : (v as string | string[]);
+  }
+  return out;
 }
 
 export function flagValues(program: Command): Record<string, string | string[]> {
@@ -84,10 +105,16 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
   const raw: RawOptions = mergeSources({ flags: flagValues(program), env: process.env, config: configFile.values, dotenv: fileVars });
+  const foreign = [
+    foreignOptionProblems(foreignFlagValues(program), { from: 'flag' }),
+    foreignVariableProblems(process.env, 'environment'),
+    foreignVariableProblems(fileVars, envFile ?? '.env'),
+  ];
   const warnings = [
     ...unknownVariableWarnings(Object.keys(process.env), 'environment'),
     ...unknownVariableWarnings(Object.keys(fileVars), envFile ?? '.env'),
     ...configFile.warnings,
+    ...foreign.flatMap((p) => p.warnings),
   ];
 
   let demo: Demo | undefined;
@@ -107,17 +134,18 @@ export async function main(argv: readonly string[]): Promise<void> {
   const errors = [
     ...configFile.errors,
     ...(result.ok ? [] : result.errors),
-    ...unsupportedRestrictionErrors(process.env, 'environment'),
-    ...unsupportedRestrictionErrors(fileVars, envFile ?? '.env'),
+    ...foreign.flatMap((p) => p.errors),
   ];
   if (!result.ok || errors.length) {
     await demo?.close();
     fail(errors, [...warnings, ...result.warnings]);
   }
-  const log = createLogger(result.config.logLevel);
+  // errors_to_info_log=false (oauth2-proxy's default): error lines go to stderr, the rest to stdout.
+  const root = createLogger(result.config.logLevel, undefined, result.config.errorsToInfoLog ? {} : { errors: stderrSink() });
+  const log = standardLogger(root, result.config.standardLogging);
   for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
 
-  const running = await startPortcullis(result.config, log).catch(async (e: Error) => {
+  const running = await startPortcullis(result.config, root).catch(async (e: Error) => {
     await demo?.close();
     const spec = OPTION_BY_NAME.get(e instanceof ListenError ? e.option : 'http_address')!;
     fail([`${process.env[spec.env] ? spec.env : spec.flag}: ${e.message}`]);
@@ -147,7 +175,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
       // A fifth of a second for the log lines to leave, no more: "now" is what was asked.
-      void stdoutSink().drain(200).finally(() => process.exit(128 + constants.signals[signal]));
+      void Promise.all([stdoutSink().drain(200), stderrSink().drain(200)]).finally(() => process.exit(128 + constants.signals[signal]));
       return;
     }
     stopping = true;
@@ -155,7 +183,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     void running.close(10_000).then(() => demo?.close()).finally(() => {
       log.info('stopped');
       // The last lines get a second to reach a reader that is still there; a stalled one loses them.
-      void stdoutSink().drain(1000).finally(() => process.exit(0));
+      void Promise.all([stdoutSink().drain(1000), stderrSink().drain(1000)]).finally(() => process.exit(0));
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

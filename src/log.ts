@@ -83,11 +83,20 @@ export function stdoutSink(): LogSink {
   return (stdout ??= new LogSink(1));
 }
 
+let stderr: LogSink | undefined;
+
+/** The sink on stderr, for error lines when errors_to_info_log is false (oauth2-proxy's default). */
+export function stderrSink(): LogSink {
+  return (stderr ??= new LogSink(2));
+}
+
 /**
  * JSON lines. Redaction is a second line of defence: nothing in Portcullis logs a token, cookie or
- * secret on purpose, and these paths make sure a header dump would not either.
+ * secret on purpose, and these paths make sure a header dump would not either. `errors`: where
+ * lines of level error and above go instead of `destination` (oauth2-proxy writes them to stderr).
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: NodeJS.WritableStream, o: { errors?: { write(line: string): void } } = {}): Logger {
+  const out = (destination ?? stdoutSink()) as pino.DestinationStream;
   return pino(
     {
       level,
@@ -97,16 +106,32 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
         censor: '[redacted]',
       },
     },
-    (destination ?? stdoutSink()) as pino.DestinationStream,
+    // dedupe: a line goes to the one stream with the highest level at or below its own.
+    o.errors ? pino.multistream([{ level: 'trace', stream: out }, { level: 'error', stream: o.errors as pino.DestinationStream }], { dedupe: true }) : out,
   );
+}
+
+/**
+ * oauth2-proxy's standard log as a view of the main logger: with standard_logging=false only its
+ * errors are kept (oauth2-proxy drops those too; a failure that says nothing is worse).
+ */
+export function standardLogger(root: Logger, enabled: boolean): Logger {
+  if (enabled || root.levels.values[root.level]! >= root.levels.values.error!) return root;
+  return root.child({}, { level: 'error' });
+}
+
+/** The authentication events (login, sign-out, refusals) at the configured level, or none (auth_logging=false). */
+export function authLogger(root: Logger, level: string, enabled: boolean): Logger {
+  return root.child({}, { level: enabled ? level : 'silent' });
 }
 
 /**
  * The per-request log: its lines carry only method, path, status, duration, user, client and
  * request id, so it skips the redaction pass (measured at ≈3 µs a line) that the main logger runs.
  */
-export function requestLogger(parent: Logger, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level: parent.level, base: { service: 'portcullis', component: 'request' } }, (destination ?? stdoutSink()) as pino.DestinationStream);
+export function requestLogger(parent: Logger | string, destination?: NodeJS.WritableStream): Logger {
+  const level = typeof parent === 'string' ? parent : parent.level;
+  return pino({ level, base: { service: 'portcullis', component: 'request' } }, (destination ?? stdoutSink()) as pino.DestinationStream);
 }
 
 export type { Logger };

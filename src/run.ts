@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { authLogger, standardLogger } from './log.js';
 import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
 import { createApp } from './server/road.js';
@@ -10,8 +11,10 @@ export interface Running {
   readonly url: string;
   readonly httpUrl?: string;
   readonly httpsUrl?: string;
-  /** Where /metrics is served, when metrics_address is set. */
+  /** Where /metrics is served, when metrics_address (or metrics_secure_address) is set. */
   readonly metricsUrl: string | undefined;
+  /** Where /metrics is served over HTTPS, when metrics_secure_address is set. */
+  readonly metricsSecureUrl?: string;
   readonly issuer: Issuer;
   /** Resolves when the issuer is first usable (never rejects; retries meanwhile). */
   readonly issuerReady: Promise<void>;
@@ -23,12 +26,21 @@ export interface Running {
  * start-up. Both listeners walk the same road; when one cannot bind, none is left open.
  */
 export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream; clientTimeouts?: ClientTimeouts } = {}): Promise<Running> {
+  // oauth2-proxy's log streams: standard (everything below), auth (sign-in events) and the request log.
+  const authLog = authLogger(log, config.logLevel, config.authLogging);
+  log = standardLogger(log, config.standardLogging);
   const issuer = new Issuer(config.provider, log);
   // Subscribed before the first request, so the counters start at zero with the proxy.
   let metrics: MetricsListener | undefined;
   const metricsAt = config.metricsAddress;
-  if (metricsAt) metrics = await startMetrics(metricsAt, issuer, log, { maxConnections: config.maxConnections }).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
-  const app = createApp(config, issuer, log, o);
+  const metricsTls = config.metricsTls;
+  if (metricsAt || metricsTls) {
+    metrics = await startMetrics(metricsAt, issuer, log, { secure: metricsTls, maxConnections: config.maxConnections }).catch((e: unknown) => {
+      const secure = (e as { metricsListener?: string }).metricsListener === 'metrics_secure_address';
+      throw new ListenError(secure ? 'metrics_secure_address' : 'metrics_address', secure ? metricsTls!.address : metricsAt!, e as NodeJS.ErrnoException);
+    });
+  }
+  const app = createApp(config, issuer, log, { ...o, authLog });
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
   const opened: Listener[] = [];
@@ -55,6 +67,7 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
     httpUrl: plain?.url,
     httpsUrl: secure?.url,
     metricsUrl: metrics?.url,
+    ...(metrics?.secureUrl ? { metricsSecureUrl: metrics.secureUrl } : {}),
     issuer,
     issuerReady,
     close: async (graceMs) => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mergeSources, unknownVariableWarnings, unsupportedRestrictionErrors, type RawOptions } from '../src/config/load.js';
+import { foreignVariableProblems, mergeSources, unknownVariableWarnings, type RawOptions } from '../src/config/load.js';
 import { OPTIONS } from '../src/config/options.js';
 import { cookieSecretBytes } from '../src/config/secret.js';
 import { parseListenAddress, validateConfig } from '../src/config/validate.js';
@@ -151,7 +151,7 @@ test('unknown OAUTH2_PROXY_* variables are warned about with the closest known n
 });
 
 test('oauth2-proxy access restrictions Portcullis lacks stop start-up instead of being ignored', () => {
-  const errors = unsupportedRestrictionErrors({ OAUTH2_PROXY_ALLOWED_ROLES: 'admins', OAUTH2_PROXY_GITHUB_ORG: ' ', OAUTH2_PROXY_ALLOWED_GROUPS: 'admins', OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE: '/x', PATH: '/bin' }, 'environment');
+  const { errors } = foreignVariableProblems({ OAUTH2_PROXY_ALLOWED_ROLES: 'admins', OAUTH2_PROXY_GITHUB_ORG: ' ', OAUTH2_PROXY_ALLOWED_GROUPS: 'admins', OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE: '/x', PATH: '/bin' }, 'environment');
   assert.equal(errors.length, 1, 'allowed_groups and authenticated_emails_file are supported now');
   assert.match(errors[0]!, /^OAUTH2_PROXY_ALLOWED_ROLES \(environment\) restricts who may sign in/);
   assert.deepEqual(unknownVariableWarnings(['OAUTH2_PROXY_ALLOWED_ROLES'], 'environment'), [], 'an error, not also a warning');

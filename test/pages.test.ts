@@ -195,7 +195,7 @@ describe('pages in Chromium', () => {
       await context.addCookies([{ name: late.name, value: late.value, domain: '127.0.0.1', path: '/oauth2' }]);
       const expired = await look(page, `${plain.proxy.url}/oauth2/callback?code=x&state=${state}`);
       assert.equal(expired.status(), 400);
-      assert.match(await page.locator('#message').textContent() ?? '', /took longer than 15 minutes/);
+      assert.match(await page.locator('#cause').textContent() ?? '', /took longer than 15 minutes/);
       await shot('login-took-too-long');
 
       // 5. cookie_secure on a plain-HTTP site that is not loopback: Chromium drops the login-state cookie.

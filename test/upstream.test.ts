@@ -86,7 +86,9 @@ test('Authorization is the client\'s unless configured: then the proxy sets it a
   assert.deepEqual(bearer.forUpstream({ ...s, idToken: undefined }), [], 'no ID token, no header (the client\'s is still removed)');
   const basic = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, basicAuthPassword: 'pw' });
   assert.deepEqual(basic.forUpstream(s), [['authorization', `Basic ${Buffer.from('u-1:pw').toString('base64')}`]]);
-  assert.deepEqual(basic.forResponse(s), [], 'set_basic_auth is not an option here');
+  assert.deepEqual(basic.forResponse(s), [['authorization', `Basic ${Buffer.from('u-1:pw').toString('base64')}`]], 'set_basic_auth on forward-auth answers (the road builds that instance only with it)');
+  const basicEmail = new IdentityHeaders({ passUserHeaders: true, passAccessToken: false, basicAuthPassword: 'pw', basicUserIsEmail: true });
+  assert.deepEqual(basicEmail.forResponse(s), [['x-auth-request-user', 'u-1'], ['x-auth-request-email', 'ana@example.com'], ['authorization', `Basic ${Buffer.from('ana@example.com:pw').toString('base64')}`]], 'set_basic_auth with prefer_email_to_user: the email in Basic only');
   assert.deepEqual(basic.replaces, ['authorization']);
   const utf8 = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, basicAuthPassword: 'pä' });
   assert.equal(utf8.forUpstream({ ...s, user: 'josé' })[0]![1], `Basic ${Buffer.from('josé:pä', 'utf8').toString('base64')}`);

@@ -1,4 +1,5 @@
 import { OPTIONS, isSecret, type OptionGroup, type OptionSpec } from './options.js';
+import { OAUTH2_PROXY_KEYS } from './oauth2proxy.js';
 import { COOKIE_SECRET_HINT } from './secret.js';
 
 /**
@@ -63,15 +64,21 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** Where an option's name comes from: oauth2-proxy's (same flag, variable and key), or Portcullis's own addition. */
+export function optionOrigin(spec: OptionSpec): 'oauth2-proxy' | 'Portcullis' {
+  return OAUTH2_PROXY_KEYS.has(spec.name) ? 'oauth2-proxy' : 'Portcullis';
+}
+
 /** The README's option table, one row per option in table order. */
 export function optionsMarkdownTable(): string {
   const rows = [
-    '| Variable | Flag | Default | Description |',
-    '| --- | --- | --- | --- |',
+    '| Variable | Flag | Default | Origin | Description |',
+    '| --- | --- | --- | --- | --- |',
   ];
   for (const spec of OPTIONS) {
     const dflt = spec.default === '' ? '—' : `\`${cell(spec.default)}\``;
-    rows.push(`| \`${cell(spec.env)}\` | \`${cell(spec.flag)}\` | ${dflt} | ${cell(spec.help)} |`);
+    const origin = optionOrigin(spec) === 'oauth2-proxy' ? 'oauth2-proxy' : '**Portcullis**';
+    rows.push(`| \`${cell(spec.env)}\` | \`${cell(spec.flag)}\` | ${dflt} | ${origin} | ${cell(spec.help)} |`);
   }
   return `${rows.join('\n')}\n`;
 }

@@ -1,5 +1,9 @@
 import { OPTIONS, isSecret, type OptionSpec } from './options.js';
+import { FOREIGN_OPTIONS, foreignOptionProblems } from './oauth2proxy.js';
 import { closest } from './values.js';
+
+const FOREIGN_VARIABLES = new Set(FOREIGN_OPTIONS.map((o) => o.env));
+const isForeignVariable = (name: string): boolean => FOREIGN_VARIABLES.has(name);
 
 /** One option's value as given, with where it came from (for messages that name what to change). */
 export interface RawValue {
@@ -45,7 +49,7 @@ export function unknownVariableWarnings(names: Iterable<string>, where: string):
   const out: string[] = [];
   for (const name of names) {
     if (name.startsWith('OAUTH2_PROXY_')) {
-      if (knownSet.has(name) || UNSUPPORTED_RESTRICTIONS.includes(name)) continue;
+      if (knownSet.has(name) || isForeignVariable(name)) continue;
       const hint = closest(name, known);
       out.push(`${name} (${where}) is not an option Portcullis knows${hint ? `; did you mean ${hint}?` : ''}`);
       continue;
@@ -63,21 +67,11 @@ export function unknownVariableWarnings(names: Iterable<string>, where: string):
 const MISSPELT_PREFIX = /^OAUTH2?[_-]?PROXY[_-]/i;
 
 /**
- * oauth2-proxy options that narrow who may get in and that Portcullis does not implement yet.
- * Ignoring one would silently let in everyone the remaining rules allow, so they stop start-up
- * instead of getting a warning.
+ * oauth2-proxy's options that Portcullis does not have, as variables (oauth2proxy.ts): errors for
+ * those that would change who may sign in or where logs go, warnings for the rest.
  */
-const UNSUPPORTED_RESTRICTIONS = [
-  'OAUTH2_PROXY_ALLOWED_ROLES',
-  'OAUTH2_PROXY_GOOGLE_GROUPS', 'OAUTH2_PROXY_GITHUB_ORG', 'OAUTH2_PROXY_GITHUB_TEAM', 'OAUTH2_PROXY_GITHUB_USERS',
-  'OAUTH2_PROXY_GITHUB_REPO', 'OAUTH2_PROXY_GITLAB_GROUPS', 'OAUTH2_PROXY_GITLAB_PROJECTS', 'OAUTH2_PROXY_KEYCLOAK_GROUPS',
-  'OAUTH2_PROXY_BITBUCKET_TEAM', 'OAUTH2_PROXY_BITBUCKET_REPOSITORY',
-];
-
-export function unsupportedRestrictionErrors(vars: Readonly<Record<string, string | undefined>>, where: string): string[] {
-  return UNSUPPORTED_RESTRICTIONS.filter((name) => (vars[name] ?? '').trim() !== '').map((name) =>
-    `${name} (${where}) restricts who may sign in in oauth2-proxy, and Portcullis does not support it yet; `
-    + 'it refuses to start rather than let in everyone else. Remove it (and restrict with OAUTH2_PROXY_EMAIL_DOMAINS, OAUTH2_PROXY_AUTHENTICATED_EMAILS_FILE or OAUTH2_PROXY_ALLOWED_GROUPS), or keep oauth2-proxy for now');
+export function foreignVariableProblems(vars: Readonly<Record<string, string | undefined>>, where: string): { errors: string[]; warnings: string[] } {
+  return foreignOptionProblems(vars, { from: 'env', where });
 }
 
 /** How a message names an option: the spelling the user actually used. */

@@ -44,7 +44,7 @@ export class OptionReader {
 
   enumOf(name: OptionName): string {
     const s = this.spec(name);
-    const v = s.name === 'cookie_samesite' ? this.str(name).toLowerCase() : this.str(name);
+    const v = s.name === 'cookie_samesite' || s.name === 'cookie_csrf_samesite' ? this.str(name).toLowerCase() : this.str(name);
     if (s.choices!.includes(v)) return v;
     this.fail(name, `one of ${s.choices!.map((c) => (c === '' ? '""' : c)).join(', ')}`);
     return s.default;

@@ -12,6 +12,7 @@ import { validateSessionStore, type SessionStoreConfig } from './validation/sess
 import { validateUpstreams, type UpstreamsPart } from './validation/upstreams.js';
 import { validateIdentityJwt, type IdentityJwtConfig } from './validation/identityjwt.js';
 import { validateRoutesFile, type RoutesFilePart } from './validation/routesfile.js';
+import { validateLogging, type LoggingPart } from './validation/logging.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode?: number };
 
@@ -21,6 +22,8 @@ export interface TlsListener {
   readonly cert: string;
   readonly key: string;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** tls_cipher_suites as OpenSSL names, for TLS 1.2; unset: Node's defaults. */
+  readonly ciphers?: string;
 }
 export type { PagesConfig };
 export type SameSite = 'lax' | 'strict' | 'none' | '';
@@ -47,6 +50,22 @@ export interface CookieConfig {
   readonly secure: boolean;
   readonly httpOnly: boolean;
   readonly sameSite: SameSite;
+  /**
+   * The login-state (CSRF) cookies, oauth2-proxy's cookie_csrf_* options; unset: one cookie per
+   * login attempt, at most five kept, a 15-minute window, SameSite from the session cookie.
+   */
+  readonly csrf?: LoginStateCookieConfig;
+}
+
+export interface LoginStateCookieConfig {
+  /** How long a login may take from /start to the callback (cookie_csrf_expire). */
+  readonly windowMs: number;
+  /** One cookie per attempt, named after its state (cookie_csrf_per_request); false: one for all. */
+  readonly perRequest: boolean;
+  /** Most cookies a browser keeps, oldest dropped first; 0: no limit (cookie_csrf_per_request_limit). */
+  readonly limit: number;
+  /** cookie_csrf_samesite; undefined: the session cookie's, strict taken as lax. */
+  readonly sameSite?: SameSite;
 }
 
 export interface ProviderConfig {
@@ -77,12 +96,26 @@ export interface ProviderConfig {
   readonly backendLogoutUrl?: string;
   /** PEM certificates the issuer's TLS is checked against (provider_ca_files), when set. */
   readonly caCertificates?: readonly string[];
+  /** ssl_insecure_skip_verify: the issuer's TLS certificate is not checked. */
+  readonly insecureSkipVerify?: boolean;
+  /** auth_request_response_mode, sent as response_mode when set; form_post makes the callback take a POST. */
+  readonly responseMode?: 'query' | 'form_post';
+  /** insecure_oidc_skip_nonce: an ID token without a nonce passes (one with a nonce must still match). */
+  readonly skipNonce?: boolean;
+  /** insecure_oidc_skip_issuer_verification: discovery may name another issuer (its ID tokens must carry that one). */
+  readonly skipIssuerVerification?: boolean;
+  /** oidc_enabled_signing_algs: the only algorithms an ID token may use. */
+  readonly signingAlgs?: readonly string[];
+  /** oidc_public_key_files: PEM public keys verifying ID tokens (and bearer JWTs) instead of a JWKS. */
+  readonly publicKeys?: readonly string[];
+  /** skip_claims_from_profile_url: userinfo is not asked for claims a verified ID token lacks. */
+  readonly skipClaimsFromProfileUrl?: boolean;
   /** Claims a session keeps besides the identity, because routes_file rules read them. */
   readonly keptClaims?: readonly string[];
 }
 
 /** Every part as its validation area returns it, plus the parts read in place. */
-export interface Config extends ServerPart, UpstreamsPart, AccessPart, RoutesFilePart, HeadersPart, OperationsPart {
+export interface Config extends ServerPart, UpstreamsPart, AccessPart, RoutesFilePart, HeadersPart, OperationsPart, LoggingPart {
   readonly provider: ProviderConfig;
   readonly cookie: CookieConfig;
   readonly pages: PagesConfig;
@@ -129,6 +162,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
       logLevel: r.enumOf('log_level'),
     })),
     ...area(validateOperations),
+    ...area(validateLogging),
   };
   if (config.upstreams.length === 0 && errors.length === 0) {
     warnings.push('no OAUTH2_PROXY_UPSTREAMS set: signed-in requests get 404 (only the /oauth2 endpoints answer)');

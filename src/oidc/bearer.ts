@@ -13,12 +13,13 @@
 // session object, whose access verdict and identity headers are cached in turn.
 
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeJwt, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
 import { identityFromClaims, type ClaimNames } from './identity.js';
+import { verifyJwt } from './idtoken.js';
 
 /** Signature algorithms a bearer token may use: asymmetric only. */
 export const BEARER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -68,8 +69,8 @@ interface Verifier {
 }
 
 export interface BearerOptions {
-  /** The main issuer's identifier and JWKS URL once discovery has succeeded, else undefined. */
-  readonly mainIssuer: () => { readonly issuer: string; readonly jwksUri: string } | undefined;
+  /** The main issuer's identifier and JWKS URL (or its keys, from oidc_public_key_files) once known, else undefined. */
+  readonly mainIssuer: () => { readonly issuer: string; readonly jwksUri?: string; readonly keys?: JWTVerifyGetKey } | undefined;
   /** oidc_issuer_url as configured: a token from it before discovery gets 503, not 401. */
   readonly configuredIssuer?: string;
   readonly clientId: string;
@@ -124,7 +125,7 @@ export class BearerTokens {
     let payload: JWTPayload;
     try {
       const keys = await verifier.keys();
-      ({ payload } = await jwtVerify(token, keys, {
+      ({ payload } = await verifyJwt(token, keys, {
         issuer: verifier.issuer,
         audience: [...verifier.audiences],
         algorithms: BEARER_ALGORITHMS,
@@ -166,14 +167,19 @@ export class BearerTokens {
   #verifierFor(iss: string): Verifier | undefined {
     const main = this.#o.mainIssuer();
     if (main && main.issuer === iss) {
-      if (this.#main?.uri !== main.jwksUri) this.#main = { uri: main.jwksUri, keys: createRemoteJWKSet(new URL(main.jwksUri)) };
-      const keys = this.#main.keys;
+      const keys = main.keys ?? this.#remoteKeys(main.jwksUri!);
       // An extra_jwt_issuers pair naming the issuer itself adds an audience (oauth2-proxy tries each
       // verifier in turn; one check against all the audiences is the same decision).
       const more = this.#o.extraIssuers.filter((x) => x.issuer === iss).map((x) => x.audience);
       return { issuer: main.issuer, audiences: [this.#o.clientId, ...more], claims: this.#o.provider, keys: async () => keys };
     }
     return this.#extra.get(iss);
+  }
+
+  /** The main issuer's JWKS, fetched again only when discovery names another URL. */
+  #remoteKeys(uri: string): JWTVerifyGetKey {
+    if (this.#main?.uri !== uri) this.#main = { uri, keys: createRemoteJWKSet(new URL(uri)) };
+    return this.#main.keys;
   }
 
   /** Before discovery the issuer's identifier is not known for sure; oidc_issuer_url is the guess. */

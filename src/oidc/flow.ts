@@ -62,6 +62,7 @@ function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp):
   const acrValues = stepUp?.acrValues?.length ? stepUp.acrValues.join(' ') : p.acrValues;
   if (acrValues) out.acr_values = acrValues;
   if (stepUp?.maxAgeS !== undefined) out.max_age = String(stepUp.maxAgeS);
+  if (p.responseMode) out.response_mode = p.responseMode;
   if (req.loginHint) out.login_hint = req.loginHint;
   return out;
 }
@@ -167,7 +168,8 @@ export async function identityFromTokens(clients: IssuerClients, p: ProviderConf
 
   let userinfo: Record<string, unknown> | undefined;
   const mustAskUserinfo = !clients.verifiesIdToken;
-  if (clients.hasUserinfo && (mustAskUserinfo || !idClaims || needsUserinfo(idClaims, p))) {
+  // skip_claims_from_profile_url: a verified ID token is taken as it is, whatever it lacks.
+  if (clients.hasUserinfo && (mustAskUserinfo || !idClaims || (!p.skipClaimsFromProfileUrl && needsUserinfo(idClaims, p)))) {
     try {
       const subject = typeof idClaims?.sub === 'string' ? idClaims.sub : expect.sub ?? client.skipSubjectCheck;
       userinfo = (await client.fetchUserInfo(clients.basic, tokens.access_token, subject)) as Record<string, unknown>;
@@ -200,6 +202,8 @@ export interface TokenNeeds {
 }
 
 export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
+  // session_cookie_minimal: no token at all (configuration refuses the options that need one).
+  if (config.sessionStore.minimal) return { accessToken: false, refreshToken: false, idToken: false };
   return {
     accessToken: config.passAccessToken,
     refreshToken: config.cookie.refreshMs > 0,

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { fetchTrusting } from './trust.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
-import { IdTokenVerifier, isPlainAudienceRule } from './idtoken.js';
+import type { JWTVerifyGetKey } from 'jose';
+import { IdTokenVerifier, idTokenAlgorithms, isPlainAudienceRule, localKeySet } from './idtoken.js';
 import { TokenReplay } from './replay.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
@@ -34,6 +35,8 @@ export interface IssuerClients {
    * for a minute whatever key id a token names, so after a key rotation only new ones see the new key.
    */
   readonly freshConfigs: () => Pick<IssuerClients, 'basic' | 'post'>;
+  /** oidc_public_key_files as a key set: what verifies ID tokens and bearer JWTs in place of a JWKS. */
+  readonly localKeys?: JWTVerifyGetKey;
   /** RP-Initiated Logout: where sign-out continues at the issuer, when it has one. */
   readonly endSessionEndpoint?: string;
   readonly scopesSupported?: readonly string[];
@@ -66,7 +69,7 @@ export class Issuer {
 
   constructor(cfg: ProviderConfig, log: Logger) {
     this.#cfg = cfg;
-    this.#fetch = cfg.caCertificates ? fetchTrusting(cfg.caCertificates) : undefined;
+    this.#fetch = cfg.caCertificates || cfg.insecureSkipVerify ? fetchTrusting(cfg.caCertificates, { insecure: cfg.insecureSkipVerify }) : undefined;
     this.#log = log.child({ component: 'issuer' });
   }
 
@@ -107,12 +110,18 @@ export class Issuer {
     } else if (c.skipDiscovery) {
       metadata = { issuer: c.issuerUrl.href };
     } else {
-      const discovered = await client.discovery(c.issuerUrl, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
+      // insecure_oidc_skip_issuer_verification: openid-client compares the document's issuer with
+      // the URL only when it resolves the well-known path itself, so it is handed the full path.
+      const where = c.skipIssuerVerification ? new URL(`${c.issuerUrl.href.replace(/\/+$/, '')}/.well-known/openid-configuration`) : c.issuerUrl;
+      const discovered = await client.discovery(where, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
         execute: this.#usesHttp() ? [client.allowInsecureRequests] : [],
         timeout: HTTP_TIMEOUT_S,
         ...(this.#fetch ? { [client.customFetch]: this.#fetch } : {}),
       });
       metadata = { ...discovered.serverMetadata() };
+      if (c.skipIssuerVerification && metadata.issuer !== c.issuerUrl.href) {
+        this.#log.warn({ event: 'issuer_mismatch_accepted', configured: c.issuerUrl.href, discovered: metadata.issuer }, 'the discovery document names another issuer; accepted (insecure_oidc_skip_issuer_verification), and ID tokens must carry that one');
+      }
     }
     // Hand-given endpoints win over discovered ones; their own query strings (e.g. Crossid's
     // ?audience=…) survive, because openid-client adds parameters to these URLs rather than replacing them.
@@ -123,7 +132,13 @@ export class Issuer {
     if (!metadata.authorization_endpoint || !metadata.token_endpoint) {
       throw new Error('the issuer metadata has no authorization_endpoint or token_endpoint');
     }
-    const ownCheck = !!c.issuerUrl && !!metadata.jwks_uri && !isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims });
+    // Local public keys (oidc_public_key_files) stand in for the JWKS; either way an ID token is verifiable.
+    const localKeys = c.publicKeys ? localKeySet(c.publicKeys) : undefined;
+    const verifiable = !!c.issuerUrl && (!!metadata.jwks_uri || !!localKeys);
+    // openid-client checks ID tokens against `aud` = client_id, a nonce that must be there and any
+    // algorithm the issuer lists, from the JWKS only: anything else, Portcullis checks itself.
+    const ownCheck = verifiable && (!isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims })
+      || !!localKeys || !!c.skipNonce || !!c.signingAlgs);
     const tokenReplay = new TokenReplay();
     const make = (auth: client.ClientAuth): client.Configuration => {
       const cfg = new client.Configuration(metadata, c.clientId, undefined, auth);
@@ -142,7 +157,7 @@ export class Issuer {
     return {
       basic: make(client.ClientSecretBasic(c.clientSecret)),
       post: make(client.ClientSecretPost(c.clientSecret)),
-      verifiesIdToken: !!metadata.jwks_uri && !!c.issuerUrl,
+      verifiesIdToken: verifiable,
       hasUserinfo: !!metadata.userinfo_endpoint,
       knowsIssuer: !!c.issuerUrl,
       clientAuth: new ClientAuthChoice(first, (from, to, refusedWith) => this.#log.info(
@@ -150,12 +165,15 @@ export class Issuer {
         `the token endpoint refused ${from} (${refusedWith}) and accepted ${to}; using ${to} from now on`,
       )),
       idTokenVerifier: ownCheck ? new IdTokenVerifier({
-        issuer: metadata.issuer, jwksUri: metadata.jwks_uri!, algorithms: metadata.id_token_signing_alg_values_supported,
+        issuer: metadata.issuer, ...(localKeys ? { keys: localKeys } : { jwksUri: metadata.jwks_uri! }),
+        algorithms: idTokenAlgorithms(metadata.id_token_signing_alg_values_supported, c.signingAlgs, !!localKeys),
         rule: { clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims },
+        skipNonce: c.skipNonce,
         ...(this.#fetch ? { fetch: this.#fetch as unknown as typeof fetch } : {}),
       }) : undefined,
       tokenReplay,
       freshConfigs: () => ({ basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) }),
+      ...(localKeys ? { localKeys } : {}),
       endSessionEndpoint: metadata.end_session_endpoint,
       scopesSupported: metadata.scopes_supported,
     };

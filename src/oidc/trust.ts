@@ -5,12 +5,14 @@ import type * as client from 'openid-client';
 /**
  * The fetch openid-client uses for the issuer when provider_ca_files is set: node:https with
  * exactly those certificate authorities (and the system's when use_system_trust_store is on), so a
- * private issuer's certificate is verified rather than the check turned off. Node's own fetch
+ * private issuer's certificate is verified rather than the check turned off; or, with
+ * ssl_insecure_skip_verify, with the check turned off after all. Node's own fetch
  * takes no CA without the undici package; this is the few requests the OAuth flow makes
  * (discovery, JWKS, token, userinfo), with their bodies read whole.
  */
-export function fetchTrusting(ca: readonly string[]): client.CustomFetch {
-  const agent = new https.Agent({ keepAlive: true, ca: [...ca] });
+export function fetchTrusting(ca: readonly string[] | undefined, o: { insecure?: boolean } = {}): client.CustomFetch {
+  // ssl_insecure_skip_verify: Node's own fetch cannot be told to skip the check either.
+  const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca: [...ca] } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) });
   return (url, options) => new Promise<Response>((resolve, reject) => {
     const target = new URL(url);
     const headers: Record<string, string> = {};

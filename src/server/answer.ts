@@ -67,8 +67,16 @@ export function addCookies(res: ServerResponse, cookies: readonly string[]): voi
   res.setHeader('set-cookie', prev === undefined ? [...cookies] : [...(Array.isArray(prev) ? prev : [String(prev)]), ...cookies]);
 }
 
+/** Requests answered with JSON whatever they accept (force_json_errors). */
+const jsonOnly = new WeakSet<IncomingMessage>();
+
+export function useJsonErrors(req: IncomingMessage): void {
+  jsonOnly.add(req);
+}
+
 /** A browser navigation (shown pages and redirects) rather than an API call (answered with JSON). */
 export function wantsHtml(req: IncomingMessage): boolean {
+  if (jsonOnly.has(req)) return false;
   const accept = req.headers.accept ?? '';
   return accept.includes('text/html') && req.headers['x-requested-with'] !== 'XMLHttpRequest';
 }

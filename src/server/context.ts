@@ -30,6 +30,8 @@ export class RequestContext {
   requestId?: string;
   /** Set before the road for a path the request log leaves out (prelude.ts). */
   unlogged?: boolean;
+  /** Set when the client is one of trusted_ips: let in without login, /oauth2/auth included. */
+  trustedClient?: boolean;
   #query?: URLSearchParams;
   #cookies?: Map<string, string>;
 
@@ -69,4 +71,10 @@ function hasDotSegment(path: string): boolean {
     if (bare === '.' || bare === '..') return true;
   }
   return false;
+}
+
+/** The request target with `;` in its query read as `&` (Go's http.AllowQuerySemicolons); the path is left alone. */
+export function withQuerySemicolonsAsAmpersands(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q + 1) + target.slice(q + 1).replaceAll(';', '&');
 }

@@ -22,6 +22,8 @@ import { observe } from './observe.js';
 export interface EndpointDeps {
   readonly config: Config;
   readonly log: Logger;
+  /** Sign-in events (auth_logging); the main log when unset. */
+  readonly authLog?: Logger;
   readonly issuer: Issuer;
   readonly sessions: SessionStore;
   readonly loginStates: LoginStateCookies;
@@ -47,6 +49,7 @@ export class AuthEndpoints {
   readonly #d: EndpointDeps;
   readonly #routes: Map<string, Endpoint>;
   readonly #logoutTokens = new LogoutTokenVerifier();
+  get #authLog(): Logger { return this.#d.authLog ?? this.#d.log; }
 
   constructor(deps: EndpointDeps) {
     this.#d = deps;
@@ -112,18 +115,26 @@ export class AuthEndpoints {
   }
 
   async callback(ctx: RequestContext): Promise<void> {
-    const q = ctx.query;
+    // response_mode=form_post: the issuer's page POSTs the answer as a form instead of a query.
+    let form: URLSearchParams | undefined;
+    if (this.#d.config.provider.responseMode === 'form_post' && ctx.req.method === 'POST') {
+      form = await readCallbackForm(ctx.req);
+      if (!form) return sendError(ctx.req, ctx.out, new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'form_post callback without an application/x-www-form-urlencoded body of at most 64 KiB' }));
+    }
+    const q = form ?? ctx.query;
     const state = q.get('state');
     const domain = this.#domain(ctx.req);
-    const clearState = state ? [this.#d.loginStates.clearCookie(state, domain)] : [];
+    const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
+    // With one shared login-state cookie (cookie_csrf_per_request=false) a callback that is not its
+    // login's must leave it to the login it belongs to.
+    const clearState = state && (loginState || this.#d.loginStates.perRequest) ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
     const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
-      this.#d.log.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
+      this.#authLog.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
       if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
       sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
-    const loginState = state ? await this.#d.loginStates.read(ctx.cookies, state) : undefined;
     const issuerError = q.get('error');
     if (issuerError) {
       const error = issuerError.slice(0, 60);
@@ -135,13 +146,15 @@ export class AuthEndpoints {
     }
     if (!state) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without state' }));
     if (!loginState) return fail(this.#whyNoLoginState(ctx));
-    if (LoginStateCookies.tooLate(loginState)) return fail(new PortcullisError('LOGIN_EXPIRED', { detail: `login started ${Math.round((Date.now() - loginState.startedAt) / 60_000)} minutes ago` }));
+    if (this.#d.loginStates.tooLate(loginState)) {
+      return fail(new PortcullisError('LOGIN_EXPIRED', { detail: `login started ${Math.round((Date.now() - loginState.startedAt) / 60_000)} minutes ago` }), `It took longer than ${inWords(this.#d.loginStates.windowMs)}.`);
+    }
     if (!q.get('code')) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without code' }));
     const clients = this.#d.issuer.clients;
     if (!clients) return fail(new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
 
     const callbackUrl = new URL(loginState.redirectUri);
-    callbackUrl.search = ctx.search;
+    callbackUrl.search = form ? `?${form.toString()}` : ctx.search;
     let login;
     try {
       login = await completeLogin(clients, this.#d.config.provider, loginState, callbackUrl);
@@ -164,7 +177,7 @@ export class AuthEndpoints {
     }
     const s = saved.session;
     ctx.user = s.user;
-    this.#d.log.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length, ...(s.acr !== undefined ? { acr: s.acr } : {}) }, 'login');
+    this.#authLog.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length, ...(s.acr !== undefined ? { acr: s.acr } : {}) }, 'login');
     if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'completed' });
     // A step-up the issuer did not meet ends here, with the new session kept (it is a good login,
     // only not strong enough for rd): sending the browser on to rd would only send it back.
@@ -193,7 +206,7 @@ export class AuthEndpoints {
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
     ctx.user = s.user;
-    this.#d.log.info({ event: 'sign_out', user: s.user }, 'sign out');
+    this.#authLog.info({ event: 'sign_out', user: s.user }, 'sign out');
     const { backendLogoutUrl } = this.#d.config.provider;
     if (backendLogoutUrl) await backendLogout(backendLogoutUrl, s.idToken, this.#d.log, s.user);
     const clients = this.#d.issuer.clients;
@@ -222,12 +235,14 @@ export class AuthEndpoints {
    */
   async auth(ctx: RequestContext): Promise<void> {
     const loaded = ctx.session;
-    if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
+    // trusted_ips: let in without login, as oauth2-proxy's auth endpoint does, without identity headers.
+    const letIn = (): void => answer(ctx.out, 202, { 'cache-control': 'no-store' });
+    if (!loaded) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     ctx.user = loaded.session.user;
     const verdict = this.#d.access.forSession(loaded.session);
-    if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    if (!verdict.allowed) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     const policies = this.#d.config.routePolicies;
-    if (policies && !this.#routesAllow(ctx, policies, loaded.session)) return;
+    if (policies && !ctx.trustedClient && !this.#routesAllow(ctx, policies, loaded.session)) return;
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
     answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
   }
@@ -277,12 +292,12 @@ export class AuthEndpoints {
     }
     const outcome = await this.#d.sessions.revoke({ sid: token.sid, sub: token.sub }, { jti: token.jti });
     if (outcome.replayed) return this.#refuseLogout(ctx, 'jti seen before (a replayed logout token)');
-    this.#d.log.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended: outcome.ended }, 'back-channel logout');
+    this.#authLog.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended: outcome.ended }, 'back-channel logout');
     answer(ctx.out, 200, { 'cache-control': 'no-store' });
   }
 
   #refuseLogout(ctx: RequestContext, reason: string): void {
-    this.#d.log.warn({ event: 'backchannel_logout_refused', reason }, 'back-channel logout refused');
+    this.#authLog.warn({ event: 'backchannel_logout_refused', reason }, 'back-channel logout refused');
     sendError(ctx.req, ctx.out, new PortcullisError('BACKCHANNEL_LOGOUT_INVALID', { detail: reason }));
   }
 
@@ -381,3 +396,31 @@ function stepUpForRedirect(rd: string, rdMethod: string | null, policies: RouteP
 
 /** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */
 const MAX_RD_LENGTH = 2048;
+
+/** A login window as the error page says it: "15 minutes", "90 seconds". */
+function inWords(ms: number): string {
+  const n = ms % 60_000 === 0 ? ms / 60_000 : Math.round(ms / 1000);
+  return `${n} ${ms % 60_000 === 0 ? 'minute' : 'second'}${n === 1 ? '' : 's'}`;
+}
+
+/** An authorization response is a code, a state and an issuer: far below this. */
+const MAX_CALLBACK_FORM = 64 * 1024;
+
+/** The form a form_post callback carries, or undefined when it is not a small urlencoded form. */
+function readCallbackForm(req: IncomingMessage): Promise<URLSearchParams | undefined> {
+  return new Promise((resolve) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') return resolve(undefined);
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => {
+      body += c;
+      if (body.length > MAX_CALLBACK_FORM) {
+        req.pause();
+        resolve(undefined);
+      }
+    });
+    req.on('end', () => resolve(new URLSearchParams(body)));
+    req.on('error', () => resolve(undefined));
+  });
+}

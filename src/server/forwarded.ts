@@ -98,3 +98,27 @@ function firstValue(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   return s?.split(',')[0]?.trim() || undefined;
 }
+
+/**
+ * The client's address for trusted_ips, where a wrong answer lets someone in: the peer, or behind
+ * a trusted load balancer the address it reports. X-Forwarded-For is read from the right, past
+ * the load balancers of trusted_proxy_ips, because its left entries are whatever the client sent
+ * (oauth2-proxy takes the first, which a client can forge). Other headers must hold one address.
+ * Undefined when the header is there but unusable: no address is trusted then.
+ */
+export function trustedClientAddress(req: IncomingMessage, t: ForwardingTrust): string | undefined {
+  if (!peerIsTrusted(req, t)) return req.socket.remoteAddress;
+  const raw = req.headers[t.realClientIpHeader];
+  if (raw === undefined) return req.socket.remoteAddress;
+  const entries = (Array.isArray(raw) ? raw.join(',') : raw).split(',').map((e) => bareAddress(e.trim()));
+  if (entries.some((e) => e === undefined)) return undefined;
+  if (t.realClientIpHeader !== 'x-forwarded-for') return entries.length === 1 ? entries[0] : undefined;
+  for (let i = entries.length - 1; i >= 0; i--) if (!t.trustedProxies.has(entries[i])) return entries[i];
+  return entries[0];
+}
+
+/** An address as a header may carry it (`1.2.3.4`, `1.2.3.4:5678`, `[::1]:80`, `::1`), without its port. */
+function bareAddress(v: string): string | undefined {
+  const ip = /^\[([^\]]+)\](:\d+)?$/.exec(v)?.[1] ?? (/^[\d.]+:\d+$/.test(v) ? v.slice(0, v.lastIndexOf(':')) : v);
+  return addressBytes(ip) ? ip : undefined;
+}

@@ -31,9 +31,9 @@ export const DEFAULT_SOCKET_MODE = 0o660;
 
 /** Which option a listener comes from, for the start-up message when it cannot bind. */
 export class ListenError extends Error {
-  readonly option: 'http_address' | 'https_address' | 'metrics_address';
+  readonly option: 'http_address' | 'https_address' | 'metrics_address' | 'metrics_secure_address';
   readonly code?: string;
-  constructor(option: 'http_address' | 'https_address' | 'metrics_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
+  constructor(option: 'http_address' | 'https_address' | 'metrics_address' | 'metrics_secure_address', address: ListenAddress, cause: NodeJS.ErrnoException) {
     super(`cannot listen on ${address.kind === 'unix' ? `unix://${address.path}` : `${address.host}:${address.port}`}: ${cause.message}`, { cause });
     this.option = option;
     this.code = cause.code;
@@ -57,7 +57,7 @@ export interface ClientTimeouts {
 export const CLIENT_TIMEOUTS: ClientTimeouts = { headersMs: 20_000, requestMs: 60_000 };
 
 export interface ListenOptions {
-  readonly tls?: Pick<TlsListener, 'cert' | 'key' | 'minVersion'>;
+  readonly tls?: Pick<TlsListener, 'cert' | 'key' | 'minVersion' | 'ciphers'>;
   /** max_connections: connections open at once on this listener; 0 for no limit. */
   readonly maxConnections?: number;
   readonly timeouts?: ClientTimeouts;
@@ -92,7 +92,7 @@ export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o:
     framed(req, res);
   };
   const server = tls
-    ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion }, handle)
+    ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ciphers ? { ciphers: tls.ciphers } : {}) }, handle)
     : http.createServer(timeouts, handle);
   // Without a listener Node leaves an upgrade request unanswered; with one, it walks the same road.
   server.on('upgrade', app.handleUpgrade);

@@ -2,13 +2,17 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ListenAddress } from '../config/validate.js';
+import type { Duplex } from 'node:stream';
+import type { ListenAddress, TlsListener } from '../config/validate.js';
 import type { Issuer, IssuerClients } from '../oidc/issuer.js';
-import { listen } from './listen.js';
+import { listen, type Listener } from './listen.js';
 import type { RequestFinished } from './observe.js';
 
 export interface MetricsListener {
+  /** The plain listener's address, else the HTTPS one's. */
   readonly url: string;
+  /** metrics_secure_address's listener, when it runs. */
+  readonly secureUrl?: string;
   close(): Promise<void>;
 }
 
@@ -23,7 +27,7 @@ const KNOWN_METHODS = new Set(METHODS);
  * undici's, through which openid-client calls the issuer: nothing here is on the road, and with
  * metrics off nobody subscribes, so requests pay nothing at all.
  */
-export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'clients'>, log: Logger, o: { maxConnections?: number } = {}): Promise<MetricsListener> {
+export async function startMetrics(addr: ListenAddress | undefined, issuer: Pick<Issuer, 'clients'>, log: Logger, o: { secure?: TlsListener; maxConnections?: number } = {}): Promise<MetricsListener> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
@@ -104,20 +108,25 @@ export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'cl
       },
     );
   };
-  let listener;
-  try {
-    listener = await listen(addr, { handle: serve, handleUpgrade: (_req, socket) => socket.destroy() }, log, { maxConnections: o.maxConnections });
-  } catch (err) {
+  // One registry, one or two listeners: plain (metrics_address) and HTTPS (metrics_secure_address).
+  const handlers = { handle: serve, handleUpgrade: (_req: IncomingMessage, socket: Duplex) => socket.destroy() };
+  const listeners: Listener[] = [];
+  const closeAll = async (): Promise<void> => {
     for (const [name, fn] of subscriptions) unsubscribe(name, fn);
-    throw err;
+    await Promise.all(listeners.map((l) => l.close(1000)));
+  };
+  try {
+    if (addr) listeners.push(await listen(addr, handlers, log, { maxConnections: o.maxConnections }));
+    if (o.secure) listeners.push(await listen(o.secure.address, handlers, log, { tls: o.secure, maxConnections: o.maxConnections }));
+  } catch (err) {
+    await closeAll();
+    throw Object.assign(err as Error, { metricsListener: addr && listeners.length === 0 ? 'metrics_address' : 'metrics_secure_address' });
   }
-  log.info({ address: `${listener.url}/metrics` }, 'metrics listening');
+  for (const l of listeners) log.info({ address: `${l.url}/metrics` }, 'metrics listening');
   return {
-    url: listener.url,
-    close: async () => {
-      for (const [name, fn] of subscriptions) unsubscribe(name, fn);
-      await listener.close(1000);
-    },
+    url: listeners[0]!.url,
+    ...(o.secure ? { secureUrl: listeners[listeners.length - 1]!.url } : {}),
+    close: closeAll,
   };
 }
 

@@ -22,9 +22,9 @@ export function isSaneRequestId(value: string | string[] | undefined): value is 
  * and whether the request log leaves it out (silence_ping_logging, exclude_logging_paths).
  * Undefined when neither is configured, so the road then pays one comparison per request.
  */
-export function createPrelude(config: Pick<Config, 'requestIdHeader' | 'silencePingLogging' | 'excludeLoggingPaths' | 'pingPath' | 'readyPath'>): ((ctx: RequestContext) => void) | undefined {
+export function createPrelude(config: Pick<Config, 'requestIdHeader' | 'silencePingLogging' | 'excludeLoggingPaths' | 'pingPath' | 'readyPath'> & Partial<Pick<Config, 'healthCheckPaths'>>): ((ctx: RequestContext) => void) | undefined {
   const unlogged = new Set(config.excludeLoggingPaths);
-  if (config.silencePingLogging) unlogged.add(config.pingPath).add(config.readyPath);
+  if (config.silencePingLogging) for (const p of [config.pingPath, config.readyPath, ...config.healthCheckPaths ?? []]) unlogged.add(p);
   const header = config.requestIdHeader;
   if (!header && unlogged.size === 0) return undefined;
   const name = header?.toLowerCase();

@@ -22,10 +22,10 @@ import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
 import { IdentityJwt } from '../upstream/identityjwt.js';
 import { Upstreams, type Upstream } from '../upstream/upstream.js';
-import { addCookies, answered, redirect, refusalFor, sendError, sendText, statusWritten, usePages, wantsHtml } from './answer.js';
-import { RequestContext, splitTarget } from './context.js';
+import { addCookies, answered, redirect, refusalFor, sendError, sendText, statusWritten, useJsonErrors, usePages, wantsHtml } from './answer.js';
+import { RequestContext, splitTarget, withQuerySemicolonsAsAmpersands } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
-import { clientAddress, peerIsTrusted, requestHost, requestScheme } from './forwarded.js';
+import { clientAddress, peerIsTrusted, requestHost, requestScheme, trustedClientAddress } from './forwarded.js';
 import { Readiness, issuerReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
 import { createPrelude } from './prelude.js';
@@ -55,20 +55,25 @@ interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean; r
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
  */
-export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
+export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream; authLog?: Logger } = {}): App {
+  /** Sign-in events (auth_logging): login, sign-out, refusals. */
+  const authLog = o.authLog ?? log;
   const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
   const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuer, config), log });
   const pages = Pages.fromConfig(config);
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const emailsFile = config.authenticatedEmails && new AuthenticatedEmailsFile(config.authenticatedEmails.file, config.authenticatedEmails.text, log);
   const access = new AccessPolicy({ emailDomains: config.emailDomains, authenticatedEmails: emailsFile, allowedGroups: new Set(config.allowedGroups) });
-  const answerIdentity = new IdentityHeaders({ passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken, passIdToken: config.setAuthorizationHeader });
+  const answerIdentity = new IdentityHeaders({
+    passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken, passIdToken: config.setAuthorizationHeader,
+    ...(config.setBasicAuth ? { basicAuthPassword: config.basicAuthPassword, basicUserIsEmail: config.preferEmailToUser } : {}),
+  });
   const jwtConfig = config.identityJwt;
   const identityJwt = jwtConfig ? new IdentityJwt(jwtConfig) : undefined;
   const jwtHeaderOwned = jwtConfig && jwtConfig.header !== 'authorization' ? jwtConfig.header : undefined;
   if (jwtConfig?.generated) log.warn({ event: 'identity_jwt_key_generated', kid: jwtConfig.keys[0]!.kid }, 'identity JWT key made at start-up: other replicas and the next start sign with other keys; set identity_jwt_key_file to share one');
-  const endpoints = new AuthEndpoints({ config, log, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
-  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log });
+  const endpoints = new AuthEndpoints({ config, log, authLog, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
+  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log, disableKeepAlives: config.disableKeepAlives });
   // oauth2-proxy's legacy rule: pass_basic_auth (on by default) sends the user headers as well.
   const identity = new IdentityHeaders({
     passUserHeaders: config.passUserHeaders || config.passBasicAuth,
@@ -83,24 +88,32 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     mainIssuer: () => {
       const c = issuer.clients;
       const m = c?.verifiesIdToken ? c.basic.serverMetadata() : undefined;
-      return m?.jwks_uri ? { issuer: m.issuer, jwksUri: m.jwks_uri } : undefined;
+      return m && c?.localKeys ? { issuer: m.issuer, keys: c.localKeys } : m?.jwks_uri ? { issuer: m.issuer, jwksUri: m.jwks_uri } : undefined;
     },
     configuredIssuer: config.provider.issuerUrl?.href,
     clientId: config.provider.clientId,
     provider: config.provider,
     extraIssuers: config.bearer.extraIssuers,
-    log,
+    log: authLog,
   });
   // Own endpoints that take a bearer token like a proxied request: forward-auth and userinfo.
   const bearerEndpoints = new Set([`${config.proxyPrefix}/auth`, `${config.proxyPrefix}/userinfo`]);
   const isProxyCookie = (name: string): boolean => sessions.ownsCookie(name) || loginStates.isLoginStateCookie(name);
-  const reqLog = config.requestLogging ? requestLogger(log, o.requestLog) : undefined;
+  const reqLog = config.requestLogging ? requestLogger(config.logLevel, o.requestLog) : undefined;
   const prelude = createPrelude(config);
+  const jsonErrors = config.pages.jsonErrors === true;
   // A store other processes share (Redis) can be away; the cookie store always answers.
   const readiness = new Readiness([issuerReadiness(issuer), ...(sessions.shared ? [sessionStoreReadiness(sessions)] : [])]);
 
+  // ping_user_agent and gcp_healthchecks (oauth2-proxy's rule): the health-check paths answer only
+  // those User-Agents, when any is set; other requests to them take the road like any request.
+  const healthPaths = new Set(config.healthCheckPaths);
+  const healthAgents = new Set(config.healthCheckUserAgents);
+  const isHealthCheck = healthPaths.size === 1 && healthAgents.size === 0
+    ? (ctx: Ctx): boolean => ctx.path === config.pingPath
+    : (ctx: Ctx): boolean => healthPaths.has(ctx.path) && (healthAgents.size === 0 || healthAgents.has(ctx.req.headers['user-agent'] ?? ''));
   const health: Step = (ctx) => {
-    if (ctx.path === config.pingPath) sendText(ctx.out, 200, 'OK');
+    if (isHealthCheck(ctx)) sendText(ctx.out, 200, 'OK');
     else if (ctx.path === config.readyPath) return readiness.answer(ctx.out)?.then(() => DONE) ?? DONE;
     else return undefined;
     return DONE;
@@ -112,10 +125,23 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return undefined;
   };
 
+  const trustedIps = config.trustedIps;
+  const authPath = `${config.proxyPrefix}/auth`;
+
   // Before any session is looked at, so that nothing a session or a header says can make a path
   // public or not; only the path as the upstream will get it, and the method (access/routes.ts).
   const skipAuth: Step = (ctx) => {
     if (!ctx.endpoint && routes.skips(ctx.req.method, ctx.path)) ctx.skipped = true;
+    return undefined;
+  };
+
+  // trusted_ips: the client's address, as the peer or a trusted load balancer gives it, needs no
+  // login (oauth2-proxy's meaning), whatever skip rules or routes_file say; forward-auth lets it in too.
+  const trustClient: Step = (ctx) => {
+    if ((!ctx.endpoint || ctx.path === authPath) && trustedIps!.has(trustedClientAddress(ctx.req, config))) {
+      ctx.trustedClient = true;
+      if (!ctx.endpoint) ctx.skipped = true;
+    }
     return undefined;
   };
 
@@ -203,7 +229,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
       ctx.user = undefined;
       return undefined;
     }
-    log.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
+    authLog.info({ event: 'access_denied', user: ctx.user, code: verdict.code, detail: verdict.detail }, 'access denied');
     sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }), { refused: refusalFor(loaded.session, config.proxyPrefix) });
     return DONE;
   };
@@ -259,7 +285,10 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return DONE;
   };
 
-  const ROAD: readonly Step[] = [health, route, ...(policies ? [matchRoute] : routes.empty ? [] : [skipAuth]), loadSession, refresh, endpoint, authenticate, authorise, forward];
+  const ROAD: readonly Step[] = [
+    health, route, ...(policies ? [matchRoute] : routes.empty ? [] : [skipAuth]), ...(trustedIps ? [trustClient] : []),
+    loadSession, refresh, endpoint, authenticate, authorise, forward,
+  ];
 
   /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
   function run(ctx: Ctx, i: number): void | Promise<void> {
@@ -341,6 +370,9 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     // A JWT header of the operator's naming is the proxy's too (Authorization stays the client's
     // until the proxy replaces it on a forwarded request).
     if (jwtHeaderOwned) delete req.headers[jwtHeaderOwned];
+    // allow_query_semicolons: as Go's AllowQuerySemicolons, the query is rewritten for the proxy and the upstream alike.
+    if (config.allowQuerySemicolons && req.url?.includes(';')) req.url = withQuerySemicolonsAsAmpersands(req.url);
+    if (jsonErrors) useJsonErrors(req);
     const target = splitTarget(req.url);
     if (!target) return sendError(req, out, new PortcullisError('BAD_REQUEST', { detail: 'dot segments or absolute-form target' }));
     const ctx: Ctx = new RequestContext(req, out, target.path, target.search, upgrade);

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
 import type { StepUp } from '../access/routepolicies.js';
 import type { SealPasswords } from '../config/secret.js';
-import type { CookieConfig } from '../config/validate.js';
+import type { CookieConfig, LoginStateCookieConfig } from '../config/validate.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
 
 /** One login attempt's secrets, kept in the browser (sealed) between /start and /callback. */
@@ -23,13 +23,15 @@ export interface LoginState {
 /** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */
 export const MAX_LOGIN_STATES = 5;
 
-/** A slow login (password reset, MFA enrolment) must still finish: the window a login has. */
+/** A slow login (password reset, MFA enrolment) must still finish: the window a login has by default. */
 export const LOGIN_STATE_TTL_S = 15 * 60;
 /**
- * How long the cookie itself is kept: longer than the window, so that a login that comes back late
- * is told it took too long, rather than that its cookie is missing (which reads like a cookie problem).
+ * How long the cookie itself is kept beyond the window, so that a login that comes back late is
+ * told it took too long, rather than that its cookie is missing (which reads like a cookie problem).
  */
-const LOGIN_STATE_KEPT_S = 60 * 60;
+const LOGIN_STATE_GRACE_S = 45 * 60;
+
+const DEFAULT_CSRF: LoginStateCookieConfig = { windowMs: LOGIN_STATE_TTL_S * 1000, perRequest: true, limit: MAX_LOGIN_STATES };
 
 /**
  * Login-state cookies, one per attempt: the cookie's name carries a digest of `state`, so several
@@ -40,25 +42,47 @@ export class LoginStateCookies {
   readonly #passwords: SealPasswords;
   readonly #cookie: CookieConfig;
   readonly #path: string;
+  readonly #csrf: LoginStateCookieConfig;
+  /** Seconds the cookie (and its seal) lives: the window and a grace period. */
+  readonly #keptS: number;
 
   /** `passwords`: one, or the maps of every cookie secret (a login under way survives a rotation). */
   constructor(passwords: string | SealPasswords, cookie: CookieConfig, proxyPrefix: string) {
     this.#passwords = typeof passwords === 'string' ? { seal: { 1: passwords }, unseal: { 1: passwords }, sealId: '1' } : passwords;
     this.#cookie = cookie;
     this.#path = proxyPrefix;
+    this.#csrf = cookie.csrf ?? DEFAULT_CSRF;
+    this.#keptS = Math.ceil(this.#csrf.windowMs / 1000) + LOGIN_STATE_GRACE_S;
   }
 
+  /** One cookie per login attempt (cookie_csrf_per_request), rather than one for all. */
+  get perRequest(): boolean { return this.#csrf.perRequest; }
+
+  /** How long a login may take (cookie_csrf_expire), in ms. */
+  get windowMs(): number { return this.#csrf.windowMs; }
+
+  /**
+   * With cookie_csrf_per_request (the default here) each attempt has its own cookie, its name
+   * carrying a digest of the state; without it, as in oauth2-proxy's default, one cookie for all,
+   * and a second login overwrites the first.
+   */
   nameFor(state: string): string {
+    if (!this.#csrf.perRequest) return `${this.#cookie.name}_csrf`;
     return `${this.#cookie.name}_csrf_${createHash('sha256').update(state).digest('base64url').slice(0, 16)}`;
   }
 
   isLoginStateCookie(name: string): boolean {
-    return name.startsWith(`${this.#cookie.name}_csrf_`);
+    return name.startsWith(`${this.#cookie.name}_csrf_`) || name === `${this.#cookie.name}_csrf`;
   }
 
   async setCookie(ls: LoginState, domain: string | undefined): Promise<string> {
-    const sealed = await sealData(ls, { password: this.#passwords.seal, ttl: LOGIN_STATE_KEPT_S });
-    return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, LOGIN_STATE_KEPT_S));
+    const sealed = await sealData(ls, { password: this.#passwords.seal, ttl: this.#keptS });
+    return serializeCookie(this.nameFor(ls.state), sealed, this.#attrs(domain, this.#keptS));
+  }
+
+  /** True when the login began longer ago than its window. */
+  tooLate(ls: LoginState, now = Date.now()): boolean {
+    return typeof ls.startedAt === 'number' && now - ls.startedAt > this.#csrf.windowMs;
   }
 
   /**
@@ -69,13 +93,16 @@ export class LoginStateCookies {
    * by its HMAC); a cookie that is not a seal counts as oldest.
    */
   evictOldest(cookies: ReadonlyMap<string, string>, domain: string | undefined): string[] {
+    const limit = this.#csrf.limit;
+    // One shared cookie is simply overwritten; 0 is "no limit" (cookie_csrf_per_request_limit).
+    if (!this.#csrf.perRequest || limit === 0) return [];
     const held: Array<[name: string, expires: number]> = [];
     for (const [name, value] of cookies) {
       if (this.isLoginStateCookie(name)) held.push([name, Number(value.split('*')[5]) || 0]);
     }
-    if (held.length < MAX_LOGIN_STATES) return [];
+    if (held.length < limit) return [];
     held.sort((a, b) => a[1] - b[1]);
-    return held.slice(0, held.length - MAX_LOGIN_STATES + 1).map(([name]) => serializeCookie(name, '', this.#attrs(domain, 0)));
+    return held.slice(0, held.length - limit + 1).map(([name]) => serializeCookie(name, '', this.#attrs(domain, 0)));
   }
 
   clearCookie(state: string, domain: string | undefined): string {
@@ -88,10 +115,6 @@ export class LoginStateCookies {
     return true;
   }
 
-  /** True when the login began longer ago than its window. */
-  static tooLate(ls: LoginState, now = Date.now()): boolean {
-    return typeof ls.startedAt === 'number' && now - ls.startedAt > LOGIN_STATE_TTL_S * 1000;
-  }
 
   /** The attempt this callback belongs to, or undefined (long gone, other browser, forged state). */
   async read(cookies: Map<string, string>, state: string): Promise<LoginState | undefined> {
@@ -99,7 +122,7 @@ export class LoginStateCookies {
     if (!sealed) return undefined;
     let data: Partial<LoginState>;
     try {
-      data = await unsealData<LoginState>(sealed, { password: this.#passwords.unseal, ttl: LOGIN_STATE_KEPT_S });
+      data = await unsealData<LoginState>(sealed, { password: this.#passwords.unseal, ttl: this.#keptS });
     } catch {
       return undefined;
     }
@@ -110,9 +133,9 @@ export class LoginStateCookies {
   }
 
   #attrs(domain: string | undefined, maxAge: number): CookieAttributes {
-    // SameSite=Lax at most: the callback is a top-level navigation from the issuer's site, which
-    // Strict would strip the cookie from.
-    const sameSite = this.#cookie.sameSite === 'strict' ? 'lax' : this.#cookie.sameSite;
+    // SameSite=Lax at most unless cookie_csrf_samesite says so: the callback is a top-level
+    // navigation from the issuer's site, which Strict would strip the cookie from.
+    const sameSite = this.#csrf.sameSite ?? (this.#cookie.sameSite === 'strict' ? 'lax' : this.#cookie.sameSite);
     return { path: this.#path, domain, maxAge, secure: this.#cookie.secure, httpOnly: true, sameSite };
   }
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { RedisConfig } from '../config/validation/sessionstore.js';
@@ -191,22 +192,35 @@ const FAIL_FAST = {
 
 function connect(cfg: RedisConfig): Redis | Cluster {
   const auth = { username: cfg.username, password: cfg.password };
+  const extra = cfg.tlsOptions;
+  /** TLS for a server: as the URL asks (rediss://), or because redis_ca_path / redis_insecure_skip_tls_verify turn it on. */
+  const tlsFor = (wanted: boolean, servername?: string): RedisOptions['tls'] => (wanted || extra
+    ? { ...(servername ? { servername } : {}), ...(extra?.ca ? { ca: [...extra.ca] } : {}), ...(extra?.insecure ? { rejectUnauthorized: false } : {}) }
+    : undefined);
   switch (cfg.mode) {
     case 'standalone': {
       const a = cfg.address;
-      const where: RedisOptions = 'path' in a ? { path: a.path } : { host: a.host, port: a.port, ...(cfg.tls ? { tls: { servername: a.host } } : {}) };
+      // SNI names a host, never an address (Node refuses an IP there).
+      const tls = 'path' in a ? undefined : tlsFor(cfg.tls, isIP(a.host) ? undefined : a.host);
+      const where: RedisOptions = 'path' in a ? { path: a.path } : { host: a.host, port: a.port, ...(tls ? { tls } : {}) };
       return new Redis({ ...where, ...auth, db: cfg.db, ...FAIL_FAST, retryStrategy: retry });
     }
-    case 'sentinel':
+    case 'sentinel': {
+      // As go-redis's failover client: one TLS setting for the Sentinels and the servers they name.
+      const tls = tlsFor(cfg.tls === true);
       return new Redis({
         sentinels: cfg.sentinels.map((s) => ({ host: s.host, port: s.port })), name: cfg.masterName,
         sentinelPassword: cfg.sentinelPassword, ...auth, ...FAIL_FAST, retryStrategy: retry, sentinelRetryStrategy: retry,
+        ...(tls ? { tls, sentinelTLS: tls, enableTLSForSentinelMode: true } : {}),
       });
-    case 'cluster':
+    }
+    case 'cluster': {
+      const tls = tlsFor(cfg.tls === true);
       return new Cluster(cfg.nodes.map((n) => ({ host: n.host, port: n.port })), {
         enableOfflineQueue: false,
         clusterRetryStrategy: retry,
-        redisOptions: { ...auth, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS },
+        redisOptions: { ...auth, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS, connectTimeout: CONNECT_TIMEOUT_MS, ...(tls ? { tls } : {}) },
       });
+    }
   }
 }

@@ -36,8 +36,8 @@ const FIELDS: readonly IdentityField[] = [
   { upstream: 'x-forwarded-preferred-username', response: 'x-auth-request-preferred-username', kind: 'user', owned: true, value: (s) => (s.preferredUsername ? headerValue(s.preferredUsername) : undefined) },
   // A token is already header-safe (RFC 6750 b64token); encoding it would change it.
   { upstream: 'x-forwarded-access-token', response: 'x-auth-request-access-token', kind: 'token', owned: true, value: (s) => s.accessToken },
-  // pass_basic_auth: RFC 7617 credentials, UTF-8 before base64.
-  { upstream: 'authorization', kind: 'basic', owned: false, value: (s, o) => `Basic ${Buffer.from(`${userName(s, o)}:${o.basicAuthPassword ?? ''}`, 'utf8').toString('base64')}` },
+  // pass_basic_auth upstream, set_basic_auth on answers: RFC 7617 credentials, UTF-8 before base64.
+  { upstream: 'authorization', response: 'authorization', kind: 'basic', owned: false, value: (s, o) => `Basic ${Buffer.from(`${o.basicUserIsEmail && s.email ? s.email : userName(s, o)}:${o.basicAuthPassword ?? ''}`, 'utf8').toString('base64')}` },
   // pass_authorization_header upstream, set_authorization_header on answers: the ID token.
   { upstream: 'authorization', response: 'authorization', kind: 'idToken', owned: false, value: (s) => (s.idToken ? `Bearer ${s.idToken}` : undefined) },
 ];
@@ -83,8 +83,10 @@ export interface IdentityHeaderOptions {
   readonly passAccessToken: boolean;
   /** Authorization: Bearer <ID token> (pass_authorization_header; set_authorization_header on answers). */
   readonly passIdToken?: boolean;
-  /** Authorization: Basic user:password, when pass_basic_auth and basic_auth_password are both set. */
+  /** Authorization: Basic user:password, when pass_basic_auth and basic_auth_password are both set (set_basic_auth on answers). */
   readonly basicAuthPassword?: string;
+  /** The Basic user is the email (prefer_email_to_user) while the other headers keep the user: set_basic_auth's rule. */
+  readonly basicUserIsEmail?: boolean;
   readonly preferEmailToUser?: boolean;
 }
 

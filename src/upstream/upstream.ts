@@ -30,6 +30,8 @@ export interface UpstreamDeps {
   readonly timeoutMs: number;
   readonly agents: { readonly http: http.Agent; readonly https: https.Agent };
   readonly log: Logger;
+  /** False with disable_keep_alives (unset: keep-alive). */
+  readonly keepAlive?: boolean;
 }
 
 /**
@@ -55,7 +57,7 @@ export function createUpstream(spec: UpstreamSpec, deps: UpstreamDeps): Upstream
  * the Host header when pass_host_header=false, as in oauth2-proxy.
  */
 function unixUpstream(spec: Extract<UpstreamSpec, { kind: 'unix' }>, deps: UpstreamDeps): Upstream {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, socketPath: spec.socketPath } as http.AgentOptions);
+  const agent = new http.Agent({ keepAlive: deps.keepAlive !== false, maxSockets: deps.keepAlive === false ? Infinity : 512, maxFreeSockets: 64, socketPath: spec.socketPath } as http.AgentOptions);
   const http1 = new HttpUpstream({ kind: 'http', path: spec.path, url: new URL('http://localhost/') }, { ...deps, agents: { ...deps.agents, http: agent } });
   return {
     path: spec.path,
@@ -81,14 +83,18 @@ export class Upstreams {
   readonly all: readonly Upstream[];
   readonly #agents: UpstreamDeps['agents'];
 
-  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; insecureSkipVerify: boolean; timeoutMs: number; log: Logger }) {
+  constructor(specs: readonly UpstreamSpec[], o: { passHostHeader: boolean; insecureSkipVerify: boolean; timeoutMs: number; log: Logger; disableKeepAlives?: boolean }) {
+    // disable_keep_alives: Node's client says Connection: close only for an agent that neither keeps
+    // sockets alive nor caps them (a capped one may hand a socket to a queued request).
+    const keepAlive = o.disableKeepAlives !== true;
+    const maxSockets = keepAlive ? 512 : Infinity;
     this.#agents = {
-      http: new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64 }),
+      http: new http.Agent({ keepAlive, maxSockets, maxFreeSockets: 64 }),
       // ssl_upstream_insecure_skip_verify: an agent's own options win over a request's at connect
       // time, so this holds for every https request and websocket through it.
-      https: new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, ...(o.insecureSkipVerify ? { rejectUnauthorized: false } : {}) }),
+      https: new https.Agent({ keepAlive, maxSockets, maxFreeSockets: 64, ...(o.insecureSkipVerify ? { rejectUnauthorized: false } : {}) }),
     };
-    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, timeoutMs: o.timeoutMs, agents: this.#agents, log: o.log };
+    const deps: UpstreamDeps = { passHostHeader: o.passHostHeader, timeoutMs: o.timeoutMs, agents: this.#agents, log: o.log, keepAlive };
     this.all = specs.map((s) => createUpstream(s, deps)).sort((a, b) => b.path.length - a.path.length);
   }
 

@@ -50,12 +50,13 @@ export interface ProxyProcess {
  * Runs bin/portcullis as users do: a child process configured by OAUTH2_PROXY_* variables.
  * NODE_ENV=production unless given, so a missing issuer is an error, not demo mode.
  */
-export async function startProxy(env: Record<string, string>, o: { args?: string[]; waitFor?: 'listening' | 'exit'; cwd?: string } = {}): Promise<ProxyProcess> {
-  const port = env.OAUTH2_PROXY_HTTP_ADDRESS ? Number(env.OAUTH2_PROXY_HTTP_ADDRESS.split(':').pop()) : await freePort();
+export async function startProxy(env: Record<string, string>, o: { args?: string[]; waitFor?: 'listening' | 'exit'; cwd?: string; port?: number } = {}): Promise<ProxyProcess> {
+  // `port`: the arguments name the address (--http-address), and the environment is left as given.
+  const port = o.port ?? (env.OAUTH2_PROXY_HTTP_ADDRESS ? Number(env.OAUTH2_PROXY_HTTP_ADDRESS.split(':').pop()) : await freePort());
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'production',
-    OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
+    ...(o.port === undefined ? { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` } : {}),
     ...env,
   };
   const child = spawn(process.execPath, [BIN, ...(o.args ?? [])], { env: childEnv, cwd: o.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -120,19 +120,24 @@ export interface RedisSentinel {
   close(): Promise<void>;
 }
 
-/** A master and one Sentinel watching it (the same binary with --sentinel, on a writable config file). */
-export async function startSentinel(): Promise<RedisSentinel> {
+/**
+ * A master and one Sentinel watching it (the same binary with --sentinel, on a writable config
+ * file); `password`: the Sentinel itself asks for one (its requirepass).
+ */
+export async function startSentinel(o: { password?: string } = {}): Promise<RedisSentinel> {
   const master = await startRedis();
   const sentinelPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'));
   const file = join(dir, 'sentinel.conf');
   const masterName = 'mymaster';
-  writeFileSync(file, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${masterName} 1000`, ''].join('\n'));
+  writeFileSync(file, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${masterName} 1000`,
+    ...(o.password ? [`requirepass ${o.password}`] : []), ''].join('\n'));
+  const auth = o.password ? ['-a', o.password, '--no-auth-warning'] : [];
   const child = spawnServer([file, '--sentinel']);
   try {
     await waitPort(sentinelPort, true);
     const until = Date.now() + 10_000;
-    while (!runCli(sentinelPort, ['sentinel', 'get-master-addr-by-name', masterName]).includes(String(master.port))) {
+    while (!runCli(sentinelPort, [...auth, 'sentinel', 'get-master-addr-by-name', masterName]).includes(String(master.port))) {
       if (Date.now() > until) throw new Error('the Sentinel does not know the master within 10 s');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -34,8 +34,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
 }
 
 export interface RigOptions {
-  /** Added over the defaults; a function when it needs the issuer's URLs. */
-  env?: Record<string, string> | ((issuer: DevIssuer) => Record<string, string>);
+  /** Added over the defaults; a function when it needs the issuer's URLs (or, awaited, something fetched from it). */
+  env?: Record<string, string> | ((issuer: DevIssuer) => Record<string, string> | Promise<Record<string, string>>);
   issuer?: Partial<DevIssuerOptions>;
   account?: DevAccount;
   upstream?: { url: string; close(): Promise<void> };
@@ -62,7 +62,7 @@ async function startRigOnce(o: RigOptions): Promise<Rig> {
       OAUTH2_PROXY_EMAIL_DOMAINS: '*',
       OAUTH2_PROXY_UPSTREAMS: upstream.url,
       OAUTH2_PROXY_SCOPE: 'openid email profile groups',
-      ...(typeof o.env === 'function' ? o.env(issuer) : o.env),
+      ...(typeof o.env === 'function' ? await o.env(issuer) : o.env),
     }, port);
   } catch (err) {
     // A given upstream outlives a failed attempt: the next one uses it.

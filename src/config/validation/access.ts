@@ -1,3 +1,4 @@
+import { AddressRanges } from '../../access/cidr.js';
 import { AllowedDomains, splitHostPort } from '../../access/redirect.js';
 import { RouteRules, compilePattern, parseSkipRoute, type SkipRule } from '../../access/routes.js';
 import type { JwtIssuer } from '../../oidc/bearer.js';
@@ -18,6 +19,8 @@ export interface AccessPart {
   readonly bearer?: { readonly extraIssuers: readonly JwtIssuer[]; readonly loginFallback: boolean };
   /** whitelist_domains: hosts that rd and the sign-out target may name. */
   readonly whitelistDomains: AllowedDomains;
+  /** trusted_ips: clients let in without login; undefined when none. */
+  readonly trustedIps?: AddressRanges;
 }
 
 /** Who may sign in, how they are asked to, which routes need no login, and where they may be sent. */
@@ -89,7 +92,16 @@ export function validateAccess(r: OptionReader): AccessPart {
     }
   }
 
+  const trusted = r.list('trusted_ips');
+  const { ranges: trustedIps, bad } = AddressRanges.parse(trusted);
+  if (bad.length) {
+    r.fail('trusted_ips', `IP addresses or CIDR ranges such as 10.1.2.0/24 or 192.168.1.7 (${bad.map((b) => `${JSON.stringify(b.entry)}: ${b.why}`).join('; ')})`);
+  } else if (trusted.length) {
+    r.warnings.push(`OAUTH2_PROXY_TRUSTED_IPS lets every request from ${trusted.join(', ')} in without login: whoever can send from (or, behind a load balancer, be reported as) one of these addresses is let in${r.bool('reverse_proxy') ? '; with OAUTH2_PROXY_REVERSE_PROXY=true the address comes from the load balancers in OAUTH2_PROXY_TRUSTED_PROXY_IPS, so they must set the client address header themselves' : ''}`);
+  }
+
   return {
+    ...(trusted.length && bad.length === 0 ? { trustedIps } : {}),
     emailDomains,
     authenticatedEmails,
     allowedGroups,

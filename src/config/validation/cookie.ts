@@ -26,7 +26,26 @@ export function validateCookie(r: OptionReader): CookieConfig {
   }
   if (!cookieSecure) r.warnings.push('OAUTH2_PROXY_COOKIE_SECURE=false: session cookies are sent over plain http; use this only for local development');
 
+  const csrfExpire = parseDuration(r.str('cookie_csrf_expire'));
+  if (!csrfExpire.ok || csrfExpire.value < 1000) r.fail('cookie_csrf_expire', 'a duration of at least 1s, such as 15m or 1h');
+  const limitText = r.str('cookie_csrf_per_request_limit');
+  const limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : (r.fail('cookie_csrf_per_request_limit', 'a whole number of cookies, such as 5 (0: no limit)'), 5);
+  const csrfSameSite = r.enumOf('cookie_csrf_samesite') as SameSite;
+  if (csrfSameSite === 'none' && !cookieSecure) {
+    r.fail('cookie_csrf_samesite', 'lax or strict when OAUTH2_PROXY_COOKIE_SECURE=false (browsers drop SameSite=None cookies that are not Secure)');
+  }
+  if (csrfSameSite === 'strict') {
+    r.warnings.push('OAUTH2_PROXY_COOKIE_CSRF_SAMESITE=strict: the login-state cookie reaches the callback only when the issuer is on the same site as the proxy (a navigation from another site drops it, and the login fails with LOGIN_STATE_MISSING)');
+  }
+  const perRequest = r.bool('cookie_csrf_per_request');
+
   return {
+    csrf: {
+      windowMs: csrfExpire.ok && csrfExpire.value >= 1000 ? csrfExpire.value : 15 * 60_000,
+      perRequest,
+      limit,
+      ...(r.raw.cookie_csrf_samesite!.value === '' ? {} : { sameSite: csrfSameSite }),
+    },
     name: cookieName, secret, previousSecrets, domains: cookieDomains, path: cookiePath,
     expireMs: expire.ok ? expire.value : 0,
     refreshMs: refresh.ok ? refresh.value : 0,

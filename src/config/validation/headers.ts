@@ -10,6 +10,8 @@ export interface HeadersPart {
   readonly preferEmailToUser: boolean;
   readonly passAuthorizationHeader: boolean;
   readonly setAuthorizationHeader: boolean;
+  /** set_basic_auth: Authorization: Basic on /oauth2/auth answers. */
+  readonly setBasicAuth: boolean;
 }
 
 /** What reaches the upstream, and what a forward-auth answer carries. */
@@ -23,13 +25,20 @@ export function validateHeaders(r: OptionReader): HeadersPart {
     preferEmailToUser: r.bool('prefer_email_to_user'),
     passAuthorizationHeader: r.bool('pass_authorization_header'),
     setAuthorizationHeader: r.bool('set_authorization_header'),
+    setBasicAuth: r.bool('set_basic_auth'),
   };
+  if (part.setBasicAuth && part.setAuthorizationHeader) {
+    r.errors.push('OAUTH2_PROXY_SET_BASIC_AUTH=true and OAUTH2_PROXY_SET_AUTHORIZATION_HEADER=true would both set the Authorization header of /oauth2/auth answers: keep one');
+  }
+  if (part.setBasicAuth && part.basicAuthPassword === '') {
+    r.warnings.push('OAUTH2_PROXY_SET_BASIC_AUTH=true without OAUTH2_PROXY_BASIC_AUTH_PASSWORD: the Basic credentials carry an empty password, as in oauth2-proxy');
+  }
   // oauth2-proxy adds both values to one Authorization header ("Basic …,Bearer …"), which no
   // server reads: make the choice explicit instead.
   if (part.passAuthorizationHeader && part.passBasicAuth && part.basicAuthPassword !== '') {
     r.errors.push('OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER=true and OAUTH2_PROXY_BASIC_AUTH_PASSWORD (with OAUTH2_PROXY_PASS_BASIC_AUTH, on by default) would both set the upstream\'s Authorization header: keep one (set OAUTH2_PROXY_PASS_BASIC_AUTH=false, or unset the password)');
   }
-  if (part.basicAuthPassword !== '' && !part.passBasicAuth) {
+  if (part.basicAuthPassword !== '' && !part.passBasicAuth && !part.setBasicAuth) {
     r.warnings.push('OAUTH2_PROXY_BASIC_AUTH_PASSWORD has no effect with OAUTH2_PROXY_PASS_BASIC_AUTH=false');
   }
   return part;

@@ -1,11 +1,14 @@
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
-import { parseListenAddress, type ListenAddress } from '../validate.js';
+import { parseListenAddress, type ListenAddress, type TlsListener } from '../validate.js';
+import { validateMetricsTls } from './tls.js';
 import { isOwnedIdentityHeader } from '../../upstream/identity.js';
 
 export interface OperationsPart {
   /** Where /metrics is served; undefined: no metrics (nothing subscribes, requests pay nothing). */
   readonly metricsAddress: ListenAddress | undefined;
+  /** metrics_secure_address: /metrics over HTTPS as well (or instead). */
+  readonly metricsTls?: TlsListener;
   /** The request id header as configured (its spelling goes on responses); undefined: no request ids. */
   readonly requestIdHeader: string | undefined;
   readonly silencePingLogging: boolean;
@@ -36,6 +39,11 @@ export function validateOperations(r: OptionReader): OperationsPart {
     else if (sameAddress(metricsAddress, parseListenAddress(r.str('http_address')))) r.fail('metrics_address', 'an address other than http_address (metrics have a listener of their own)');
   }
 
+  const metricsTls = validateMetricsTls(r);
+  if (metricsTls && (sameAddress(metricsTls.address, parseListenAddress(r.str('http_address'))) || (metricsAddress && sameAddress(metricsTls.address, metricsAddress)))) {
+    r.fail('metrics_secure_address', 'an address of its own, other than http_address and metrics_address');
+  }
+
   let requestIdHeader: string | undefined = r.str('request_id_header');
   if (requestIdHeader === '') requestIdHeader = undefined;
   else if (!TOKEN.test(requestIdHeader)) {
@@ -55,7 +63,7 @@ export function validateOperations(r: OptionReader): OperationsPart {
     else r.errors.push(`${describeOrigin(r.spec('exclude_logging_paths'), r.raw.exclude_logging_paths!.origin)}: got ${JSON.stringify(p)}, expected paths starting with / and without a query, e.g. /healthz,/favicon.ico`);
   }
 
-  return { metricsAddress, requestIdHeader, silencePingLogging: r.bool('silence_ping_logging'), excludeLoggingPaths };
+  return { metricsAddress, ...(metricsTls ? { metricsTls } : {}), requestIdHeader, silencePingLogging: r.bool('silence_ping_logging'), excludeLoggingPaths };
 }
 
 function sameAddress(a: ListenAddress, b: ListenAddress | undefined): boolean {

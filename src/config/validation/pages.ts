@@ -13,6 +13,8 @@ export interface PagesConfig {
   readonly imageOrigins: readonly string[];
   readonly signInTemplate?: Template;
   readonly errorTemplate?: Template;
+  /** force_json_errors: errors, and requests without a session, answered with JSON. */
+  readonly jsonErrors?: boolean;
 }
 
 /** The logo is inlined into every sign-in page: keep it a logo. */
@@ -58,7 +60,7 @@ export function validatePages(r: OptionReader): PagesConfig {
       r.warnings.push(`OAUTH2_PROXY_CUSTOM_TEMPLATES_DIR (${dir}) has neither sign_in.html nor error.html: the built-in pages are used`);
     }
   }
-  return { banner, footer, logo, imageOrigins, ...templates };
+  return { banner, footer, logo, imageOrigins, ...templates, ...(r.bool('force_json_errors') ? { jsonErrors: true } : {}) };
 }
 
 /** oauth2-proxy's custom_sign_in_logo: a file (inlined as a data: URL), an https:// URL, '-' for none. */

@@ -1,6 +1,7 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
+import { createPublicKey } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { isLoopbackHost, parseCommaList } from '../values.js';
 
@@ -55,11 +56,15 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
       r.missing('validate_url', 'the userinfo endpoint, because without OAUTH2_PROXY_OIDC_ISSUER_URL the identity comes from userinfo (called with the access token)');
     }
     if (jwksUrl) r.fail('oidc_jwks_url', 'no JWKS URL without OAUTH2_PROXY_OIDC_ISSUER_URL (an ID token is checked against both): set the issuer URL too, or remove this one to take the identity from userinfo');
-  } else if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl) {
-    r.errors.push('with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL (to verify ID tokens) or OAUTH2_PROXY_VALIDATE_URL (the userinfo endpoint), or both');
+  } else if (skipDiscovery && !jwksUrl && !validateUrl && !profileUrl && r.list('oidc_public_key_files').length === 0) {
+    r.errors.push('with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL or OAUTH2_PROXY_OIDC_PUBLIC_KEY_FILES (to verify ID tokens) or OAUTH2_PROXY_VALIDATE_URL (the userinfo endpoint), or both');
   }
+  const publicKeys = publicKeyFiles(r, { handGiven, jwksUrl: !!jwksUrl });
   if (!skipDiscovery && (loginUrl || redeemUrl)) {
     r.warnings.push('OAUTH2_PROXY_LOGIN_URL / OAUTH2_PROXY_REDEEM_URL override the discovered endpoints');
+  }
+  if (r.bool('relative_redirect_url')) {
+    r.fail('relative_redirect_url', 'false: sending the issuer a redirect URI without scheme and host is not supported, because OAuth 2.0 wants it absolute (RFC 6749 §3.1.2) and the callback must repeat it exactly; leave redirect_url unset or the path alone (/oauth2/callback) and Portcullis builds it from each request (or a trusted load balancer\'s X-Forwarded-Proto/-Host)');
   }
   // A relative redirect_url (oauth2-proxy's `/oauth2/callback`) takes scheme and host from each
   // request, exactly as an unset one does: it leaves redirectUrl undefined.
@@ -92,7 +97,27 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     else httpAllowed(u, 'backend_logout_url');
   }
 
+  if (r.enumOf('force_code_challenge_method') !== '') {
+    r.warnings.push('OAUTH2_PROXY_FORCE_CODE_CHALLENGE_METHOD is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_CODE_CHALLENGE_METHOD; PKCE with S256 is always used');
+  }
+  r.bool('encode_state');
+  const responseMode = readResponseMode(r);
+  const skipNonce = r.bool('insecure_oidc_skip_nonce');
+  if (skipNonce) r.warnings.push('OAUTH2_PROXY_INSECURE_OIDC_SKIP_NONCE=true: an ID token without a nonce is accepted, so a token issued for another login of the same user could be replayed into this one; keep it only for an issuer that does not echo the nonce');
+  const skipIssuerVerification = r.bool('insecure_oidc_skip_issuer_verification');
+  if (skipIssuerVerification && skipDiscovery) r.warnings.push('OAUTH2_PROXY_INSECURE_OIDC_SKIP_ISSUER_VERIFICATION has no effect without discovery: ID tokens must carry OAUTH2_PROXY_OIDC_ISSUER_URL');
+  const insecureSkipVerify = r.bool('ssl_insecure_skip_verify');
+  if (insecureSkipVerify) r.warnings.push('OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY=true: the issuer\'s TLS certificate is not checked, so anyone on the network path can pose as the issuer and sign anyone in; trust a private CA with OAUTH2_PROXY_PROVIDER_CA_FILES instead');
+  const signingAlgs = readSigningAlgs(r);
+
   return {
+    ...(insecureSkipVerify ? { insecureSkipVerify } : {}),
+    ...(responseMode ? { responseMode } : {}),
+    ...(skipNonce ? { skipNonce } : {}),
+    ...(skipIssuerVerification && !skipDiscovery ? { skipIssuerVerification } : {}),
+    ...(signingAlgs.length ? { signingAlgs } : {}),
+    ...(publicKeys.length ? { publicKeys } : {}),
+    ...(r.bool('skip_claims_from_profile_url') ? { skipClaimsFromProfileUrl: true } : {}),
     displayName: r.str('provider_display_name') || defaultOf('provider_display_name'),
     clientId, clientSecret,
     redirectUrl,
@@ -131,4 +156,68 @@ function caCertificates(r: OptionReader): { caCertificates?: readonly string[] }
     }
   }
   return { caCertificates: system ? [...rootCertificates, ...pems] : pems };
+}
+
+/** The asymmetric algorithms an ID token may be signed with (HMAC's key is the client secret, which is no proof of the issuer). */
+export const ID_TOKEN_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+function readSigningAlgs(r: OptionReader): string[] {
+  const out: string[] = [];
+  for (const alg of r.list('oidc_enabled_signing_algs')) {
+    if (ID_TOKEN_ALGORITHMS.includes(alg)) out.push(alg);
+    else if (/^HS(256|384|512)$/.test(alg)) r.fail('oidc_enabled_signing_algs', `asymmetric algorithms only (${alg} is refused: an HMAC key is the client secret, which every holder of it could sign with)`);
+    else r.fail('oidc_enabled_signing_algs', `algorithm names from ${ID_TOKEN_ALGORITHMS.join(', ')} (${JSON.stringify(alg)} is not one)`);
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * auth_request_response_mode: query, or form_post, whose POST to the callback comes from the
+ * issuer's site, so the login-state cookie goes with it only as SameSite=None.
+ */
+function readResponseMode(r: OptionReader): 'query' | 'form_post' | undefined {
+  const mode = r.str('auth_request_response_mode');
+  if (mode === '') return undefined;
+  if (mode === 'query') return mode;
+  if (mode === 'form_post') {
+    const csrf = r.str('cookie_csrf_samesite').toLowerCase();
+    if ((csrf === '' ? r.str('cookie_samesite').toLowerCase() : csrf) !== 'none') {
+      r.fail('auth_request_response_mode', 'form_post together with OAUTH2_PROXY_COOKIE_CSRF_SAMESITE=none: the issuer\'s form POSTs to the callback from its own site, and browsers send a Lax or Strict login-state cookie only with a navigation, so every login would fail');
+    }
+    return mode;
+  }
+  r.fail('auth_request_response_mode', `query or form_post${mode === 'fragment' ? ' (a fragment never reaches the server, so the proxy could not read the code)' : ''}`);
+  return undefined;
+}
+
+/**
+ * oidc_public_key_files: each file holds one or more PEM public keys (oauth2-proxy's form,
+ * -----BEGIN PUBLIC KEY-----). They verify ID tokens in place of a JWKS, so not with oidc_jwks_url.
+ */
+function publicKeyFiles(r: OptionReader, o: { handGiven: boolean; jwksUrl: boolean }): string[] {
+  const files = r.list('oidc_public_key_files');
+  if (files.length === 0) return [];
+  if (o.jwksUrl) r.fail('oidc_public_key_files', 'no public key files with OAUTH2_PROXY_OIDC_JWKS_URL: the keys come from one or the other');
+  if (o.handGiven) r.fail('oidc_public_key_files', 'no public key files without OAUTH2_PROXY_OIDC_ISSUER_URL (an ID token is checked against both)');
+  const keys: string[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = r.readFile(file);
+    } catch (e) {
+      r.fail('oidc_public_key_files', `readable PEM files (${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      continue;
+    }
+    const blocks = text.match(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----/g) ?? [];
+    if (blocks.length === 0) r.fail('oidc_public_key_files', `PEM public keys (${file} holds no -----BEGIN PUBLIC KEY----- block)`);
+    for (const pem of blocks) {
+      try {
+        createPublicKey(pem);
+        keys.push(pem);
+      } catch (e) {
+        r.fail('oidc_public_key_files', `PEM public keys (${file}: ${(e as Error).message})`);
+      }
+    }
+  }
+  return keys;
 }

@@ -16,10 +16,20 @@ export interface ServerPart {
   readonly realClientIpHeader: string;
   /** 0 for no limit. */
   readonly maxConnections: number;
+  /** Answered 200 OK as health checks: ping_path, and with gcp_healthchecks /liveness_check and /readiness_check. */
+  readonly healthCheckPaths: readonly string[];
+  /** Non-empty: the health-check paths answer only these User-Agents (ping_user_agent, GoogleHC/1.0), as in oauth2-proxy. */
+  readonly healthCheckUserAgents: readonly string[];
+  /** allow_query_semicolons: `;` in a query string is read (and forwarded) as `&`. */
+  readonly allowQuerySemicolons: boolean;
 }
 
 /** More than a million open connections is beyond any one process's descriptors: surely a typo. */
 const MAX_CONNECTIONS_LIMIT = 1_000_000;
+
+/** oauth2-proxy's GCP health checks: these paths, for Google's load balancer's User-Agent. */
+const GCP_HEALTH_PATHS = ['/liveness_check', '/readiness_check'];
+const GCP_USER_AGENT = 'GoogleHC/1.0';
 
 /** oauth2-proxy's accepted real_client_ip_header values (pkg/ip/realclientip.go). */
 const CLIENT_IP_HEADERS = ['X-Real-IP', 'X-Forwarded-For', 'X-ProxyUser-IP', 'X-Envoy-External-Address', 'CF-Connecting-IP'];
@@ -57,12 +67,20 @@ export function validateServer(r: OptionReader): ServerPart {
   const maxConnections = /^\d{1,7}$/.test(cap) && Number(cap) <= MAX_CONNECTIONS_LIMIT ? Number(cap) : undefined;
   if (maxConnections === undefined) r.fail('max_connections', `a whole number of connections from 0 (no limit) to ${MAX_CONNECTIONS_LIMIT}, e.g. ${defaultOf('max_connections')}`);
 
+  const pingPath = r.path('ping_path', false);
+  const gcp = r.bool('gcp_healthchecks');
+  const pingAgent = r.str('ping_user_agent');
+  if (gcp) r.warnings.push(`OAUTH2_PROXY_GCP_HEALTHCHECKS is deprecated in oauth2-proxy too: the health-check paths now answer only User-Agent ${[pingAgent, GCP_USER_AGENT].filter(Boolean).join(' or ')}; point the checks at ${pingPath} and set OAUTH2_PROXY_PING_USER_AGENT=${GCP_USER_AGENT} instead`);
+
   return {
+    healthCheckPaths: gcp ? [pingPath, ...GCP_HEALTH_PATHS] : [pingPath],
+    healthCheckUserAgents: [...new Set([pingAgent, ...(gcp ? [GCP_USER_AGENT] : [])].filter((a) => a !== ''))],
+    allowQuerySemicolons: r.bool('allow_query_semicolons'),
     listen: serveHttp ? listen ?? parseListenAddress(defaultOf('http_address'))! : undefined,
     https,
     forceHttps,
     proxyPrefix: r.path('proxy_prefix', false),
-    pingPath: r.path('ping_path', false),
+    pingPath,
     readyPath: r.path('ready_path', false),
     reverseProxy,
     trustedProxies: ranges,

@@ -1,5 +1,7 @@
+import { rootCertificates } from 'node:tls';
 import type { OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
+import { parseDuration } from '../values.js';
 
 /** Where one Redis server is: host and port, or a unix socket. */
 export type RedisAddress = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -10,14 +12,21 @@ export type RedisConfig = {
   readonly password?: string;
   /** PING a connection after this many quiet seconds (0: never). */
   readonly idleTimeoutS: number;
+  /**
+   * TLS beyond what a rediss:// URL asks for: redis_ca_path (trusted besides the system's) and
+   * redis_insecure_skip_tls_verify, either of which turns TLS on, as in oauth2-proxy.
+   */
+  readonly tlsOptions?: { readonly ca?: readonly string[]; readonly insecure?: boolean };
 } & (
   | { readonly mode: 'standalone'; readonly address: RedisAddress; readonly tls: boolean; readonly db: number }
-  | { readonly mode: 'sentinel'; readonly masterName: string; readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly sentinelPassword?: string }
-  | { readonly mode: 'cluster'; readonly nodes: ReadonlyArray<{ host: string; port: number }> }
+  | { readonly mode: 'sentinel'; readonly masterName: string; readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly sentinelPassword?: string; readonly tls?: boolean }
+  | { readonly mode: 'cluster'; readonly nodes: ReadonlyArray<{ host: string; port: number }>; readonly tls?: boolean }
 );
 
 export interface SessionStoreConfig {
   readonly type: 'cookie' | 'redis';
+  /** session_cookie_minimal: cookie sessions keep no token at all. */
+  readonly minimal?: boolean;
   /** Set with session_store_type=redis, or with cookie sessions when a Redis URL is given (shared revocations). */
   readonly redis?: RedisConfig;
 }
@@ -29,11 +38,15 @@ export function validateSessionStore(r: OptionReader): { sessionStore: SessionSt
   const cluster = r.bool('redis_use_cluster');
   const url = r.str('redis_connection_url');
   const password = r.str('redis_password') || undefined;
+  const username = r.str('redis_username') || undefined;
+  const minimal = readMinimal(r, type);
   const idle = r.str('redis_connection_idle_timeout');
   const idleTimeoutS = /^\d{1,6}$/.test(idle) ? Number(idle) : (r.fail('redis_connection_idle_timeout', 'a whole number of seconds, e.g. 240 (0: no PINGs)'), 0);
 
   const wanted = type === 'redis' || url !== '' || sentinel || cluster;
-  if (!wanted) return { sessionStore: { type } };
+  if (!wanted) return { sessionStore: { type, ...(minimal ? { minimal } : {}) } };
+  const tlsOptions = redisTls(r);
+  const common = { password, idleTimeoutS, ...(tlsOptions ? { tlsOptions } : {}) };
   if (sentinel && cluster) r.errors.push('set only one of OAUTH2_PROXY_REDIS_USE_SENTINEL and OAUTH2_PROXY_REDIS_USE_CLUSTER');
 
   let redis: RedisConfig | undefined;
@@ -41,22 +54,68 @@ export function validateSessionStore(r: OptionReader): { sessionStore: SessionSt
     const masterName = r.str('redis_sentinel_master_name');
     if (masterName === '') r.missing('redis_sentinel_master_name', 'the master name your Sentinels monitor, because OAUTH2_PROXY_REDIS_USE_SENTINEL=true');
     const sentinels = hostPorts(r, 'redis_sentinel_connection_urls', 'the Sentinels, because OAUTH2_PROXY_REDIS_USE_SENTINEL=true');
-    const first = r.list('redis_sentinel_connection_urls')[0];
-    const sentinelPassword = first ? safeUrl(first)?.password || undefined : undefined;
-    redis = { mode: 'sentinel', masterName, sentinels, sentinelPassword: sentinelPassword && decodeURIComponent(sentinelPassword), password, idleTimeoutS };
+    const first = safeUrl(r.list('redis_sentinel_connection_urls')[0] ?? '');
+    const inUrl = first?.password ? decodeURIComponent(first.password) : undefined;
+    redis = {
+      mode: 'sentinel', masterName, sentinels, sentinelPassword: r.str('redis_sentinel_password') || inUrl, ...common,
+      ...(username ? { username } : {}), ...(first?.protocol === 'rediss:' ? { tls: true } : {}),
+    };
   } else if (cluster) {
-    redis = { mode: 'cluster', nodes: hostPorts(r, 'redis_cluster_connection_urls', 'some nodes of the cluster, because OAUTH2_PROXY_REDIS_USE_CLUSTER=true'), password, idleTimeoutS };
+    const first = safeUrl(r.list('redis_cluster_connection_urls')[0] ?? '');
+    redis = {
+      mode: 'cluster', nodes: hostPorts(r, 'redis_cluster_connection_urls', 'some nodes of the cluster, because OAUTH2_PROXY_REDIS_USE_CLUSTER=true'), ...common,
+      ...(username ? { username } : {}), ...(first?.protocol === 'rediss:' ? { tls: true } : {}),
+    };
   } else if (url === '') {
     r.missing('redis_connection_url', 'the Redis server, because OAUTH2_PROXY_SESSION_STORE_TYPE=redis (or set OAUTH2_PROXY_REDIS_USE_SENTINEL / OAUTH2_PROXY_REDIS_USE_CLUSTER)');
   } else {
     const standalone = parseStandalone(url);
     if (!standalone) r.fail('redis_connection_url', 'redis://[user:password@]host:port[/db], rediss://… for TLS, or unix:///path/to/redis.sock');
-    else redis = { mode: 'standalone', ...standalone, password: password ?? standalone.password, idleTimeoutS };
+    else redis = { mode: 'standalone', ...standalone, ...common, username: username ?? standalone.username, password: password ?? standalone.password };
   }
   if (type === 'cookie' && redis) {
     r.warnings.push('OAUTH2_PROXY_SESSION_STORE_TYPE=cookie with Redis configured: sessions stay in cookies, and Redis keeps only revocations (back-channel logout, portcullis sessions revoke) for every replica');
   }
-  return { sessionStore: { type, redis } };
+  if (!sentinel && r.str('redis_sentinel_password') !== '') r.warnings.push('OAUTH2_PROXY_REDIS_SENTINEL_PASSWORD has no effect without OAUTH2_PROXY_REDIS_USE_SENTINEL=true');
+  return { sessionStore: { type, redis, ...(minimal ? { minimal } : {}) } };
+}
+
+/** redis_ca_path read at start-up (each file must hold a certificate), and redis_insecure_skip_tls_verify. */
+function redisTls(r: OptionReader): RedisConfig['tlsOptions'] {
+  const insecure = r.bool('redis_insecure_skip_tls_verify');
+  const file = r.str('redis_ca_path');
+  let ca: string[] | undefined;
+  if (file !== '') {
+    try {
+      const found = r.readFile(file).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+      if (found) ca = [...rootCertificates, ...found];
+      else r.fail('redis_ca_path', `a PEM file of CA certificates (${file} holds no -----BEGIN CERTIFICATE----- block)`);
+    } catch (e) {
+      r.fail('redis_ca_path', `a readable PEM file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  }
+  if (insecure) r.warnings.push('OAUTH2_PROXY_REDIS_INSECURE_SKIP_TLS_VERIFY=true: Redis\'s certificate is not checked, so anyone on the path can read and change the sessions; trust its CA with OAUTH2_PROXY_REDIS_CA_PATH instead');
+  if (!insecure && !ca) return undefined;
+  return { ...(ca ? { ca } : {}), ...(insecure ? { insecure } : {}) };
+}
+
+/**
+ * session_cookie_minimal (oauth2-proxy's rule, cookie sessions only): no token is kept, so the
+ * options that need one are refused rather than left without what they send.
+ */
+function readMinimal(r: OptionReader, type: SessionStoreConfig['type']): boolean {
+  if (!r.bool('session_cookie_minimal')) return false;
+  const needs = (['pass_access_token', 'pass_authorization_header', 'set_authorization_header'] as const).filter((n) => r.bool(n));
+  for (const n of needs) r.fail('session_cookie_minimal', `false with OAUTH2_PROXY_${n.toUpperCase()}=true, which sends a token the session would not keep`);
+  const refresh = parseDuration(r.str('cookie_refresh'));
+  if (refresh.ok && refresh.value > 0) {
+    r.fail('session_cookie_minimal', 'false with OAUTH2_PROXY_COOKIE_REFRESH set: a refresh needs the refresh token the session would not keep');
+  }
+  if (type !== 'cookie') {
+    r.warnings.push('OAUTH2_PROXY_SESSION_COOKIE_MINIMAL applies to cookie sessions only: with Redis the tokens stay in Redis, never in the cookie');
+    return false;
+  }
+  return true;
 }
 
 function safeUrl(v: string): URL | undefined {
@@ -82,7 +141,7 @@ function hostPorts(r: OptionReader, name: OptionName, why: string): Array<{ host
   const out: Array<{ host: string; port: number }> = [];
   for (const entry of list) {
     const u = safeUrl(entry);
-    if (!u || u.protocol !== 'redis:' || !u.hostname || (u.pathname !== '' && u.pathname !== '/')) {
+    if (!u || (u.protocol !== 'redis:' && u.protocol !== 'rediss:') || !u.hostname || (u.pathname !== '' && u.pathname !== '/')) {
       r.fail(name, `redis://host:port for each entry (${JSON.stringify(entry)} is not)`);
       continue;
     }

@@ -11,6 +11,8 @@ export interface UpstreamsPart {
   readonly proxyWebsockets: boolean;
   readonly upstreamTimeoutMs: number;
   readonly sslUpstreamInsecureSkipVerify: boolean;
+  /** disable_keep_alives: a new upstream connection for every request. */
+  readonly disableKeepAlives: boolean;
 }
 
 const FORMS = 'an http:// or https:// URL without credentials (http://127.0.0.1:8080/), unix:///path/to.sock, file:///dir/#/route/ or static://CODE';
@@ -83,6 +85,7 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
     passHostHeader: r.bool('pass_host_header'),
     proxyWebsockets: r.bool('proxy_websockets'),
     sslUpstreamInsecureSkipVerify: r.bool('ssl_upstream_insecure_skip_verify'),
+    disableKeepAlives: r.bool('disable_keep_alives'),
     upstreamTimeoutMs: timeout.ok ? timeout.value : 0,
   };
 }
