@@ -126,6 +126,24 @@ describe('trusted_ips', () => {
   });
 });
 
+describe('trusted_ips with routes_file', () => {
+  test('a trusted client needs no login on a route whose rule asks for a group; an untrusted one is asked to sign in', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'portcullis-trusted-')), 'routes.yaml');
+    writeFileSync(file, 'rules:\n  - match: { path: /admin }\n    require: { groups: [admins] }\n');
+    const trusted = await rig({ env: { OAUTH2_PROXY_TRUSTED_IPS: '127.0.0.0/8', OAUTH2_PROXY_ROUTES_FILE: file } });
+    assert.equal((await api(`${trusted.proxy.url}/admin/x`)).status, 200, 'trusted_ips lets the client in, as in oauth2-proxy');
+    assert.equal(echoed((await api(`${trusted.proxy.url}/admin/x`, { 'x-forwarded-groups': 'admins' })).body).headers['x-forwarded-groups'], undefined, 'without identity');
+    const others = await rig({ env: { OAUTH2_PROXY_TRUSTED_IPS: '10.9.9.9', OAUTH2_PROXY_ROUTES_FILE: file } });
+    assert.equal((await api(`${others.proxy.url}/admin/x`)).status, 401);
+    // Signed in without the group, from an untrusted address: the rule refuses.
+    const b = await loginThrough(others.proxy.url);
+    assert.equal((await b.request(`${others.proxy.url}/admin/x`, { headers: { accept: 'application/json' } })).status, 403);
+  });
+});
+
 describe('set_basic_auth', () => {
   test('/oauth2/auth answers carry Authorization: Basic user:basic_auth_password (the email with prefer_email_to_user)', async () => {
     const r = await rig({ env: { OAUTH2_PROXY_SET_BASIC_AUTH: 'true', OAUTH2_PROXY_BASIC_AUTH_PASSWORD: 'app-pw', OAUTH2_PROXY_PASS_BASIC_AUTH: 'false' } });
