@@ -30,3 +30,15 @@ for (const c of CASES) {
     assert.equal(events(r.proxy, 'login').length, 2);
   });
 }
+
+test('a refresh right after the issuer rotates its keys keeps the session (its new ID token is checked with the keys fetched anew)', { timeout: 60_000 }, async () => {
+  const r = await startRig({ env: { OAUTH2_PROXY_COOKIE_REFRESH: '1s', OAUTH2_PROXY_PROMPT: 'consent' } });
+  rigs.push(r);
+  const b = await loginThrough(r.proxy.url);
+  r.issuer.rotateKeys();
+  await new Promise((res) => setTimeout(res, 1_200));
+  const res = await b.request(`${r.proxy.url}/`, { headers: { accept: 'application/json' } });
+  assert.equal(res.status, 200, `still signed in after the refresh: ${JSON.stringify(events(r.proxy, 'session_refresh_refused'))}`);
+  assert.equal(events(r.proxy, 'session_refreshed').length, 1);
+  assert.equal(r.issuer.refreshGrants.succeeded, 1);
+});

@@ -138,6 +138,16 @@ describe('trusted_ips with routes_file', () => {
     assert.equal(echoed((await api(`${trusted.proxy.url}/admin/x`, { 'x-forwarded-groups': 'admins' })).body).headers['x-forwarded-groups'], undefined, 'without identity');
     const others = await rig({ env: { OAUTH2_PROXY_TRUSTED_IPS: '10.9.9.9', OAUTH2_PROXY_ROUTES_FILE: file } });
     assert.equal((await api(`${others.proxy.url}/admin/x`)).status, 401);
+    // Signed in without the group, from a trusted address: let in as without the cookie, no identity
+    // through the proxy nor on the forward-auth answer.
+    const member = await loginThrough(trusted.proxy.url);
+    const through = await member.request(`${trusted.proxy.url}/admin/x`, { headers: { accept: 'application/json' } });
+    assert.equal(through.status, 200);
+    assert.equal(echoed(through.body).headers['x-forwarded-user'], undefined);
+    const xauth = await rig({ env: { OAUTH2_PROXY_TRUSTED_IPS: '127.0.0.0/8', OAUTH2_PROXY_ROUTES_FILE: file, OAUTH2_PROXY_SET_XAUTHREQUEST: 'true', OAUTH2_PROXY_REVERSE_PROXY: 'true' } });
+    const fa = await (await loginThrough(xauth.proxy.url)).request(`${xauth.proxy.url}/oauth2/auth`, { headers: { 'x-forwarded-uri': '/admin/x' } });
+    assert.equal(fa.status, 202);
+    assert.equal(fa.headers['x-auth-request-user'], undefined, 'no identity of a user the rule would refuse');
     // Signed in without the group, from an untrusted address: the rule refuses.
     const b = await loginThrough(others.proxy.url);
     assert.equal((await b.request(`${others.proxy.url}/admin/x`, { headers: { accept: 'application/json' } })).status, 403);

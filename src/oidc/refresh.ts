@@ -1,3 +1,4 @@
+import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
@@ -5,6 +6,7 @@ import type { RefreshGrant } from '../session/refresh.js';
 import { classify } from './classify.js';
 import { identityFromTokens, identityOf, sessionFields, tokenNeeds, type LoginResult, type TokenResponse } from './flow.js';
 import { configFor, type Issuer, type IssuerClients } from './issuer.js';
+import type { TokenSlot } from './replay.js';
 
 /**
  * Uses a refresh token (cookie_refresh). The identity is read again, as at login, from the new ID
@@ -12,11 +14,21 @@ import { configFor, type Issuer, type IssuerClients } from './issuer.js';
  * issuer sent neither (the caller keeps what the session had). Failures are classified (classify.ts).
  */
 export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, refreshToken: string, sub: string): Promise<Partial<LoginResult>> {
+  const grant = (configs: Pick<IssuerClients, 'basic' | 'post'> = clients): Promise<TokenResponse> =>
+    clients.clientAuth.run((method) => client.refreshTokenGrant(configFor(configs, method), refreshToken));
+  const slot: TokenSlot = {};
   let tokens: TokenResponse;
   try {
-    tokens = await clients.clientAuth.run((method) => client.refreshTokenGrant(configFor(clients, method), refreshToken));
+    tokens = await clients.tokenReplay.run(slot, grant);
   } catch (err) {
-    throw classify(err);
+    // As at login (flow.ts): an ID token signed with a key newer than the cached JWKS. The same
+    // answer is checked again with the keys fetched anew; the refresh token it rotated is in it.
+    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
+    try {
+      tokens = await clients.tokenReplay.run({ replay: slot.recorded }, () => grant(clients.freshConfigs()));
+    } catch (again) {
+      throw classify(again);
+    }
   }
   const result = await identityFromTokens(clients, p, tokens, { sub }, { userinfoOptional: true });
   if (result.identity && result.identity.sub !== sub) {
@@ -41,7 +53,11 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     // and the issuer's session (back-channel logout's handle) is the same one.
     // A refresh continues the same sign-in: without a new ID token that says otherwise, how and
     // when the user signed in (acr, auth_time) stay what the login said.
-    const identity = r.identity ? { ...r.identity, acr: r.identity.acr ?? s.acr, authTime: r.identity.authTime ?? s.authTime } : identityOf(s);
+    // Only a new verified ID token may say so: userinfo says who, not how (identity.ts).
+    const fromIdToken = r.idToken !== undefined && clients.verifiesIdToken;
+    const identity = r.identity
+      ? { ...r.identity, acr: fromIdToken ? r.identity.acr ?? s.acr : s.acr, authTime: fromIdToken ? r.identity.authTime ?? s.authTime : s.authTime }
+      : identityOf(s);
     return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid }, tokenNeeds(config, clients));
   };
 }

@@ -242,7 +242,10 @@ export class AuthEndpoints {
     const verdict = this.#d.access.forSession(loaded.session);
     if (!verdict.allowed) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     const policies = this.#d.config.routePolicies;
-    if (policies && !ctx.trustedClient && !this.#routesAllow(ctx, policies, loaded.session)) return;
+    // A trusted client is let in anyway; with route rules, which may refuse this session, without
+    // its identity (as when the global rules refuse it), never with an identity the rule would not pass.
+    if (policies && ctx.trustedClient) return letIn();
+    if (policies && !this.#routesAllow(ctx, policies, loaded.session)) return;
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
     answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
   }

@@ -242,6 +242,12 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const routeCheck = (ctx: Ctx, loaded: LoadedSession): StepResult => {
     const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000));
     if (v.allowed) return undefined;
+    // A client that needs no login (trusted_ips) goes on as it would without the cookie: no identity.
+    if (ctx.skipped) {
+      ctx.session = undefined;
+      ctx.user = undefined;
+      return undefined;
+    }
     if (v.code === 'ROUTE_NOT_ALLOWED') {
       log.info({ event: 'route_denied', user: ctx.user, detail: v.detail }, 'route denied');
       sendError(ctx.req, ctx.out, new PortcullisError(v.code, { detail: v.detail }), { refused: refusalFor(loaded.session, config.proxyPrefix) });

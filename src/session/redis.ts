@@ -13,6 +13,8 @@ export interface KeyValue {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Sets only when the key is absent; true when this call set it (a first sighting). */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Writes only over a key that is there: false when it is gone (deleted meanwhile). */
+  setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean>;
   del(keys: readonly string[]): Promise<number>;
   /** Adds a member to the set at `key` and makes the set live `ttlMs` from now. */
   addToSet(key: string, member: string, ttlMs: number): Promise<void>;
@@ -99,6 +101,10 @@ export class RedisLink implements KeyValue {
 
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     return (await this.#run(() => this.#client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
+  }
+
+  async setIfPresent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return (await this.#run(() => this.#client.set(key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'XX'))) === 'OK';
   }
 
   async del(keys: readonly string[]): Promise<number> {

@@ -20,6 +20,9 @@ interface Ticket {
 
 const CANONICAL_SEAL = /^Fe26\.2\*[A-Za-z0-9_\-*]+~2$/;
 
+/** How long a replica's claim to refresh a session holds if it never lets go (it crashed mid-refresh). */
+const REFRESH_CLAIM_MS = 15_000;
+
 /**
  * Sessions in Redis (oauth2-proxy's redis store, with two differences). The cookie holds only a
  * sealed ticket: the session id and a per-session key; the session in Redis is sealed with that key.
@@ -97,18 +100,28 @@ export class RedisSessionStore implements SessionStore {
    * tab's cookie stays good), the new contents sealed under the session's key. Other replicas drop
    * their cached copy and read the new one on the next request; its watchers stay.
    */
-  async update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+  async update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined> {
     const now = Date.now();
     const id = loaded.id;
     const k = this.#keys.get(loaded) ?? randomBytes(32).toString('base64url');
     const session: Session = { v: 1, sid: id, ...fields, createdAt: now, expiresAt: now + this.ttlMs };
-    await this.#kv.set(this.#sessionKey(id), await sealData(session, { password: k, ttl: this.ttlMs / 1000 }), this.ttlMs);
+    // Only over the session that is there: one signed out (or revoked) meanwhile stays ended.
+    if (!await this.#kv.setIfPresent(this.#sessionKey(id), await sealData(session, { password: k, ttl: this.ttlMs / 1000 }), this.ttlMs)) return undefined;
     await this.#kv.addToSet(this.#indexKey('sub', session.sub), id, this.ttlMs);
     if (session.issuerSid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', session.issuerSid), id, this.ttlMs);
     this.#changed([id]);
     await this.#kv.publish(this.#channel, JSON.stringify({ changed: [id] }));
     const maxAge = this.#cookie.expireMs > 0 ? Math.floor(this.#cookie.expireMs / 1000) : undefined;
     return { session, cookies: [await this.#ticketCookie({ v: 1, id, k }, domain, maxAge), ...this.#staleChunks(cookies, domain)] };
+  }
+
+  /** One replica refreshes a session at a time: a second refresh would present a spent refresh token. */
+  async claimRefresh(loaded: LoadedSession): Promise<boolean> {
+    return this.#kv.setIfAbsent(this.#refreshKey(loaded.id), '1', REFRESH_CLAIM_MS);
+  }
+
+  async releaseRefresh(loaded: LoadedSession): Promise<void> {
+    await this.#kv.del([this.#refreshKey(loaded.id)]);
   }
 
   async clear(loaded: LoadedSession | undefined, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<string[]> {
@@ -240,6 +253,10 @@ export class RedisSessionStore implements SessionStore {
       if (oldest !== undefined) this.#cache.delete(oldest);
     }
     this.#cache.set(key, loaded);
+  }
+
+  #refreshKey(id: string): string {
+    return `${this.#prefix}refresh:${id}`;
   }
 
   #sessionKey(id: string): string {

@@ -29,6 +29,11 @@ interface Flight {
   until: number;
 }
 
+const ENDED: unique symbol = Symbol('ended meanwhile');
+
+/** How soon a process asks again when another replica had claimed the refresh. */
+const CLAIMED_ELSEWHERE_RETRY_MS = 1_000;
+
 /** Longest wait before a failed refresh is tried again (shorter when cookie_refresh is shorter). */
 const MAX_RETRY_MS = 60_000;
 const MAX_FLIGHTS = 10_000;
@@ -88,6 +93,21 @@ export class SessionRefresher {
   }
 
   async #refresh(loaded: LoadedSession, cookies: ReadonlyMap<string, string>, domain: string | undefined, flight: Flight): Promise<RefreshOutcome> {
+    const store = this.#store;
+    // Another replica is refreshing it: go on with the session as it is; the refreshed one reaches
+    // this process through the store, and its refresh token is not spent twice.
+    if (store.claimRefresh && !await store.claimRefresh(loaded)) {
+      flight.retryAt = Date.now() + CLAIMED_ELSEWHERE_RETRY_MS;
+      return { loaded, cookies: [] };
+    }
+    try {
+      return await this.#refreshClaimed(loaded, cookies, domain, flight);
+    } finally {
+      await store.releaseRefresh?.(loaded).catch(() => {});
+    }
+  }
+
+  async #refreshClaimed(loaded: LoadedSession, cookies: ReadonlyMap<string, string>, domain: string | undefined, flight: Flight): Promise<RefreshOutcome> {
     const s = loaded.session;
     let fields: NewSession;
     try {
@@ -106,10 +126,12 @@ export class SessionRefresher {
       return { loaded, cookies: [] };
     }
     let saved = await this.#update(loaded, fields, cookies, domain);
+    if (saved === ENDED) return this.#endedMeanwhile(loaded, cookies, domain, flight);
     if (!saved && fields.idToken) {
       // Too large for the cookie with its ID token: keep the refresh, lose only the id_token_hint at sign-out.
       this.#log.warn({ event: 'session_id_token_dropped', user: s.user }, 'the refreshed session is too large with its ID token; keeping it without');
       saved = await this.#update(loaded, { ...fields, idToken: undefined }, cookies, domain);
+      if (saved === ENDED) return this.#endedMeanwhile(loaded, cookies, domain, flight);
     }
     if (!saved) {
       flight.retryAt = Date.now() + this.#retryMs;
@@ -123,9 +145,17 @@ export class SessionRefresher {
     return next;
   }
 
-  async #update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined> {
+  /** Signed out (or revoked) while the issuer was asked: it stays ended, and this answer deletes it. */
+  async #endedMeanwhile(loaded: LoadedSession, cookies: ReadonlyMap<string, string>, domain: string | undefined, flight: Flight): Promise<RefreshOutcome> {
+    flight.ended = true;
+    this.#log.info({ event: 'session_refresh_dropped', user: loaded.session.user }, 'the session ended while it was being refreshed; it stays ended');
+    return this.#end(loaded, cookies, domain);
+  }
+
+  /** The refreshed session; undefined when it does not fit (the old one is kept); ENDED when it ended meanwhile. */
+  async #update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | typeof ENDED | undefined> {
     try {
-      return await this.#store.update(loaded, fields, cookies, domain);
+      return (await this.#store.update(loaded, fields, cookies, domain)) ?? ENDED;
     } catch (err) {
       if (err instanceof PortcullisError && err.code === 'SESSION_TOO_LARGE') {
         this.#log.warn({ event: 'session_refresh_too_large', user: loaded.session.user, detail: err.detail }, 'the refreshed session does not fit the session cookie; keeping the old one');

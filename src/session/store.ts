@@ -66,9 +66,17 @@ export interface SessionStore {
   /**
    * Replaces a session's contents after a refresh, keeping its id (so a sign-out, or a refused
    * refresh, ends every copy of it) and starting a new lifetime from now; returns the Set-Cookie
-   * values that carry it. Throws SESSION_TOO_LARGE like save().
+   * values that carry it, or undefined when the session ended meanwhile (a sign-out during the
+   * refresh must not be undone). Throws SESSION_TOO_LARGE like save().
    */
-  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }>;
+  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined>;
+  /**
+   * Stores shared by replicas: true when this process may refresh the session now, false while
+   * another one is at it (its result reaches this one through the store). Absent: always true.
+   */
+  claimRefresh?(loaded: LoadedSession): Promise<boolean>;
+  /** Lets the next refresh of the session be claimed (after update, or a failed grant). */
+  releaseRefresh?(loaded: LoadedSession): Promise<void>;
   /** Ends a session everywhere this store can reach; returns the Set-Cookie values that delete it. */
   clear(loaded: LoadedSession | undefined, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<string[]>;
   /** Ends every session of an issuer session or a subject (back-channel logout, `portcullis sessions revoke`); a `jti` is honoured once. */
@@ -173,7 +181,7 @@ class CookieSessionStore implements SessionStore {
     return this.#write(randomBytes(16).toString('base64url'), fields, cookies, domain);
   }
 
-  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
+  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined> {
     // A session sealed before ids existed is known by its digest: that becomes its id from now on.
     return this.#write(loaded.id, fields, cookies, domain);
   }
