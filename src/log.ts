@@ -1,9 +1,16 @@
-import { pino, type Logger } from 'pino';
+import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
+import { pino, type Logger } from 'pino';
 import type { SonicBoom as Boom } from 'sonic-boom';
 
 // sonic-boom is CommonJS whose typings declare an ES default export; require it as what it is.
 const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof Boom;
+
+/**
+ * POSIX guarantees that a write of at most PIPE_BUF bytes (4096 on Linux) to a pipe is never
+ * interleaved with another process's; a longer one may be split wherever the pipe is full.
+ */
+const PIPE_BUF = 4096;
 
 /**
  * Where every log line goes: stdout, without ever stopping the proxy. Lines of one event-loop turn
@@ -23,12 +30,26 @@ export class LogSink {
   #dropped = 0;
   #reported = 0;
   #broken = false;
+  #atomic = false;
 
-  constructor(fd = 1, maxBytes = 16 * 1024 * 1024) {
+  constructor(fd = 1, maxBytes = 16 * 1024 * 1024, o: { shared?: boolean } = {}) {
     this.#out = new SonicBoom({ fd, sync: false, maxLength: maxBytes, minLength: 0 });
+    if (o.shared) this.shareWithOtherProcesses();
     this.#out.on('drop', (data: string) => { this.#dropped += countLines(data); });
     this.#out.on('write', (n: number) => { this.#queued -= n; });
     this.#out.on('error', () => { this.#broken = true; });
+  }
+
+  /**
+   * Other processes write to the same stdout (cluster workers): every write from now on is whole
+   * lines of at most PIPE_BUF bytes, so a reader never gets half a line of one process spliced
+   * into another's. A single line longer than that still goes out alone. A single process does
+   * not pay for it: it writes each batch at once.
+   */
+  shareWithOtherProcesses(): void {
+    this.#atomic = true;
+    // sonic-boom joins consecutive writes up to maxWrite bytes into one write(2).
+    (this.#out as unknown as { maxWrite: number }).maxWrite = PIPE_BUF;
   }
 
   /** Lines dropped so far because the reader was too slow or gone. */
@@ -51,12 +72,17 @@ export class LogSink {
       this.#reported = this.#dropped;
     }
     if (text === '') return;
+    if (!this.#atomic || text.length * 3 <= PIPE_BUF) return this.#hand(text);
+    for (const piece of linePieces(text, PIPE_BUF)) this.#hand(piece);
+  };
+
+  #hand(text: string): void {
     // Past maxBytes sonic-boom drops the text instead of queueing it, telling the 'drop' handler
     // synchronously, inside write().
     const droppedBefore = this.#dropped;
     this.#out.write(text);
     if (this.#dropped === droppedBefore) this.#queued += Buffer.byteLength(text);
-  };
+  }
 
   /** Resolves once every line is written, or after `timeoutMs` (a stalled reader). */
   drain(timeoutMs: number): Promise<void> {
@@ -70,6 +96,27 @@ export class LogSink {
   }
 }
 
+/** `text` cut after newlines into pieces of at most `max` UTF-8 bytes (a longer line is a piece of its own). */
+export function linePieces(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let from = 0; from < text.length;) {
+    const nl = text.indexOf('\n', from);
+    const end = nl < 0 ? text.length : nl + 1;
+    const n = Buffer.byteLength(text.slice(from, end));
+    if (bytes > 0 && bytes + n > max) {
+      pieces.push(text.slice(start, from));
+      start = from;
+      bytes = 0;
+    }
+    bytes += n;
+    from = end;
+  }
+  if (start < text.length) pieces.push(text.slice(start));
+  return pieces;
+}
+
 function countLines(text: string): number {
   let n = 0;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
@@ -78,10 +125,16 @@ function countLines(text: string): number {
 
 let stdout: LogSink | undefined;
 
-/** The one sink on stdout, shared by the main log and the request log so their lines never interleave. */
+/**
+ * The one sink on stdout, shared by the main log and the request log so their lines never interleave.
+ * A cluster worker shares stdout with its siblings and the primary (which calls shareWithOtherProcesses).
+ */
 export function stdoutSink(): LogSink {
-  return (stdout ??= new LogSink(1));
+  return (stdout ??= new LogSink(1, undefined, { shared: cluster.isWorker }));
 }
+
+/** A worker's log lines say which worker wrote them (cluster's id: 1, 2, …; a replacement gets a new one). */
+const workerBinding = (): { worker?: number } => (cluster.isWorker ? { worker: cluster.worker!.id } : {});
 
 /**
  * JSON lines. Redaction is a second line of defence: nothing in Portcullis logs a token, cookie or
@@ -91,7 +144,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   return pino(
     {
       level,
-      base: { service: 'portcullis' },
+      base: { service: 'portcullis', ...workerBinding() },
       redact: {
         paths: ['req.headers.cookie', 'req.headers.authorization', 'headers.cookie', 'headers.authorization', '*.client_secret', '*.cookie_secret', '*.access_token', '*.id_token', '*.refresh_token'],
         censor: '[redacted]',
@@ -106,7 +159,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
  * request id, so it skips the redaction pass (measured at ≈3 µs a line) that the main logger runs.
  */
 export function requestLogger(parent: Logger, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level: parent.level, base: { service: 'portcullis', component: 'request' } }, (destination ?? stdoutSink()) as pino.DestinationStream);
+  return pino({ level: parent.level, base: { service: 'portcullis', component: 'request', ...workerBinding() } }, (destination ?? stdoutSink()) as pino.DestinationStream);
 }
 
 export type { Logger };

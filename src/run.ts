@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
+import type { Registry } from 'prom-client';
 import { createApp } from './server/road.js';
 import { ListenError, listen, redirectingToHttps, type Listener } from './server/listen.js';
-import { startMetrics, type MetricsListener } from './server/metrics.js';
+import { collectMetrics, startMetrics } from './server/metrics.js';
+import type { SiblingProcesses } from './session/store.js';
 
 export interface Running {
   /** The plain-HTTP listener's address when it runs, else the HTTPS one's. */
@@ -18,17 +20,30 @@ export interface Running {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What a cluster worker (server/workers.ts) shares with the primary and its siblings. */
+export interface WorkerLink {
+  readonly siblings: SiblingProcesses;
+  /** The primary serves /metrics, summing every worker's registry. */
+  shareMetrics(registry: Registry): void;
+}
+
 /**
  * Starts serving at once; the issuer connects in the background so a dead issuer never blocks
  * start-up. Both listeners walk the same road; when one cannot bind, none is left open.
  */
-export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): Promise<Running> {
+export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream; worker?: WorkerLink } = {}): Promise<Running> {
   const issuer = new Issuer(config.provider, log);
   // Subscribed before the first request, so the counters start at zero with the proxy.
-  let metrics: MetricsListener | undefined;
+  let metrics: { url?: string; close(): Promise<void> } | undefined;
   const metricsAt = config.metricsAddress;
-  if (metricsAt) metrics = await startMetrics(metricsAt, issuer, log).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
-  const app = createApp(config, issuer, log, o);
+  if (metricsAt && o.worker) {
+    const collector = collectMetrics(issuer);
+    o.worker.shareMetrics(collector.registry);
+    metrics = { close: async () => collector.stop() };
+  } else if (metricsAt) {
+    metrics = await startMetrics(metricsAt, issuer, log).catch((e: unknown) => { throw new ListenError('metrics_address', metricsAt, e as NodeJS.ErrnoException); });
+  }
+  const app = createApp(config, issuer, log, { requestLog: o.requestLog, siblings: o.worker?.siblings });
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
   const opened: Listener[] = [];

@@ -54,6 +54,8 @@ const TABLE = [
     help: 'header a trusted load balancer puts the client address in, for the logs: X-Real-IP, X-Forwarded-For, X-ProxyUser-IP, X-Envoy-External-Address or CF-Connecting-IP' }),
   opt({ name: 'metrics_address', flag: '--metrics-address', env: 'OAUTH2_PROXY_METRICS_ADDRESS', type: 'string', default: '', group: 'Server',
     help: 'serve Prometheus metrics at /metrics on this [http://]host:port or unix://path, a listener of its own (empty: no metrics, and no cost per request)', placeholder: '127.0.0.1:9100' }),
+  opt({ name: 'workers', flag: '--workers', env: 'OAUTH2_PROXY_WORKERS', type: 'string', default: '1', group: 'Server',
+    help: 'Portcullis addition (not in oauth2-proxy): processes serving the same listeners (node:cluster), each on one core; 0 or auto: one per CPU; 1: a single process, no cluster', placeholder: 'auto' }),
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',

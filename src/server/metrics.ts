@@ -24,6 +24,37 @@ const KNOWN_METHODS = new Set(METHODS);
  * metrics off nobody subscribes, so requests pay nothing at all.
  */
 export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'clients'>, log: Logger): Promise<MetricsListener> {
+  const collector = collectMetrics(issuer);
+  let listener: MetricsListener;
+  try {
+    listener = await serveMetrics(addr, collector.registry, log);
+  } catch (err) {
+    collector.stop();
+    throw err;
+  }
+  return {
+    url: listener.url,
+    close: async () => {
+      collector.stop();
+      await listener.close();
+    },
+  };
+}
+
+/** This process's metrics, kept up to date from the diagnostics channels until stop(). */
+export interface MetricsCollector {
+  readonly registry: Registry;
+  stop(): void;
+}
+
+/** What /metrics answers with: one registry, or (in a cluster's primary) the workers' summed. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** Subscribes the counters and histograms of this process (see startMetrics); serves nothing. */
+export function collectMetrics(issuer: Pick<Issuer, 'clients'>): MetricsCollector {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
@@ -89,33 +120,31 @@ export async function startMetrics(addr: ListenAddress, issuer: Pick<Issuer, 'cl
   });
   on('undici:request:error', (message) => finish((message as { request: object }).request, 'error'));
 
+  return {
+    registry,
+    stop: () => {
+      for (const [name, fn] of subscriptions) unsubscribe(name, fn);
+    },
+  };
+}
+
+/** The /metrics listener (metrics_address), answering with what `source` collects. */
+export async function serveMetrics(addr: ListenAddress, source: MetricsSource, log: Logger): Promise<MetricsListener> {
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at /metrics\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method not allowed\n');
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
+    source.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': source.contentType, 'cache-control': 'no-store' }).end(text),
       (err: unknown) => {
         log.error({ err: (err as Error)?.message }, 'metrics could not be collected');
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
       },
     );
   };
-  let listener;
-  try {
-    listener = await listen(addr, { handle: serve, handleUpgrade: (_req, socket) => socket.destroy() }, log);
-  } catch (err) {
-    for (const [name, fn] of subscriptions) unsubscribe(name, fn);
-    throw err;
-  }
+  const listener = await listen(addr, { handle: serve, handleUpgrade: (_req, socket) => socket.destroy() }, log);
   log.info({ address: `${listener.url}/metrics` }, 'metrics listening');
-  return {
-    url: listener.url,
-    close: async () => {
-      for (const [name, fn] of subscriptions) unsubscribe(name, fn);
-      await listener.close(1000);
-    },
-  };
+  return { url: listener.url, close: () => listener.close(1000) };
 }
 
 /**

@@ -11,7 +11,7 @@ import { BearerTokens, type BearerOutcome } from '../oidc/bearer.js';
 import type { Issuer } from '../oidc/issuer.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import type { Session } from '../session/codec.js';
-import { createSessionStore, sessionStoreReadiness, type LoadedSession } from '../session/store.js';
+import { createSessionStore, sessionStoreReadiness, type LoadedSession, type SiblingProcesses } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
@@ -50,8 +50,8 @@ interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean }
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
  */
-export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream } = {}): App {
-  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
+export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream; siblings?: SiblingProcesses } = {}): App {
+  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log, siblings: o.siblings });
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const emailsFile = config.authenticatedEmails && new AuthenticatedEmailsFile(config.authenticatedEmails.file, config.authenticatedEmails.text, log);
   const access = new AccessPolicy({ emailDomains: config.emailDomains, authenticatedEmails: emailsFile, allowedGroups: new Set(config.allowedGroups) });

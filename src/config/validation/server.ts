@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { AddressRanges } from '../../access/cidr.js';
 import { defaultOf } from '../options.js';
 import type { OptionReader } from '../reader.js';
@@ -14,6 +15,8 @@ export interface ServerPart {
   readonly reverseProxy: boolean;
   readonly trustedProxies: AddressRanges;
   readonly realClientIpHeader: string;
+  /** Processes serving requests: 1 is a single process; more run under node:cluster (server/workers.ts). */
+  readonly workers: number;
 }
 
 /** oauth2-proxy's accepted real_client_ip_header values (pkg/ip/realclientip.go). */
@@ -59,5 +62,22 @@ export function validateServer(r: OptionReader): ServerPart {
     reverseProxy,
     trustedProxies: ranges,
     realClientIpHeader: (realClientIpHeader ?? defaultOf('real_client_ip_header')).toLowerCase(),
+    workers: validateWorkers(r),
   };
+}
+
+/** Beyond this many processes per CPU, workers only add memory and context switches. */
+const MAX_WORKERS = 256;
+
+function validateWorkers(r: OptionReader): number {
+  const v = r.str('workers').toLowerCase();
+  const cpus = availableParallelism();
+  if (v === 'auto' || v === '0') return cpus;
+  const n = /^\d{1,4}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) {
+    r.fail('workers', `a number of processes from 1 to ${MAX_WORKERS}, or 0 or auto for one per CPU (${cpus} here)`);
+    return 1;
+  }
+  if (n > cpus) r.warnings.push(`OAUTH2_PROXY_WORKERS=${n} is more than the ${cpus} CPUs this process may use: the extra workers add memory, not throughput`);
+  return n;
 }
