@@ -82,6 +82,15 @@ describe('--workers 2 against the real issuer', () => {
     slow?.close();
   });
 
+  /**
+   * The request-log lines under a path prefix since log line `from`, once there are `n`: each worker
+   * writes its own batches, so one worker's last line can arrive before another's earlier ones.
+   */
+  const served = async (prefix: string, n: number, from: number): Promise<Array<Record<string, unknown>>> => {
+    const lines = (): Array<Record<string, unknown>> => stack.proxy.logs().slice(from).filter((l) => typeof l.path === 'string' && l.path.startsWith(prefix));
+    for (let i = 0; i < 100 && lines().length < n; i++) await sleep(50);
+    return lines();
+  };
   const workerPids = (): Map<number, number> => new Map(stack.proxy.logs().filter((l) => l.event === 'worker_started').map((l) => [l.worker as number, l.pid as number]));
 
   test('a login through the real issuer holds on every worker; requests are served by both; /metrics sums them', async () => {
@@ -99,11 +108,10 @@ describe('--workers 2 against the real issuer', () => {
       jwtKids.add(JSON.parse(Buffer.from(String(seen['x-identity']).split('.')[0]!, 'base64url').toString()).kid as string);
     }
     // The request log says which worker served each request.
-    await stack.proxy.waitForLog((l) => l.path === '/workers/19');
-    const served = stack.proxy.logs().slice(before).filter((l) => typeof l.path === 'string' && l.path.startsWith('/workers/'));
-    assert.equal(served.length, 20);
+    const lines = await served('/workers/', 20, before);
+    assert.equal(lines.length, 20);
     const byWorker = new Map<unknown, number>();
-    for (const l of served) byWorker.set(l.worker, (byWorker.get(l.worker) ?? 0) + 1);
+    for (const l of lines) byWorker.set(l.worker, (byWorker.get(l.worker) ?? 0) + 1);
     assert.deepEqual([...byWorker.keys()].sort(), [1, 2], `served by ${JSON.stringify([...byWorker])}`);
     assert.equal(jwtKids.size, 1, 'every worker signs the identity JWT with the one key the primary made');
     const jwks = new Set<string>();
@@ -125,11 +133,12 @@ describe('--workers 2 against the real issuer', () => {
     // Both workers have the session unsealed in their caches before it ends.
     for (let i = 0; i < 6; i++) assert.equal((await fresh(`${stack.proxy.url}/`, { cookie: stolen })).status, 200);
     assert.equal((await fresh(`${stack.proxy.url}/oauth2/sign_out`, { cookie: stolen })).status, 302);
+    const from = stack.proxy.logs().length;
     for (let i = 0; i < 10; i++) {
       const r = await fresh(`${stack.proxy.url}/replay/${i}`, { cookie: stolen });
       assert.equal(r.status, 401, `replay ${i} was served: ${r.body.slice(0, 200)}`);
     }
-    const refusedBy = new Set(stack.proxy.logs().filter((l) => typeof l.path === 'string' && l.path.startsWith('/replay/')).map((l) => l.worker));
+    const refusedBy = new Set((await served('/replay/', 10, from)).map((l) => l.worker));
     assert.deepEqual([...refusedBy].sort(), [1, 2], 'both workers refused it');
   });
 
@@ -148,13 +157,11 @@ describe('--workers 2 against the real issuer', () => {
     await stack.proxy.waitForLog((l) => l.msg === 'portcullis listening' && l.worker === 3);
     assert.notEqual(replacement.pid, victim);
 
-    const workersSeen = new Set<unknown>();
     const before = stack.proxy.logs().length;
     for (let i = 0; i < 10; i++) {
       assert.equal((await fresh(`${stack.proxy.url}/after-kill/${i}`, { cookie: ended })).status, 401, 'the ended session stays ended on the new worker');
     }
-    await stack.proxy.waitForLog((l) => l.path === '/after-kill/9');
-    for (const l of stack.proxy.logs().slice(before)) if (typeof l.path === 'string' && l.path.startsWith('/after-kill/')) workersSeen.add(l.worker);
+    const workersSeen = new Set((await served('/after-kill/', 10, before)).map((l) => l.worker));
     assert.deepEqual([...workersSeen].sort(), [2, 3]);
     const text = await (await fetch(metricsUrl)).text();
     assert.match(text, /^portcullis_worker_restarts_total 1$/m);
