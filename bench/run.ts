@@ -159,7 +159,8 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
     stack = await startStack({
       names: p.targets, bin: p.bin, baselineBin: p.baselineBin, cookieSecret: randomBytes(32).toString('base64url'), cwd: RESULTS, log,
       ...(p.sessionSize ? { account: benchAccount(p.sessionSize), claimsInIdToken: true, largeSessions: true } : {}),
-      nodeArgs: (name) => (p.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
+      // Not the workers target: its three processes would write one file name over each other.
+      nodeArgs: (name) => (p.profile && name !== 'portcullis-workers-2' ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
     });
     const c: Comparison = await compare(stack, p, log);
     let failed = c.excluded.filter((e) => e.status === 'failed').length;
@@ -193,7 +194,7 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
     if (p.profile) {
       await stopAll(15_000); // a Node target writes its --cpu-prof file as it exits
       log('CPU profiles (per-request figures with the number of requests each target was sent):');
-      for (const s of c.summaries.filter((x) => !['nginx', 'apache-oidc-cookie', 'apache-oidc-shm'].includes(x.name))) {
+      for (const s of c.summaries.filter((x) => !['nginx', 'apache-oidc-cookie', 'apache-oidc-shm', 'portcullis-workers-2'].includes(x.name))) {
         log(`  node dist/bench/profile.js --requests ${s.requestsSent} ${relative(REPO, join(RESULTS, 'profiles', `${s.name}.cpuprofile`))}`);
       }
     }

@@ -27,6 +27,9 @@ import { stopOnSignals, type Stoppable, type Stopper } from './stopping.js';
  * - login state: in the browser's cookies, so a callback may reach any worker;
  * - JWKS, discovery, the issuer's state and /ready: per worker, each fetching its own;
  * - metrics: per worker, summed by the primary at /metrics (prom-client's AggregatorRegistry).
+ * Not handled here yet: a session refresh that must happen once per session (single flight, when
+ * cookie_refresh arrives) is once per worker; two requests of one session on two workers could
+ * each present the refresh token. That lock belongs on this channel, as the revocations do.
  */
 
 type ToWorker =
