@@ -102,7 +102,7 @@ async function measure(t: Target, stack: Stack, p: CompareParams, seconds: numbe
 }
 
 const BASES: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http'];
-const PORTCULLIS: readonly TargetName[] = ['portcullis', 'portcullis-no-log'];
+const PORTCULLIS: readonly TargetName[] = ['portcullis', 'portcullis-no-log', 'portcullis-workers-2'];
 const PEERS: readonly TargetName[] = ['apache-oidc-cookie', 'apache-oidc-shm', 'express-openid-connect'];
 
 /** The pairs the report shows: every target against both bare hops, each Portcullis against each authenticating peer. */
@@ -111,6 +111,11 @@ export function ratioPairs(names: readonly TargetName[]): Array<[TargetName, Tar
   const pairs: Array<[TargetName, TargetName]> = [];
   for (const b of BASES) for (const a of names) if (a !== b && has.has(b) && !(b === 'bare-http-proxy-3' && a === 'bare-http-proxy')) pairs.push([a, b]);
   for (const a of PORTCULLIS) for (const b of PEERS) if (has.has(a) && has.has(b)) pairs.push([a, b]);
+  // What a second worker adds on this machine.
+  if (has.has('portcullis-workers-2') && has.has('portcullis')) pairs.push(['portcullis-workers-2', 'portcullis']);
+  // A change against the build before it (--baseline-bin).
+  if (has.has('portcullis-baseline') && has.has('portcullis')) pairs.push(['portcullis', 'portcullis-baseline']);
+  if (has.has('portcullis-no-log-baseline') && has.has('portcullis-no-log')) pairs.push(['portcullis-no-log', 'portcullis-no-log-baseline']);
   return pairs;
 }
 

@@ -4,6 +4,8 @@
 //   apache-oidc-cookie, apache-oidc-shm   Apache + mod_auth_openidc, two session modes
 //   express-openid-connect                Express + express-openid-connect + http-proxy-middleware
 //   portcullis, portcullis-no-log         the real proxy, request log on / off
+//   portcullis-workers-2                  the real proxy with OAUTH2_PROXY_WORKERS=2
+//   portcullis-baseline, …-no-log-baseline another build (--baseline-bin), to measure a change
 // all in front of one upstream process, rounds interleaved, load from wrk (-t1) in its own process.
 // Extra modes: --session-size, --sessions, --soak, --download, --startup; --smoke for CI. See bench/README.md.
 import { randomBytes } from 'node:crypto';
@@ -20,11 +22,11 @@ import { killAllNow, stopAll } from './procs.js';
 import { RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { publishComparison, terminalReport, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
-import { TARGET_NAMES, type TargetName } from './targets.js';
+import { BASELINE_TARGETS, TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
 
-const SMOKE_TARGETS: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'portcullis', 'portcullis-no-log'];
+const SMOKE_TARGETS: readonly TargetName[] = ['bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'portcullis', 'portcullis-no-log', 'portcullis-workers-2'];
 
 class UsageError extends Error {}
 
@@ -44,6 +46,7 @@ export interface Params extends ExtraParams {
   generator: Generator;
   profile: boolean;
   bin: string;
+  baselineBin?: string;
   out?: string;
 }
 
@@ -66,6 +69,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
     --autocannon        use autocannon even when wrk is installed
     --profile           --cpu-prof for the Node targets (bench/results/profiles/)
     --bin PATH          the Portcullis entry point (default bin/portcullis)
+    --baseline-bin PATH another build's entry point: adds portcullis-baseline and portcullis-no-log-baseline,
+                        measured in the same interleaved rounds (before/after a change)
     --out FILE          JSON results (default bench/results/MODE-latest.json, plus a dated copy)
     --render FILE       write the docs section and chart of a comparison's JSON results again, without measuring
 `;
@@ -87,6 +92,7 @@ function parseParams(argv: string[]): Params {
       sessions: { type: 'string' }, soak: { type: 'string' }, download: { type: 'string' }, startup: { type: 'string' },
       'no-docs': { type: 'boolean', default: false }, autocannon: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, bin: { type: 'string', default: BIN }, out: { type: 'string' },
+      'baseline-bin': { type: 'string' },
       render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -100,8 +106,12 @@ function parseParams(argv: string[]): Params {
     return n;
   };
   const smoke = values.smoke;
-  const targets = values.targets === undefined ? [...(smoke ? SMOKE_TARGETS : TARGET_NAMES)] : values.targets.split(',').map((s) => s.trim());
+  const baselineBin = values['baseline-bin'] === undefined ? undefined : resolve(values['baseline-bin']);
+  if (baselineBin && !existsSync(baselineBin)) throw new UsageError(`--baseline-bin: no file at ${baselineBin}`);
+  const defaults = (smoke ? SMOKE_TARGETS : TARGET_NAMES).filter((t) => baselineBin || !BASELINE_TARGETS.includes(t));
+  const targets = values.targets === undefined ? [...defaults, ...(smoke && baselineBin ? BASELINE_TARGETS : [])] : values.targets.split(',').map((s) => s.trim());
   for (const t of targets) if (!(TARGET_NAMES as readonly string[]).includes(t)) throw new UsageError(`unknown target ${t}; targets: ${TARGET_NAMES.join(', ')}`);
+  if (!baselineBin && targets.some((t) => BASELINE_TARGETS.includes(t as TargetName))) throw new UsageError('the baseline targets need --baseline-bin PATH (another build\'s bin/portcullis)');
   return {
     rounds: int('rounds', values.rounds, smoke ? 1 : 3, 1, 10),
     duration: int('duration', values.duration, smoke ? 1 : 5, 1, 30),
@@ -114,10 +124,11 @@ function parseParams(argv: string[]): Params {
     soak: int('soak', values.soak, 0, 1, 600),
     download: values.download === undefined ? 0 : size(values.download, 'download', 2 * 1024 ** 3),
     startup: int('startup', values.startup, 0, 1, 20),
-    docs: !values['no-docs'] && !smoke,
+    docs: !values['no-docs'] && !smoke && !baselineBin,
     generator: values.autocannon ? 'autocannon' : pickGenerator(),
     profile: values.profile,
     bin: resolve(values.bin),
+    baselineBin,
     out: values.out,
   };
 }
@@ -146,16 +157,17 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
   let stack: Stack | undefined;
   try {
     stack = await startStack({
-      names: p.targets, bin: p.bin, cookieSecret: randomBytes(32).toString('base64url'), cwd: RESULTS, log,
+      names: p.targets, bin: p.bin, baselineBin: p.baselineBin, cookieSecret: randomBytes(32).toString('base64url'), cwd: RESULTS, log,
       ...(p.sessionSize ? { account: benchAccount(p.sessionSize), claimsInIdToken: true, largeSessions: true } : {}),
-      nodeArgs: (name) => (p.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
+      // Not the workers target: its three processes would write one file name over each other.
+      nodeArgs: (name) => (p.profile && name !== 'portcullis-workers-2' ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS, 'profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : []),
     });
     const c: Comparison = await compare(stack, p, log);
     let failed = c.excluded.filter((e) => e.status === 'failed').length;
     // The request log really was written (and drained) where it should be on, and not where it is off.
     for (const s of c.summaries) {
       if (s.logLines === undefined) continue;
-      if (s.name === 'portcullis-no-log' ? s.logLines > 20 : s.logLines < s.requestsSent * 0.99) {
+      if (s.name === 'portcullis-no-log' || s.name === 'portcullis-no-log-baseline' ? s.logLines > 20 : s.logLines < s.requestsSent * 0.99) {
         log(`FAILED ${s.name}: ${s.logLines} request-log lines for ${s.requestsSent} requests`); failed++;
       }
     }
@@ -176,13 +188,13 @@ async function runComparison(p: Params, log: (l: string) => void, started: numbe
       busy: `other processes used ${c.otherCores.toFixed(2)} cores (median over rounds; ${c.otherCores > 0.1 ? 'the machine was busy: req/s and latency are noisy, CPU µs/req less so' : 'idle enough'}); load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`,
       runtimeS,
     };
-    const file = writeResults(mode, p.out, { mode, info, parameters: { ...p, bin: relative(REPO, p.bin) }, comparison: c });
+    const file = writeResults(mode, p.out, { mode, info, parameters: { ...p, bin: relative(REPO, p.bin), baselineBin: p.baselineBin && relative(REPO, p.baselineBin) }, comparison: c });
     log(`results: ${relative(process.cwd(), file)}`);
     if (p.docs && c.summaries.length) log(publishComparison(c, info, mode, sessionId));
     if (p.profile) {
       await stopAll(15_000); // a Node target writes its --cpu-prof file as it exits
       log('CPU profiles (per-request figures with the number of requests each target was sent):');
-      for (const s of c.summaries.filter((x) => !['nginx', 'apache-oidc-cookie', 'apache-oidc-shm'].includes(x.name))) {
+      for (const s of c.summaries.filter((x) => !['nginx', 'apache-oidc-cookie', 'apache-oidc-shm', 'portcullis-workers-2'].includes(x.name))) {
         log(`  node dist/bench/profile.js --requests ${s.requestsSent} ${relative(REPO, join(RESULTS, 'profiles', `${s.name}.cpuprofile`))}`);
       }
     }

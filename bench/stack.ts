@@ -32,6 +32,7 @@ export interface Stack {
 export interface StackOptions {
   names: readonly TargetName[];
   bin: string;
+  baselineBin?: string;
   cookieSecret: string;
   /** The dev issuer's account (the sessions it makes); default: its demo user. */
   account?: DevAccount;
@@ -69,7 +70,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   chmodSync(workDir, 0o755); // Apache's workers (www-data) read their ServerRoot below it
   mkdirSync(o.cwd, { recursive: true });
   const ctx: StartContext = {
-    upstreamPort, issuer: issuer.issuer, discovery: issuer.endpoints.discovery, workDir, bin: o.bin,
+    upstreamPort, issuer: issuer.issuer, discovery: issuer.endpoints.discovery, workDir, bin: o.bin, baselineBin: o.baselineBin,
     cookieSecret: o.cookieSecret, largeSessions: o.largeSessions ?? false, nodeArgs, cwd: o.cwd,
   };
 

@@ -17,9 +17,13 @@ const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 
 export const TARGET_NAMES = [
   'bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'nginx', 'apache-oidc-cookie', 'apache-oidc-shm',
-  'express-openid-connect', 'portcullis', 'portcullis-no-log',
+  'express-openid-connect', 'portcullis', 'portcullis-no-log', 'portcullis-workers-2',
+  'portcullis-baseline', 'portcullis-no-log-baseline',
 ] as const;
 export type TargetName = typeof TARGET_NAMES[number];
+
+/** Targets that run another build of Portcullis (--baseline-bin), for before/after measurements of a change. */
+export const BASELINE_TARGETS: readonly TargetName[] = ['portcullis-baseline', 'portcullis-no-log-baseline'];
 
 export const DESCRIPTIONS: Record<TargetName, string> = {
   'bare-http-proxy': 'node:http + http-proxy 1.18.1, nothing else (bench/bare-hop.ts)',
@@ -31,13 +35,17 @@ export const DESCRIPTIONS: Record<TargetName, string> = {
   'express-openid-connect': 'Express 5 + express-openid-connect + http-proxy-middleware (bench/eoc.ts)',
   portcullis: 'Portcullis as users start it: defaults, request log on (stdout piped and drained by the bench)',
   'portcullis-no-log': 'the same with OAUTH2_PROXY_REQUEST_LOGGING=false',
+  'portcullis-baseline': 'Portcullis as `portcullis`, from another build (--baseline-bin): the same run before and after a change',
+  'portcullis-no-log-baseline': 'that build with OAUTH2_PROXY_REQUEST_LOGGING=false',
+  'portcullis-workers-2': 'defaults with OAUTH2_PROXY_WORKERS=2: a primary and two workers (node:cluster), request log on; CPU is the three processes\' sum',
 };
 
 type AuthKind = 'none' | 'portcullis' | 'eoc' | 'apache';
 const AUTH: Record<TargetName, AuthKind> = {
   'bare-http-proxy': 'none', 'bare-http-proxy-3': 'none', 'bare-node-http': 'none', nginx: 'none',
   'apache-oidc-cookie': 'apache', 'apache-oidc-shm': 'apache', 'express-openid-connect': 'eoc',
-  portcullis: 'portcullis', 'portcullis-no-log': 'portcullis',
+  portcullis: 'portcullis', 'portcullis-no-log': 'portcullis', 'portcullis-workers-2': 'portcullis',
+  'portcullis-baseline': 'portcullis', 'portcullis-no-log-baseline': 'portcullis',
 };
 /** Which cookies of the browser's jar are the target's session (the jar also holds the issuer's). */
 const SESSION_COOKIE: Record<Exclude<AuthKind, 'none'>, RegExp> = {
@@ -111,6 +119,8 @@ export interface StartContext {
   workDir: string;
   /** Portcullis's entry point (bin/portcullis unless --bin). */
   bin: string;
+  /** Another build's entry point, for the baseline targets (--baseline-bin). */
+  baselineBin?: string;
   /** Cookie secret for the Portcullis targets (the sessions mode seals sessions with it too). */
   cookieSecret: string;
   largeSessions: boolean;
@@ -168,7 +178,10 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
       break;
     case 'portcullis':
     case 'portcullis-no-log':
-      child = spawnNode(p.name, [...ctx.nodeArgs(p.name), ctx.bin], {
+    case 'portcullis-workers-2':
+    case 'portcullis-baseline':
+    case 'portcullis-no-log-baseline':
+      child = spawnNode(p.name, [...ctx.nodeArgs(p.name), BASELINE_TARGETS.includes(p.name) ? ctx.baselineBin! : ctx.bin], {
         cwd: ctx.cwd,
         env: {
           PATH: process.env.PATH ?? '',
@@ -183,10 +196,14 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
           // The same scopes as the peers ask for: a user who wants groups asks for them.
           OAUTH2_PROXY_SCOPE: 'openid email profile groups',
           OAUTH2_PROXY_UPSTREAMS: `${up}/`,
-          ...(p.name === 'portcullis-no-log' ? { OAUTH2_PROXY_REQUEST_LOGGING: 'false' } : {}),
+          ...(p.name === 'portcullis-no-log' || p.name === 'portcullis-no-log-baseline' ? { OAUTH2_PROXY_REQUEST_LOGGING: 'false' } : {}),
+          ...(p.name === 'portcullis-workers-2' ? { OAUTH2_PROXY_WORKERS: '2' } : {}),
         },
       });
       readyMs = await waitHttp(child, `${url}/ready`, (r) => r.status === 200, t0);
+      // Each worker reaches the issuer on its own: a fresh connection goes to the next worker in
+      // turn, so a run of 200s on fresh connections covers them all.
+      if (p.name === 'portcullis-workers-2') for (let i = 0; i < 4; i++) readyMs = await waitHttp(child, `${url}/ready`, (r) => r.status === 200, t0);
       logLines = () => child.stdoutLines();
       break;
   }

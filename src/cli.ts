@@ -1,5 +1,5 @@
+import cluster from 'node:cluster';
 import { existsSync, readFileSync } from 'node:fs';
-import { constants } from 'node:os';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
@@ -8,9 +8,11 @@ import { foreignVariableProblems, mergeSources, unknownVariableWarnings, type Ra
 import { FOREIGN_OPTIONS, foreignOptionProblems } from './config/oauth2proxy.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
-import { createLogger, standardLogger, stderrSink, stdoutSink } from './log.js';
+import { createLogger, standardLogger, stderrSink } from './log.js';
 import { startPortcullis } from './run.js';
 import { ListenError } from './server/listen.js';
+import { stopOnSignals, type Stoppable } from './server/stopping.js';
+import { WorkerStartError, Workers, runWorker } from './server/workers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -82,7 +84,15 @@ function fail(lines: string[], warnings: string[] = []): never {
   process.exit(2);
 }
 
+/** A listener that cannot bind, worded with the option's spelling the user used. */
+function describeStartError(e: Error): string {
+  const spec = OPTION_BY_NAME.get(e instanceof ListenError ? e.option : 'http_address')!;
+  return `${process.env[spec.env] ? spec.env : spec.flag}: ${e.message}`;
+}
+
 export async function main(argv: readonly string[]): Promise<void> {
+  // A cluster worker takes its configuration from the primary, never from argv, the environment or .env.
+  if (cluster.isWorker) return runWorker(describeStartError);
   const program = buildProgram();
   program.parse([...argv]);
   const envFileFlag = program.opts<{ envFile?: string }>().envFile;
@@ -145,10 +155,15 @@ export async function main(argv: readonly string[]): Promise<void> {
   const log = standardLogger(root, result.config.standardLogging);
   for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
 
-  const running = await startPortcullis(result.config, root).catch(async (e: Error) => {
+  const start = async (): Promise<Stoppable> => {
+    if (result.config.workers === 1) return startPortcullis(result.config, root);
+    const workers = new Workers(result.config, raw, log);
+    await workers.start();
+    return workers;
+  };
+  const running = await start().catch(async (e: Error) => {
     await demo?.close();
-    const spec = OPTION_BY_NAME.get(e instanceof ListenError ? e.option : 'http_address')!;
-    fail([`${process.env[spec.env] ? spec.env : spec.flag}: ${e.message}`]);
+    fail(e instanceof WorkerStartError ? e.lines : [describeStartError(e)]);
   });
 
   if (demo) {
@@ -168,24 +183,5 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
 
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    // A second signal means "now": whoever sent it will not wait for the drain (a second Ctrl-C,
-    // or an orchestrator that has run out of patience). 128 + the signal's number, as a shell reports it.
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting without waiting for requests in flight');
-      // A fifth of a second for the log lines to leave, no more: "now" is what was asked.
-      void Promise.all([stdoutSink().drain(200), stderrSink().drain(200)]).finally(() => process.exit(128 + constants.signals[signal]));
-      return;
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down: draining requests in flight');
-    void running.close(10_000).then(() => demo?.close()).finally(() => {
-      log.info('stopped');
-      // The last lines get a second to reach a reader that is still there; a stalled one loses them.
-      void Promise.all([stdoutSink().drain(1000), stderrSink().drain(1000)]).finally(() => process.exit(0));
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(running, log, async () => { await demo?.close(); });
 }

@@ -1,13 +1,28 @@
-import { pino, type Logger } from 'pino';
+import cluster from 'node:cluster';
 import { createRequire } from 'node:module';
+import { pino, type Logger } from 'pino';
 import type { SonicBoom as Boom } from 'sonic-boom';
 
 // sonic-boom is CommonJS whose typings declare an ES default export; require it as what it is.
 const SonicBoom = createRequire(import.meta.url)('sonic-boom') as typeof Boom;
 
 /**
- * Where every log line goes: stdout, without ever stopping the proxy. Lines of one event-loop turn
- * leave in one write (under load that is many lines per write), handed to sonic-boom in its
+ * POSIX guarantees that a write of at most PIPE_BUF bytes (4096 on Linux) to a pipe is never
+ * interleaved with another process's; a longer one may be split wherever the pipe is full.
+ */
+const PIPE_BUF = 4096;
+
+/**
+ * Lines wait this long, or until this many characters are pending, to leave in one write: each
+ * write is a hand-off to a libuv worker thread and back, which costs about as much as formatting
+ * several lines, so under load the per-request share of it shrinks with the batch.
+ */
+const FLUSH_MS = 10;
+const FLUSH_CHARS = 64 * 1024;
+
+/**
+ * Where every log line goes: stdout, without ever stopping the proxy. Lines of 10 ms leave in one
+ * write (under load that is many lines per write), handed to sonic-boom in its
  * asynchronous mode, whose writes run off the event loop. A reader that stalls (a log shipper that
  * is slow or stuck) therefore holds at most one of libuv's worker threads, never the requests:
  * lines wait in memory up to `maxBytes`, and beyond that are dropped and counted, and a warning
@@ -23,12 +38,27 @@ export class LogSink {
   #dropped = 0;
   #reported = 0;
   #broken = false;
+  #atomic = false;
+  #timer?: NodeJS.Timeout;
 
-  constructor(fd = 1, maxBytes = 16 * 1024 * 1024) {
+  constructor(fd = 1, maxBytes = 16 * 1024 * 1024, o: { shared?: boolean } = {}) {
     this.#out = new SonicBoom({ fd, sync: false, maxLength: maxBytes, minLength: 0 });
+    if (o.shared) this.shareWithOtherProcesses();
     this.#out.on('drop', (data: string) => { this.#dropped += countLines(data); });
     this.#out.on('write', (n: number) => { this.#queued -= n; });
     this.#out.on('error', () => { this.#broken = true; });
+  }
+
+  /**
+   * Other processes write to the same stdout (cluster workers): every write from now on is whole
+   * lines of at most PIPE_BUF bytes, so a reader never gets half a line of one process spliced
+   * into another's. A single line longer than that still goes out alone. A single process does
+   * not pay for it: it writes each batch at once.
+   */
+  shareWithOtherProcesses(): void {
+    this.#atomic = true;
+    // sonic-boom joins consecutive writes up to maxWrite bytes into one write(2).
+    (this.#out as unknown as { maxWrite: number }).maxWrite = PIPE_BUF;
   }
 
   /** Lines dropped so far because the reader was too slow or gone. */
@@ -39,11 +69,16 @@ export class LogSink {
       this.#dropped += countLines(line);
       return;
     }
-    if (this.#pending === '') setImmediate(this.#flush);
+    if (this.#pending === '') this.#timer = setTimeout(this.#flush, FLUSH_MS);
     this.#pending += line;
+    if (this.#pending.length >= FLUSH_CHARS) {
+      clearTimeout(this.#timer);
+      this.#flush();
+    }
   };
 
   readonly #flush = (): void => {
+    clearTimeout(this.#timer);
     let text = this.#pending;
     this.#pending = '';
     if (this.#dropped > this.#reported && this.#queued === 0) {
@@ -51,12 +86,17 @@ export class LogSink {
       this.#reported = this.#dropped;
     }
     if (text === '') return;
+    if (!this.#atomic || text.length * 3 <= PIPE_BUF) return this.#hand(text);
+    for (const piece of linePieces(text, PIPE_BUF)) this.#hand(piece);
+  };
+
+  #hand(text: string): void {
     // Past maxBytes sonic-boom drops the text instead of queueing it, telling the 'drop' handler
     // synchronously, inside write().
     const droppedBefore = this.#dropped;
     this.#out.write(text);
     if (this.#dropped === droppedBefore) this.#queued += Buffer.byteLength(text);
-  };
+  }
 
   /** Resolves once every line is written, or after `timeoutMs` (a stalled reader). */
   drain(timeoutMs: number): Promise<void> {
@@ -70,6 +110,27 @@ export class LogSink {
   }
 }
 
+/** `text` cut after newlines into pieces of at most `max` UTF-8 bytes (a longer line is a piece of its own). */
+export function linePieces(text: string, max: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let from = 0; from < text.length;) {
+    const nl = text.indexOf('\n', from);
+    const end = nl < 0 ? text.length : nl + 1;
+    const n = Buffer.byteLength(text.slice(from, end));
+    if (bytes > 0 && bytes + n > max) {
+      pieces.push(text.slice(start, from));
+      start = from;
+      bytes = 0;
+    }
+    bytes += n;
+    from = end;
+  }
+  if (start < text.length) pieces.push(text.slice(start));
+  return pieces;
+}
+
 function countLines(text: string): number {
   let n = 0;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
@@ -78,9 +139,12 @@ function countLines(text: string): number {
 
 let stdout: LogSink | undefined;
 
-/** The one sink on stdout, shared by the main log and the request log so their lines never interleave. */
+/**
+ * The one sink on stdout, shared by the main log and the request log so their lines never interleave.
+ * A cluster worker shares stdout with its siblings and the primary (which calls shareWithOtherProcesses).
+ */
 export function stdoutSink(): LogSink {
-  return (stdout ??= new LogSink(1));
+  return (stdout ??= new LogSink(1, undefined, { shared: cluster.isWorker }));
 }
 
 let stderr: LogSink | undefined;
@@ -89,6 +153,8 @@ let stderr: LogSink | undefined;
 export function stderrSink(): LogSink {
   return (stderr ??= new LogSink(2));
 }
+/** A worker's log lines say which worker wrote them (cluster's id: 1, 2, …; a replacement gets a new one). */
+const workerBinding = (): { worker?: number } => (cluster.isWorker ? { worker: cluster.worker!.id } : {});
 
 /**
  * JSON lines. Redaction is a second line of defence: nothing in Portcullis logs a token, cookie or
@@ -100,7 +166,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
   return pino(
     {
       level,
-      base: { service: 'portcullis' },
+      base: { service: 'portcullis', ...workerBinding() },
       redact: {
         paths: ['req.headers.cookie', 'req.headers.authorization', 'headers.cookie', 'headers.authorization', '*.client_secret', '*.cookie_secret', '*.access_token', '*.id_token', '*.refresh_token'],
         censor: '[redacted]',
@@ -131,7 +197,7 @@ export function authLogger(root: Logger, level: string, enabled: boolean): Logge
  */
 export function requestLogger(parent: Logger | string, destination?: NodeJS.WritableStream): Logger {
   const level = typeof parent === 'string' ? parent : parent.level;
-  return pino({ level, base: { service: 'portcullis', component: 'request' } }, (destination ?? stdoutSink()) as pino.DestinationStream);
+  return pino({ level, base: { service: 'portcullis', component: 'request', ...workerBinding() } }, (destination ?? stdoutSink()) as pino.DestinationStream);
 }
 
 export type { Logger };

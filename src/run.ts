@@ -2,9 +2,11 @@ import type { Logger } from 'pino';
 import { authLogger, standardLogger } from './log.js';
 import type { Config, ListenAddress } from './config/validate.js';
 import { Issuer } from './oidc/issuer.js';
+import type { Registry } from 'prom-client';
 import { createApp } from './server/road.js';
 import { ListenError, listen, redirectingToHttps, type ClientTimeouts, type Listener } from './server/listen.js';
-import { startMetrics, type MetricsListener } from './server/metrics.js';
+import { collectMetrics, startMetrics } from './server/metrics.js';
+import type { SiblingProcesses } from './session/store.js';
 
 export interface Running {
   /** The plain-HTTP listener's address when it runs, else the HTTPS one's. */
@@ -21,26 +23,38 @@ export interface Running {
   close(graceMs?: number): Promise<void>;
 }
 
+/** What a cluster worker (server/workers.ts) shares with the primary and its siblings. */
+export interface WorkerLink {
+  readonly siblings: SiblingProcesses;
+  /** The primary serves /metrics, summing every worker's registry. */
+  shareMetrics(registry: Registry): void;
+}
+
 /**
  * Starts serving at once; the issuer connects in the background so a dead issuer never blocks
  * start-up. Both listeners walk the same road; when one cannot bind, none is left open.
  */
-export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream; clientTimeouts?: ClientTimeouts } = {}): Promise<Running> {
+export async function startPortcullis(config: Config, log: Logger, o: { requestLog?: NodeJS.WritableStream; clientTimeouts?: ClientTimeouts; worker?: WorkerLink } = {}): Promise<Running> {
   // oauth2-proxy's log streams: standard (everything below), auth (sign-in events) and the request log.
   const authLog = authLogger(log, config.logLevel, config.authLogging);
   log = standardLogger(log, config.standardLogging);
   const issuer = new Issuer(config.provider, log);
   // Subscribed before the first request, so the counters start at zero with the proxy.
-  let metrics: MetricsListener | undefined;
+  let metrics: { url?: string; secureUrl?: string; close(): Promise<void> } | undefined;
   const metricsAt = config.metricsAddress;
   const metricsTls = config.metricsTls;
-  if (metricsAt || metricsTls) {
+  if ((metricsAt || metricsTls) && o.worker) {
+    // In a cluster the primary serves /metrics, the workers' summed: this one only collects.
+    const collector = collectMetrics(issuer);
+    o.worker.shareMetrics(collector.registry);
+    metrics = { close: async () => collector.stop() };
+  } else if (metricsAt || metricsTls) {
     metrics = await startMetrics(metricsAt, issuer, log, { secure: metricsTls, maxConnections: config.maxConnections }).catch((e: unknown) => {
       const secure = (e as { metricsListener?: string }).metricsListener === 'metrics_secure_address';
       throw new ListenError(secure ? 'metrics_secure_address' : 'metrics_address', secure ? metricsTls!.address : metricsAt!, e as NodeJS.ErrnoException);
     });
   }
-  const app = createApp(config, issuer, log, { ...o, authLog });
+  const app = createApp(config, issuer, log, { requestLog: o.requestLog, authLog, siblings: o.worker?.siblings });
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
   const opened: Listener[] = [];

@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogSink } from '../src/log.js';
+import { LogSink, linePieces } from '../src/log.js';
 import { freePort, startProxy } from './support/proxy.js';
+import { table } from './support/table.js';
 
 /** A real pipe (a FIFO) whose reader the test controls: it reads only when told to. */
-function fifo(): { writeFd: number; readAll(): string; close(): void } {
+function fifo(): { writeFd: number; readAll(): string; readSome(max: number): string; close(): void } {
   const path = join(mkdtempSync(join(tmpdir(), 'portcullis-log-')), 'out');
   execFileSync('mkfifo', [path]);
   const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -25,6 +26,10 @@ function fifo(): { writeFd: number; readAll(): string; close(): void } {
         text += buf.toString('utf8', 0, n);
       }
       return text;
+    },
+    readSome: (max) => {
+      const buf = Buffer.alloc(max);
+      try { return buf.toString('utf8', 0, readSync(readFd, buf, 0, max, null)); } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return ''; throw e; }
     },
     close: () => { closeSync(readFd); },
   };
@@ -83,4 +88,52 @@ test('the proxy keeps answering while its stdout is not read', async () => {
     p.child.stdout!.resume();
     await p.stop();
   }
+});
+
+test('linePieces: whole lines, at most the limit in UTF-8 bytes, a longer line alone', () => {
+  table<[string, number], string[]>([
+    [['', 10], []],
+    [['a\n', 10], ['a\n']],
+    [['aaaa\nbbbb\ncccc\n', 10], ['aaaa\nbbbb\n', 'cccc\n']],
+    [['aaaa\nbbbb\ncccc\n', 5], ['aaaa\n', 'bbbb\n', 'cccc\n']],
+    [['a\nbbbbbbbbbbbb\nc\n', 5], ['a\n', 'bbbbbbbbbbbb\n', 'c\n']],
+    // 'é' is two bytes: three of them and a newline are 7 bytes, not 4.
+    [['ééé\nééé\n', 10], ['ééé\n', 'ééé\n']],
+    [['ab\ncd', 10], ['ab\ncd']],
+  ], ([text, max]) => linePieces(text, max));
+});
+
+/**
+ * Two processes (cluster workers) log to one pipe whose reader is slower than they are, as a log
+ * shipper under load. Without whole-line writes of at most PIPE_BUF bytes, the kernel may splice
+ * one process's write into the middle of the other's wherever the pipe was full.
+ */
+test('two processes sharing a slowly read stdout pipe: every line arrives whole', async () => {
+  const pipe = fifo();
+  const script = `
+    const { LogSink } = await import(${JSON.stringify(new URL('../src/log.js', import.meta.url).href)});
+    const sink = new LogSink(1, 64 * 1024 * 1024, { shared: true });
+    const pad = 'x'.repeat(300);
+    for (let turn = 0; turn < 100; turn++) {
+      for (let i = 0; i < 40; i++) sink.write(JSON.stringify({ child: process.env.CHILD, n: turn * 40 + i, pad }) + '\\n');
+      await new Promise((r) => setImmediate(r));
+    }
+    await sink.drain(20000);`;
+  const children = ['a', 'b'].map((name) => spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', pipe.writeFd, 'inherit'], env: { ...process.env, CHILD: name } }));
+  const exited = Promise.all(children.map((c) => new Promise((r) => c.once('exit', r))));
+  let done = false;
+  void exited.then(() => { done = true; });
+  let text = '';
+  // About 1 MB a second: far slower than the writers, so the 64 KiB pipe stays full.
+  while (!done) {
+    text += pipe.readSome(1000);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  text += pipe.readAll();
+  pipe.close();
+  const lines = text.split('\n').filter(Boolean);
+  const broken = lines.filter((l) => { try { JSON.parse(l); return false; } catch { return true; } });
+  assert.deepEqual(broken.slice(0, 3), [], `${broken.length} of ${lines.length} lines broken`);
+  const count = (who: string): number => lines.filter((l) => (JSON.parse(l) as { child: string }).child === who).length;
+  assert.deepEqual([count('a'), count('b')], [4000, 4000]);
 });

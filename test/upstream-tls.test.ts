@@ -94,7 +94,9 @@ describe('https:// upstream signed by a private CA given in NODE_EXTRA_CA_CERTS'
   before(async () => {
     certs = makeCertificates(['127.0.0.1', 'localhost']);
     upstream = await startHttpsEcho(certs);
-    stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_UPSTREAMS: upstream.url, NODE_EXTRA_CA_CERTS: join(certs.dir, 'ca.crt') }) });
+    // The same server under its name too: the certificate is for 127.0.0.1 and localhost, nothing else.
+    const byName = `${upstream.url.replace('127.0.0.1', 'localhost')}named/`;
+    stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_UPSTREAMS: `${upstream.url},${byName}`, NODE_EXTRA_CA_CERTS: join(certs.dir, 'ca.crt') }) });
   });
   after(async () => {
     await stack?.close();
@@ -107,5 +109,14 @@ describe('https:// upstream signed by a private CA given in NODE_EXTRA_CA_CERTS'
     const r = await request(`${stack.proxy.url}/verified`, { headers: { cookie, accept: 'application/json' } });
     assert.equal(r.status, 200, r.text());
     assert.equal((JSON.parse(r.text()) as { tls: boolean }).tls, true);
+  });
+
+  test('the certificate is checked against the upstream\'s name, not the Host the client sent (passed upstream)', async () => {
+    const cookie = await signedIn(stack.proxy.url);
+    const r = await request(`${stack.proxy.url}/named/x`, { headers: { cookie, accept: 'application/json', host: 'app.example.test' } });
+    assert.equal(r.status, 200, `the client's Host must not become the TLS name the upstream is checked against: ${r.text().slice(0, 300)}`);
+    const seen = JSON.parse(r.text()) as { tls: boolean; headers: Record<string, string> };
+    assert.equal(seen.tls, true);
+    assert.equal(seen.headers.host, 'app.example.test', 'pass_host_header still sends the client\'s Host');
   });
 });

@@ -70,6 +70,8 @@ const TABLE = [
     help: 'oauth2-proxy\'s deprecated GCP health checks: /liveness_check and /readiness_check answer like ping_path, and the health-check paths answer only for User-Agent GoogleHC/1.0 (or ping_user_agent)' }),
   opt({ name: 'allow_query_semicolons', flag: '--allow-query-semicolons', env: 'OAUTH2_PROXY_ALLOW_QUERY_SEMICOLONS', type: 'bool', default: 'false', group: 'Server',
     help: 'read ; in a query string as & (Go\'s AllowQuerySemicolons), in the proxy\'s own endpoints and in the query sent upstream; false: ; is an ordinary character of a value' }),
+  opt({ name: 'workers', flag: '--workers', env: 'OAUTH2_PROXY_WORKERS', type: 'string', default: '1', group: 'Server',
+    help: 'Portcullis addition (not in oauth2-proxy): processes serving the same listeners (node:cluster), each on one core; 0 or auto: one per CPU; 1: a single process, no cluster', placeholder: 'auto' }),
 
   // Upstream
   opt({ name: 'upstreams', flag: '--upstream', env: 'OAUTH2_PROXY_UPSTREAMS', type: 'list', default: '', group: 'Upstream',

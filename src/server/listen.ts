@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -136,7 +137,9 @@ export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o:
     });
   }
   if (addr.kind === 'unix') {
-    await clearStaleSocket(addr.path);
+    // In a cluster the primary binds, once, for every worker (server/workers.ts): the file a worker
+    // finds there is its siblings' live socket.
+    if (!cluster.isWorker) await clearStaleSocket(addr.path);
     server.on('connection', markLocalPeer);
   }
   await new Promise<void>((resolve, reject) => {
@@ -200,7 +203,7 @@ function framedRequests(handle: Handlers['handle']): Handlers['handle'] {
  * A socket file left by a process that died is removed; a live one (another instance serving it)
  * or a file that is not a socket is refused, never deleted: unix:///etc/passwd must not unlink it.
  */
-async function clearStaleSocket(path: string): Promise<void> {
+export async function clearStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();

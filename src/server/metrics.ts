@@ -27,7 +27,44 @@ const KNOWN_METHODS = new Set(METHODS);
  * undici's, through which openid-client calls the issuer: nothing here is on the road, and with
  * metrics off nobody subscribes, so requests pay nothing at all.
  */
-export async function startMetrics(addr: ListenAddress | undefined, issuer: Pick<Issuer, 'clients'>, log: Logger, o: { secure?: TlsListener; maxConnections?: number } = {}): Promise<MetricsListener> {
+export async function startMetrics(addr: ListenAddress | undefined, issuer: Pick<Issuer, 'clients'>, log: Logger, o: ServeOptions = {}): Promise<MetricsListener> {
+  const collector = collectMetrics(issuer);
+  let listener: MetricsListener;
+  try {
+    listener = await serveMetrics(addr, collector.registry, log, o);
+  } catch (err) {
+    collector.stop();
+    throw err;
+  }
+  return {
+    ...listener,
+    close: async () => {
+      collector.stop();
+      await listener.close();
+    },
+  };
+}
+
+/** metrics_secure_address's TLS listener beside (or instead of) the plain one, and max_connections for both. */
+export interface ServeOptions {
+  readonly secure?: TlsListener;
+  readonly maxConnections?: number;
+}
+
+/** This process's metrics, kept up to date from the diagnostics channels until stop(). */
+export interface MetricsCollector {
+  readonly registry: Registry;
+  stop(): void;
+}
+
+/** What /metrics answers with: one registry, or (in a cluster's primary) the workers' summed. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/** Subscribes the counters and histograms of this process (see startMetrics); serves nothing. */
+export function collectMetrics(issuer: Pick<Issuer, 'clients'>): MetricsCollector {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
@@ -96,23 +133,32 @@ export async function startMetrics(addr: ListenAddress | undefined, issuer: Pick
   });
   on('undici:request:error', (message) => finish((message as { request: object }).request, 'error'));
 
+  return {
+    registry,
+    stop: () => {
+      for (const [name, fn] of subscriptions) unsubscribe(name, fn);
+    },
+  };
+}
+
+/** The /metrics listener (metrics_address), answering with what `source` collects. */
+export async function serveMetrics(addr: ListenAddress | undefined, source: MetricsSource, log: Logger, o: ServeOptions = {}): Promise<MetricsListener> {
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found: metrics are at /metrics\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method not allowed\n');
-    registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text),
+    source.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': source.contentType, 'cache-control': 'no-store' }).end(text),
       (err: unknown) => {
         log.error({ err: (err as Error)?.message }, 'metrics could not be collected');
         res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n');
       },
     );
   };
-  // One registry, one or two listeners: plain (metrics_address) and HTTPS (metrics_secure_address).
+  // One source, one or two listeners: plain (metrics_address) and HTTPS (metrics_secure_address).
   const handlers = { handle: serve, handleUpgrade: (_req: IncomingMessage, socket: Duplex) => socket.destroy() };
   const listeners: Listener[] = [];
   const closeAll = async (): Promise<void> => {
-    for (const [name, fn] of subscriptions) unsubscribe(name, fn);
     await Promise.all(listeners.map((l) => l.close(1000)));
   };
   try {

@@ -16,7 +16,7 @@ import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import { SessionRefresher } from '../session/refresh.js';
 import type { Session } from '../session/codec.js';
-import { createSessionStore, sessionStoreReadiness, type LoadedSession } from '../session/store.js';
+import { createSessionStore, sessionStoreReadiness, type LoadedSession, type SiblingProcesses } from '../session/store.js';
 import { setForwardingHeaders, stripClientIdentityHeaders, stripProxyCookies } from '../upstream/headers.js';
 import { IdentityHeaders, applyToRequest } from '../upstream/identity.js';
 import { UpstreamTimeout, stripHopByHop } from '../upstream/forward.js';
@@ -55,10 +55,10 @@ interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean; r
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
  */
-export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream; authLog?: Logger } = {}): App {
+export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream; authLog?: Logger; siblings?: SiblingProcesses } = {}): App {
   /** Sign-in events (auth_logging): login, sign-out, refusals. */
   const authLog = o.authLog ?? log;
-  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log });
+  const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log, siblings: o.siblings });
   const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuer, config), log });
   const pages = Pages.fromConfig(config);
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);

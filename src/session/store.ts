@@ -93,6 +93,18 @@ export interface SessionStore {
 export interface StoreOptions {
   readonly sessionStore?: SessionStoreConfig;
   readonly log?: Logger;
+  /** The other workers of this instance (server/workers.ts), for cookie sessions without Redis. */
+  readonly siblings?: SiblingProcesses;
+}
+
+/**
+ * Processes that serve the same cookie sessions from memory of their own (cluster workers): a
+ * revocation made in one (sign-out, back-channel logout) is passed to the others as the JSON of
+ * its entry, and a worker that starts late is given those still in force when it subscribes.
+ */
+export interface SiblingProcesses {
+  publish(entry: string): void;
+  subscribe(receive: (entry: string) => void): void;
 }
 
 /** The one place that knows which session stores exist. */
@@ -104,7 +116,7 @@ export function createSessionStore(cookie: CookieConfig, o: StoreOptions = {}): 
   if (o.sessionStore?.type === 'redis' && redis) {
     return new RedisSessionStore(cookie, deriveSealPasswords(secrets, 'session-ticket'), ttlMs, redis, log);
   }
-  return new CookieSessionStore(new SessionCodec(deriveSealPasswords(secrets, 'session'), ttlMs), cookie, redis ? { redis, log } : undefined);
+  return new CookieSessionStore(new SessionCodec(deriveSealPasswords(secrets, 'session'), ttlMs), cookie, redis ? { redis, log } : undefined, o.siblings);
 }
 
 /**
@@ -149,8 +161,9 @@ class CookieSessionStore implements SessionStore {
   readonly #link?: RedisLink;
   readonly #listKey: string;
   readonly #channel: string;
+  readonly #siblings?: SiblingProcesses;
 
-  constructor(codec: SessionCodec, cookie: CookieConfig, shared?: { redis: RedisConfig; log: Logger }) {
+  constructor(codec: SessionCodec, cookie: CookieConfig, shared?: { redis: RedisConfig; log: Logger }, siblings?: SiblingProcesses) {
     this.#codec = codec;
     this.#cookie = cookie;
     this.#listKey = `portcullis:${cookie.name}:revocations`;
@@ -161,6 +174,10 @@ class CookieSessionStore implements SessionStore {
         synced: () => void this.#reloadShared(),
         lost: () => { this.#inStepSince = 0; },
       });
+    } else if (siblings) {
+      // With Redis every worker hears every revocation already; without it, the workers tell each other.
+      this.#siblings = siblings;
+      siblings.subscribe((text) => this.#received(text));
     }
   }
 
@@ -280,6 +297,8 @@ class CookieSessionStore implements SessionStore {
       const text = JSON.stringify(entry);
       await this.#link.putField(this.#listKey, keyOf(entry.revocation), text, entry.until);
       await this.#link.publish(this.#channel, text);
+    } else {
+      this.#siblings?.publish(JSON.stringify(entry));
     }
     this.#apply(entry);
   }

