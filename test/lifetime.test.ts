@@ -238,20 +238,26 @@ describe('cookie_expire', () => {
   });
 });
 
+/** A real redis-server, the rig's proxy on it with cookie_refresh, and a second replica of it. */
+async function twoReplicas(issuer: Partial<DevIssuerOptions> = {}) {
+  const { startRedis, startReady } = await import('./support/redis.js');
+  const { CLIENT_ID, CLIENT_SECRET } = await import('./support/stack.js');
+  const { COOKIE_SECRET } = await import('./support/rig.js');
+  const redis = await startRedis();
+  const upstream = await startUpstream();
+  const extra = { ...REFRESHING, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url };
+  const r = await startRig({ env: extra, upstream, issuer });
+  const replica = await startReady({
+    OAUTH2_PROXY_OIDC_ISSUER_URL: r.issuer.issuer, OAUTH2_PROXY_CLIENT_ID: CLIENT_ID, OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
+    OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET, OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    OAUTH2_PROXY_UPSTREAMS: upstream.url, OAUTH2_PROXY_SCOPE: 'openid email profile groups', ...extra,
+  });
+  return { r, replica, redis, close: async () => { await replica.close(); await r.close(); await redis.close(); } };
+}
+
 describe('cookie_refresh with sessions in Redis (a real redis-server, two replicas)', () => {
   test('two replicas due at once refresh once (the other goes on with the session as it is); with rotating refresh tokens no spent token is presented, and the session lives on', { timeout: 60_000 }, async () => {
-    const { startRedis, startReady } = await import('./support/redis.js');
-    const { CLIENT_ID, CLIENT_SECRET } = await import('./support/stack.js');
-    const { COOKIE_SECRET } = await import('./support/rig.js');
-    const redis = await startRedis();
-    const upstream = await startUpstream();
-    const extra = { ...REFRESHING, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url };
-    const r = await startRig({ env: extra, upstream, issuer: { rotateRefreshTokens: true } });
-    const replica = await startReady({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: r.issuer.issuer, OAUTH2_PROXY_CLIENT_ID: CLIENT_ID, OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
-      OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET, OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-      OAUTH2_PROXY_UPSTREAMS: upstream.url, OAUTH2_PROXY_SCOPE: 'openid email profile groups', ...extra,
-    });
+    const { r, replica, redis, close } = await twoReplicas({ rotateRefreshTokens: true });
     try {
       const b = await login(r);
       const cookie = b.cookieHeader(new URL(r.proxy.url));
@@ -266,25 +272,12 @@ describe('cookie_refresh with sessions in Redis (a real redis-server, two replic
       assert.equal((await ask(replica.url)).status, 200, 'the session lives on, on both replicas');
       assert.equal((await ask(r.proxy.url)).status, 200);
     } finally {
-      await replica.close();
-      await r.close();
-      await redis.close();
+      await close();
     }
   });
 
   test('a refresh keeps the session id: the other replica drops its cached copy and serves the new session from an older cookie, without refreshing again; sign-out of either cookie ends both', { timeout: 60_000 }, async () => {
-    const { startRedis, startReady } = await import('./support/redis.js');
-    const { CLIENT_ID, CLIENT_SECRET } = await import('./support/stack.js');
-    const { COOKIE_SECRET } = await import('./support/rig.js');
-    const redis = await startRedis();
-    const upstream = await startUpstream();
-    const extra = { ...REFRESHING, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url };
-    const r = await startRig({ env: extra, upstream });
-    const replica = await startReady({
-      OAUTH2_PROXY_OIDC_ISSUER_URL: r.issuer.issuer, OAUTH2_PROXY_CLIENT_ID: CLIENT_ID, OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET,
-      OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET, OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*',
-      OAUTH2_PROXY_UPSTREAMS: upstream.url, OAUTH2_PROXY_SCOPE: 'openid email profile groups', ...extra,
-    });
+    const { r, replica, redis, close } = await twoReplicas();
     try {
       const b = await login(r);
       const older = b.cookieHeader(new URL(r.proxy.url));
@@ -314,9 +307,7 @@ describe('cookie_refresh with sessions in Redis (a real redis-server, two replic
       const after = await new HttpBrowser().request(`${r.proxy.url}/`, { headers: { ...JSON_ACCEPT, cookie: newer } });
       assert.equal(after.status, 401, 'the refreshed session ended everywhere');
     } finally {
-      await replica.close();
-      await r.close();
-      await redis.close();
+      await close();
     }
   });
 });

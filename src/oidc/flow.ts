@@ -106,6 +106,27 @@ export interface LoginResult {
 
 export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
+/**
+ * Runs a token grant (code or refresh) with the client authentication that works, and classifies a
+ * failure. An ID token naming a key the JWKS fetched within the last minute lacks means the issuer
+ * rotated its keys: the same answer (a code, or a refresh token the issuer rotated, cannot be spent
+ * twice) is checked once more with configurations that fetch the JWKS anew.
+ */
+export async function tokenGrant(clients: IssuerClients, grant: (config: client.Configuration) => Promise<TokenResponse>): Promise<TokenResponse> {
+  const run = (configs: Pick<IssuerClients, 'basic' | 'post'>): Promise<TokenResponse> => clients.clientAuth.run((method) => grant(configFor(configs, method)));
+  const slot: TokenSlot = {};
+  try {
+    return await clients.tokenReplay.run(slot, () => run(clients));
+  } catch (err) {
+    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
+    try {
+      return await clients.tokenReplay.run({ replay: slot.recorded }, () => run(clients.freshConfigs()));
+    } catch (again) {
+      throw classify(again);
+    }
+  }
+}
+
 /** Redeems the code, verifies the ID token, and reads the identity (from userinfo where needed). */
 export async function completeLogin(clients: IssuerClients, p: ProviderConfig, ls: LoginState, callbackUrl: URL): Promise<LoginResult> {
   const ownCheck = clients.idTokenVerifier !== undefined;
@@ -122,24 +143,7 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   // issuer URL there is one token endpoint and no identifier to compare it with (oauth2-proxy ignores it).
   if (!clients.knowsIssuer) response.searchParams.delete('iss');
   const params = { redirect_uri: ls.redirectUri };
-  const grant = (configs: Pick<IssuerClients, 'basic' | 'post'> = clients): Promise<TokenResponse> =>
-    clients.clientAuth.run((method) => client.authorizationCodeGrant(configFor(configs, method), response, checks, params));
-  const slot: TokenSlot = {};
-  let tokens: TokenResponse;
-  try {
-    tokens = await clients.tokenReplay.run(slot, grant);
-  } catch (err) {
-    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
-    // The ID token names a key the JWKS fetched within the last minute lacks: the issuer rotated its
-    // keys. Check the same answer once more (the code cannot be redeemed twice) with configurations
-    // that fetch the JWKS anew.
-    const fresh = clients.freshConfigs();
-    try {
-      tokens = await clients.tokenReplay.run({ replay: slot.recorded }, () => grant(fresh));
-    } catch (again) {
-      throw classify(again);
-    }
-  }
+  const tokens = await tokenGrant(clients, (config) => client.authorizationCodeGrant(config, response, checks, params));
   const result = await identityFromTokens(clients, p, tokens, { nonce: ls.nonce });
   if (!result.identity) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
   return result as LoginResult;

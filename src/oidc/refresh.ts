@@ -1,12 +1,9 @@
-import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import type { RefreshGrant } from '../session/refresh.js';
-import { classify } from './classify.js';
-import { identityFromTokens, identityOf, sessionFields, tokenNeeds, type LoginResult, type TokenResponse } from './flow.js';
-import { configFor, type Issuer, type IssuerClients } from './issuer.js';
-import type { TokenSlot } from './replay.js';
+import { identityFromTokens, identityOf, sessionFields, tokenGrant, tokenNeeds, type LoginResult } from './flow.js';
+import type { Issuer, IssuerClients } from './issuer.js';
 
 /**
  * Uses a refresh token (cookie_refresh). The identity is read again, as at login, from the new ID
@@ -14,22 +11,9 @@ import type { TokenSlot } from './replay.js';
  * issuer sent neither (the caller keeps what the session had). Failures are classified (classify.ts).
  */
 export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, refreshToken: string, sub: string): Promise<Partial<LoginResult>> {
-  const grant = (configs: Pick<IssuerClients, 'basic' | 'post'> = clients): Promise<TokenResponse> =>
-    clients.clientAuth.run((method) => client.refreshTokenGrant(configFor(configs, method), refreshToken));
-  const slot: TokenSlot = {};
-  let tokens: TokenResponse;
-  try {
-    tokens = await clients.tokenReplay.run(slot, grant);
-  } catch (err) {
-    // As at login (flow.ts): an ID token signed with a key newer than the cached JWKS. The same
-    // answer is checked again with the keys fetched anew; the refresh token it rotated is in it.
-    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
-    try {
-      tokens = await clients.tokenReplay.run({ replay: slot.recorded }, () => grant(clients.freshConfigs()));
-    } catch (again) {
-      throw classify(again);
-    }
-  }
+  // tokenGrant (flow.ts) checks the answer again after an issuer key rotation: the refresh token it
+  // rotated is in that answer, and the old one is spent.
+  const tokens = await tokenGrant(clients, (config) => client.refreshTokenGrant(config, refreshToken));
   const result = await identityFromTokens(clients, p, tokens, { sub }, { userinfoOptional: true });
   if (result.identity && result.identity.sub !== sub) {
     throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'the refreshed identity has another subject' });
