@@ -256,6 +256,29 @@ async function twoReplicas(issuer: Partial<DevIssuerOptions> = {}) {
 }
 
 describe('cookie_refresh with sessions in Redis (a real redis-server, two replicas)', () => {
+  test('a sign-out while a refresh is under way stays a sign-out: the refresh does not write the session back, and its answer deletes the cookie', { timeout: 60_000 }, async () => {
+    const { r, replica, redis, close } = await twoReplicas();
+    try {
+      const b = await login(r);
+      const cookie = b.cookieHeader(new URL(r.proxy.url));
+      await sleep(1_200);
+      r.issuer.slowTokenEndpoint(1_000);
+      const refreshing = new HttpBrowser().request(`${r.proxy.url}/`, { headers: { ...JSON_ACCEPT, cookie } });
+      await sleep(300);
+      const out = await new HttpBrowser().request(`${replica.url}/oauth2/sign_out`, { headers: { cookie } });
+      assert.equal(out.status, 302);
+      const during = await refreshing;
+      assert.equal(during.status, 401, `the request whose refresh outlived the sign-out is not signed in: ${during.body.slice(0, 200)}`);
+      assert.ok((during.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=; .*Max-Age=0/.test(c)), 'its answer deletes the session cookie');
+      r.issuer.slowTokenEndpoint(0);
+      assert.equal(redis.cli('--scan', '--pattern', 'portcullis:_oauth2_proxy:session:*').trim(), '', 'no session written back to Redis');
+      assert.equal((await new HttpBrowser().request(`${replica.url}/`, { headers: { ...JSON_ACCEPT, cookie } })).status, 401);
+      assert.equal(events(r, 'session_refresh_dropped').length, 1);
+    } finally {
+      await close();
+    }
+  });
+
   test('two replicas due at once refresh once (the other goes on with the session as it is); with rotating refresh tokens no spent token is presented, and the session lives on', { timeout: 60_000 }, async () => {
     const { r, replica, redis, close } = await twoReplicas({ rotateRefreshTokens: true });
     try {
@@ -309,5 +332,30 @@ describe('cookie_refresh with sessions in Redis (a real redis-server, two replic
     } finally {
       await close();
     }
+  });
+});
+
+describe('cookie_refresh and step-up', () => {
+  test('a refresh without a new ID token keeps how the user signed in: an acr that only userinfo states never meets a step-up rule', { timeout: 60_000 }, async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const rules = join(mkdtempSync(join(tmpdir(), 'portcullis-acr-')), 'routes.yaml');
+    writeFileSync(rules, 'rules:\n  - match: { path: /mfa }\n    require: { acr_values: [urn:example:mfa] }\n');
+    const r = await startRig({
+      env: { ...REFRESHING, OAUTH2_PROXY_ROUTES_FILE: rules }, issuer: { noIdTokenOnRefresh: true }, upstream: await startUpstream(),
+      account: { sub: 'rig-user-1', email: 'rita@example.com', email_verified: true, groups: ['staff'], claims: { acr: 'urn:example:mfa' } },
+    });
+    rigs.push(r);
+    const b = await login(r);
+    const token = upstreamHeaders(await b.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT }))['x-forwarded-access-token']!;
+    const info = await (await fetch(r.issuer.endpoints.userinfo, { headers: { authorization: `Bearer ${token}` } })).json() as Record<string, unknown>;
+    assert.equal(info.acr, 'urn:example:mfa', 'the precondition: userinfo states the acr');
+    assert.equal((await b.request(`${r.proxy.url}/mfa`, { headers: JSON_ACCEPT })).status, 401, 'the login did not meet the rule');
+    await sleep(1_200);
+    const after = await b.request(`${r.proxy.url}/mfa`, { headers: JSON_ACCEPT });
+    assert.equal(events(r, 'session_refreshed').length, 1, 'refreshed, without an ID token');
+    assert.equal(after.status, 401, 'userinfo says who, not how: still STEP_UP_REQUIRED');
+    assert.equal((JSON.parse(after.body) as { error: string }).error, 'STEP_UP_REQUIRED');
   });
 });

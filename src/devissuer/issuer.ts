@@ -33,6 +33,8 @@ export interface DevIssuerOptions {
   ttl?: { accessToken?: number; idToken?: number; refreshToken?: number };
   /** Issue a new refresh token on every refresh, the old one spent (oidc-provider's default is to rotate only near expiry). */
   rotateRefreshTokens?: boolean;
+  /** Answer refresh grants without an ID token, as some issuers do (OIDC Core 12.2 makes it optional). */
+  noIdTokenOnRefresh?: boolean;
   /**
    * The authentication context classes this issuer can vouch for (acr_values_supported). With them,
    * ID tokens carry `acr` (the one the login was given with loginAs), and a request whose
@@ -72,6 +74,8 @@ export interface DevIssuer {
   revokeRefreshTokens(sub: string): number;
   /** While set, the token endpoint answers with this instead (undefined: works again). */
   breakTokenEndpoint(fault: TokenEndpointFault | undefined): void;
+  /** While set, the token endpoint answers this many milliseconds late (a slow issuer; 0: at once). */
+  slowTokenEndpoint(ms: number): void;
   /** Refresh-token grants the issuer completed, and refused. */
   readonly refreshGrants: { succeeded: number; failed: number };
   /** A JWT with these claims and header fields, signed with the issuer's key (or a foreign one): for crafted logout tokens. */
@@ -176,6 +180,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   let mangler: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined;
   let signWith: 'issuer' | 'foreign' = 'issuer';
   let tokenFault: TokenEndpointFault | undefined;
+  let tokenDelayMs = 0;
   const refreshGrants = { succeeded: 0, failed: 0 };
   const stored = new Map<string, { payload: AdapterPayload; exp: number }>();
 
@@ -322,6 +327,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   provider.use(async (ctx, next) => {
     await next();
     const body = ctx.body as Record<string, unknown> | undefined;
+    if (opts.noIdTokenOnRefresh && ctx.oidc?.params?.grant_type === 'refresh_token' && ctx.status === 200 && typeof body?.id_token === 'string') {
+      const { id_token: _dropped, ...rest } = body;
+      ctx.body = rest;
+      return;
+    }
     if (rotated && !mangler && ctx.status === 200 && typeof body?.id_token === 'string') {
       const header = decodeProtectedHeader(body.id_token);
       const idToken = await new SignJWT({ ...decodeJwt(body.id_token) }).setProtectedHeader({ ...header, alg: 'RS256', kid: rotated.kid }).sign(rotated.key);
@@ -383,6 +393,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     if (rotated && url.pathname === `${prefix}${routes.jwks}`) {
       return send(res, 200, 'application/jwk-set+json', JSON.stringify({ keys: [rotated.publicJwk, publicJwk] }));
     }
+    if (tokenDelayMs > 0 && url.pathname === `${prefix}${routes.token}`) await new Promise((r) => setTimeout(r, tokenDelayMs));
     if (tokenFault && url.pathname === `${prefix}${routes.token}`) {
       req.resume();
       return send(res, tokenFault.status, tokenFault.contentType, tokenFault.body);
@@ -436,6 +447,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       return n;
     },
     breakTokenEndpoint(fault) { tokenFault = fault; },
+    slowTokenEndpoint(ms) { tokenDelayMs = ms; },
     rotateKeys() {
       const next = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const nextKid = randomUUID();
