@@ -115,3 +115,27 @@ test('websocket with cookie sessions: sign-out, back-channel logout and expiry e
     await w.close();
   }
 });
+
+test('a refresh moves a websocket\'s end with its session\'s: open past the old expiry, on the replica that refreshed and on the other (Redis)', async () => {
+  const w = await world(2, (r) => ({
+    OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', OAUTH2_PROXY_REDIS_CONNECTION_URL: r!.url,
+    OAUTH2_PROXY_COOKIE_EXPIRE: '4s', OAUTH2_PROXY_COOKIE_REFRESH: '1s', OAUTH2_PROXY_PROMPT: 'consent',
+  }), true);
+  try {
+    const [a, b] = w.proxies as [InProcess, InProcess];
+    const s = await signIn(a);
+    const signedIn = Date.now();
+    const onA = await openWs(a, s.cookie);
+    const onB = await openWs(b, s.cookie);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await s.browser.request(`${a.url}/x`); // due: refreshed here, the session now ends 4 s from now
+    assert.ok(a.logs.lines.some((l) => l.event === 'session_refreshed'), 'the session was refreshed');
+    const untilOldExpiry = signedIn + 4_500 - Date.now();
+    assert.equal(await within(onA.closed, untilOldExpiry), false, 'open past the old expiry, on the replica that refreshed');
+    assert.equal(await within(onB.closed, 10), false, 'and on the other replica');
+    assert.ok(await within(onA.closed, 3_000), 'cut at the new expiry');
+    assert.ok(await within(onB.closed, 1_000), 'on both replicas');
+  } finally {
+    await w.close();
+  }
+});

@@ -109,8 +109,8 @@ export class RedisSessionStore implements SessionStore {
     if (!await this.#kv.setIfPresent(this.#sessionKey(id), await sealData(session, { password: k, ttl: this.ttlMs / 1000 }), this.ttlMs)) return undefined;
     await this.#kv.addToSet(this.#indexKey('sub', session.sub), id, this.ttlMs);
     if (session.issuerSid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', session.issuerSid), id, this.ttlMs);
-    this.#changed([id]);
-    await this.#kv.publish(this.#channel, JSON.stringify({ changed: [id] }));
+    this.#changed([id], session.expiresAt);
+    await this.#kv.publish(this.#channel, JSON.stringify({ changed: [id], expiresAt: session.expiresAt }));
     const maxAge = this.#cookie.expireMs > 0 ? Math.floor(this.#cookie.expireMs / 1000) : undefined;
     return { session, cookies: [await this.#ticketCookie({ v: 1, id, k }, domain, maxAge), ...this.#staleChunks(cookies, domain)] };
   }
@@ -213,18 +213,22 @@ export class RedisSessionStore implements SessionStore {
   }
 
   #ended(text: string): void {
-    let msg: { ids?: unknown; changed?: unknown };
+    let msg: { ids?: unknown; changed?: unknown; expiresAt?: unknown };
     try { msg = JSON.parse(text) as typeof msg; } catch { return; }
     const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((i): i is string => typeof i === 'string') : []);
     if (Array.isArray(msg.ids)) this.#drop(strings(msg.ids));
-    if (Array.isArray(msg.changed)) this.#changed(strings(msg.changed));
+    if (Array.isArray(msg.changed)) this.#changed(strings(msg.changed), typeof msg.expiresAt === 'number' ? msg.expiresAt : undefined);
   }
 
-  /** Sessions whose contents changed (a refresh): cached copies go, the sessions and their watchers stay. */
-  #changed(ids: readonly string[]): void {
+  /**
+   * Sessions whose contents changed (a refresh): cached copies go; the sessions stay, and their
+   * watched connections live until the new expiry.
+   */
+  #changed(ids: readonly string[], expiresAt?: number): void {
     this.#epoch++;
     const changed = new Set(ids);
     for (const [k, l] of this.#cache) if (changed.has(l.id)) this.#cache.delete(k);
+    if (expiresAt !== undefined) for (const id of ids) this.#watchers.extend(id, expiresAt);
   }
 
   #drop(ids: readonly string[]): void {

@@ -198,9 +198,12 @@ class CookieSessionStore implements SessionStore {
     return this.#write(randomBytes(16).toString('base64url'), fields, cookies, domain);
   }
 
-  update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined> {
+  async update(loaded: LoadedSession, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] } | undefined> {
     // A session sealed before ids existed is known by its digest: that becomes its id from now on.
-    return this.#write(loaded.id, fields, cookies, domain);
+    const written = await this.#write(loaded.id, fields, cookies, domain);
+    // This process's connections of the session live on with it (another replica's keep the old expiry).
+    this.#watchers.extend(loaded.id, written.session.expiresAt);
+    return written;
   }
 
   async #write(sid: string, fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {

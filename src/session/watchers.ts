@@ -4,6 +4,8 @@ interface Watch {
   readonly session: Session;
   readonly id: string;
   readonly ended: () => void;
+  /** The session's expiry, moved on when a refresh extends it. */
+  expiresAt: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -22,7 +24,7 @@ export class SessionWatchers {
 
   /** Calls `ended` once when the session ends; the returned function stops watching (call it when the connection closes). */
   watch(session: Session, id: string, ended: () => void): () => void {
-    const w: Watch = { session, id, ended };
+    const w: Watch = { session, id, ended, expiresAt: session.expiresAt };
     let set = this.#byId.get(id);
     if (!set) this.#byId.set(id, (set = new Set()));
     set.add(w);
@@ -32,6 +34,16 @@ export class SessionWatchers {
 
   /** The ids of the sessions watched now. */
   ids(): string[] { return [...this.#byId.keys()]; }
+
+  /** A refresh gave the session a later expiry: its connections live until then. */
+  extend(id: string, expiresAt: number): void {
+    for (const w of this.#byId.get(id) ?? []) {
+      if (expiresAt <= w.expiresAt) continue;
+      w.expiresAt = expiresAt;
+      if (w.timer) clearTimeout(w.timer);
+      this.#arm(w);
+    }
+  }
 
   /** Ends every connection of these session ids. */
   end(ids: Iterable<string>): void {
@@ -44,9 +56,9 @@ export class SessionWatchers {
   }
 
   #arm(w: Watch): void {
-    const left = w.session.expiresAt - Date.now();
+    const left = w.expiresAt - Date.now();
     if (left <= 0) return void queueMicrotask(() => this.#fire(w));
-    w.timer = setTimeout(() => (Date.now() >= w.session.expiresAt ? this.#fire(w) : this.#arm(w)), Math.min(left, MAX_TIMER_MS));
+    w.timer = setTimeout(() => (Date.now() >= w.expiresAt ? this.#fire(w) : this.#arm(w)), Math.min(left, MAX_TIMER_MS));
     w.timer.unref();
   }
 
