@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
-import { identityFromClaims, type ClaimNames } from './identity.js';
+import { identityFromClaims, sessionIdentity, type ClaimNames } from './identity.js';
 import { verifyJwt } from './idtoken.js';
 
 /** Signature algorithms a bearer token may use: asymmetric only. */
@@ -144,15 +144,8 @@ export class BearerTokens {
     const now = Date.now();
     const session: Session = {
       v: 1,
-      user: identity.user,
-      sub: identity.sub,
-      email: identity.email,
-      groups: identity.groups,
-      preferredUsername: identity.preferredUsername,
       // A JWT access token may say how the user signed in (RFC 9068 acr, auth_time): route step-up reads them.
-      ...(identity.acr !== undefined ? { acr: identity.acr } : {}),
-      ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
-      ...(identity.claims ? { claims: identity.claims } : {}),
+      ...sessionIdentity(identity),
       createdAt: now,
       expiresAt: (payload.exp as number) * 1000,
       // oauth2-proxy passes the token itself on as both (pass_access_token, pass_authorization_header).

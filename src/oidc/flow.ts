@@ -6,7 +6,7 @@ import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoginState } from '../session/loginstate.js';
 import type { NewSession } from '../session/store.js';
-import { identityFromClaims, needsUserinfo, type Identity } from './identity.js';
+import { identityFromClaims, needsUserinfo, sessionIdentity, type Identity } from './identity.js';
 import { classify } from './classify.js';
 import { SET_ASIDE_ID_TOKEN, configFor, type IssuerClients } from './issuer.js';
 import type { TokenSlot } from './replay.js';
@@ -219,14 +219,7 @@ export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
 /** What a session keeps of a login or a refresh. */
 export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds): NewSession {
   return {
-    user: identity.user,
-    sub: identity.sub,
-    email: identity.email,
-    groups: identity.groups,
-    preferredUsername: identity.preferredUsername,
-    ...(identity.acr !== undefined ? { acr: identity.acr } : {}),
-    ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
-    ...(identity.claims ? { claims: identity.claims } : {}),
+    ...sessionIdentity(identity),
     ...(tokens.issuerSid ? { issuerSid: tokens.issuerSid } : {}),
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
     ...(needs.refreshToken && tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),

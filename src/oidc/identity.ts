@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
+import type { Session } from '../session/codec.js';
 
 export interface Identity {
   readonly user: string;
@@ -78,4 +79,18 @@ function groupsOf(v: unknown): string[] {
 /** True when the trusted claims lack something userinfo may have. */
 export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
   return trusted[p.emailClaim] === undefined || trusted[p.groupsClaim] === undefined || (p.keptClaims?.some((c) => trusted[c] === undefined) ?? false);
+}
+
+/** The part of a session an identity fills: who, and how they signed in (route step-up reads acr, auth_time). */
+export function sessionIdentity(identity: Identity): Pick<Session, 'user' | 'sub' | 'email' | 'groups' | 'preferredUsername' | 'acr' | 'authTime' | 'claims'> {
+  return {
+    user: identity.user,
+    sub: identity.sub,
+    email: identity.email,
+    groups: identity.groups,
+    preferredUsername: identity.preferredUsername,
+    ...(identity.acr !== undefined ? { acr: identity.acr } : {}),
+    ...(identity.authTime !== undefined ? { authTime: identity.authTime } : {}),
+    ...(identity.claims ? { claims: identity.claims } : {}),
+  };
 }

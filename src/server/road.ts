@@ -50,7 +50,7 @@ interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean; r
 /**
  * The road of a request, as a list of steps (oauth2-proxy's session chain, fastify's lifecycle):
  *
- *   health → route → skip auth (or routes_file) → load session → refresh → own endpoint → authenticate → authorise → forward
+ *   health → route → skip auth (or routes_file) → trusted IPs → load session → refresh → own endpoint → authenticate → authorise → forward
  *
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
@@ -293,7 +293,8 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   const ROAD: readonly Step[] = [
     health, route, ...(policies ? [matchRoute] : routes.empty ? [] : [skipAuth]), ...(trustedIps ? [trustClient] : []),
-    loadSession, refresh, endpoint, authenticate, authorise, forward,
+    // Without cookie_refresh the refresh step has nothing to do: it is left off the road.
+    loadSession, ...(config.cookie.refreshMs > 0 ? [refresh] : []), endpoint, authenticate, authorise, forward,
   ];
 
   /** Runs the steps from `i` on; returns a promise only once a step has returned one. */
