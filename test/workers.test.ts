@@ -142,6 +142,56 @@ describe('--workers 2 against the real issuer', () => {
     assert.deepEqual([...refusedBy].sort(), [1, 2], 'both workers refused it');
   });
 
+  test('a sign-out is answered only once the other worker has its revocation: with that worker stopped, the answer waits (2 s at most, then it answers and says so)', async () => {
+    const pinned = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    /** Requests on one kept-alive connection: the same worker serves them all. */
+    const onPinned = (path: string, cookie: string): Promise<{ status: number; at: number }> => new Promise((resolve, reject) => {
+      const req = http.get(`${stack.proxy.url}${path}`, { agent: pinned, headers: { ...JSON_ACCEPT, cookie }, timeout: 10_000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, at: Date.now() }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`timeout: ${path}`)));
+      req.on('error', reject);
+    });
+    const signOutWithOtherStopped = async (stoppedForMs: number): Promise<{ waitedMs: number; cookie: string }> => {
+      const browser = new HttpBrowser();
+      assert.equal((await browser.navigate(`${stack.proxy.url}/oauth2/start?rd=/`)).status, 200);
+      const cookie = browser.cookieHeader(new URL(stack.proxy.url));
+      const from = stack.proxy.logs().length;
+      assert.equal((await onPinned('/pinned', cookie)).status, 200);
+      const [line] = await served('/pinned', 1, from);
+      const other = workerPids().get(line!.worker === 1 ? 2 : 1)!;
+      process.kill(other, 'SIGSTOP');
+      const stoppedAt = Date.now();
+      const resumed = new Promise<number>((r) => setTimeout(() => { process.kill(other, 'SIGCONT'); r(Date.now()); }, stoppedForMs));
+      let answer: { status: number; at: number };
+      try {
+        answer = await onPinned('/oauth2/sign_out', cookie);
+      } finally {
+        await resumed;
+      }
+      assert.equal(answer.status, 302);
+      return { waitedMs: answer.at - stoppedAt, cookie };
+    };
+    try {
+      // Stopped for 700 ms: the sign-out waits for it (it used to be answered at once, while the
+      // stopped worker could still serve the cookie on the next connection).
+      const short = await signOutWithOtherStopped(700);
+      assert.ok(short.waitedMs >= 650, `the sign-out was answered after ${short.waitedMs} ms, before the other worker had the revocation`);
+      for (let i = 0; i < 6; i++) assert.equal((await fresh(`${stack.proxy.url}/after-stop/${i}`, { cookie: short.cookie })).status, 401);
+      // Stopped for longer than the wait: the sign-out is answered all the same, and the log says why it was slow.
+      const slowLines = (): number => stack.proxy.logs().filter((l) => l.event === 'revocation_relay_slow').length;
+      assert.equal(slowLines(), 0, 'a sign-out confirmed in time logs nothing');
+      const long = await signOutWithOtherStopped(3500);
+      assert.ok(long.waitedMs >= 1900 && long.waitedMs < 3400, `answered after ${long.waitedMs} ms`);
+      await stack.proxy.waitForLog((l) => l.event === 'revocation_relay_slow');
+      assert.equal(slowLines(), 1);
+      for (let i = 0; i < 6; i++) assert.equal((await fresh(`${stack.proxy.url}/after-long-stop/${i}`, { cookie: long.cookie })).status, 401);
+    } finally {
+      pinned.destroy();
+    }
+  });
+
   test('a killed worker is replaced (logged), and the replacement knows the sign-outs made before it started', async () => {
     const browser = new HttpBrowser();
     assert.equal((await browser.navigate(`${stack.proxy.url}/oauth2/start?rd=/`)).status, 200);

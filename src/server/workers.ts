@@ -34,14 +34,19 @@ import { stopOnSignals, type Stoppable, type Stopper } from './stopping.js';
 
 type ToWorker =
   | { type: 'portcullis:setup'; raw: RawOptions; identityJwtKeys?: JsonWebKey[]; revocations: string[] }
-  | { type: 'portcullis:revoked'; entry: string }
+  | { type: 'portcullis:revoked'; entry: string; ack?: number }
+  | { type: 'portcullis:relayed'; ack: number }
   | { type: 'portcullis:stop'; now?: boolean };
 
 type ToPrimary =
   | { type: 'portcullis:hello' }
   | { type: 'portcullis:listening'; url: string }
   | { type: 'portcullis:failed'; lines: string[] }
-  | { type: 'portcullis:revoked'; entry: string };
+  | { type: 'portcullis:revoked'; entry: string; ack: number }
+  | { type: 'portcullis:applied'; ack: number };
+
+/** How long a sign-out waits for the other workers to take its revocation in, before it answers all the same. */
+export const RELAY_WAIT_MS = 2000;
 
 const isMessage = <T extends { type: string }>(m: unknown): m is T =>
   typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string' && (m as { type: string }).type.startsWith('portcullis:');
@@ -161,12 +166,45 @@ export class Workers implements Stoppable {
         break;
       case 'portcullis:revoked': {
         const until = untilOf(m.entry);
-        if (until === undefined || until <= Date.now()) break;
-        this.#revocations.set(m.entry, until);
-        for (const w of Object.values(cluster.workers ?? {})) if (w && w !== worker) this.#send(w, { type: 'portcullis:revoked', entry: m.entry });
+        if (until !== undefined && until > Date.now()) this.#revocations.set(m.entry, until);
+        const others = until !== undefined && until > Date.now() ? Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w !== worker && w.isConnected()) : [];
+        this.#relay(worker, m.ack, m.entry, others);
         break;
       }
+      case 'portcullis:applied':
+        this.#applied(worker, m.ack);
+        break;
     }
+  }
+
+  /** Relays in flight: the worker that asked and its number for it, by the primary's own number. */
+  readonly #relays = new Map<number, { from: Worker; ack: number; waiting: Set<Worker> }>();
+  #nextRelay = 1;
+
+  /**
+   * Passes a revocation to the other workers and tells its sender once each has applied it (a
+   * worker that exits meanwhile counts as told: its replacement gets the list at setup).
+   */
+  #relay(from: Worker, ack: number, entry: string, others: Worker[]): void {
+    const id = this.#nextRelay++;
+    const relay = { from, ack, waiting: new Set(others) };
+    this.#relays.set(id, relay);
+    for (const w of others) this.#send(w, { type: 'portcullis:revoked', entry, ack: id });
+    this.#settle(id);
+  }
+
+  #applied(worker: Worker, id: number): void {
+    this.#relays.get(id)?.waiting.delete(worker);
+    this.#settle(id);
+  }
+
+  #settle(id: number): void {
+    const relay = this.#relays.get(id);
+    if (!relay) return;
+    for (const w of relay.waiting) if (!w.isConnected() || w.isDead()) relay.waiting.delete(w);
+    if (relay.waiting.size > 0) return;
+    this.#relays.delete(id);
+    this.#send(relay.from, { type: 'portcullis:relayed', ack: relay.ack });
   }
 
   #liveRevocations(): string[] {
@@ -185,6 +223,7 @@ export class Workers implements Stoppable {
     const startedAt = this.#started.get(worker) ?? Date.now();
     this.#started.delete(worker);
     this.#listening.delete(worker);
+    for (const [id, relay] of this.#relays) if (relay.waiting.delete(worker)) this.#settle(id);
     this.#alive.set(this.#listening.size);
     if (this.#stopping) {
       if (this.#started.size === 0) this.#allExited?.();
@@ -244,13 +283,35 @@ function untilOf(entry: string): number | undefined {
 class SiblingRelay implements SiblingProcesses {
   #receive?: (entry: string) => void;
   readonly #early: string[];
+  readonly #pending = new Map<number, () => void>();
+  #nextAck = 1;
+  readonly #log: () => Logger | undefined;
 
-  constructor(inForce: string[]) {
+  constructor(inForce: string[], log: () => Logger | undefined) {
     this.#early = [...inForce];
+    this.#log = log;
   }
 
-  publish(entry: string): void {
-    process.send?.({ type: 'portcullis:revoked', entry } satisfies ToPrimary);
+  publish(entry: string): Promise<void> {
+    const ack = this.#nextAck++;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        // A primary too busy (or gone) must not hold a sign-out forever: it answers, and says so.
+        this.#pending.delete(ack);
+        this.#log()?.warn({ event: 'revocation_relay_slow', waitedMs: RELAY_WAIT_MS }, 'the other workers did not confirm a sign-out in time; a replayed cookie may be served by them for a moment');
+        resolve();
+      }, RELAY_WAIT_MS);
+      this.#pending.set(ack, () => { clearTimeout(timer); resolve(); });
+      if (!process.send?.({ type: 'portcullis:revoked', entry, ack } satisfies ToPrimary, undefined, () => undefined)) {
+        if (!process.connected) this.relayed(ack);
+      }
+    });
+  }
+
+  relayed(ack: number): void {
+    const done = this.#pending.get(ack);
+    this.#pending.delete(ack);
+    done?.();
   }
 
   subscribe(receive: (entry: string) => void): void {
@@ -258,9 +319,11 @@ class SiblingRelay implements SiblingProcesses {
     for (const e of this.#early.splice(0)) receive(e);
   }
 
-  deliver(entry: string): void {
+  /** A sibling's revocation: applied (or kept for the store that subscribes), then confirmed to the primary. */
+  deliver(entry: string, ack: number | undefined): void {
     if (this.#receive) this.#receive(entry);
     else this.#early.push(entry);
+    if (ack !== undefined) process.send?.({ type: 'portcullis:applied', ack } satisfies ToPrimary, undefined, () => undefined);
   }
 }
 
@@ -271,13 +334,20 @@ class SiblingRelay implements SiblingProcesses {
  */
 export async function runWorker(describe: (e: Error) => string): Promise<void> {
   let relay: SiblingRelay | undefined;
+  let log: Logger | undefined;
+  // Before the setup, a revocation needs no keeping: the setup's list, sent after it, holds it.
+  const deliver = (entry: string, ack: number | undefined): void => {
+    if (relay) relay.deliver(entry, ack);
+    else if (ack !== undefined) process.send?.({ type: 'portcullis:applied', ack } satisfies ToPrimary, undefined, () => undefined);
+  };
   let stopper: Stopper | undefined;
   let pendingStop: { now?: boolean } | undefined;
   const setup = await new Promise<Extract<ToWorker, { type: 'portcullis:setup' }>>((resolve) => {
     process.on('message', (m: unknown) => {
       if (!isMessage<ToWorker>(m)) return;
       if (m.type === 'portcullis:setup') resolve(m);
-      else if (m.type === 'portcullis:revoked') relay?.deliver(m.entry);
+      else if (m.type === 'portcullis:revoked') deliver(m.entry, m.ack);
+      else if (m.type === 'portcullis:relayed') relay?.relayed(m.ack);
       else if (m.type === 'portcullis:stop') {
         // Ctrl-C reaches every process of the group: a worker may be draining already.
         if (!stopper) pendingStop = m;
@@ -286,7 +356,7 @@ export async function runWorker(describe: (e: Error) => string): Promise<void> {
     });
     process.send!({ type: 'portcullis:hello' } satisfies ToPrimary);
   });
-  relay = new SiblingRelay(setup.revocations);
+  relay = new SiblingRelay(setup.revocations, () => log);
   const failed = (lines: string[]): void => {
     process.send!({ type: 'portcullis:failed', lines } satisfies ToPrimary, undefined, () => process.exit(2));
     // Should the primary be gone, exit all the same.
@@ -298,7 +368,7 @@ export async function runWorker(describe: (e: Error) => string): Promise<void> {
   if (setup.identityJwtKeys && config.identityJwt) {
     config = { ...config, identityJwt: { ...config.identityJwt, keys: setup.identityJwtKeys.map((jwk) => identityKey(createPrivateKey({ key: jwk, format: 'jwk' }))) } };
   }
-  const log = createLogger(config.logLevel);
+  log = createLogger(config.logLevel);
   const link: WorkerLink = {
     siblings: relay,
     shareMetrics: (registry) => {

@@ -103,7 +103,8 @@ export interface StoreOptions {
  * its entry, and a worker that starts late is given those still in force when it subscribes.
  */
 export interface SiblingProcesses {
-  publish(entry: string): void;
+  /** Settles once every sibling has taken the entry in (or could not be told): only then is a sign-out answered. */
+  publish(entry: string): Promise<void>;
   subscribe(receive: (entry: string) => void): void;
 }
 
@@ -301,7 +302,11 @@ class CookieSessionStore implements SessionStore {
       await this.#link.putField(this.#listKey, keyOf(entry.revocation), text, entry.until);
       await this.#link.publish(this.#channel, text);
     } else {
-      this.#siblings?.publish(JSON.stringify(entry));
+      // Here first, then the siblings: the answer waits until they have it too, so a replay of the
+      // cookie on a fresh connection (which may reach any worker) is refused.
+      this.#apply(entry);
+      await this.#siblings?.publish(JSON.stringify(entry));
+      return;
     }
     this.#apply(entry);
   }
