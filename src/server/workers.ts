@@ -23,7 +23,8 @@ import { stopOnSignals, type Stoppable, type Stopper } from './stopping.js';
  * - unsealed sessions (the codec's cache): a cache of what the cookie says, the same in every worker;
  * - revocations of cookie sessions (sign-out, back-channel logout): with Redis every worker reads
  *   them from Redis; without it a worker passes each one to the primary, which passes it to the
- *   others and keeps those still in force for a worker that starts later;
+ *   others and keeps those still in force for a worker that starts later; the sign-out waits for
+ *   the others to confirm, since the replayed cookie's next connection may go to any of them;
  * - login state: in the browser's cookies, so a callback may reach any worker;
  * - JWKS, discovery, the issuer's state and /ready: per worker, each fetching its own;
  * - metrics: per worker, summed by the primary at /metrics (prom-client's AggregatorRegistry).
@@ -76,6 +77,8 @@ export class Workers implements Stoppable {
   readonly #revocations = new Map<string, number>();
   readonly #started = new Map<Worker, number>();
   readonly #listening = new Set<Worker>();
+  /** Workers set up (they listen for messages): one not yet set up gets the revocations in its setup. */
+  readonly #setUp = new Set<Worker>();
   #everyListening = false;
   #stopping = false;
   #shortLives = 0;
@@ -147,6 +150,7 @@ export class Workers implements Stoppable {
   #received(worker: Worker, m: ToPrimary): void {
     switch (m.type) {
       case 'portcullis:hello':
+        this.#setUp.add(worker);
         this.#send(worker, { type: 'portcullis:setup', raw: this.#raw, identityJwtKeys: this.#identityJwtKeys, revocations: this.#liveRevocations() });
         break;
       case 'portcullis:listening':
@@ -166,9 +170,9 @@ export class Workers implements Stoppable {
         break;
       case 'portcullis:revoked': {
         const until = untilOf(m.entry);
-        if (until !== undefined && until > Date.now()) this.#revocations.set(m.entry, until);
-        const others = until !== undefined && until > Date.now() ? Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w !== worker && w.isConnected()) : [];
-        this.#relay(worker, m.ack, m.entry, others);
+        const live = until !== undefined && until > Date.now();
+        if (live) this.#revocations.set(m.entry, until);
+        this.#relay(worker, m.ack, m.entry, live ? [...this.#setUp].filter((w) => w !== worker && w.isConnected()) : []);
         break;
       }
       case 'portcullis:applied':
@@ -190,6 +194,8 @@ export class Workers implements Stoppable {
     const relay = { from, ack, waiting: new Set(others) };
     this.#relays.set(id, relay);
     for (const w of others) this.#send(w, { type: 'portcullis:revoked', entry, ack: id });
+    // The sender stops waiting after RELAY_WAIT_MS; so does this, for a worker that never answers.
+    setTimeout(() => this.#relays.delete(id), RELAY_WAIT_MS).unref();
     this.#settle(id);
   }
 
@@ -223,6 +229,7 @@ export class Workers implements Stoppable {
     const startedAt = this.#started.get(worker) ?? Date.now();
     this.#started.delete(worker);
     this.#listening.delete(worker);
+    this.#setUp.delete(worker);
     for (const [id, relay] of this.#relays) if (relay.waiting.delete(worker)) this.#settle(id);
     this.#alive.set(this.#listening.size);
     if (this.#stopping) {
