@@ -5,7 +5,7 @@ import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../src/config/validate.js';
 import { PortcullisError } from '../src/errors.js';
 import { classify, refreshEndsSession } from '../src/oidc/classify.js';
-import { identityFromClaims } from '../src/oidc/identity.js';
+import { claimAt, identityFromClaims, needsUserinfo } from '../src/oidc/identity.js';
 import { table } from './support/table.js';
 
 const P = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: false } as ProviderConfig;
@@ -37,6 +37,51 @@ test('claims → identity: subject, email, groups, username; email_verified=fals
       { user: 'u1', sub: 'a', email: 'm@x', groups: ['r'], preferredUsername: undefined }],
     [[{ sub: 'a', uid: '' }, undefined, { userIdClaim: 'uid' }], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],
   ], run);
+});
+
+test('a claim by its configured name: the whole name first, then a path of dot-separated keys (oauth2-proxy\'s reading)', () => {
+  const claims = {
+    sub: 'a',
+    realm_access: { roles: ['admin', 'ops'] },
+    resource_access: { portal: { roles: ['viewer'] } },
+    'https://example.com/groups': ['namespaced'],
+    'a.b': 'whole name',
+    a: { b: 'path', list: [{ c: 'in a list' }] },
+    empty: null,
+  };
+  table<string, unknown>([
+    ['sub', 'a'],
+    ['realm_access.roles', ['admin', 'ops']],
+    ['resource_access.portal.roles', ['viewer']],
+    // A namespaced claim (Auth0) is a claim of that whole name, dots and all.
+    ['https://example.com/groups', ['namespaced']],
+    // The whole name wins over the path that spells it.
+    ['a.b', 'whole name'],
+    ['realm_access.missing', undefined],
+    ['realm_access.roles.0', undefined],
+    ['a.list.0.c', undefined],
+    ['empty.x', undefined],
+    ['sub.length', undefined],
+    ['missing', undefined],
+    ['.', undefined],
+    ['realm_access.', undefined],
+    // Only the claims' own keys: nothing inherited from Object.prototype.
+    ['constructor', undefined],
+    ['a.constructor', undefined],
+    ['__proto__', undefined],
+  ], (name) => claimAt(claims, name));
+});
+
+test('nested claims in the identity: Keycloak\'s realm_access.roles as groups, a nested user id and email; userinfo is asked when the path is missing', () => {
+  const keycloak = { sub: 'k', realm_access: { roles: ['admin', 'offline_access'] }, ext: { uid: 'u-7', mail: 'k@x' } };
+  const p = { ...P, groupsClaim: 'realm_access.roles', userIdClaim: 'ext.uid', emailClaim: 'ext.mail' } as ProviderConfig;
+  assert.deepEqual(identityFromClaims(keycloak, undefined, p), { user: 'u-7', sub: 'k', email: 'k@x', groups: ['admin', 'offline_access'], preferredUsername: undefined });
+  // The path in userinfo when the ID token lacks it; the ID token's own value when it has it.
+  assert.deepEqual(identityFromClaims({ sub: 'k' }, { realm_access: { roles: ['from-userinfo'] } }, p).groups, ['from-userinfo']);
+  assert.equal(needsUserinfo({ sub: 'k', ext: { mail: 'k@x' } }, p), true, 'realm_access.roles is missing from the ID token');
+  assert.equal(needsUserinfo(keycloak, p), false);
+  // A routes_file rule's claim is read the same way, and kept under the name the rule gives it.
+  assert.deepEqual(identityFromClaims(keycloak, undefined, { ...p, keptClaims: ['realm_access.roles', 'ext'] }).claims, { 'realm_access.roles': ['admin', 'offline_access'] });
 });
 
 test('issuer failures are sorted by their code, and an unknown one is never "token invalid"', () => {

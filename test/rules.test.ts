@@ -14,6 +14,11 @@ import { ALICE, type Echoed } from './support/stack.js';
 const JSON_ACCEPT = { accept: 'application/json' };
 const BOB: DevAccount = { sub: 'bob-0002', email: 'bob@partner.test', email_verified: true, preferred_username: 'bob', groups: ['Domain Admins'] };
 const CAROL: DevAccount = { sub: 'carol-0003', email: 'carol@partner.test', email_verified: true, preferred_username: 'carol', groups: ['Domain'] };
+/** Keycloak's shape: roles nested under realm_access, no groups claim; and a namespaced claim (Auth0's shape). */
+const DAVE: DevAccount = {
+  sub: 'dave-0004', email: 'dave@example.com', email_verified: true, preferred_username: 'dave',
+  claims: { realm_access: { roles: ['ops', 'offline_access'] }, 'https://example.com/groups': ['namespaced-admins'] },
+};
 
 /** Polls `check` (bounded) until it returns true. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 6000): Promise<void> {
@@ -138,19 +143,24 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
   let spaced: InProcess;
   let idTokenPeers: Peers;
   let fromIdToken: InProcess;
+  let nested: InProcess;
+  let namespaced: InProcess;
   before(async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     // By default the dev issuer, like many, puts groups only in userinfo (the ID token has sub).
-    peers = await startPeers({ ports, accounts: [ALICE, BOB, CAROL] });
+    peers = await startPeers({ ports, accounts: [ALICE, BOB, CAROL, DAVE] });
     const { OAUTH2_PROXY_SCOPE: _scope, ...defaultScope } = peers.env;
     fromUserinfo = await startInProcess({ ...defaultScope, OAUTH2_PROXY_ALLOWED_GROUPS: 'admins' }, ports[0]);
     refusing = await startInProcess({ ...peers.env, OAUTH2_PROXY_ALLOWED_GROUPS: 'ops,auditors' }, ports[1]);
     spaced = await startInProcess({ ...peers.env, OAUTH2_PROXY_ALLOWED_GROUPS: 'Domain Admins' }, ports[2]);
     idTokenPeers = await startPeers({ issuerOptions: { claimsInIdToken: true } });
     fromIdToken = await startInProcess({ ...idTokenPeers.env, OAUTH2_PROXY_ALLOWED_GROUPS: 'devs' }, idTokenPeers.port);
+    // As an oauth2-proxy user configures Keycloak, and Auth0's namespaced claims.
+    nested = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_GROUPS_CLAIM: 'realm_access.roles', OAUTH2_PROXY_ALLOWED_GROUPS: 'ops' }, ports[3]);
+    namespaced = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_GROUPS_CLAIM: 'https://example.com/groups', OAUTH2_PROXY_ALLOWED_GROUPS: 'namespaced-admins' }, ports[4]);
   });
   after(async () => {
-    for (const p of [fromUserinfo, refusing, spaced, fromIdToken]) await p?.close();
+    for (const p of [fromUserinfo, refusing, spaced, fromIdToken, nested, namespaced]) await p?.close();
     await peers?.close();
     await idTokenPeers?.close();
   });
@@ -175,6 +185,28 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     assert.match(res.body, /not in a group allowed/);
     assert.match(res.body, /alice@example\.com/);
     assert.ok(refusing.logs.lines.some((l) => l.event === 'login_failed' && l.code === 'GROUP_NOT_ALLOWED'));
+  });
+
+  test('oidc_groups_claim=realm_access.roles (Keycloak): the nested roles are the groups, for allowed_groups and X-Forwarded-Groups; a user without them is refused', async () => {
+    peers.issuer.loginAs(DAVE.sub);
+    const b = new HttpBrowser();
+    const landed = await b.navigate(`${nested.url}/oauth2/start?rd=/`);
+    assert.equal(landed.status, 200, landed.body.slice(0, 300));
+    const seen = JSON.parse((await b.request(`${nested.url}/x`, { headers: JSON_ACCEPT })).body) as Echoed;
+    assert.equal(seen.headers['x-forwarded-groups'], 'ops,offline_access');
+    peers.issuer.loginAs(ALICE.sub);
+    const refused = await new HttpBrowser().navigate(`${nested.url}/oauth2/start?rd=/`);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /GROUP_NOT_ALLOWED/);
+  });
+
+  test('a namespaced claim (https://example.com/groups) is read by its whole name, dots and all', async () => {
+    peers.issuer.loginAs(DAVE.sub);
+    const b = new HttpBrowser();
+    assert.equal((await b.navigate(`${namespaced.url}/oauth2/start?rd=/`)).status, 200);
+    const seen = JSON.parse((await b.request(`${namespaced.url}/x`, { headers: JSON_ACCEPT })).body) as Echoed;
+    assert.equal(seen.headers['x-forwarded-groups'], 'namespaced-admins');
+    peers.issuer.loginAs(ALICE.sub);
   });
 
   test('group names keep their spaces: "Domain Admins" is not "Domain"', async () => {

@@ -30,7 +30,7 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
   const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
   if (!sub) throw new PortcullisError('NO_IDENTITY', { detail: 'no sub claim' });
 
-  const emailValue = claims[p.emailClaim];
+  const emailValue = claimAt(claims, p.emailClaim);
   const email = typeof emailValue === 'string' && emailValue !== '' ? emailValue : undefined;
   // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim).
   const verified = claims.email_verified;
@@ -38,7 +38,7 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
     throw new PortcullisError('EMAIL_UNVERIFIED', { detail: `email_verified=false for ${email}` });
   }
 
-  const userValue = claims[p.userIdClaim];
+  const userValue = claimAt(claims, p.userIdClaim);
   const user = typeof userValue === 'string' && userValue !== '' ? userValue : sub;
   const preferred = claims.preferred_username;
   // acr and auth_time describe the sign-in the trusted set (the verified ID token) vouches for;
@@ -50,7 +50,7 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
     user,
     sub,
     email,
-    groups: groupsOf(claims[p.groupsClaim]),
+    groups: groupsOf(claimAt(claims, p.groupsClaim)),
     preferredUsername: typeof preferred === 'string' && preferred !== '' ? preferred : undefined,
     ...(typeof acr === 'string' && acr !== '' ? { acr } : {}),
     ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime: Math.floor(authTime) } : {}),
@@ -63,7 +63,7 @@ function keptClaimsOf(claims: Claims, names: readonly string[]): Record<string, 
   const out: Record<string, string[]> = {};
   let any = false;
   for (const name of names) {
-    const v = claims[name];
+    const v = claimAt(claims, name);
     const list = (Array.isArray(v) ? v : [v]).filter((x) => (typeof x === 'string' && x !== '') || typeof x === 'number' || typeof x === 'boolean').map(String);
     if (list.length) { out[name] = list; any = true; }
   }
@@ -78,7 +78,24 @@ function groupsOf(v: unknown): string[] {
 
 /** True when the trusted claims lack something userinfo may have. */
 export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
-  return trusted[p.emailClaim] === undefined || trusted[p.groupsClaim] === undefined || (p.keptClaims?.some((c) => trusted[c] === undefined) ?? false);
+  return claimAt(trusted, p.emailClaim) === undefined || claimAt(trusted, p.groupsClaim) === undefined || (p.keptClaims?.some((c) => claimAt(trusted, c) === undefined) ?? false);
+}
+
+/**
+ * A claim by the name configured for it, as oauth2-proxy reads one: the whole name first (so a
+ * namespaced claim such as `https://example.com/groups` is found as it is), then, when there is no
+ * such claim, the name as a path of dot-separated keys into nested objects (Keycloak's
+ * `realm_access.roles`). No array indexes, as in oauth2-proxy. Only the claims' own keys count.
+ */
+export function claimAt(claims: Claims, name: string): unknown {
+  if (Object.hasOwn(claims, name)) return claims[name];
+  if (!name.includes('.')) return undefined;
+  let at: unknown = claims;
+  for (const key of name.split('.')) {
+    if (typeof at !== 'object' || at === null || Array.isArray(at) || !Object.hasOwn(at, key)) return undefined;
+    at = (at as Record<string, unknown>)[key];
+  }
+  return at;
 }
 
 /** The part of a session an identity fills: who, and how they signed in (route step-up reads acr, auth_time). */

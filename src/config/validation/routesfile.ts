@@ -184,7 +184,7 @@ function requirementsFrom(raw: unknown, fail: Say): Requirements | undefined {
     } else {
       for (const [name, v] of Object.entries(raw.claims)) {
         const values = scalarList(v);
-        if (!/^[A-Za-z0-9_:.$-]{1,100}$/.test(name)) fail(`require.claims.${name}`, name, 'a top-level claim name (letters, digits, _ : . $ -)');
+        if (!/^[A-Za-z0-9_:.$-]{1,100}$/.test(name)) fail(`require.claims.${name}`, name, 'a claim name, or a dot-separated path into nested claims (letters, digits, _ : . $ -)');
         else if (!values) fail(`require.claims.${name}`, v, 'a list of accepted values (strings, numbers or true/false), such as [eng, ops]');
         else claims.push({ name, values: new Set(values) });
       }
