@@ -238,6 +238,33 @@ describe('--workers 2 against the real issuer', () => {
   });
 });
 
+test('--workers 2: a revocation that reaches a worker in the same read as its setup is kept, not dropped', async () => {
+  const preload = new URL('./support/relay-same-tick.js', import.meta.url).href;
+  const stack = await startStack({
+    extraEnv: () => ({ OAUTH2_PROXY_WORKERS: '2', NODE_OPTIONS: `--import=${preload}`, PORTCULLIS_TEST_REVOKE_SUB: ALICE.sub }),
+  });
+  try {
+    await stack.proxy.waitForLog((l) => l.event === 'workers_listening');
+    const browser = new HttpBrowser();
+    await browser.navigate(`${stack.proxy.url}/oauth2/start?rd=/`);
+    const cookie = browser.cookieHeader(new URL(stack.proxy.url));
+    assert.match(cookie, /_oauth2_proxy=/, 'the login itself completes');
+    const from = stack.proxy.logs().length;
+    for (let i = 0; i < 10; i++) {
+      const r = await fresh(`${stack.proxy.url}/revoked/${i}`, { cookie });
+      assert.equal(r.status, 401, `request ${i}: every session of ${ALICE.sub} is revoked on every worker, got ${r.status}`);
+    }
+    const lines = stack.proxy.logs().slice(from);
+    for (let i = 0; i < 100 && lines.filter((l) => String(l.path).startsWith('/revoked/')).length < 10; i++) {
+      await sleep(50);
+      lines.splice(0, lines.length, ...stack.proxy.logs().slice(from));
+    }
+    assert.deepEqual([...new Set(lines.filter((l) => String(l.path).startsWith('/revoked/')).map((l) => l.worker))].sort(), [1, 2], 'both workers answered');
+  } finally {
+    await stack.close();
+  }
+});
+
 test('--workers 2 on a port already taken: the start fails with the single process\'s message, and no process is left', async () => {
   const taken = http.createServer();
   await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));

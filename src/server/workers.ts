@@ -171,7 +171,11 @@ export class Workers implements Stoppable {
       case 'portcullis:revoked': {
         const until = untilOf(m.entry);
         const live = until !== undefined && until > Date.now();
-        if (live) this.#revocations.set(m.entry, until);
+        if (live) {
+          this.#revocations.set(m.entry, until);
+          // Forgotten once past: else, with no worker restarting to read the list, it only grows.
+          if (this.#revocations.size % 256 === 0) this.#liveRevocations();
+        }
         this.#relay(worker, m.ack, m.entry, live ? [...this.#setUp].filter((w) => w !== worker && w.isConnected()) : []);
         break;
       }
@@ -289,14 +293,23 @@ function untilOf(entry: string): number | undefined {
  */
 class SiblingRelay implements SiblingProcesses {
   #receive?: (entry: string) => void;
-  readonly #early: string[];
+  readonly #early: string[] = [];
   readonly #pending = new Map<number, () => void>();
   #nextAck = 1;
   readonly #log: () => Logger | undefined;
 
-  constructor(inForce: string[], log: () => Logger | undefined) {
-    this.#early = [...inForce];
+  constructor(log: () => Logger | undefined) {
     this.#log = log;
+  }
+
+  /** The revocations in force when this worker was set up. */
+  inForce(entries: readonly string[]): void {
+    for (const e of entries) this.deliver(e, undefined);
+  }
+
+  /** The primary is gone: no confirmation will come, and no sign-out waits for one. */
+  releaseAll(): void {
+    for (const ack of [...this.#pending.keys()]) this.relayed(ack);
   }
 
   publish(entry: string): Promise<void> {
@@ -340,21 +353,20 @@ class SiblingRelay implements SiblingProcesses {
  * the primary is gone. `describe` words a start-up error as the single process would.
  */
 export async function runWorker(describe: (e: Error) => string): Promise<void> {
-  let relay: SiblingRelay | undefined;
   let log: Logger | undefined;
-  // Before the setup, a revocation needs no keeping: the setup's list, sent after it, holds it.
-  const deliver = (entry: string, ack: number | undefined): void => {
-    if (relay) relay.deliver(entry, ack);
-    else if (ack !== undefined) process.send?.({ type: 'portcullis:applied', ack } satisfies ToPrimary, undefined, () => undefined);
-  };
+  // Made before anything arrives: a revocation relayed in the same read as the setup is handled
+  // before code after an await runs, and must be kept (and only then confirmed), not dropped.
+  const relay = new SiblingRelay(() => log);
   let stopper: Stopper | undefined;
   let pendingStop: { now?: boolean } | undefined;
   const setup = await new Promise<Extract<ToWorker, { type: 'portcullis:setup' }>>((resolve) => {
     process.on('message', (m: unknown) => {
       if (!isMessage<ToWorker>(m)) return;
-      if (m.type === 'portcullis:setup') resolve(m);
-      else if (m.type === 'portcullis:revoked') deliver(m.entry, m.ack);
-      else if (m.type === 'portcullis:relayed') relay?.relayed(m.ack);
+      if (m.type === 'portcullis:setup') {
+        relay.inForce(m.revocations);
+        resolve(m);
+      } else if (m.type === 'portcullis:revoked') relay.deliver(m.entry, m.ack);
+      else if (m.type === 'portcullis:relayed') relay.relayed(m.ack);
       else if (m.type === 'portcullis:stop') {
         // Ctrl-C reaches every process of the group: a worker may be draining already.
         if (!stopper) pendingStop = m;
@@ -363,7 +375,6 @@ export async function runWorker(describe: (e: Error) => string): Promise<void> {
     });
     process.send!({ type: 'portcullis:hello' } satisfies ToPrimary);
   });
-  relay = new SiblingRelay(setup.revocations, () => log);
   const failed = (lines: string[]): void => {
     process.send!({ type: 'portcullis:failed', lines } satisfies ToPrimary, undefined, () => process.exit(2));
     // Should the primary be gone, exit all the same.
@@ -394,7 +405,10 @@ export async function runWorker(describe: (e: Error) => string): Promise<void> {
   const s = stopOnSignals(running, log);
   stopper = s;
   // The primary is gone (killed): no one hands this worker connections any more.
-  process.once('disconnect', () => { if (!s.stopping) s.stop('SIGTERM'); });
+  process.once('disconnect', () => {
+    relay.releaseAll();
+    if (!s.stopping) s.stop('SIGTERM');
+  });
   process.send!({ type: 'portcullis:listening', url: running.url } satisfies ToPrimary);
   if (pendingStop) s.stop('SIGTERM', pendingStop.now);
 }
