@@ -80,6 +80,13 @@ test('nested claims in the identity: Keycloak\'s realm_access.roles as groups, a
   assert.deepEqual(identityFromClaims({ sub: 'k' }, { realm_access: { roles: ['from-userinfo'] } }, p).groups, ['from-userinfo']);
   assert.equal(needsUserinfo({ sub: 'k', ext: { mail: 'k@x' } }, p), true, 'realm_access.roles is missing from the ID token');
   assert.equal(needsUserinfo(keycloak, p), false);
+  // Each source is read on its own, the verified one first (a merge of the two would lose or swap these).
+  assert.deepEqual(identityFromClaims({ sub: 'k', realm_access: { other: 1 } }, { realm_access: { roles: ['admin'] } }, p).groups, ['admin'],
+    'the ID token\'s realm_access without roles does not hide userinfo\'s');
+  assert.deepEqual(identityFromClaims({ sub: 'k', realm_access: { roles: ['viewer'] } }, { 'realm_access.roles': ['admin'] }, p).groups, ['viewer'],
+    'userinfo\'s claim of the whole dotted name never outranks the verified ID token\'s path');
+  assert.deepEqual(identityFromClaims({ sub: 'k', groups: null }, { groups: ['from-userinfo'] }, P).groups, ['from-userinfo'], 'null counts as missing');
+  assert.equal(needsUserinfo({ sub: 'k', email: 'k@x', groups: null }, P), true);
   // A routes_file rule's claim is read the same way, and kept under the name the rule gives it.
   assert.deepEqual(identityFromClaims(keycloak, undefined, { ...p, keptClaims: ['realm_access.roles', 'ext'] }).claims, { 'realm_access.roles': ['admin', 'offline_access'] });
 });

@@ -30,7 +30,10 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
   const sub = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
   if (!sub) throw new PortcullisError('NO_IDENTITY', { detail: 'no sub claim' });
 
-  const emailValue = claimAt(claims, p.emailClaim);
+  // Configured claims are looked up in each source on its own, the verified one first, as
+  // oauth2-proxy does: a merge would let one source's object hide the other's nested value.
+  const named = (name: string): unknown => claimIn(trusted, name) ?? (extra ? claimIn(extra, name) : undefined);
+  const emailValue = named(p.emailClaim);
   const email = typeof emailValue === 'string' && emailValue !== '' ? emailValue : undefined;
   // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim).
   const verified = claims.email_verified;
@@ -38,19 +41,19 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
     throw new PortcullisError('EMAIL_UNVERIFIED', { detail: `email_verified=false for ${email}` });
   }
 
-  const userValue = claimAt(claims, p.userIdClaim);
+  const userValue = named(p.userIdClaim);
   const user = typeof userValue === 'string' && userValue !== '' ? userValue : sub;
   const preferred = claims.preferred_username;
   // acr and auth_time describe the sign-in the trusted set (the verified ID token) vouches for;
   // userinfo says who the user is, not how they signed in.
   const acr = trusted.acr;
   const authTime = trusted.auth_time;
-  const kept = p.keptClaims?.length ? keptClaimsOf(claims, p.keptClaims) : undefined;
+  const kept = p.keptClaims?.length ? keptClaimsOf(named, p.keptClaims) : undefined;
   return {
     user,
     sub,
     email,
-    groups: groupsOf(claimAt(claims, p.groupsClaim)),
+    groups: groupsOf(named(p.groupsClaim)),
     preferredUsername: typeof preferred === 'string' && preferred !== '' ? preferred : undefined,
     ...(typeof acr === 'string' && acr !== '' ? { acr } : {}),
     ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime: Math.floor(authTime) } : {}),
@@ -59,11 +62,11 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
 }
 
 /** The named claims' values as strings (a string, number or boolean, or a list of them); others are left out. */
-function keptClaimsOf(claims: Claims, names: readonly string[]): Record<string, string[]> | undefined {
+function keptClaimsOf(named: (name: string) => unknown, names: readonly string[]): Record<string, string[]> | undefined {
   const out: Record<string, string[]> = {};
   let any = false;
   for (const name of names) {
-    const v = claimAt(claims, name);
+    const v = named(name);
     const list = (Array.isArray(v) ? v : [v]).filter((x) => (typeof x === 'string' && x !== '') || typeof x === 'number' || typeof x === 'boolean').map(String);
     if (list.length) { out[name] = list; any = true; }
   }
@@ -78,7 +81,7 @@ function groupsOf(v: unknown): string[] {
 
 /** True when the trusted claims lack something userinfo may have. */
 export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
-  return claimAt(trusted, p.emailClaim) === undefined || claimAt(trusted, p.groupsClaim) === undefined || (p.keptClaims?.some((c) => claimAt(trusted, c) === undefined) ?? false);
+  return claimIn(trusted, p.emailClaim) === undefined || claimIn(trusted, p.groupsClaim) === undefined || (p.keptClaims?.some((c) => claimIn(trusted, c) === undefined) ?? false);
 }
 
 /**
@@ -88,6 +91,7 @@ export function needsUserinfo(trusted: Claims, p: ProviderConfig): boolean {
  * `realm_access.roles`). No array indexes, as in oauth2-proxy. Only the claims' own keys count.
  */
 export function claimAt(claims: Claims, name: string): unknown {
+  // A whole name that holds null is found (null), as simplejson's CheckGet finds it.
   if (Object.hasOwn(claims, name)) return claims[name];
   if (!name.includes('.')) return undefined;
   let at: unknown = claims;
@@ -96,6 +100,11 @@ export function claimAt(claims: Claims, name: string): unknown {
     at = (at as Record<string, unknown>)[key];
   }
   return at;
+}
+
+/** A claim of one source, null counting as missing (oauth2-proxy then asks the next source). */
+function claimIn(claims: Claims, name: string): unknown {
+  return claimAt(claims, name) ?? undefined;
 }
 
 /** The part of a session an identity fills: who, and how they signed in (route step-up reads acr, auth_time). */
