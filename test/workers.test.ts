@@ -6,6 +6,7 @@ import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
 import { freePort, startProxy } from './support/proxy.js';
 import { ALICE, startStack, type Echoed, type Stack } from './support/stack.js';
+import { startRedis, type RedisServer } from './support/redis.js';
 import { table } from './support/table.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -237,6 +238,62 @@ describe('--workers 2 against the real issuer', () => {
     await stack.close();
   });
 });
+
+for (const [kind, storeEnv] of [
+  ['cookie sessions, revocations in Redis', {}],
+  ['Redis sessions', { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis' }],
+] as const) {
+  test(`--workers 2 with ${kind}: the sign-out waits until the other worker has it (Redis tells it too, but says nothing of when)`, async () => {
+    const redis: RedisServer = await startRedis();
+    const stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_WORKERS: '2', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url, ...storeEnv }) });
+    const pinned = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      await stack.proxy.waitForLog((l) => l.event === 'workers_listening');
+      // Each worker connects to Redis on its own: /ready, asked on fresh connections, until both say so.
+      let readyInARow = 0;
+      for (let i = 0; i < 200 && readyInARow < 6; i++) {
+        readyInARow = (await fresh(`${stack.proxy.url}/ready`)).status === 200 ? readyInARow + 1 : 0;
+        if (readyInARow === 0) await sleep(50);
+      }
+      assert.equal(readyInARow, 6, 'both workers ready');
+      const browser = new HttpBrowser();
+      assert.equal((await browser.navigate(`${stack.proxy.url}/oauth2/start?rd=/`)).status, 200);
+      const cookie = browser.cookieHeader(new URL(stack.proxy.url));
+      // Both workers have the session cached before it ends.
+      for (let i = 0; i < 6; i++) assert.equal((await fresh(`${stack.proxy.url}/warm/${i}`, { cookie })).status, 200);
+      const onPinned = (path: string): Promise<number> => new Promise((resolve, reject) => {
+        http.get(`${stack.proxy.url}${path}`, { agent: pinned, headers: { ...JSON_ACCEPT, cookie } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); }).on('error', reject);
+      });
+      const from = stack.proxy.logs().length;
+      assert.equal(await onPinned('/pinned'), 200);
+      let line: Record<string, unknown> | undefined;
+      for (let i = 0; i < 100 && !line; i++) {
+        line = stack.proxy.logs().slice(from).find((l) => l.path === '/pinned');
+        if (!line) await sleep(50);
+      }
+      const pids = new Map(stack.proxy.logs().filter((l) => l.event === 'worker_started').map((l) => [l.worker as number, l.pid as number]));
+      const other = pids.get(line!.worker === 1 ? 2 : 1)!;
+      process.kill(other, 'SIGSTOP');
+      const stoppedAt = Date.now();
+      const resumed = new Promise<void>((r) => setTimeout(() => { process.kill(other, 'SIGCONT'); r(); }, 700));
+      let status: number;
+      let waited: number;
+      try {
+        status = await onPinned('/oauth2/sign_out');
+        waited = Date.now() - stoppedAt;
+      } finally {
+        await resumed;
+      }
+      assert.equal(status, 302);
+      assert.ok(waited >= 650, `the sign-out was answered after ${waited} ms, while the other worker could not yet have dropped the session`);
+      for (let i = 0; i < 6; i++) assert.equal((await fresh(`${stack.proxy.url}/replay/${i}`, { cookie })).status, 401, `replay ${i}`);
+    } finally {
+      pinned.destroy();
+      await stack.close();
+      await redis.stop();
+    }
+  });
+}
 
 test('--workers 2: a revocation that reaches a worker in the same read as its setup is kept, not dropped', async () => {
   const preload = new URL('./support/relay-same-tick.js', import.meta.url).href;

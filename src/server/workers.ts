@@ -169,9 +169,11 @@ export class Workers implements Stoppable {
         else this.#log.error({ event: 'worker_start_failed', worker: worker.id, problems: m.lines }, 'a replacement worker could not start');
         break;
       case 'portcullis:revoked': {
+        // An entry with an end (a cookie session's revocation) is kept for workers that start later;
+        // one without (Redis sessions ended: they are gone from Redis) concerns only caches of now.
         const until = untilOf(m.entry);
-        const live = until !== undefined && until > Date.now();
-        if (live) {
+        const live = until === undefined || until > Date.now();
+        if (until !== undefined && live) {
           this.#revocations.set(m.entry, until);
           // Forgotten once past: else, with no worker restarting to read the list, it only grows.
           if (this.#revocations.size % 256 === 0) this.#liveRevocations();

@@ -7,7 +7,7 @@ import type { RedisConfig } from '../config/validation/sessionstore.js';
 import { digest, isSession, type Session } from './codec.js';
 import { cookieDomainFor, isChunkOf, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
 import { RedisLink, type KeyValue, type StoreHealth } from './redis.js';
-import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore } from './store.js';
+import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses } from './store.js';
 import { SessionWatchers } from './watchers.js';
 
 /** What the cookie carries in Redis mode: which session, and the key that opens it. */
@@ -53,7 +53,9 @@ export class RedisSessionStore implements SessionStore {
   /** Bumped whenever cached answers may have gone stale: a lookup begun before it is not cached. */
   #epoch = 0;
 
-  constructor(cookie: CookieConfig, passwords: SealPasswords, ttlMs: number, redis: RedisConfig, log: Logger, maxCached = 10_000) {
+  readonly #siblings?: SiblingProcesses;
+
+  constructor(cookie: CookieConfig, passwords: SealPasswords, ttlMs: number, redis: RedisConfig, log: Logger, siblings?: SiblingProcesses, maxCached = 10_000) {
     this.#cookie = cookie;
     this.#passwords = passwords;
     this.#newestPrefix = `Fe26.2*${passwords.sealId}*`;
@@ -67,6 +69,10 @@ export class RedisSessionStore implements SessionStore {
       lost: () => this.#forget(),
     });
     this.#kv = this.#link;
+    // Sibling workers hear of ended sessions from Redis too; through the primary's relay the
+    // sign-out also learns when they all have dropped their cached copies, and answers only then.
+    this.#siblings = siblings;
+    siblings?.subscribe((text) => this.#ended(text));
   }
 
   load(cookies: ReadonlyMap<string, string>, host?: string): LoadedSession | undefined | Promise<LoadedSession | undefined> {
@@ -208,7 +214,9 @@ export class RedisSessionStore implements SessionStore {
     if (ids.length === 0) return 0;
     const ended = await this.#kv.del(ids.map((id) => this.#sessionKey(id)));
     this.#drop(ids); // at once here, without waiting for our own message
-    await this.#kv.publish(this.#channel, JSON.stringify({ ids }));
+    const text = JSON.stringify({ ids });
+    await this.#kv.publish(this.#channel, text);
+    await this.#siblings?.publish(text);
     return ended;
   }
 

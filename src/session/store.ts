@@ -115,7 +115,7 @@ export function createSessionStore(cookie: CookieConfig, o: StoreOptions = {}): 
   const ttlMs = sessionTtlMs(cookie);
   const secrets = [cookie.secret, ...cookie.previousSecrets ?? []];
   if (o.sessionStore?.type === 'redis' && redis) {
-    return new RedisSessionStore(cookie, deriveSealPasswords(secrets, 'session-ticket'), ttlMs, redis, log);
+    return new RedisSessionStore(cookie, deriveSealPasswords(secrets, 'session-ticket'), ttlMs, redis, log, o.siblings);
   }
   return new CookieSessionStore(new SessionCodec(deriveSealPasswords(secrets, 'session'), ttlMs), cookie, redis ? { redis, log } : undefined, o.siblings);
 }
@@ -175,8 +175,10 @@ class CookieSessionStore implements SessionStore {
         synced: () => void this.#reloadShared(),
         lost: () => { this.#inStepSince = 0; },
       });
-    } else if (siblings) {
-      // With Redis every worker hears every revocation already; without it, the workers tell each other.
+    }
+    if (siblings) {
+      // The workers tell each other, with Redis too: its message reaches every worker, but only
+      // the primary's relay says when they all have it, and the sign-out waits for that.
       this.#siblings = siblings;
       siblings.subscribe((text) => this.#received(text));
     }
@@ -295,20 +297,19 @@ class CookieSessionStore implements SessionStore {
     return true;
   }
 
-  /** Remembers a revocation (here, and in Redis for every replica) and ends the connections it covers. */
+  /**
+   * Remembers a revocation (here, and in Redis for every replica) and ends the connections it
+   * covers. The sign-out is answered once this process's sibling workers have it too, since the
+   * replayed cookie's next connection may go to any of them; other replicas hear it from Redis.
+   */
   async #revoke(entry: RevocationEntry): Promise<void> {
+    const text = JSON.stringify(entry);
     if (this.#link) {
-      const text = JSON.stringify(entry);
       await this.#link.putField(this.#listKey, keyOf(entry.revocation), text, entry.until);
       await this.#link.publish(this.#channel, text);
-    } else {
-      // Here first, then the siblings: the answer waits until they have it too, so a replay of the
-      // cookie on a fresh connection (which may reach any worker) is refused.
-      this.#apply(entry);
-      await this.#siblings?.publish(JSON.stringify(entry));
-      return;
     }
     this.#apply(entry);
+    await this.#siblings?.publish(text);
   }
 
   #apply(entry: RevocationEntry): void {
