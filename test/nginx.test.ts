@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { DevAccount } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { startNginx, readmeNginxSnippet, type Nginx } from './support/nginx.js';
@@ -72,5 +73,76 @@ describe('forward-auth behind a real nginx, with the README\'s snippet as writte
     assert.equal(JSON.parse(refused.body).error, 'EMAIL_NOT_ALLOWED');
     const throughNginx = await new HttpBrowser().request(`${nginx.url}/oauth2/auth`, { headers: { cookie } });
     assert.equal(throughNginx.status, 404, 'the auth location is internal to nginx');
+  });
+});
+
+describe('a stricter rule for one location through a real nginx: the README\'s allowed_groups location, as written', () => {
+  const BOB: DevAccount = { sub: 'bob-0002', email: 'bob@partner.test', email_verified: true, preferred_username: 'bob', groups: ['devs'] };
+  let peers: Peers;
+  let proxy: InProcess;
+  let nginx: Nginx;
+  before(async () => {
+    const [nginxPort, proxyPort] = [await freePort(), await freePort()];
+    peers = await startPeers({ ports: [nginxPort], accounts: [ALICE, BOB] });
+    proxy = await startInProcess({
+      ...peers.env,
+      OAUTH2_PROXY_SET_XAUTHREQUEST: 'true',
+      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${nginxPort}/oauth2/callback`,
+    }, proxyPort);
+    const main = readmeNginxSnippet();
+    const locationAt = main.indexOf('    location / {');
+    assert.ok(locationAt > 0);
+    // The groups snippet goes where the README says: in the server block, before `location /`.
+    const server = `${main.slice(0, locationAt)}${readmeNginxSnippet('nginx-groups-snippet')}\n${main.slice(locationAt)}`
+      .replace('listen 80;', `listen 127.0.0.1:${nginxPort};`)
+      .replace('127.0.0.1:4180', `127.0.0.1:${proxyPort}`)
+      .replace('127.0.0.1:8080', new URL(peers.upstreamUrl).host);
+    nginx = await startNginx(server, nginxPort);
+  });
+  after(async () => {
+    await nginx?.stop();
+    await proxy?.close();
+    await peers?.close();
+  });
+
+  /** Signs in through nginx's sign-in page, starting from `path`. */
+  async function signIn(sub: string, path: string): Promise<HttpBrowser> {
+    peers.issuer.loginAs(sub);
+    const b = new HttpBrowser();
+    const page = await b.navigate(`${nginx.url}${path}`);
+    assert.equal(page.status, 200, page.body.slice(0, 200));
+    const start = /id="sign-in" href="([^"]+)"/.exec(page.body)?.[1]?.replace(/&amp;/g, '&');
+    assert.ok(start, 'the sign-in page links to /oauth2/start');
+    await b.navigate(new URL(start, nginx.url).href);
+    return b;
+  }
+
+  test('a member of admins reaches /admin/; a signed-in user outside it gets 403 there and still reaches /', async () => {
+    const alice = await signIn(ALICE.sub, '/admin/page');
+    const admin = await alice.request(`${nginx.url}/admin/page`, { headers: { accept: 'application/json' } });
+    assert.equal(admin.status, 200, admin.body.slice(0, 200));
+    assert.equal((JSON.parse(admin.body) as { url: string }).url, '/admin/page', 'the app served it');
+
+    const bob = await signIn(BOB.sub, '/');
+    assert.equal((await bob.request(`${nginx.url}/somewhere`, { headers: { accept: 'application/json' } })).status, 200, 'the global rules let bob in');
+    const refused = await bob.request(`${nginx.url}/admin/page`, { headers: { accept: 'application/json' } });
+    assert.equal(refused.status, 403, 'nginx answers 403 when /oauth2/auth does');
+    assert.ok(proxy.logs.lines.some((l) => l.event === 'forward_auth_denied' && l.code === 'GROUP_NOT_ALLOWED' && l.user === BOB.sub), 'the refusal is in the auth log');
+    peers.issuer.loginAs(ALICE.sub);
+  });
+
+  test('/oauth2/auth asked directly: the query adds to the global rules; no session is still 401, not 403', async () => {
+    const alice = await signIn(ALICE.sub, '/');
+    const cookie = alice.cookieHeader(new URL(nginx.url));
+    const ask = async (query: string, withCookie = true): Promise<number> =>
+      (await new HttpBrowser().request(`${proxy.url}/oauth2/auth${query}`, { headers: withCookie ? { cookie } : {} })).status;
+    assert.equal(await ask('?allowed_groups=admins'), 202);
+    assert.equal(await ask('?allowed_groups=ops,auditors'), 403);
+    assert.equal(await ask('?allowed_emails=alice@example.com'), 202);
+    assert.equal(await ask('?allowed_emails=bob@partner.test'), 403);
+    assert.equal(await ask('?allowed_email_domains=.example.com'), 202);
+    assert.equal(await ask('?allowed_email_domains=partner.test'), 403);
+    assert.equal(await ask('?allowed_groups=admins&allowed_email_domains=partner.test'), 403);
+    assert.equal(await ask('?allowed_groups=admins', false), 401);
   });
 });

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
+import { checkAuthQuery, parseAuthQuery } from '../access/authquery.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { checkRoute, stepUpChallenge, stepUpMet, stepUpShortfall, type RoutePolicies, type StepUp } from '../access/routepolicies.js';
 import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
@@ -241,6 +242,14 @@ export class AuthEndpoints {
     ctx.user = loaded.session.user;
     const verdict = this.#d.access.forSession(loaded.session);
     if (!verdict.allowed) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    // The reverse proxy's own further conditions for this location (?allowed_groups=…), as oauth2-proxy reads them.
+    const asked = ctx.search === '' ? undefined : parseAuthQuery(ctx.search);
+    const further = asked && checkAuthQuery(asked, loaded.session);
+    if (further && !further.allowed) {
+      if (ctx.trustedClient) return letIn();
+      this.#authLog.info({ event: 'forward_auth_denied', user: ctx.user, code: further.code, detail: further.detail }, 'refused by the /oauth2/auth query');
+      return sendError(ctx.req, ctx.out, new PortcullisError(further.code, { detail: further.detail }));
+    }
     const policies = this.#d.config.routePolicies;
     // A trusted client is let in anyway; with route rules, which may refuse this session, without
     // its identity (as when the global rules refuse it), never with an identity the rule would not pass.
