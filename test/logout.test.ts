@@ -121,6 +121,44 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
     assert.doesNotMatch(r.proxy.logs.lines.map((l) => JSON.stringify(l)).join('\n'), /eyJ[\w-]+\.[\w-]+\./);
   });
 
+  test('oauth2-proxy\'s own way: an rd (or X-Auth-Request-Redirect) on a whitelisted host with {id_token} is the issuer\'s logout URL, filled with the session\'s ID token', async () => {
+    const r = await rig({ env: (issuer) => ({ OAUTH2_PROXY_WHITELIST_DOMAINS: new URL(issuer.issuer).host }) });
+    const target = (proxyUrl: string): string =>
+      // The post-logout URI the issuer knows for this client (it refuses others).
+      `${r.issuer.endpoints.endSession}?id_token_hint={id_token}&post_logout_redirect_uri=${encodeURIComponent(`${proxyUrl}/oauth2/sign_out`)}&state=%2Fbye`;
+    for (const how of ['rd', 'header'] as const) {
+      const b = await loginThrough(r.proxy.url);
+      const s = await sessionIn(b);
+      const out = how === 'rd'
+        ? await b.request(`${r.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent(target(r.proxy.url))}`)
+        : await b.request(`${r.proxy.url}/oauth2/sign_out`, { headers: { 'x-auth-request-redirect': target(r.proxy.url) } });
+      assert.equal(out.status, 302, how);
+      const to = new URL(out.headers.location!);
+      assert.equal(to.origin + to.pathname, r.issuer.endpoints.endSession, `${how}: straight to the URL given, not a second logout of the proxy's own`);
+      assert.equal(to.searchParams.get('id_token_hint'), s.idToken, `${how}: {id_token} filled`);
+      assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${r.proxy.url}/oauth2/sign_out`);
+      assert.equal(to.searchParams.get('state'), '/bye');
+      assert.ok((out.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)), `${how}: the local session is cleared`);
+      assert.equal((await b.request(`${r.proxy.url}/x`, { headers: { accept: 'application/json', cookie: `_oauth2_proxy=${b.cookies().get('_oauth2_proxy') ?? ''}` } })).status, 401);
+    }
+    // The issuer's own end-session check takes the filled-in token: the browser follows it and is signed out there.
+    const b = await loginThrough(r.proxy.url);
+    const out = await b.request(`${r.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent(target(r.proxy.url))}`);
+    const atIssuer = await b.request(out.headers.location!);
+    assert.ok(atIssuer.status < 400, `the issuer accepted the id_token_hint (status ${atIssuer.status})`);
+    // On a host not whitelisted, nothing is filled in anywhere: the rd is refused as any other.
+    const other = await loginThrough(r.proxy.url);
+    const refused = await other.request(`${r.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent('https://evil.example/logout?t={id_token}')}`);
+    assert.doesNotMatch(refused.headers.location ?? '', /evil/);
+    assert.equal(new URL(refused.headers.location!).searchParams.get('state'), '/', 'the usual sign-out at the issuer, landing on /');
+    // nginx sets X-Auth-Request-Redirect to the request's own URI on /oauth2/ paths: never a target (it would loop).
+    const viaNginx = await loginThrough(r.proxy.url);
+    const own = await viaNginx.request(`${r.proxy.url}/oauth2/sign_out`, { headers: { 'x-auth-request-redirect': '/oauth2/sign_out' } });
+    assert.equal(new URL(own.headers.location!).origin + new URL(own.headers.location!).pathname, r.issuer.endpoints.endSession, 'the usual sign-out at the issuer');
+    assert.equal(new URL(own.headers.location!).searchParams.get('state'), '/');
+    assert.doesNotMatch(r.proxy.logs.lines.map((l) => JSON.stringify(l)).join('\n'), /eyJ[\w-]+\.[\w-]+\./, 'the token never reaches the log');
+  });
+
   test('a session too large for the cookie with its ID token is kept without it, and sign-out goes without id_token_hint', async () => {
     // Groups in the ID token as well (claimsInIdToken) make the token as large as the session.
     const groups = Array.from({ length: 200 }, (_, i) => `group-number-${String(i).padStart(5, '0')}`);

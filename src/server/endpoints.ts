@@ -202,7 +202,12 @@ export class AuthEndpoints {
     const loaded = ctx.session;
     // Back from the issuer, `state` is the rd sent with it; as untrusted as any rd.
     const returning = ctx.query.get('state');
-    const rd = safeRedirectPath(ctx.query.get('rd') ?? returning, '/', this.#d.config.whitelistDomains);
+    // rd, else X-Auth-Request-Redirect (oauth2-proxy's order). nginx sets that header to the
+    // request's own URI on every /oauth2/ path; pointing into the proxy's own paths, it names no
+    // page to land on, only a loop.
+    const header = ctx.req.headers['x-auth-request-redirect'];
+    const fromHeader = typeof header === 'string' && !isOwnPath(header, this.#d.config.proxyPrefix, ctx.req.headers.host) ? header : undefined;
+    const rd = safeRedirectPath(ctx.query.get('rd') ?? fromHeader ?? returning, '/', this.#d.config.whitelistDomains);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
@@ -210,6 +215,9 @@ export class AuthEndpoints {
     this.#authLog.info({ event: 'sign_out', user: s.user }, 'sign out');
     const { backendLogoutUrl } = this.#d.config.provider;
     if (backendLogoutUrl) await backendLogout(backendLogoutUrl, s.idToken, this.#d.log, s.user);
+    // oauth2-proxy's own way to sign out at the issuer: an rd (on a whitelisted host) with
+    // `{id_token}` in it, filled with the session's ID token. That rd is the issuer's logout already.
+    if (rd.includes(ID_TOKEN_PLACEHOLDER)) return redirect(ctx.out, s.idToken ? rd.replaceAll(ID_TOKEN_PLACEHOLDER, s.idToken) : rd, cookies);
     const clients = this.#d.issuer.clients;
     const callback = this.#redirectUri(ctx.req);
     // Never to the issuer twice: a browser that comes back with a session still on (a cookie this
@@ -378,6 +386,24 @@ export class AuthEndpoints {
     const host = requestHost(req, this.#d.config);
     return host && `${requestScheme(req, this.#d.config)}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
+}
+
+/** oauth2-proxy's placeholder for the session's ID token in a sign-out rd (and backend_logout_url). */
+const ID_TOKEN_PLACEHOLDER = '{id_token}';
+
+/**
+ * A path under the proxy's own prefix (`/oauth2/…`), alone or in a URL on the host the request came
+ * to (nginx's `$scheme://$host$request_uri`): a redirect there after sign-out would loop.
+ */
+function isOwnPath(target: string, prefix: string, host: string | undefined): boolean {
+  let path = target;
+  if (!target.startsWith('/') || target.startsWith('//')) {
+    let url: URL;
+    try { url = new URL(target); } catch { return false; }
+    if (host === undefined || url.host !== host.toLowerCase()) return false;
+    path = url.pathname;
+  }
+  return path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
 }
 
 /**
