@@ -370,3 +370,40 @@ describe('rd, X-Auth-Request-Redirect and the sign-out target with whitelist_dom
     }
   });
 });
+
+describe('the callback URL built from the request (redirect_url unset): https while cookies are Secure, as in oauth2-proxy', () => {
+  let peers: Peers;
+  let secure: InProcess;
+  let plain: InProcess;
+  before(async () => {
+    peers = await startPeers();
+    const { OAUTH2_PROXY_COOKIE_SECURE: _secure, ...env } = peers.env;
+    // cookie_secure left at its default (true); no reverse_proxy: the load balancer in front is not trusted.
+    secure = await startInProcess(env);
+    plain = await startInProcess({ ...env, OAUTH2_PROXY_COOKIE_SECURE: 'false' });
+  });
+  after(async () => { await secure?.close(); await plain?.close(); await peers?.close(); });
+
+  const callbackFor = async (p: InProcess, host: string): Promise<string | null> => {
+    const res = await new HttpBrowser().request(`${p.url}/oauth2/start?rd=/x`, { headers: { host, 'x-forwarded-proto': 'http' } });
+    assert.equal(res.status, 302, res.body.slice(0, 200));
+    return new URL(res.headers.location!).searchParams.get('redirect_uri');
+  };
+
+  test('a public host behind a TLS-ending load balancer gets an https callback; loopback hosts and cookie_secure=false keep the request\'s scheme', async () => {
+    const rows: Array<[InProcess, string, string]> = [
+      [secure, 'app.example.com', 'https://app.example.com/oauth2/callback'],
+      [secure, 'app.example.com:8443', 'https://app.example.com:8443/oauth2/callback'],
+      [secure, '127.0.0.1:4180', 'http://127.0.0.1:4180/oauth2/callback'],
+      [secure, 'localhost:4180', 'http://localhost:4180/oauth2/callback'],
+      [secure, '[::1]:4180', 'http://[::1]:4180/oauth2/callback'],
+      [plain, 'app.example.com', 'http://app.example.com/oauth2/callback'],
+    ];
+    const failures: string[] = [];
+    for (const [p, host, expected] of rows) {
+      const got = await callbackFor(p, host);
+      if (got !== expected) failures.push(`${p === secure ? 'secure' : 'plain'} ${host} → ${got}, expected ${expected}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+});

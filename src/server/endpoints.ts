@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { checkAuthQuery, parseAuthQuery } from '../access/authquery.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { checkRoute, stepUpChallenge, stepUpMet, stepUpShortfall, type RoutePolicies, type StepUp } from '../access/routepolicies.js';
-import { safeRedirectPath, type AllowedDomains } from '../access/redirect.js';
+import { safeRedirectPath, splitHostPort, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
+import { isLoopbackHost } from '../config/values.js';
 import { PortcullisError } from '../errors.js';
 import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
 import { beginLogin, completeLogin, loginRequestFrom, sessionFields, tokenNeeds, type LoginResult } from '../oidc/flow.js';
@@ -378,13 +379,19 @@ export class AuthEndpoints {
 
   /**
    * An absolute redirect_url as configured; else (unset, or the path alone) built from the request
-   * as oauth2-proxy does: its scheme and host, or those a trusted load balancer forwarded.
+   * as oauth2-proxy does: its host, or the one a trusted load balancer forwarded, and `https`
+   * whenever cookies are Secure (the default) and the host is not a loopback one, whatever the hop
+   * before said. Behind a load balancer that ends TLS and is not in trusted_proxy_ips the request
+   * is plain http, and a Secure login cookie never comes back to an http callback there (browsers
+   * keep Secure cookies over http for loopback hosts only, so those keep the request's scheme).
    */
   #redirectUri(req: IncomingMessage): string | undefined {
     const configured = this.#d.config.provider.redirectUrl;
     if (configured) return configured.href;
     const host = requestHost(req, this.#d.config);
-    return host && `${requestScheme(req, this.#d.config)}://${host}${this.#d.config.proxyPrefix}/callback`;
+    const secureOnly = this.#d.config.cookie.secure && host !== undefined && !isLoopbackHost(splitHostPort(host).host);
+    const scheme = secureOnly ? 'https' : requestScheme(req, this.#d.config);
+    return host && `${scheme}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
 }
 
