@@ -10,7 +10,7 @@ import { parseListenAddress, validateConfig } from '../src/config/validate.js';
 import { parseBool, parseDuration, parseList } from '../src/config/values.js';
 import { startProxy } from './support/proxy.js';
 import { table } from './support/table.js';
-import { BASE_ENV } from './support/config.js';
+import { BASE_ENV, validateEnv } from './support/config.js';
 
 test('booleans are read as oauth2-proxy users write them', () => {
   table([
@@ -91,7 +91,7 @@ test('defaults follow oauth2-proxy where it is safe, and are safe where it is no
   assert.equal(c.passHostHeader, true);
   assert.equal(c.passUserHeaders, true);
   assert.equal(c.passAccessToken, false);
-  assert.equal(c.provider.userIdClaim, 'sub');
+  assert.equal(c.provider.emailClaim, 'email');
 });
 
 test('every problem is reported at once, naming the variable, the value (secrets masked) and the expected form', () => {
@@ -205,4 +205,19 @@ test('flags and a .env file configure bin/portcullis too (--env-file)', async ()
   } finally {
     await p.stop();
   }
+});
+
+test('user_id_claim is oauth2-proxy\'s deprecated name of oidc_email_claim: it names the email claim while that is left at email, never X-Forwarded-User', () => {
+  const at = (env: Record<string, string>): string | string[] => {
+    const v = validateEnv(env);
+    return v.ok ? [v.config.provider.emailClaim, ...v.warnings.filter((w) => w.includes('USER_ID_CLAIM'))] : v.errors;
+  };
+  table<Record<string, string>, string | string[]>([
+    [{}, ['email']],
+    [{ OAUTH2_PROXY_USER_ID_CLAIM: 'email' }, ['email']],
+    [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn' }, ['upn', 'OAUTH2_PROXY_USER_ID_CLAIM is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM: the email is read from the "upn" claim; X-Forwarded-User stays the subject']],
+    [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'email' }, ['upn', 'OAUTH2_PROXY_USER_ID_CLAIM is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM: the email is read from the "upn" claim; X-Forwarded-User stays the subject']],
+    [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'mail' }, ['mail', 'OAUTH2_PROXY_USER_ID_CLAIM=upn is ignored: it is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM, which is set (mail)']],
+    [{ OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'mail' }, ['mail']],
+  ], at);
 });

@@ -8,7 +8,7 @@ import { classify, refreshEndsSession } from '../src/oidc/classify.js';
 import { claimAt, identityFromClaims, needsUserinfo } from '../src/oidc/identity.js';
 import { table } from './support/table.js';
 
-const P = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: false } as ProviderConfig;
+const P = { emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: false } as ProviderConfig;
 
 test('claims → identity: subject, email, groups, username; email_verified=false refused unless allowed', () => {
   const run = ([trusted, extra, p]: [Record<string, unknown>, Record<string, unknown> | undefined, Partial<ProviderConfig>?]): unknown => {
@@ -33,9 +33,9 @@ test('claims → identity: subject, email, groups, username; email_verified=fals
     [[{ sub: 'a', email: 'a@x', email_verified: false }, undefined, { allowUnverifiedEmail: true }],
       { user: 'a', sub: 'a', email: 'a@x', groups: [], preferredUsername: undefined }],
     [[{ sub: 'a', email_verified: false }, undefined], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],
-    [[{ sub: 'a', mail: 'm@x', roles: ['r', 3, ''], uid: 'u1' }, undefined, { emailClaim: 'mail', groupsClaim: 'roles', userIdClaim: 'uid' }],
-      { user: 'u1', sub: 'a', email: 'm@x', groups: ['r'], preferredUsername: undefined }],
-    [[{ sub: 'a', uid: '' }, undefined, { userIdClaim: 'uid' }], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],
+    // The user (X-Forwarded-User) is the subject whatever other claims say, as in oauth2-proxy.
+    [[{ sub: 'a', mail: 'm@x', roles: ['r', 3, ''], uid: 'u1' }, undefined, { emailClaim: 'mail', groupsClaim: 'roles' }],
+      { user: 'a', sub: 'a', email: 'm@x', groups: ['r'], preferredUsername: undefined }],
   ], run);
 });
 
@@ -72,10 +72,10 @@ test('a claim by its configured name: the whole name first, then a path of dot-s
   ], (name) => claimAt(claims, name));
 });
 
-test('nested claims in the identity: Keycloak\'s realm_access.roles as groups, a nested user id and email; userinfo is asked when the path is missing', () => {
+test('nested claims in the identity: Keycloak\'s realm_access.roles as groups, a nested email; userinfo is asked when the path is missing', () => {
   const keycloak = { sub: 'k', realm_access: { roles: ['admin', 'offline_access'] }, ext: { uid: 'u-7', mail: 'k@x' } };
-  const p = { ...P, groupsClaim: 'realm_access.roles', userIdClaim: 'ext.uid', emailClaim: 'ext.mail' } as ProviderConfig;
-  assert.deepEqual(identityFromClaims(keycloak, undefined, p), { user: 'u-7', sub: 'k', email: 'k@x', groups: ['admin', 'offline_access'], preferredUsername: undefined });
+  const p = { ...P, groupsClaim: 'realm_access.roles', emailClaim: 'ext.mail' } as ProviderConfig;
+  assert.deepEqual(identityFromClaims(keycloak, undefined, p), { user: 'k', sub: 'k', email: 'k@x', groups: ['admin', 'offline_access'], preferredUsername: undefined });
   // The path in userinfo when the ID token lacks it; the ID token's own value when it has it.
   assert.deepEqual(identityFromClaims({ sub: 'k' }, { realm_access: { roles: ['from-userinfo'] } }, p).groups, ['from-userinfo']);
   assert.equal(needsUserinfo({ sub: 'k', ext: { mail: 'k@x' } }, p), true, 'realm_access.roles is missing from the ID token');

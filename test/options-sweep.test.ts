@@ -206,7 +206,7 @@ const CASES: Readonly<Record<string, Case>> = {
   upstream: { value: ['http://127.0.0.1:8081/', 'http://127.0.0.1:8082/api/'], read: (c) => c.upstreams.map((u) => [u.path, u.url.href]), expect: [['/', 'http://127.0.0.1:8081/'], ['/api/', 'http://127.0.0.1:8082/api/']] },
   'upstream-timeout': { value: '5s', read: (c) => c.upstreamTimeoutMs, expect: 5000 },
   'use-system-trust-store': { value: 'true', with: { OAUTH2_PROXY_PROVIDER_CA_FILES: caFile }, read: (c) => (c.provider.caCertificates?.length ?? 0) > 1, expect: true },
-  'user-id-claim': { value: 'email', read: (c) => c.provider.userIdClaim, expect: 'email' },
+  'user-id-claim': { value: 'upn', read: (c) => c.provider.emailClaim, expect: 'upn' },
   'validate-url': { value: 'https://hydra.example.com/userinfo', read: (c) => c.provider.userinfoUrl?.href, expect: 'https://hydra.example.com/userinfo' },
   'whitelist-domain': { value: ['.example.com', 'other.example.org:8443'], read: (c) => [c.whitelistDomains.allows('app.example.com', ''), c.whitelistDomains.allows('other.example.org', '8443'), c.whitelistDomains.allows('evil.example.net', '')], expect: [true, true, false] },
 };

@@ -19,6 +19,8 @@ const DAVE: DevAccount = {
   sub: 'dave-0004', email: 'dave@example.com', email_verified: true, preferred_username: 'dave',
   claims: { realm_access: { roles: ['ops', 'offline_access'] }, 'https://example.com/groups': ['namespaced-admins'] },
 };
+/** Azure's shape: the work address in upn, the email claim something else. */
+const ERIN: DevAccount = { sub: 'erin-0005', email: 'erin@personal.test', email_verified: true, claims: { upn: 'erin@example.com' } };
 
 /** Polls `check` (bounded) until it returns true. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 6000): Promise<void> {
@@ -145,10 +147,11 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
   let fromIdToken: InProcess;
   let nested: InProcess;
   let namespaced: InProcess;
+  let upn: InProcess;
   before(async () => {
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     // By default the dev issuer, like many, puts groups only in userinfo (the ID token has sub).
-    peers = await startPeers({ ports, accounts: [ALICE, BOB, CAROL, DAVE] });
+    peers = await startPeers({ ports, accounts: [ALICE, BOB, CAROL, DAVE, ERIN] });
     const { OAUTH2_PROXY_SCOPE: _scope, ...defaultScope } = peers.env;
     fromUserinfo = await startInProcess({ ...defaultScope, OAUTH2_PROXY_ALLOWED_GROUPS: 'admins' }, ports[0]);
     refusing = await startInProcess({ ...peers.env, OAUTH2_PROXY_ALLOWED_GROUPS: 'ops,auditors' }, ports[1]);
@@ -158,9 +161,11 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     // As an oauth2-proxy user configures Keycloak, and Auth0's namespaced claims.
     nested = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_GROUPS_CLAIM: 'realm_access.roles', OAUTH2_PROXY_ALLOWED_GROUPS: 'ops' }, ports[3]);
     namespaced = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_GROUPS_CLAIM: 'https://example.com/groups', OAUTH2_PROXY_ALLOWED_GROUPS: 'namespaced-admins' }, ports[4]);
+    // An oauth2-proxy configuration for Azure: the deprecated user_id_claim names the email claim.
+    upn = await startInProcess({ ...peers.env, OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_EMAIL_DOMAINS: 'example.com' }, ports[5]);
   });
   after(async () => {
-    for (const p of [fromUserinfo, refusing, spaced, fromIdToken, nested, namespaced]) await p?.close();
+    for (const p of [fromUserinfo, refusing, spaced, fromIdToken, nested, namespaced, upn]) await p?.close();
     await peers?.close();
     await idTokenPeers?.close();
   });
@@ -206,6 +211,17 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     assert.equal((await b.navigate(`${namespaced.url}/oauth2/start?rd=/`)).status, 200);
     const seen = JSON.parse((await b.request(`${namespaced.url}/x`, { headers: JSON_ACCEPT })).body) as Echoed;
     assert.equal(seen.headers['x-forwarded-groups'], 'namespaced-admins');
+    peers.issuer.loginAs(ALICE.sub);
+  });
+
+  test('user_id_claim=upn (oauth2-proxy\'s deprecated name of oidc_email_claim): upn is the email email_domains checks and X-Forwarded-Email carries; X-Forwarded-User stays the subject', async () => {
+    peers.issuer.loginAs(ERIN.sub);
+    const b = new HttpBrowser();
+    const landed = await b.navigate(`${upn.url}/oauth2/start?rd=/`);
+    assert.equal(landed.status, 200, landed.body.slice(0, 300));
+    const seen = JSON.parse((await b.request(`${upn.url}/x`, { headers: JSON_ACCEPT })).body) as Echoed;
+    assert.equal(seen.headers['x-forwarded-email'], 'erin@example.com');
+    assert.equal(seen.headers['x-forwarded-user'], ERIN.sub);
     peers.issuer.loginAs(ALICE.sub);
   });
 

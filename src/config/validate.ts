@@ -83,7 +83,6 @@ export interface ProviderConfig {
   readonly scope: string;
   readonly emailClaim: string;
   readonly groupsClaim: string;
-  readonly userIdClaim: string;
   readonly allowUnverifiedEmail: boolean;
   /** Sent with every login when set: prompt (or, without it, the legacy approval_prompt) and acr_values. */
   readonly prompt?: string;

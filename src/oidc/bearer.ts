@@ -89,7 +89,7 @@ export class BearerTokens {
   constructor(o: BearerOptions) {
     this.#o = o;
     // Extra issuers' tokens are read with the standard claim names, as oauth2-proxy reads them.
-    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', userIdClaim: 'sub', allowUnverifiedEmail: o.provider.allowUnverifiedEmail, keptClaims: o.provider.keptClaims };
+    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: o.provider.allowUnverifiedEmail, keptClaims: o.provider.keptClaims };
     this.#extra = new Map(o.extraIssuers.map((x) => [x.issuer, extraVerifier(x, standard)]));
   }
 

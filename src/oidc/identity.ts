@@ -18,7 +18,7 @@ export interface Identity {
 type Claims = Readonly<Record<string, unknown>>;
 
 /** What identityFromClaims reads of the provider configuration. */
-export type ClaimNames = Pick<ProviderConfig, 'emailClaim' | 'groupsClaim' | 'userIdClaim' | 'allowUnverifiedEmail' | 'keptClaims'>;
+export type ClaimNames = Pick<ProviderConfig, 'emailClaim' | 'groupsClaim' | 'allowUnverifiedEmail' | 'keptClaims'>;
 
 /**
  * Turns claims into the identity the proxy forwards. `trusted` is the claim set we verified (the
@@ -41,8 +41,8 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
     throw new PortcullisError('EMAIL_UNVERIFIED', { detail: `email_verified=false for ${email}` });
   }
 
-  const userValue = named(p.userIdClaim);
-  const user = typeof userValue === 'string' && userValue !== '' ? userValue : sub;
+  // X-Forwarded-User is the subject, as in oauth2-proxy (whose user_id_claim names the email claim).
+  const user = sub;
   const preferred = claims.preferred_username;
   // acr and auth_time describe the sign-in the trusted set (the verified ID token) vouches for;
   // userinfo says who the user is, not how they signed in.

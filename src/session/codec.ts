@@ -11,7 +11,7 @@ export interface Session {
   readonly v: 1;
   /** Random id of this login, the handle sign-out revokes. Sessions sealed before it existed lack it. */
   readonly sid?: string;
-  /** The value sent as X-Forwarded-User (the subject unless user_id_claim says otherwise). */
+  /** The value sent as X-Forwarded-User: the subject (sessions sealed before that may hold another claim's value). */
   readonly user: string;
   readonly sub: string;
   /** The issuer's session id (the ID token's `sid`), the handle of back-channel logout. */

@@ -126,9 +126,8 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     userinfoUrl: validateUrl ?? profileUrl,
     jwksUrl,
     scope,
-    emailClaim: r.str('oidc_email_claim') || defaultOf('oidc_email_claim'),
+    emailClaim: emailClaim(r),
     groupsClaim: r.str('oidc_groups_claim') || defaultOf('oidc_groups_claim'),
-    userIdClaim: r.str('user_id_claim') || defaultOf('user_id_claim'),
     allowUnverifiedEmail: r.bool('insecure_oidc_allow_unverified_email'),
     prompt: prompts.length ? prompts.join(' ') : undefined,
     approvalPrompt: approvalPrompt || undefined,
@@ -220,4 +219,21 @@ function publicKeyFiles(r: OptionReader, o: { handGiven: boolean; jwksUrl: boole
     }
   }
   return keys;
+}
+
+/**
+ * The email claim, with oauth2-proxy's reading of its deprecated user_id_claim: a claim other than
+ * `email` there names the email claim while oidc_email_claim is `email` (oauth2-proxy's
+ * newProviderDataFromConfig). It never changes X-Forwarded-User, which is the subject, as there.
+ */
+function emailClaim(r: OptionReader): string {
+  const named = r.str('oidc_email_claim') || defaultOf('oidc_email_claim');
+  const legacy = r.str('user_id_claim');
+  if (!legacy || legacy === 'email') return named;
+  if (named !== 'email') {
+    r.warnings.push(`OAUTH2_PROXY_USER_ID_CLAIM=${legacy} is ignored: it is oauth2-proxy's deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM, which is set (${named})`);
+    return named;
+  }
+  r.warnings.push(`OAUTH2_PROXY_USER_ID_CLAIM is oauth2-proxy's deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM: the email is read from the ${JSON.stringify(legacy)} claim; X-Forwarded-User stays the subject`);
+  return legacy;
 }
