@@ -71,6 +71,13 @@ describe('forward-auth behind a real nginx, with the README\'s snippet as writte
     const refused = await new HttpBrowser().request(`${stricter.url}/oauth2/auth`, { headers: { cookie, accept: 'application/json' } });
     assert.equal(refused.status, 403);
     assert.equal(JSON.parse(refused.body).error, 'EMAIL_NOT_ALLOWED');
+    // /oauth2/userinfo: the same session, shown only where the rules let it in.
+    const info = await new HttpBrowser().request(`${proxy.url}/oauth2/userinfo`, { headers: { cookie, accept: 'application/json' } });
+    assert.equal(info.status, 200);
+    assert.deepEqual(JSON.parse(info.body), { user: ALICE.sub, email: ALICE.email, groups: ['admins', 'devs'], preferredUsername: 'alice' });
+    const infoRefused = await new HttpBrowser().request(`${stricter.url}/oauth2/userinfo`, { headers: { cookie, accept: 'application/json' } });
+    assert.equal(infoRefused.status, 403, 'a session the rules refuse is not shown as signed in');
+    assert.equal(JSON.parse(infoRefused.body).error, 'EMAIL_NOT_ALLOWED');
     const throughNginx = await new HttpBrowser().request(`${nginx.url}/oauth2/auth`, { headers: { cookie } });
     assert.equal(throughNginx.status, 404, 'the auth location is internal to nginx');
   });

@@ -222,6 +222,8 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     const seen = JSON.parse((await b.request(`${upn.url}/x`, { headers: JSON_ACCEPT })).body) as Echoed;
     assert.equal(seen.headers['x-forwarded-email'], 'erin@example.com');
     assert.equal(seen.headers['x-forwarded-user'], ERIN.sub);
+    // /oauth2/userinfo in oauth2-proxy's shape: no groups, no preferred username, so neither key.
+    assert.deepEqual(JSON.parse((await b.request(`${upn.url}/oauth2/userinfo`, { headers: JSON_ACCEPT })).body), { user: ERIN.sub, email: 'erin@example.com' });
     peers.issuer.loginAs(ALICE.sub);
   });
 

@@ -234,7 +234,16 @@ export class AuthEndpoints {
     if (!loaded) return sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     const s = loaded.session;
     ctx.user = s.user;
-    sendJson(ctx.out, 200, { user: s.user, email: s.email ?? null, groups: s.groups, preferredUsername: s.preferredUsername ?? null }, loaded.cookies);
+    // A session the rules refuse now (a stricter configuration since it began) is not shown as signed in.
+    const verdict = this.#d.access.forSession(s);
+    if (!verdict.allowed) return sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    // oauth2-proxy's shape: email always a string, groups and preferredUsername only when there are some.
+    sendJson(ctx.out, 200, {
+      user: s.user,
+      email: s.email ?? '',
+      ...(s.groups.length ? { groups: s.groups } : {}),
+      ...(s.preferredUsername ? { preferredUsername: s.preferredUsername } : {}),
+    }, loaded.cookies);
   }
 
   /**
