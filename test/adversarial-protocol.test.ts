@@ -146,13 +146,15 @@ const ID_TOKEN_ROWS: readonly Row[] = [
   // OIDC Core 5.3.2: userinfo for another subject than the ID token's MUST NOT be used. The ID token
   // (checked) still says who signed in; the claims only userinfo has (email, groups) are left out.
   {
-    name: 'another subject, re-signed with the issuer\'s key: that subject, without the real one\'s userinfo claims',
-    hooks: { token: resigned((c) => ({ ...c, sub: 'someone-else' })) }, status: 200, seen: { user: 'someone-else' },
+    // The dev issuer, like many, gives the email in userinfo only: without the real one's userinfo
+    // claims the login has no email, and a login needs one (as in oauth2-proxy).
+    name: 'another subject, re-signed with the issuer\'s key: that subject, without the real one\'s userinfo claims (so no email)',
+    hooks: { token: resigned((c) => ({ ...c, sub: 'someone-else' })) }, status: 403, code: 'EMAIL_MISSING',
   },
   {
-    name: 'userinfo answering for another subject: the ID token\'s subject, userinfo unused',
+    name: 'userinfo answering for another subject: unused, so not mallory\'s email but none',
     hooks: { userinfo: async (a) => ({ ...a, body: JSON.stringify({ ...JSON.parse(a.body) as object, sub: 'someone-else', email: 'mallory@evil.example' }) }) },
-    status: 200, seen: { user: ALICE.sub },
+    status: 403, code: 'EMAIL_MISSING',
   },
 ];
 

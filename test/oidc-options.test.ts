@@ -208,9 +208,15 @@ describe('skip_claims_from_profile_url', () => {
   test('userinfo fills what the ID token lacks (email here) unless the option says not to', async () => {
     const asks = await rig({});
     assert.equal((await sessionIn(await loginThrough(asks.proxy.url))).email, 'rita@example.com');
+    // Only what the verified ID token says, and it has the subject alone: no email, so no login (as in oauth2-proxy).
     const skips = await rig({ env: { OAUTH2_PROXY_SKIP_CLAIMS_FROM_PROFILE_URL: 'true' } });
-    const s = await sessionIn(await loginThrough(skips.proxy.url));
-    assert.deepEqual([s.sub, s.email, s.groups], ['rig-user-1', undefined, []], 'only what the verified ID token says');
+    const refused = await new HttpBrowser().navigate(`${skips.proxy.url}/oauth2/start?rd=/`);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /EMAIL_MISSING/);
+    // With the email in the ID token itself (claimsInIdToken), the login holds without userinfo.
+    const inToken = await rig({ env: { OAUTH2_PROXY_SKIP_CLAIMS_FROM_PROFILE_URL: 'true' }, issuer: { claimsInIdToken: true } });
+    const s = await sessionIn(await loginThrough(inToken.proxy.url));
+    assert.equal(s.email, 'rita@example.com');
   });
 });
 

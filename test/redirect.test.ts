@@ -384,25 +384,29 @@ describe('the callback URL built from the request (redirect_url unset): https wh
   });
   after(async () => { await secure?.close(); await plain?.close(); await peers?.close(); });
 
-  const callbackFor = async (p: InProcess, host: string): Promise<string | null> => {
-    const res = await new HttpBrowser().request(`${p.url}/oauth2/start?rd=/x`, { headers: { host, 'x-forwarded-proto': 'http' } });
+  const callbackFor = async (p: InProcess, host: string, proto: string | undefined): Promise<string | null> => {
+    const res = await new HttpBrowser().request(`${p.url}/oauth2/start?rd=/x`, { headers: { host, ...(proto ? { 'x-forwarded-proto': proto } : {}) } });
     assert.equal(res.status, 302, res.body.slice(0, 200));
     return new URL(res.headers.location!).searchParams.get('redirect_uri');
   };
 
-  test('a public host behind a TLS-ending load balancer gets an https callback; loopback hosts and cookie_secure=false keep the request\'s scheme', async () => {
-    const rows: Array<[InProcess, string, string]> = [
-      [secure, 'app.example.com', 'https://app.example.com/oauth2/callback'],
-      [secure, 'app.example.com:8443', 'https://app.example.com:8443/oauth2/callback'],
-      [secure, '127.0.0.1:4180', 'http://127.0.0.1:4180/oauth2/callback'],
-      [secure, 'localhost:4180', 'http://localhost:4180/oauth2/callback'],
-      [secure, '[::1]:4180', 'http://[::1]:4180/oauth2/callback'],
-      [plain, 'app.example.com', 'http://app.example.com/oauth2/callback'],
+  test('a public host behind a TLS-ending load balancer (X-Forwarded-Proto: https, not trusted) gets an https callback; loopback hosts, plain-http browsers and cookie_secure=false keep the request\'s scheme', async () => {
+    const rows: Array<[InProcess, string, string | undefined, string]> = [
+      [secure, 'app.example.com', 'https', 'https://app.example.com/oauth2/callback'],
+      [secure, 'app.example.com:8443', 'HTTPS', 'https://app.example.com:8443/oauth2/callback'],
+      [secure, 'app.example.com', 'https, http', 'https://app.example.com/oauth2/callback'],
+      // No load balancer's word: a browser on plain http, told later why its Secure cookie was dropped.
+      [secure, 'app.example.com', undefined, 'http://app.example.com/oauth2/callback'],
+      [secure, 'app.example.com', 'http', 'http://app.example.com/oauth2/callback'],
+      [secure, '127.0.0.1:4180', 'https', 'http://127.0.0.1:4180/oauth2/callback'],
+      [secure, 'localhost:4180', 'https', 'http://localhost:4180/oauth2/callback'],
+      [secure, '[::1]:4180', 'https', 'http://[::1]:4180/oauth2/callback'],
+      [plain, 'app.example.com', 'https', 'http://app.example.com/oauth2/callback'],
     ];
     const failures: string[] = [];
-    for (const [p, host, expected] of rows) {
-      const got = await callbackFor(p, host);
-      if (got !== expected) failures.push(`${p === secure ? 'secure' : 'plain'} ${host} → ${got}, expected ${expected}`);
+    for (const [p, host, proto, expected] of rows) {
+      const got = await callbackFor(p, host, proto);
+      if (got !== expected) failures.push(`${p === secure ? 'secure' : 'plain'} ${host} ${proto} → ${got}, expected ${expected}`);
     }
     assert.deepEqual(failures, []);
   });

@@ -148,8 +148,9 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
   let nested: InProcess;
   let namespaced: InProcess;
   let upn: InProcess;
+  let noEmail: InProcess;
   before(async () => {
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
     // By default the dev issuer, like many, puts groups only in userinfo (the ID token has sub).
     peers = await startPeers({ ports, accounts: [ALICE, BOB, CAROL, DAVE, ERIN] });
     const { OAUTH2_PROXY_SCOPE: _scope, ...defaultScope } = peers.env;
@@ -163,9 +164,10 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     namespaced = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_GROUPS_CLAIM: 'https://example.com/groups', OAUTH2_PROXY_ALLOWED_GROUPS: 'namespaced-admins' }, ports[4]);
     // An oauth2-proxy configuration for Azure: the deprecated user_id_claim names the email claim.
     upn = await startInProcess({ ...peers.env, OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_EMAIL_DOMAINS: 'example.com' }, ports[5]);
+    noEmail = await startInProcess({ ...peers.env, OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'work_email', OAUTH2_PROXY_EMAIL_DOMAINS: '*' }, ports[6]);
   });
   after(async () => {
-    for (const p of [fromUserinfo, refusing, spaced, fromIdToken, nested, namespaced, upn]) await p?.close();
+    for (const p of [fromUserinfo, refusing, spaced, fromIdToken, nested, namespaced, upn, noEmail]) await p?.close();
     await peers?.close();
     await idTokenPeers?.close();
   });
@@ -225,6 +227,14 @@ describe('allowed_groups, with groups from userinfo or from the ID token', () =>
     // /oauth2/userinfo in oauth2-proxy's shape: no groups, no preferred username, so neither key.
     assert.deepEqual(JSON.parse((await b.request(`${upn.url}/oauth2/userinfo`, { headers: JSON_ACCEPT })).body), { user: ERIN.sub, email: 'erin@example.com' });
     peers.issuer.loginAs(ALICE.sub);
+  });
+
+  test('a login with no email is refused even with email_domains=*, as in oauth2-proxy: 403 EMAIL_MISSING, saying what to fix', async () => {
+    peers.issuer.loginAs(ALICE.sub);
+    const res = await new HttpBrowser().navigate(`${noEmail.url}/oauth2/start?rd=/`);
+    assert.equal(res.status, 403);
+    assert.match(res.body, /EMAIL_MISSING/);
+    assert.ok(noEmail.logs.lines.some((l) => l.event === 'login_failed' && l.code === 'EMAIL_MISSING'));
   });
 
   test('group names keep their spaces: "Domain Admins" is not "Domain"', async () => {

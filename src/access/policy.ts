@@ -55,8 +55,13 @@ export class AccessPolicy {
     this.#rules = rules;
   }
 
-  /** For a login in progress (no session yet). */
+  /**
+   * For a login in progress (no session yet). A login without an email is refused before any rule,
+   * `email_domains=*` included, as oauth2-proxy's validator refuses an empty address. (Bearer
+   * tokens, where oauth2-proxy takes the subject for a missing email, are judged by the rules alone.)
+   */
   decide(who: Principal): Verdict {
+    if (who.email === undefined) return { allowed: false, code: 'EMAIL_MISSING', detail: 'the issuer sent no email claim' };
     return decide(who, this.#rules);
   }
 

@@ -18,7 +18,7 @@ import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
 import { answer, pagesFor, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
 import { splitTarget, type RequestContext } from './context.js';
-import { forwardedTargets, requestHost, requestScheme } from './forwarded.js';
+import { firstValue, forwardedTargets, requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
 
 export interface EndpointDeps {
@@ -388,18 +388,22 @@ export class AuthEndpoints {
 
   /**
    * An absolute redirect_url as configured; else (unset, or the path alone) built from the request
-   * as oauth2-proxy does: its host, or the one a trusted load balancer forwarded, and `https`
-   * whenever cookies are Secure (the default) and the host is not a loopback one, whatever the hop
-   * before said. Behind a load balancer that ends TLS and is not in trusted_proxy_ips the request
-   * is plain http, and a Secure login cookie never comes back to an http callback there (browsers
-   * keep Secure cookies over http for loopback hosts only, so those keep the request's scheme).
+   * as oauth2-proxy does: its host, or the one a trusted load balancer forwarded, and its scheme,
+   * or that load balancer's. One more case, after oauth2-proxy (which makes it https whenever
+   * cookies are Secure): with Secure cookies (the default) and `X-Forwarded-Proto: https` from a
+   * load balancer not in trusted_proxy_ips, https. There the request is plain http, and a Secure
+   * login cookie would never come back to an http callback; believing the header only to go to
+   * https cannot lower anything. Loopback hosts, where browsers keep Secure cookies over http,
+   * and a browser on plain http (no header: the page that says why its cookie was dropped) keep
+   * the request's scheme.
    */
   #redirectUri(req: IncomingMessage): string | undefined {
     const configured = this.#d.config.provider.redirectUrl;
     if (configured) return configured.href;
     const host = requestHost(req, this.#d.config);
-    const secureOnly = this.#d.config.cookie.secure && host !== undefined && !isLoopbackHost(splitHostPort(host).host);
-    const scheme = secureOnly ? 'https' : requestScheme(req, this.#d.config);
+    const upgrade = this.#d.config.cookie.secure && host !== undefined && !isLoopbackHost(splitHostPort(host).host)
+      && firstValue(req.headers['x-forwarded-proto'])?.trim().toLowerCase() === 'https';
+    const scheme = upgrade ? 'https' : requestScheme(req, this.#d.config);
     return host && `${scheme}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
 }

@@ -94,7 +94,7 @@ export function forwardedTargets(req: IncomingMessage, t: ForwardingTrust): Forw
   return out;
 }
 
-function firstValue(v: string | string[] | undefined): string | undefined {
+export function firstValue(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   return s?.split(',')[0]?.trim() || undefined;
 }
