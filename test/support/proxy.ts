@@ -19,10 +19,19 @@ export async function freePort(): Promise<number> {
 export async function freePortIn(from: number, to: number, also: readonly number[] = []): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = from + Math.floor(Math.random() * (to - from));
-    if (await canListen(port) && (await Promise.all(also.map((d) => canListen(port + d)))).every(Boolean)) return port;
+    // A port handed out but not yet bound is free to look at: never hand it out twice (a test picks
+    // the proxy's port, then starts peers that pick theirs before the proxy listens).
+    if (handedOut.has(port) || also.some((d) => handedOut.has(port + d))) continue;
+    if (await canListen(port) && (await Promise.all(also.map((d) => canListen(port + d)))).every(Boolean)) {
+      handedOut.add(port);
+      for (const d of also) handedOut.add(port + d);
+      return port;
+    }
   }
   throw new Error(`no free loopback port found between ${from} and ${to}`);
 }
+
+const handedOut = new Set<number>();
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
