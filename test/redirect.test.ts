@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { AllowedDomains, isSafeRedirect, safeRedirectPath, splitHostPort } from '../src/access/redirect.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { freePort } from './support/proxy.js';
 import { table } from './support/table.js';
 
 // Inputs are what the handler sees after the query string was decoded once.
@@ -409,5 +410,59 @@ describe('the callback URL built from the request (redirect_url unset): https wh
       if (got !== expected) failures.push(`${p === secure ? 'secure' : 'plain'} ${host} ${proto} → ${got}, expected ${expected}`);
     }
     assert.deepEqual(failures, []);
+  });
+});
+
+describe('forward-auth at a proxied path (oauth2-proxy\'s Traefik setup, static://202): the return after login is where the trusted proxy says the browser was going', () => {
+  let peers: Peers;
+  let listed: InProcess;
+  let unlisted: InProcess;
+  let untrusted: InProcess;
+  before(async () => {
+    const port = await freePort();
+    peers = await startPeers({ ports: [port] });
+    const env = { ...peers.env, OAUTH2_PROXY_UPSTREAMS: 'static://202', OAUTH2_PROXY_REVERSE_PROXY: 'true' };
+    listed = await startInProcess({ ...env, OAUTH2_PROXY_WHITELIST_DOMAINS: '.example.com' }, port);
+    unlisted = await startInProcess(env);
+    untrusted = await startInProcess({ ...env, OAUTH2_PROXY_REVERSE_PROXY: 'false' });
+  });
+  after(async () => { for (const p of [listed, unlisted, untrusted]) await p?.close(); await peers?.close(); });
+
+  const rdOf = async (p: InProcess, path: string, headers: Record<string, string>): Promise<string | null> => {
+    const res = await new HttpBrowser().request(`${p.url}${path}`, { headers });
+    assert.equal(res.status, 302, res.body.slice(0, 200));
+    return new URL(res.headers.location!, 'http://x').searchParams.get('rd');
+  };
+
+  test('X-Forwarded-Uri with -Proto and -Host: the whole URL on a whitelisted host, else its path; /oauth2/ paths and non-paths never', async () => {
+    const traefik = (uri: string): Record<string, string> => ({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': uri, 'x-forwarded-method': 'GET' });
+    const rows: Array<[InProcess, string, Record<string, string>, string]> = [
+      [listed, '/', traefik('/reports/7?x=1'), 'https://app.example.com/reports/7?x=1'],
+      [unlisted, '/', traefik('/reports/7?x=1'), '/reports/7?x=1'],
+      [listed, '/', traefik('/oauth2/callback?code=x'), 'https://app.example.com/'],
+      [unlisted, '/', traefik('/oauth2'), '/'],
+      [listed, '/', traefik('https://evil.example/'), '/'],
+      [listed, '/', traefik('//evil.example/'), '/'],
+      [listed, '/', { 'x-forwarded-uri': '/same-host' }, '/same-host'],
+      // The page asked for, when no trusted proxy names another.
+      [listed, '/page?x=1', {}, '/page?x=1'],
+      [untrusted, '/', traefik('/reports/7'), '/'],
+    ];
+    const failures: string[] = [];
+    for (const [p, path, headers, expected] of rows) {
+      const got = await rdOf(p, path, headers);
+      if (got !== expected) failures.push(`${p === listed ? 'listed' : p === unlisted ? 'unlisted' : 'untrusted'} ${path} ${JSON.stringify(headers['x-forwarded-uri'])} → ${got}, expected ${expected}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
+  test('the login through the real issuer ends on that URL, and the signed-in forward-auth request gets the static 202', async () => {
+    const b = new HttpBrowser();
+    const signIn = await b.request(`${listed.url}/`, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/reports/7' } });
+    const rd = new URL(signIn.headers.location!, listed.url).searchParams.get('rd')!;
+    // The sign-in page's button leads to /oauth2/start with that rd.
+    const res = await b.navigate(`${listed.url}/oauth2/start?rd=${encodeURIComponent(rd)}`, { stopAt: (u) => u.hostname === 'app.example.com' });
+    assert.equal(res.url, 'https://app.example.com/reports/7');
+    assert.equal((await b.request(`${listed.url}/`, { headers: { 'x-forwarded-uri': '/reports/7' } })).status, 202);
   });
 });

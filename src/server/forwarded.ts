@@ -122,3 +122,24 @@ function bareAddress(v: string): string | undefined {
   const ip = /^\[([^\]]+)\](:\d+)?$/.exec(v)?.[1] ?? (/^[\d.]+:\d+$/.test(v) ? v.slice(0, v.lastIndexOf(':')) : v);
   return addressBytes(ip) ? ip : undefined;
 }
+
+/**
+ * Where a trusted reverse proxy says the browser was going, for the return after login when
+ * forward-auth asks at a proxied path rather than /oauth2/auth (oauth2-proxy's Traefik setup: a
+ * forwardAuth to `/` with a static://202 upstream): X-Forwarded-Uri, with X-Forwarded-Proto and
+ * -Host. oauth2-proxy's order: that URL when `allowed` takes it (whitelist_domains), else the path
+ * (a path under the proxy prefix is `/`, where a return would loop). Undefined when no trusted
+ * peer names one, or it is not a plain path.
+ */
+export function forwardedDestination(req: IncomingMessage, t: ForwardingTrust & Pick<Config, 'proxyPrefix'>, allowed: (url: string) => boolean): string | undefined {
+  if (!peerIsTrusted(req, t)) return undefined;
+  const raw = req.headers['x-forwarded-uri'];
+  const uri = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (!uri || !uri.startsWith('/') || uri.startsWith('//') || !splitTarget(uri)) return undefined;
+  const p = t.proxyPrefix;
+  const path = uri === p || uri.startsWith(`${p}/`) || uri.startsWith(`${p}?`) ? '/' : uri;
+  const host = requestHost(req, t);
+  if (!host || host === req.headers.host) return path;
+  const url = `${requestScheme(req, t)}://${host}${path}`;
+  return allowed(url) ? url : path;
+}

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AuthenticatedEmailsFile } from '../access/emailsfile.js';
 import { AccessPolicy } from '../access/policy.js';
+import { isSafeRedirect } from '../access/redirect.js';
 import { checkRoute, stepUpChallenge, type RouteRule } from '../access/routepolicies.js';
 import { deriveSealPasswords } from '../config/secret.js';
 import type { Config } from '../config/validate.js';
@@ -25,7 +26,7 @@ import { Upstreams, type Upstream } from '../upstream/upstream.js';
 import { addCookies, answered, redirect, refusalFor, sendError, sendText, statusWritten, useJsonErrors, usePages, wantsHtml } from './answer.js';
 import { RequestContext, splitTarget, withQuerySemicolonsAsAmpersands } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
-import { clientAddress, peerIsTrusted, requestHost, requestScheme, trustedClientAddress } from './forwarded.js';
+import { clientAddress, forwardedDestination, peerIsTrusted, requestHost, requestScheme, trustedClientAddress } from './forwarded.js';
 import { Readiness, issuerReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
 import { createPrelude } from './prelude.js';
@@ -206,9 +207,13 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
 
   const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
 
+  /** Where to come back after login: the page asked for, or the one a trusted forward-auth caller names. */
+  const returnTo = (req: IncomingMessage): string =>
+    forwardedDestination(req, config, (url) => isSafeRedirect(url, config.whitelistDomains)) ?? req.url ?? '/';
+
   const authenticate: Step = (ctx) => {
     if (ctx.session || ctx.skipped) return undefined;
-    if (!ctx.upgrade && wantsHtml(ctx.req) && !routes.isApi(ctx.path)) redirect(ctx.out, endpoints.signInLocation(ctx.req.url ?? '/'));
+    if (!ctx.upgrade && wantsHtml(ctx.req) && !routes.isApi(ctx.path)) redirect(ctx.out, endpoints.signInLocation(returnTo(ctx.req)));
     else sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'), { extra: { signIn: `${config.proxyPrefix}/sign_in` } });
     return DONE;
   };
