@@ -215,6 +215,8 @@ test('user_id_claim is oauth2-proxy\'s deprecated name of oidc_email_claim: it n
   table<Record<string, string>, string | string[]>([
     [{}, ['email']],
     [{ OAUTH2_PROXY_USER_ID_CLAIM: 'email' }, ['email']],
+    // Portcullis's own earlier default (it named X-Forwarded-User then): never the subject as the email.
+    [{ OAUTH2_PROXY_USER_ID_CLAIM: 'sub' }, ['email']],
     [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn' }, ['upn', 'OAUTH2_PROXY_USER_ID_CLAIM is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM: the email is read from the "upn" claim; X-Forwarded-User stays the subject']],
     [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'email' }, ['upn', 'OAUTH2_PROXY_USER_ID_CLAIM is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM: the email is read from the "upn" claim; X-Forwarded-User stays the subject']],
     [{ OAUTH2_PROXY_USER_ID_CLAIM: 'upn', OAUTH2_PROXY_OIDC_EMAIL_CLAIM: 'mail' }, ['mail', 'OAUTH2_PROXY_USER_ID_CLAIM=upn is ignored: it is oauth2-proxy\'s deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM, which is set (mail)']],

@@ -122,7 +122,7 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
   });
 
   test('oauth2-proxy\'s own way: an rd (or X-Auth-Request-Redirect) on a whitelisted host with {id_token} is the issuer\'s logout URL, filled with the session\'s ID token', async () => {
-    const r = await rig({ env: (issuer) => ({ OAUTH2_PROXY_WHITELIST_DOMAINS: new URL(issuer.issuer).host }) });
+    const r = await rig({ env: (issuer) => ({ OAUTH2_PROXY_WHITELIST_DOMAINS: `${new URL(issuer.issuer).host},pages.example.com` }) });
     const target = (proxyUrl: string): string =>
       // The post-logout URI the issuer knows for this client (it refuses others).
       `${r.issuer.endpoints.endSession}?id_token_hint={id_token}&post_logout_redirect_uri=${encodeURIComponent(`${proxyUrl}/oauth2/sign_out`)}&state=%2Fbye`;
@@ -137,7 +137,7 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
       assert.equal(to.origin + to.pathname, r.issuer.endpoints.endSession, `${how}: straight to the URL given, not a second logout of the proxy's own`);
       assert.equal(to.searchParams.get('id_token_hint'), s.idToken, `${how}: {id_token} filled`);
       assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${r.proxy.url}/oauth2/sign_out`);
-      assert.equal(to.searchParams.get('state'), '/bye');
+      assert.equal(to.searchParams.get('state'), '/bye', `${how}: ${out.headers.location}`);
       assert.ok((out.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)), `${how}: the local session is cleared`);
       assert.equal((await b.request(`${r.proxy.url}/x`, { headers: { accept: 'application/json', cookie: `_oauth2_proxy=${b.cookies().get('_oauth2_proxy') ?? ''}` } })).status, 401);
     }
@@ -151,6 +151,21 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
     const refused = await other.request(`${r.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent('https://evil.example/logout?t={id_token}')}`);
     assert.doesNotMatch(refused.headers.location ?? '', /evil/);
     assert.equal(new URL(refused.headers.location!).searchParams.get('state'), '/', 'the usual sign-out at the issuer, landing on /');
+    // The token goes only to the issuer's origin, and only for an rd asked for: never to a local path
+    // (an app's open redirect would carry it off), another whitelisted host, or a state coming back.
+    for (const [query, what] of [
+      [`rd=${encodeURIComponent('/app/redirect?to=https://evil.example/&t={id_token}')}`, 'a local path'],
+      [`rd=${encodeURIComponent('https://pages.example.com/?t={id_token}')}`, 'another whitelisted host'],
+      [`state=${encodeURIComponent(target(r.proxy.url))}`, 'the state'],
+    ] as const) {
+      const victim = await loginThrough(r.proxy.url);
+      const res = await victim.request(`${r.proxy.url}/oauth2/sign_out?${query}`);
+      assert.equal(res.status, 302, what);
+      const location = res.headers.location ?? '';
+      const filled = new URL(location, r.proxy.url);
+      const carried = [...filled.searchParams.entries()].filter(([k]) => k !== 'id_token_hint' || filled.origin + filled.pathname !== r.issuer.endpoints.endSession);
+      assert.ok(!carried.some(([, v]) => /eyJ[\w-]+\./.test(v)), `${what}: no token outside the issuer's own id_token_hint: ${location.slice(0, 200)}`);
+    }
     // nginx sets X-Auth-Request-Redirect to the request's own URI on /oauth2/ paths: never a target (it would loop).
     const viaNginx = await loginThrough(r.proxy.url);
     const own = await viaNginx.request(`${r.proxy.url}/oauth2/sign_out`, { headers: { 'x-auth-request-redirect': '/oauth2/sign_out' } });

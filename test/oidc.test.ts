@@ -30,6 +30,9 @@ test('claims → identity: subject, email, groups, username; email_verified=fals
     [[{ sub: 'a', email: 'a@x', email_verified: false }, undefined], 'EMAIL_UNVERIFIED'],
     [[{ sub: 'a', email: 'a@x', email_verified: 'false' }, undefined], 'EMAIL_UNVERIFIED'],
     [[{ sub: 'a', email: 'a@x' }, { email_verified: false }], 'EMAIL_UNVERIFIED'],
+    // email_verified speaks of the email claim: another claim read as the email is not judged by it (oauth2-proxy).
+    [[{ sub: 'a', email: 'a@x', email_verified: false, upn: 'a@corp' }, undefined, { emailClaim: 'upn' }],
+      { user: 'a', sub: 'a', email: 'a@corp', groups: [], preferredUsername: undefined }],
     [[{ sub: 'a', email: 'a@x', email_verified: false }, undefined, { allowUnverifiedEmail: true }],
       { user: 'a', sub: 'a', email: 'a@x', groups: [], preferredUsername: undefined }],
     [[{ sub: 'a', email_verified: false }, undefined], { user: 'a', sub: 'a', email: undefined, groups: [], preferredUsername: undefined }],

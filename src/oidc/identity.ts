@@ -35,9 +35,10 @@ export function identityFromClaims(trusted: Claims, extra: Claims | undefined, p
   const named = (name: string): unknown => claimIn(trusted, name) ?? (extra ? claimIn(extra, name) : undefined);
   const emailValue = named(p.emailClaim);
   const email = typeof emailValue === 'string' && emailValue !== '' ? emailValue : undefined;
-  // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim).
+  // oauth2-proxy's rule: refuse only an explicit email_verified=false (many issuers omit the claim),
+  // and only when the email is the `email` claim that email_verified speaks of.
   const verified = claims.email_verified;
-  if (email && (verified === false || verified === 'false') && !p.allowUnverifiedEmail) {
+  if (email && p.emailClaim === 'email' && (verified === false || verified === 'false') && !p.allowUnverifiedEmail) {
     throw new PortcullisError('EMAIL_UNVERIFIED', { detail: `email_verified=false for ${email}` });
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { checkAuthQuery, parseAuthQuery } from '../access/authquery.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { checkRoute, stepUpChallenge, stepUpMet, stepUpShortfall, type RoutePolicies, type StepUp } from '../access/routepolicies.js';
-import { safeRedirectPath, splitHostPort, type AllowedDomains } from '../access/redirect.js';
+import { isSafeRedirect, safeRedirectPath, splitHostPort, type AllowedDomains } from '../access/redirect.js';
 import type { Config } from '../config/validate.js';
 import { isLoopbackHost } from '../config/values.js';
 import { PortcullisError } from '../errors.js';
@@ -203,12 +203,14 @@ export class AuthEndpoints {
     const loaded = ctx.session;
     // Back from the issuer, `state` is the rd sent with it; as untrusted as any rd.
     const returning = ctx.query.get('state');
-    // rd, else X-Auth-Request-Redirect (oauth2-proxy's order). nginx sets that header to the
-    // request's own URI on every /oauth2/ path; pointing into the proxy's own paths, it names no
-    // page to land on, only a loop.
+    // The first allowed of rd, X-Auth-Request-Redirect and (back from the issuer) state, as
+    // oauth2-proxy tries its sources. nginx sets the header to the request's own URI on every
+    // /oauth2/ path; pointing into the proxy's own paths, it names no page to land on, only a loop.
     const header = ctx.req.headers['x-auth-request-redirect'];
-    const fromHeader = typeof header === 'string' && !isOwnPath(header, this.#d.config.proxyPrefix, ctx.req.headers.host) ? header : undefined;
-    const rd = safeRedirectPath(ctx.query.get('rd') ?? fromHeader ?? returning, '/', this.#d.config.whitelistDomains);
+    const fromHeader = typeof header === 'string' && !isOwnPath(header, this.#d.config.proxyPrefix, [ctx.req.headers.host, requestHost(ctx.req, this.#d.config)]) ? header : undefined;
+    const allowed = this.#d.config.whitelistDomains;
+    const asked = [ctx.query.get('rd'), fromHeader].find((t) => t != null && isSafeRedirect(t, allowed)) ?? undefined;
+    const rd = asked ?? safeRedirectPath(returning, '/', allowed);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
@@ -216,10 +218,14 @@ export class AuthEndpoints {
     this.#authLog.info({ event: 'sign_out', user: s.user }, 'sign out');
     const { backendLogoutUrl } = this.#d.config.provider;
     if (backendLogoutUrl) await backendLogout(backendLogoutUrl, s.idToken, this.#d.log, s.user);
-    // oauth2-proxy's own way to sign out at the issuer: an rd (on a whitelisted host) with
-    // `{id_token}` in it, filled with the session's ID token. That rd is the issuer's logout already.
-    if (rd.includes(ID_TOKEN_PLACEHOLDER)) return redirect(ctx.out, s.idToken ? rd.replaceAll(ID_TOKEN_PLACEHOLDER, s.idToken) : rd, cookies);
     const clients = this.#d.issuer.clients;
+    // oauth2-proxy's own way to sign out at the issuer: an rd with `{id_token}` in it, filled with
+    // the session's ID token. Only an rd the user asked for (never the state coming back) and only
+    // on the issuer's own origin (or its end_session_endpoint's): anywhere else, a link could carry
+    // the token off (a local path through an app's open redirect, a whitelisted page).
+    if (asked?.includes(ID_TOKEN_PLACEHOLDER) && this.#isIssuerOrigin(asked, clients?.endSessionEndpoint)) {
+      return redirect(ctx.out, asked.replaceAll(ID_TOKEN_PLACEHOLDER, s.idToken ?? ''), cookies);
+    }
     const callback = this.#redirectUri(ctx.req);
     // Never to the issuer twice: a browser that comes back with a session still on (a cookie this
     // request could not delete) lands on rd rather than looping.
@@ -227,6 +233,15 @@ export class AuthEndpoints {
       ? endSessionUrl(clients, { idToken: s.idToken, postLogoutRedirectUri: `${new URL(callback).origin}${this.#d.config.proxyPrefix}/sign_out`, state: rd })
       : undefined;
     redirect(ctx.out, atIssuer?.href ?? rd, cookies);
+  }
+
+  #isIssuerOrigin(target: string, endSession: string | undefined): boolean {
+    let origin: string;
+    try { origin = new URL(target).origin; } catch { return false; }
+    const issuer = this.#d.config.provider.issuerUrl;
+    return [issuer?.href, endSession].some((u) => {
+      try { return u !== undefined && new URL(u).origin === origin; } catch { return false; }
+    });
   }
 
   async userinfo(ctx: RequestContext): Promise<void> {
@@ -412,15 +427,21 @@ export class AuthEndpoints {
 const ID_TOKEN_PLACEHOLDER = '{id_token}';
 
 /**
- * A path under the proxy's own prefix (`/oauth2/…`), alone or in a URL on the host the request came
- * to (nginx's `$scheme://$host$request_uri`): a redirect there after sign-out would loop.
+ * A path under the proxy's own prefix (`/oauth2/…`), alone or in a URL on a host the request came
+ * to (Host, or a trusted proxy's X-Forwarded-Host; nginx's `$scheme://$host$request_uri`): a
+ * redirect there after sign-out would loop.
  */
-function isOwnPath(target: string, prefix: string, host: string | undefined): boolean {
+function isOwnPath(target: string, prefix: string, hosts: ReadonlyArray<string | undefined>): boolean {
   let path = target;
   if (!target.startsWith('/') || target.startsWith('//')) {
     let url: URL;
     try { url = new URL(target); } catch { return false; }
-    if (host === undefined || url.host !== host.toLowerCase()) return false;
+    // A default port written out (:443 for https) or left off is the same place; another port is not.
+    const same = (h: string | undefined): boolean => {
+      if (h === undefined) return false;
+      try { return new URL(`${url.protocol}//${h}`).host === url.host; } catch { return false; }
+    };
+    if (!hosts.some(same)) return false;
     path = url.pathname;
   }
   return path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);

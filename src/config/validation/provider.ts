@@ -229,7 +229,8 @@ function publicKeyFiles(r: OptionReader, o: { handGiven: boolean; jwksUrl: boole
 function emailClaim(r: OptionReader): string {
   const named = r.str('oidc_email_claim') || defaultOf('oidc_email_claim');
   const legacy = r.str('user_id_claim');
-  if (!legacy || legacy === 'email') return named;
+  // `sub` was Portcullis's own default here (X-Forwarded-User): the subject as the email is never meant.
+  if (!legacy || legacy === 'email' || legacy === 'sub') return named;
   if (named !== 'email') {
     r.warnings.push(`OAUTH2_PROXY_USER_ID_CLAIM=${legacy} is ignored: it is oauth2-proxy's deprecated name of OAUTH2_PROXY_OIDC_EMAIL_CLAIM, which is set (${named})`);
     return named;
