@@ -18,6 +18,8 @@ test('/oauth2/auth query constraints, read as oauth2-proxy reads them: every one
     ['?allowed_groups=Admins', 'GROUP_NOT_ALLOWED'],
     ['?allowed_groups=admin', 'GROUP_NOT_ALLOWED'],
     ['?allowed_groups=Domain+Admins', 'GROUP_NOT_ALLOWED'],
+    // A semicolon is no separator: one group named "admins;ops", which fails closed (Go drops such a pair).
+    ['?allowed_groups=ops;admins', 'GROUP_NOT_ALLOWED'],
     [['?allowed_groups=Domain%20Admins', { groups: ['Domain Admins'] }], 'allowed'],
     // Go's query parsing decodes the keys too.
     ['?allowed%5Fgroups=ops', 'GROUP_NOT_ALLOWED'],
