@@ -7,6 +7,14 @@ import { startNginx, readmeNginxSnippet, type Nginx } from './support/nginx.js';
 import { freePort } from './support/proxy.js';
 import { ALICE } from './support/stack.js';
 
+/** A README server block with only the addresses changed: nginx's listen port, and where Portcullis and the app listen. */
+function withPorts(server: string, nginxPort: number, proxyPort: number, upstreamUrl: string): string {
+  return server
+    .replace('listen 80;', `listen 127.0.0.1:${nginxPort};`)
+    .replace('127.0.0.1:4180', `127.0.0.1:${proxyPort}`)
+    .replace('127.0.0.1:8080', new URL(upstreamUrl).host);
+}
+
 describe('forward-auth behind a real nginx, with the README\'s snippet as written', () => {
   let peers: Peers;
   let proxy: InProcess;
@@ -22,12 +30,7 @@ describe('forward-auth behind a real nginx, with the README\'s snippet as writte
     };
     proxy = await startInProcess(env, proxyPort);
     stricter = await startInProcess({ ...env, OAUTH2_PROXY_EMAIL_DOMAINS: 'other.org' }, strictPort);
-    // Only the addresses change: nginx's listen port, and where Portcullis and the app listen.
-    const server = readmeNginxSnippet()
-      .replace('listen 80;', `listen 127.0.0.1:${nginxPort};`)
-      .replace('127.0.0.1:4180', `127.0.0.1:${proxyPort}`)
-      .replace('127.0.0.1:8080', new URL(peers.upstreamUrl).host);
-    nginx = await startNginx(server, nginxPort);
+    nginx = await startNginx(withPorts(readmeNginxSnippet(), nginxPort, proxyPort, peers.upstreamUrl), nginxPort);
   });
   after(async () => {
     await nginx?.stop();
@@ -100,11 +103,8 @@ describe('a stricter rule for one location through a real nginx: the README\'s a
     const locationAt = main.indexOf('    location / {');
     assert.ok(locationAt > 0);
     // The groups snippet goes where the README says: in the server block, before `location /`.
-    const server = `${main.slice(0, locationAt)}${readmeNginxSnippet('nginx-groups-snippet')}\n${main.slice(locationAt)}`
-      .replace('listen 80;', `listen 127.0.0.1:${nginxPort};`)
-      .replace('127.0.0.1:4180', `127.0.0.1:${proxyPort}`)
-      .replace('127.0.0.1:8080', new URL(peers.upstreamUrl).host);
-    nginx = await startNginx(server, nginxPort);
+    const server = `${main.slice(0, locationAt)}${readmeNginxSnippet('nginx-groups-snippet')}\n${main.slice(locationAt)}`;
+    nginx = await startNginx(withPorts(server, nginxPort, proxyPort, peers.upstreamUrl), nginxPort);
   });
   after(async () => {
     await nginx?.stop();
