@@ -9,6 +9,7 @@ import type { NewSession } from '../session/store.js';
 import { identityFromClaims, needsUserinfo, sessionIdentity, type Identity } from './identity.js';
 import { classify } from './classify.js';
 import { SET_ASIDE_ID_TOKEN, configFor, type IssuerClients } from './issuer.js';
+import { ID_TOKEN_PLACEHOLDER } from './logout.js';
 import type { TokenSlot } from './replay.js';
 
 /** What the person starting a login may add from /oauth2/start's query string. */
@@ -211,7 +212,7 @@ export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
   return {
     accessToken: config.passAccessToken,
     refreshToken: config.cookie.refreshMs > 0,
-    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes('{id_token}')
+    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
       || config.passAuthorizationHeader || config.setAuthorizationHeader,
   };
 }

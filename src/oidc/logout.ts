@@ -20,6 +20,14 @@ export function endSessionUrl(clients: IssuerClients, o: { idToken?: string; pos
 
 const BACKEND_LOGOUT_TIMEOUT_MS = 5_000;
 
+/** oauth2-proxy's placeholder for the session's ID token, in backend_logout_url and a sign-out rd. */
+export const ID_TOKEN_PLACEHOLDER = '{id_token}';
+
+/** The URL with the session's ID token where the placeholder is (nothing without one, as oauth2-proxy does). */
+export function withIdToken(template: string, idToken: string | undefined): string {
+  return template.replaceAll(ID_TOKEN_PLACEHOLDER, encodeURIComponent(idToken ?? ''));
+}
+
 /**
  * oauth2-proxy's backend_logout_url: at sign-out the proxy itself GETs the URL, `{id_token}`
  * replaced by the session's ID token (empty without one, as oauth2-proxy does), so the issuer ends
@@ -28,7 +36,7 @@ const BACKEND_LOGOUT_TIMEOUT_MS = 5_000;
  * the token.
  */
 export async function backendLogout(template: string, idToken: string | undefined, log: Logger, user: string, fetchWith: typeof fetch = fetch): Promise<void> {
-  const url = template.replaceAll('{id_token}', encodeURIComponent(idToken ?? ''));
+  const url = withIdToken(template, idToken);
   const host = new URL(url).host;
   try {
     const res = await fetchWith(url, { redirect: 'manual', signal: AbortSignal.timeout(BACKEND_LOGOUT_TIMEOUT_MS) });

@@ -10,7 +10,7 @@ import { PortcullisError } from '../errors.js';
 import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
 import { beginLogin, completeLogin, loginRequestFrom, sessionFields, tokenNeeds, type LoginResult } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
-import { backendLogout, endSessionUrl } from '../oidc/logout.js';
+import { ID_TOKEN_PLACEHOLDER, backendLogout, endSessionUrl, withIdToken } from '../oidc/logout.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
 import type { NewSession, SessionStore } from '../session/store.js';
@@ -18,7 +18,7 @@ import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
 import { answer, pagesFor, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
 import { splitTarget, type RequestContext } from './context.js';
-import { firstValue, forwardedTargets, requestHost, requestScheme } from './forwarded.js';
+import { firstValue, forwardedTargets, isUnderPrefix, requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
 
 export interface EndpointDeps {
@@ -224,7 +224,7 @@ export class AuthEndpoints {
     // on the issuer's own origin (or its end_session_endpoint's): anywhere else, a link could carry
     // the token off (a local path through an app's open redirect, a whitelisted page).
     if (asked?.includes(ID_TOKEN_PLACEHOLDER) && this.#isIssuerOrigin(asked, clients?.endSessionEndpoint)) {
-      return redirect(ctx.out, asked.replaceAll(ID_TOKEN_PLACEHOLDER, s.idToken ?? ''), cookies);
+      return redirect(ctx.out, withIdToken(asked, s.idToken), cookies);
     }
     const callback = this.#redirectUri(ctx.req);
     // Never to the issuer twice: a browser that comes back with a session still on (a cookie this
@@ -417,14 +417,11 @@ export class AuthEndpoints {
     if (configured) return configured.href;
     const host = requestHost(req, this.#d.config);
     const upgrade = this.#d.config.cookie.secure && host !== undefined && !isLoopbackHost(splitHostPort(host).host)
-      && firstValue(req.headers['x-forwarded-proto'])?.trim().toLowerCase() === 'https';
+      && firstValue(req.headers['x-forwarded-proto'])?.toLowerCase() === 'https';
     const scheme = upgrade ? 'https' : requestScheme(req, this.#d.config);
     return host && `${scheme}://${host}${this.#d.config.proxyPrefix}/callback`;
   }
 }
-
-/** oauth2-proxy's placeholder for the session's ID token in a sign-out rd (and backend_logout_url). */
-const ID_TOKEN_PLACEHOLDER = '{id_token}';
 
 /**
  * A path under the proxy's own prefix (`/oauth2/…`), alone or in a URL on a host the request came
@@ -444,7 +441,7 @@ function isOwnPath(target: string, prefix: string, hosts: ReadonlyArray<string |
     if (!hosts.some(same)) return false;
     path = url.pathname;
   }
-  return path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
+  return isUnderPrefix(path, prefix);
 }
 
 /**

@@ -123,6 +123,11 @@ function bareAddress(v: string): string | undefined {
   return addressBytes(ip) ? ip : undefined;
 }
 
+/** A path (with or without a query) at or under the proxy's prefix: one of its own endpoints. */
+export function isUnderPrefix(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`);
+}
+
 /**
  * Where a trusted reverse proxy says the browser was going, for the return after login when
  * forward-auth asks at a proxied path rather than /oauth2/auth (oauth2-proxy's Traefik setup: a
@@ -136,8 +141,7 @@ export function forwardedDestination(req: IncomingMessage, t: ForwardingTrust & 
   const raw = req.headers['x-forwarded-uri'];
   const uri = (Array.isArray(raw) ? raw[0] : raw)?.trim();
   if (!uri || !uri.startsWith('/') || uri.startsWith('//') || !splitTarget(uri)) return undefined;
-  const p = t.proxyPrefix;
-  const path = uri === p || uri.startsWith(`${p}/`) || uri.startsWith(`${p}?`) ? '/' : uri;
+  const path = isUnderPrefix(uri, t.proxyPrefix) ? '/' : uri;
   const host = requestHost(req, t);
   if (!host || host === req.headers.host) return path;
   const url = `${requestScheme(req, t)}://${host}${path}`;
