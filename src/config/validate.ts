@@ -69,6 +69,12 @@ export interface LoginStateCookieConfig {
 }
 
 export interface ProviderConfig {
+  /**
+   * Names the provider in /oauth2/start?provider=, in sessions and in logs. The alpha configuration's
+   * `id`; for the legacy single provider `oidc=<client_id>`, as oauth2-proxy's converter names it.
+   */
+  readonly id: string;
+  /** Shown on the sign-in page (alpha `name`, legacy provider_display_name). */
   readonly displayName: string;
   readonly clientId: string;
   readonly clientSecret: string;
@@ -111,11 +117,30 @@ export interface ProviderConfig {
   readonly skipClaimsFromProfileUrl?: boolean;
   /** Claims a session keeps besides the identity, because routes_file rules read them. */
   readonly keptClaims?: readonly string[];
+  /** Alpha `allowedGroups`: groups a user of this provider must have one of (on top of the global allowed_groups). */
+  readonly allowedGroups?: readonly string[];
+  /** Portcullis addition: the email domains this provider may assert; unset: the global email_domains. */
+  readonly emailDomains?: readonly string[];
+  /** Portcullis addition (home-realm discovery): a login_hint or typed email at these domains goes to this provider. */
+  readonly homeDomains?: readonly string[];
+  /** Alpha `loginURLParameters`: extra authorization-request parameters, with defaults and what a caller may set. */
+  readonly loginUrlParameters?: readonly LoginUrlParameter[];
+}
+
+/** One of oauth2-proxy's alpha `loginURLParameters`: sent with its default, or from the /oauth2/start query when allowed. */
+export interface LoginUrlParameter {
+  readonly name: string;
+  readonly default?: readonly string[];
+  /** Values a caller may pass on /oauth2/start: exact values or anchored regexes; empty: none. */
+  readonly allow?: readonly ({ readonly value: string } | { readonly pattern: RegExp })[];
 }
 
 /** Every part as its validation area returns it, plus the parts read in place. */
 export interface Config extends ServerPart, UpstreamsPart, AccessPart, RoutesFilePart, HeadersPart, OperationsPart, LoggingPart {
+  /** The first of `providers`: the only one with legacy options, the default one with several. */
   readonly provider: ProviderConfig;
+  /** Every provider, in the order configured (one with legacy options; alpha `providers:` may list several). */
+  readonly providers: readonly ProviderConfig[];
   readonly cookie: CookieConfig;
   readonly pages: PagesConfig;
   readonly sessionStore: SessionStoreConfig;
@@ -149,6 +174,7 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
     ...server,
     ...area(validateUpstreams),
     provider: area((r) => validateProvider(r, server.proxyPrefix)),
+    providers: [],
     ...area(validateAccess),
     ...area(validateRoutesFile),
     cookie: area(validateCookie),
@@ -168,7 +194,8 @@ export function validateConfig(raw: RawOptions, readFile: (p: string) => string 
   }
   // The claims routes_file rules read are the ones a login keeps (oidc/identity.ts).
   const keptClaims = config.routePolicies?.claimNames;
-  const withClaims: Config = keptClaims?.length ? { ...config, provider: { ...config.provider, keptClaims } } : config;
+  const provider = keptClaims?.length ? { ...config.provider, keptClaims } : config.provider;
+  const withClaims: Config = { ...config, provider, providers: [provider] };
   return errors.length ? { ok: false, errors, warnings } : { ok: true, config: withClaims, warnings };
 }
 

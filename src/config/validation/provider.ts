@@ -118,6 +118,7 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     ...(signingAlgs.length ? { signingAlgs } : {}),
     ...(publicKeys.length ? { publicKeys } : {}),
     ...(r.bool('skip_claims_from_profile_url') ? { skipClaimsFromProfileUrl: true } : {}),
+    id: `oidc=${clientId}`,
     displayName: r.str('provider_display_name') || defaultOf('provider_display_name'),
     clientId, clientSecret,
     redirectUrl,
