@@ -70,7 +70,7 @@ const AZURE = 'it is read by oauth2-proxy\'s azure and entra-id providers; Entra
 const BITBUCKET = 'Bitbucket is not an OpenID Connect issuer and Portcullis has only the oidc provider';
 const KEYCLOAK = 'it is read by oauth2-proxy\'s keycloak provider; with provider=oidc, Keycloak\'s groups claim (a group membership mapper) and OAUTH2_PROXY_ALLOWED_GROUPS do the same';
 const ROLES = 'it reads Keycloak roles in oauth2-proxy\'s keycloak-oidc provider; map the roles into the groups claim and use OAUTH2_PROXY_ALLOWED_GROUPS';
-const LOGIN_GOV = 'it belongs to oauth2-proxy\'s login.gov provider (private_key_jwt client authentication); Portcullis authenticates to the issuer with the client secret';
+const LOGIN_GOV = 'it belongs to oauth2-proxy\'s login.gov provider; Portcullis\'s private_key_jwt takes its key from OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE (with OAUTH2_PROXY_CLIENT_AUTH_METHOD=private_key_jwt)';
 const LOG_FILE = 'Portcullis writes its logs to stdout and stderr and leaves files and rotation to what runs it (Docker, Kubernetes, journald, or a pipe to rotatelogs)';
 const HTPASSWD = 'Portcullis signs users in only through the issuer, so htpasswd users cannot sign in';
 

@@ -125,7 +125,29 @@ export interface ProviderConfig {
   readonly homeDomains?: readonly string[];
   /** Alpha `loginURLParameters`: extra authorization-request parameters, with defaults and what a caller may set. */
   readonly loginUrlParameters?: readonly LoginUrlParameter[];
+  /**
+   * Portcullis addition: how the client authenticates at the token endpoint when it is not the
+   * secret (private_key_jwt, mTLS); unset: the secret, basic or post as the issuer lists them.
+   */
+  readonly clientAuth?: ClientCredentials;
+  /** Portcullis addition: a TLS client certificate for every call to the issuer (RFC 8705), read at start-up. */
+  readonly clientTls?: { readonly cert: string; readonly key: string; readonly certFile: string };
+  /** Portcullis addition: push authorization requests (RFC 9126) even when the issuer does not require it. */
+  readonly pushedAuthorizationRequests?: boolean;
+  /** Portcullis addition: DPoP-bound tokens (RFC 9449), one key per session. */
+  readonly dpop?: boolean;
+  /** Portcullis addition: the FAPI 2.0 Security Profile; the issuer's metadata is checked against it at discovery. */
+  readonly fapi2?: boolean;
 }
+
+/** A client authentication without a shared secret (ProviderConfig.clientAuth). */
+export type ClientCredentials =
+  /** RFC 7523 with a key of our own, re-read when the file changes. */
+  | { readonly method: 'private_key_jwt'; readonly keyFile: string; readonly certificateFile?: string; readonly audience: 'issuer' | 'token_endpoint' }
+  /** RFC 7523 with a JWT the platform writes (workload identity), read for every call. */
+  | { readonly method: 'private_key_jwt'; readonly assertionFile: string }
+  /** RFC 8705: the TLS client certificate (clientTls) is the credential. */
+  | { readonly method: 'tls_client_auth' | 'self_signed_tls_client_auth' };
 
 /** One of oauth2-proxy's alpha `loginURLParameters`: sent with its default, or from the /oauth2/start query when allowed. */
 export interface LoginUrlParameter {

@@ -10,7 +10,14 @@ import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } 
 
 export type IssuerShape = 'hydra' | 'crossid';
 export interface DevClient {
+  /** '' for a client without a secret (private_key_jwt, mTLS: see `metadata`). */
   client_id: string; client_secret: string; redirect_uris: string[]; post_logout_redirect_uris?: string[];
+  /**
+   * More registered metadata, over the defaults: token_endpoint_auth_method (private_key_jwt with
+   * `jwks` of its public keys, tls_client_auth with tls_client_auth_subject_dn, ...),
+   * dpop_bound_access_tokens, tls_client_certificate_bound_access_tokens, ...
+   */
+  metadata?: Record<string, unknown>;
   /** Where the issuer POSTs logout tokens (OIDC Back-Channel Logout); with it, ID tokens carry `sid`. */
   backchannel_logout_uri?: string;
 }
@@ -50,6 +57,22 @@ export interface DevIssuerOptions {
    * audience, valid `ttlSeconds(audience)` seconds (3600 by default).
    */
   jwtAccessTokens?: { ttlSeconds?: (audience: string) => number };
+  /** Pushed authorization requests (RFC 9126): served, and with `required` demanded of every client. */
+  par?: { required?: boolean };
+  /** DPoP (RFC 9449): off makes the issuer one that does not offer it (oidc-provider's default is on). */
+  dpop?: { enabled: boolean };
+  /**
+   * Mutual TLS (RFC 8705), with `tls`: client certificates are asked for (checked against
+   * `clientCa` for tls_client_auth), certificate-bound tokens and both mTLS client authentications
+   * offered. `aliasHost`: mtls_endpoint_aliases naming this host instead of 127.0.0.1 (same server).
+   */
+  mtls?: { clientCa: string; aliasHost?: string };
+  /** The FAPI 2.0 Security Profile as oidc-provider enforces it, with only PS256, ES256 and EdDSA, and PAR required. */
+  fapi2?: boolean;
+  /** token_endpoint_auth_methods_supported (oidc-provider's clientAuthMethods); unset: its defaults. */
+  clientAuthMethods?: string[];
+  /** token_endpoint_auth_signing_alg_values_supported (clientAuthSigningAlgValues); unset: its defaults. */
+  clientAuthSigningAlgs?: string[];
 }
 /** How the token endpoint answers while broken on purpose (an outage, a load balancer's error page). */
 export interface TokenEndpointFault { status: number; contentType: string; body: string }
@@ -78,6 +101,10 @@ export interface DevIssuer {
   slowTokenEndpoint(ms: number): void;
   /** Refresh-token grants the issuer completed, and refused. */
   readonly refreshGrants: { succeeded: number; failed: number };
+  /** While on, every token and userinfo request must carry a DPoP proof with a fresh nonce of the issuer's (use_dpop_nonce). */
+  requireDpopNonce(on: boolean): void;
+  /** What reached the issuer: per endpoint path, the last request's Host, Authorization and DPoP headers, and counts. */
+  readonly seen: Map<string, { host?: string; authorization?: string; dpop?: string; count: number }>;
   /** A JWT with these claims and header fields, signed with the issuer's key (or a foreign one): for crafted logout tokens. */
   sign(claims: Record<string, unknown>, header?: Record<string, unknown>, signWith?: 'issuer' | 'foreign'): Promise<string>;
   stop(): Promise<void>;
@@ -189,7 +216,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const sockets = new Set<Socket>();
   let handler = (_req: IncomingMessage, res: ServerResponse): void => send(res, 503, 'text/plain', 'starting');
   const server = opts.tls
-    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, (req, res) => handler(req, res))
+    // mTLS: a certificate is asked for but not demanded (discovery and the browser come without one);
+    // oidc-provider decides per client whether the one given is good enough.
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.mtls ? { requestCert: true, rejectUnauthorized: false, ca: [opts.mtls.clientCa] } : {}) }, (req, res) => handler(req, res))
     : http.createServer((req, res) => handler(req, res));
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   const listen = (p: number): Promise<void> => new Promise((resolve, reject) => {
@@ -201,6 +230,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
   const publicJwk = { ...createPublicKey(privateKey).export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
   let rotated: { key: KeyObject; kid: string; publicJwk: Record<string, unknown> } | undefined;
+  // FAPI 2.0 allows no RS256: ID tokens are then signed with an ES256 key.
+  const ecKey = opts.fapi2 ? { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'ES256', use: 'sig' } as JWK : undefined;
+  let dpopNonce = false;
+  const seen = new Map<string, { host?: string; authorization?: string; dpop?: string; count: number }>();
+  const fapiAlgs = ['PS256', 'ES256', 'EdDSA'];
 
   const routes = opts.shape === 'hydra'
     ? { authorization: '/oauth2/auth', token: '/oauth2/token', userinfo: '/userinfo', jwks: '/.well-known/jwks.json',
@@ -214,7 +248,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const config: Configuration = {
     clients: opts.clients.map((c) => ({
       client_id: c.client_id,
-      client_secret: c.client_secret,
+      ...(c.client_secret ? { client_secret: c.client_secret } : {}),
       redirect_uris: c.redirect_uris,
       // Not part of Hydra/Crossid client config here; default to each redirect URI's origin + '/'.
       // and, for a redirect URI ending in /callback, the sign_out beside it (a proxy's RP-initiated logout).
@@ -224,10 +258,24 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       response_types: ['code'],
       // oidc-provider accepts client_secret_post as well for a client registered with basic.
       token_endpoint_auth_method: 'client_secret_basic',
+      ...(opts.fapi2 ? { id_token_signed_response_alg: 'ES256' } : {}),
+      ...c.metadata,
       ...(opts.requireAuthTime ? { require_auth_time: true } : {}),
       ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
-    jwks: { keys: [privateJwk] },
+    jwks: { keys: ecKey ? [ecKey, privateJwk] : [privateJwk] },
+    ...(opts.clientAuthMethods ? { clientAuthMethods: opts.clientAuthMethods as Configuration['clientAuthMethods'] } : {}),
+    ...(opts.fapi2 || opts.clientAuthSigningAlgs ? {
+      enabledJWA: {
+        ...(opts.fapi2 ? { idTokenSigningAlgValues: fapiAlgs, dPoPSigningAlgValues: fapiAlgs, requestObjectSigningAlgValues: fapiAlgs } : {}),
+        clientAuthSigningAlgValues: opts.clientAuthSigningAlgs ?? fapiAlgs,
+      } as Configuration['enabledJWA'],
+    } : {}),
+    ...(opts.mtls?.aliasHost ? {
+      discovery: {
+        mtls_endpoint_aliases: Object.fromEntries(['token', 'userinfo', 'pushed_authorization_request'].map((e) => [`${e}_endpoint`, `https://${opts.mtls!.aliasHost}:{PORT}${prefix}${e === 'pushed_authorization_request' ? '/request' : (routes as Record<string, string>)[e]}`])),
+      },
+    } : {}),
     adapter: memoryAdapter(stored),
     cookies: {
       keys: [randomBytes(32).toString('base64url')],
@@ -256,7 +304,23 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     routes,
     features: {
       devInteractions: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false }, // on by default; neither Hydra nor Crossid shape has it
+      // On by default in oidc-provider; neither Hydra nor Crossid shape has it unless asked.
+      pushedAuthorizationRequests: opts.par || opts.fapi2 ? { enabled: true, requirePushedAuthorizationRequests: !!(opts.par?.required || opts.fapi2) } : { enabled: false },
+      dPoP: opts.dpop?.enabled === false ? { enabled: false } : { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => dpopNonce },
+      ...(opts.fapi2 ? { fapi: { enabled: true, profile: '2.0' } } : {}),
+      ...(opts.mtls ? {
+        mTLS: {
+          enabled: true, certificateBoundAccessTokens: true, tlsClientAuth: true, selfSignedTlsClientAuth: true,
+          getCertificate: (ctx: KoaContextWithOIDC) => {
+            const cert = (ctx.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.();
+            return cert ?? undefined;
+          },
+          certificateAuthorized: (ctx: KoaContextWithOIDC) => (ctx.socket as import('node:tls').TLSSocket).authorized === true,
+          // Only the subject DN is compared here, written as Node prints it with commas: CN=a,O=b.
+          certificateSubjectMatches: (ctx: KoaContextWithOIDC, property: string, expected: string) => property === 'tls_client_auth_subject_dn'
+            && (ctx.socket as import('node:tls').TLSSocket).getPeerX509Certificate?.()?.subject.split('\n').join(',') === expected,
+        },
+      } : {}),
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: sameClient },
       backchannelLogout: { enabled: true },
@@ -305,6 +369,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   const port = (server.address() as { port: number }).port;
   const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
   const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
+  const aliases = (config.discovery as { mtls_endpoint_aliases?: Record<string, string> } | undefined)?.mtls_endpoint_aliases;
+  if (aliases) for (const k of Object.keys(aliases)) aliases[k] = aliases[k]!.replace('{PORT}', String(port));
   let provider: InstanceType<typeof Provider>;
   try {
     provider = new Provider(issuer, config);
@@ -390,6 +456,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const uid = interactionPath.exec(url.pathname)?.[1];
     if (uid) return interaction(req, res, decodeURIComponent(uid));
+    const last = seen.get(url.pathname) ?? { count: 0 };
+    seen.set(url.pathname, {
+      host: req.headers.host, authorization: req.headers.authorization,
+      dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined, count: last.count + 1,
+    });
     if (rotated && url.pathname === `${prefix}${routes.jwks}`) {
       return send(res, 200, 'application/jwk-set+json', JSON.stringify({ keys: [rotated.publicJwk, publicJwk] }));
     }
@@ -447,6 +518,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       return n;
     },
     breakTokenEndpoint(fault) { tokenFault = fault; },
+    requireDpopNonce(on) { dpopNonce = on; },
+    seen,
     slowTokenEndpoint(ms) { tokenDelayMs = ms; },
     rotateKeys() {
       const next = generateKeyPairSync('rsa', { modulusLength: 2048 });

@@ -52,6 +52,8 @@ const NETWORK = /^(E(CONNREFUSED|CONNRESET|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AG
  */
 export function classify(err: unknown): PortcullisError {
   if (err instanceof PortcullisError) return err;
+  // Thrown by our own client authentication (clientkey.ts) inside openid-client, which wraps it.
+  if (err instanceof client.ClientError && err.cause instanceof PortcullisError) return err.cause;
   const d = describe(err);
   const detail = [d.code, d.message, d.cause].filter(Boolean).join(': ');
   if (err instanceof client.ResponseBodyError) {

@@ -1,7 +1,10 @@
 import * as client from 'openid-client';
 
-/** The two ways to send the client secret to the token endpoint (RFC 6749 §2.3.1). */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
+/**
+ * The two ways to send the client secret to the token endpoint (RFC 6749 §2.3.1), and those
+ * without a secret (RFC 7523 private_key_jwt, RFC 8705 mTLS), which have nothing to fall back to.
+ */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth';
 
 /**
  * The method to try first, from the issuer's `token_endpoint_auth_methods_supported`. Basic when it
@@ -43,9 +46,13 @@ export class ClientAuthChoice {
   #first: ClientAuthMethod;
   readonly #onSwitch: (from: ClientAuthMethod, to: ClientAuthMethod, refusedWith: string) => void;
 
-  constructor(first: ClientAuthMethod, onSwitch: (from: ClientAuthMethod, to: ClientAuthMethod, refusedWith: string) => void = () => {}) {
+  /** A method without a secret (private_key_jwt, mTLS): there is no other to fall back to. */
+  readonly #fixed: boolean;
+
+  constructor(first: ClientAuthMethod, onSwitch: (from: ClientAuthMethod, to: ClientAuthMethod, refusedWith: string) => void = () => {}, o: { fixed?: boolean } = {}) {
     this.#first = first;
     this.#onSwitch = onSwitch;
+    this.#fixed = o.fixed ?? false;
   }
 
   get first(): ClientAuthMethod { return this.#first; }
@@ -57,6 +64,7 @@ export class ClientAuthChoice {
    */
   async run<T>(attempt: (method: ClientAuthMethod) => Promise<T>): Promise<T> {
     const first = this.#first;
+    if (this.#fixed) return attempt(first);
     try {
       return await attempt(first);
     } catch (err) {

@@ -11,6 +11,9 @@ import { classify } from './classify.js';
 import { SET_ASIDE_ID_TOKEN, configFor, type IssuerClients } from './issuer.js';
 import { ID_TOKEN_PLACEHOLDER } from './logout.js';
 import type { TokenSlot } from './replay.js';
+import { isClientAuthRefusal } from './clientauth.js';
+import { dpopHandle, dpopThumbprint, newDpopKey } from './dpop.js';
+import type { DpopKey } from '../session/codec.js';
 
 /** What the person starting a login may add from /oauth2/start's query string. */
 export interface LoginRequest {
@@ -73,6 +76,9 @@ function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp):
  * route at rd asks of the sign-in (routes_file); the callback checks the issuer met it.
  */
 export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp } = {}): Promise<{ url: URL; loginState: LoginState }> {
+  // DPoP: a new key for this login, bound to its code (dpop_jkt, or the PAR request's proof) and
+  // then to its session's tokens.
+  const dpopKey = clients.dpop ? newDpopKey() : undefined;
   const loginState: LoginState = {
     state: client.randomState(),
     nonce: client.randomNonce(),
@@ -81,8 +87,9 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     redirectUri,
     startedAt: Date.now(),
     ...(o.stepUp ? { stepUp: o.stepUp } : {}),
+    ...(dpopKey ? { dpopKey } : {}),
   };
-  const url = client.buildAuthorizationUrl(clients.basic, {
+  const parameters = {
     redirect_uri: redirectUri,
     scope: scopeFor(p, clients, o.wantsRefreshToken ?? false),
     response_type: 'code',
@@ -91,8 +98,43 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     code_challenge: await client.calculatePKCECodeChallenge(loginState.codeVerifier),
     code_challenge_method: 'S256',
     ...extraParameters(p, o.request ?? {}, o.stepUp),
-  });
-  return { url, loginState };
+  };
+  if (!clients.pushAuthorizationRequests) {
+    const url = client.buildAuthorizationUrl(clients.basic, { ...parameters, ...(dpopKey ? { dpop_jkt: dpopThumbprint(dpopKey) } : {}) });
+    return { url, loginState };
+  }
+  // PAR (RFC 9126): the parameters go to the issuer over the back channel, authenticated as the
+  // token endpoint's calls are; the browser carries only client_id and request_uri.
+  try {
+    const url = await clients.clientAuth.run(async (method) => {
+      const config = configFor(clients, method);
+      return client.buildAuthorizationUrlWithPAR(config, parameters, dpopKey ? { DPoP: await dpopHandle(config, dpopKey) } : undefined);
+    });
+    return { url, loginState };
+  } catch (err) {
+    throw pushRefusal(clients, err);
+  }
+}
+
+/** A PAR endpoint's refusal, told like the issuer's other refusals (the callback's error=…, or our credentials). */
+function pushRefusal(clients: IssuerClients, err: unknown): PortcullisError {
+  const refused = credentialRefusal(clients, err);
+  if (refused) return refused;
+  if (err instanceof client.ResponseBodyError && err.status < 500) {
+    return new PortcullisError('LOGIN_DENIED', { detail: `the pushed authorization request was refused: ${err.error}: ${err.error_description ?? ''}`.slice(0, 300), cause: err });
+  }
+  return classify(err);
+}
+
+/**
+ * The issuer refused a credential without a secret (private_key_jwt, an assertion file, a TLS
+ * client certificate): said as such, with what the issuer must know of it, never as a bad code.
+ */
+function credentialRefusal(clients: IssuerClients, err: unknown): PortcullisError | undefined {
+  if (!clients.credential || !isClientAuthRefusal(err)) return undefined;
+  const e = err as { error?: string; error_description?: string; status?: number };
+  const d = clients.credential.describe();
+  return new PortcullisError('CLIENT_AUTH_FAILED', { detail: `the issuer refused ${d.method} (${e.error ?? `HTTP ${e.status}`}${e.error_description ? `: ${e.error_description}` : ''}): ${d.hint}`.slice(0, 900), cause: err });
 }
 
 export interface LoginResult {
@@ -103,6 +145,8 @@ export interface LoginResult {
   readonly issuerSid?: string;
   /** The verified ID token, if the issuer sent one (sign-out at the issuer, pass_authorization_header). */
   readonly idToken?: string;
+  /** With dpop: the key the tokens are bound to, which the session keeps for its refreshes. */
+  readonly dpopKey?: DpopKey;
 }
 
 export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -119,7 +163,7 @@ export async function tokenGrant(clients: IssuerClients, grant: (config: client.
   try {
     return await clients.tokenReplay.run(slot, () => run(clients));
   } catch (err) {
-    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw classify(err);
+    if ((err as { code?: unknown })?.code !== oauth.KEY_SELECTION || !slot.recorded) throw credentialRefusal(clients, err) ?? classify(err);
     try {
       return await clients.tokenReplay.run({ replay: slot.recorded }, () => run(clients.freshConfigs()));
     } catch (again) {
@@ -144,14 +188,17 @@ export async function completeLogin(clients: IssuerClients, p: ProviderConfig, l
   // issuer URL there is one token endpoint and no identifier to compare it with (oauth2-proxy ignores it).
   if (!clients.knowsIssuer) response.searchParams.delete('iss');
   const params = { redirect_uri: ls.redirectUri };
-  const tokens = await tokenGrant(clients, (config) => client.authorizationCodeGrant(config, response, checks, params));
-  const result = await identityFromTokens(clients, p, tokens, { nonce: ls.nonce });
+  const dpopKey = clients.dpop ? ls.dpopKey : undefined;
+  if (clients.dpop && !dpopKey) throw new PortcullisError('LOGIN_STATE_MISSING', { detail: 'dpop is on and the login state has no DPoP key (a login started before dpop was turned on)' });
+  const dpop = async (config: client.Configuration): Promise<{ DPoP: client.DPoPHandle } | undefined> => (dpopKey ? { DPoP: await dpopHandle(config, dpopKey) } : undefined);
+  const tokens = await tokenGrant(clients, async (config) => client.authorizationCodeGrant(config, response, checks, params, await dpop(config)));
+  const result = await identityFromTokens(clients, p, tokens, { nonce: ls.nonce }, { dpopKey });
   if (!result.identity) throw new PortcullisError('NO_IDENTITY', { detail: 'neither a verified ID token nor userinfo' });
-  return result as LoginResult;
+  return { ...result, ...(dpopKey ? { dpopKey } : {}) } as LoginResult;
 }
 
 /** The identity from a token response: its verified ID token, filled in (or replaced) by userinfo. */
-export async function identityFromTokens(clients: IssuerClients, p: ProviderConfig, tokens: TokenResponse, expect: { nonce?: string; sub?: string }, o: { userinfoOptional?: boolean } = {}): Promise<Partial<LoginResult>> {
+export async function identityFromTokens(clients: IssuerClients, p: ProviderConfig, tokens: TokenResponse, expect: { nonce?: string; sub?: string }, o: { userinfoOptional?: boolean; dpopKey?: DpopKey } = {}): Promise<Partial<LoginResult>> {
   let idClaims: Record<string, unknown> | undefined;
   let idToken: string | undefined;
   if (clients.idTokenVerifier) {
@@ -177,7 +224,9 @@ export async function identityFromTokens(clients: IssuerClients, p: ProviderConf
   if (clients.hasUserinfo && (mustAskUserinfo || !idClaims || (!p.skipClaimsFromProfileUrl && needsUserinfo(idClaims, p)))) {
     try {
       const subject = typeof idClaims?.sub === 'string' ? idClaims.sub : expect.sub ?? client.skipSubjectCheck;
-      userinfo = (await client.fetchUserInfo(clients.basic, tokens.access_token, subject)) as Record<string, unknown>;
+      // A DPoP-bound access token is sent with a proof of the session's key (token_type DPoP).
+      const dpop = o.dpopKey ? { DPoP: await dpopHandle(clients.basic, o.dpopKey) } : undefined;
+      userinfo = (await client.fetchUserInfo(clients.basic, tokens.access_token, subject, dpop)) as Record<string, unknown>;
     } catch (err) {
       // On a refresh the grant has already happened (and may have rotated the refresh token): a
       // userinfo hiccup then keeps the identity the session had rather than losing the new tokens.
@@ -225,6 +274,8 @@ export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResu
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),
     ...(needs.refreshToken && tokens.refreshToken ? { refreshToken: tokens.refreshToken } : {}),
     ...(needs.idToken && tokens.idToken ? { idToken: tokens.idToken } : {}),
+    // The key goes with the tokens bound to it: a session that keeps none has no use for it.
+    ...(tokens.dpopKey && (needs.accessToken || needs.refreshToken) ? { dpopKey: tokens.dpopKey } : {}),
   };
 }
 

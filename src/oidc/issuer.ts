@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { fetchTrusting } from './trust.js';
@@ -6,6 +7,8 @@ import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from '
 import type { JWTVerifyGetKey } from 'jose';
 import { IdTokenVerifier, idTokenAlgorithms, isPlainAudienceRule, localKeySet } from './idtoken.js';
 import { TokenReplay } from './replay.js';
+import { AssertionFileCredential, PrivateKeyJwtCredential, type CredentialDescription } from './clientkey.js';
+import { issuerShortfalls } from './requirements.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
@@ -40,6 +43,24 @@ export interface IssuerClients {
   /** RP-Initiated Logout: where sign-out continues at the issuer, when it has one. */
   readonly endSessionEndpoint?: string;
   readonly scopesSupported?: readonly string[];
+  /** Set when the client authenticates without a secret: what to tell the operator when the issuer refuses it. */
+  readonly credential?: { describe(): CredentialDescription };
+  /** Push authorization requests (RFC 9126): configured, FAPI 2.0, or required by the issuer. */
+  readonly pushAuthorizationRequests: boolean;
+  /** Bind tokens to a DPoP key of each session's own (RFC 9449). */
+  readonly dpop: boolean;
+}
+
+/**
+ * The issuer cannot do what the configuration asks (a client authentication method, PAR, DPoP,
+ * FAPI 2.0): no login could succeed, so the proxy stays not ready and says what is missing.
+ */
+export class IssuerShortfall extends Error {
+  override readonly name = 'IssuerShortfall';
+  readonly code = 'ISSUER_SHORTFALL';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
 }
 
 /** Where an ID token that Portcullis verifies itself (IssuerClients.idTokenVerifier) is kept in the token response. */
@@ -69,7 +90,9 @@ export class Issuer {
 
   constructor(cfg: ProviderConfig, log: Logger) {
     this.#cfg = cfg;
-    this.#fetch = cfg.caCertificates || cfg.insecureSkipVerify ? fetchTrusting(cfg.caCertificates, { insecure: cfg.insecureSkipVerify }) : undefined;
+    this.#fetch = cfg.caCertificates || cfg.insecureSkipVerify || cfg.clientTls
+      ? fetchTrusting(cfg.caCertificates, { insecure: cfg.insecureSkipVerify, ...(cfg.clientTls ? { clientCertificate: cfg.clientTls } : {}) })
+      : undefined;
     this.#log = log.child({ component: 'issuer' });
   }
 
@@ -85,6 +108,15 @@ export class Issuer {
           this.#log.info(this.#describeMode(this.#clients), 'issuer ready');
           resolve();
         } catch (err) {
+          if (err instanceof IssuerShortfall) {
+            // Not a hiccup: no login can work until the issuer or the configuration changes. Said
+            // loudly, then looked at again slowly (an administrator may turn the feature on).
+            this.#log.error({ event: 'issuer_shortfall', issuer: this.#cfg.issuerUrl?.href, problems: err.problems, retryInMs: MAX_BACKOFF_MS },
+              `the issuer cannot serve this configuration: ${err.message}`);
+            this.#timer = setTimeout(() => void attempt(n + 1), MAX_BACKOFF_MS);
+            this.#timer.unref();
+            return;
+          }
           const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** Math.min(n, 10));
           this.#log.warn({ issuer: this.#cfg.issuerUrl?.href, attempt: n + 1, retryInMs: delay, err: describe(err) }, 'issuer discovery failed; retrying');
           this.#timer = setTimeout(() => void attempt(n + 1), delay);
@@ -113,7 +145,7 @@ export class Issuer {
       // insecure_oidc_skip_issuer_verification: openid-client compares the document's issuer with
       // the URL only when it resolves the well-known path itself, so it is handed the full path.
       const where = c.skipIssuerVerification ? new URL(`${c.issuerUrl.href.replace(/\/+$/, '')}/.well-known/openid-configuration`) : c.issuerUrl;
-      const discovered = await client.discovery(where, c.clientId, undefined, client.ClientSecretBasic(c.clientSecret), {
+      const discovered = await client.discovery(where, c.clientId, undefined, c.clientSecret ? client.ClientSecretBasic(c.clientSecret) : client.None(), {
         execute: this.#usesHttp() ? [client.allowInsecureRequests] : [],
         timeout: HTTP_TIMEOUT_S,
         ...(this.#fetch ? { [client.customFetch]: this.#fetch } : {}),
@@ -139,9 +171,21 @@ export class Issuer {
     // algorithm the issuer lists, from the JWKS only: anything else, Portcullis checks itself.
     const ownCheck = verifiable && (!isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims })
       || !!localKeys || !!c.skipNonce || !!c.signingAlgs);
+    const credential = this.#credential();
+    const needs = {
+      ...(c.clientAuth ? { method: c.clientAuth.method } : {}),
+      ...(credential instanceof PrivateKeyJwtCredential ? { key: credential.key } : {}),
+      par: !!c.pushedAuthorizationRequests, dpop: !!c.dpop, certificateBound: !!c.clientTls, fapi2: !!c.fapi2,
+    };
+    // Without discovery there is no metadata to hold the configuration against, except an endpoint to push to.
+    const shortfalls = c.issuerUrl && !c.skipDiscovery ? issuerShortfalls(metadata, needs) : issuerShortfalls({ issuer: metadata.issuer, pushed_authorization_request_endpoint: metadata.pushed_authorization_request_endpoint }, { par: needs.par, dpop: false, certificateBound: false, fapi2: false });
+    if (shortfalls.length) throw new IssuerShortfall(shortfalls);
+    // RFC 8705 §5: an issuer may serve mTLS on other endpoints (mtls_endpoint_aliases); openid-client picks them.
+    const clientMetadata = c.clientTls ? { use_mtls_endpoint_aliases: true } : undefined;
+    const fixedAuth = credential?.auth ?? (c.clientAuth ? client.TlsClientAuth() : undefined);
     const tokenReplay = new TokenReplay();
     const make = (auth: client.ClientAuth): client.Configuration => {
-      const cfg = new client.Configuration(metadata, c.clientId, undefined, auth);
+      const cfg = new client.Configuration(metadata, c.clientId, clientMetadata, auth);
       cfg.timeout = HTTP_TIMEOUT_S;
       if (this.#usesHttp()) client.allowInsecureRequests(cfg);
       // Verify ID token signatures against the JWKS (openid-client skips this by default for
@@ -153,17 +197,20 @@ export class Issuer {
       cfg[client.customFetch] = tokenReplay.wrap(metadata.token_endpoint!, cfg[client.customFetch] ?? ((url, options) => fetch(url, options as RequestInit)));
       return cfg;
     };
-    const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
+    const first = c.clientAuth?.method ?? firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
+    const configs = (): Pick<IssuerClients, 'basic' | 'post'> => {
+      if (fixedAuth) { const one = make(fixedAuth); return { basic: one, post: one }; }
+      return { basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) };
+    };
     return {
-      basic: make(client.ClientSecretBasic(c.clientSecret)),
-      post: make(client.ClientSecretPost(c.clientSecret)),
+      ...configs(),
       verifiesIdToken: verifiable,
       hasUserinfo: !!metadata.userinfo_endpoint,
       knowsIssuer: !!c.issuerUrl,
       clientAuth: new ClientAuthChoice(first, (from, to, refusedWith) => this.#log.info(
         { event: 'token_auth_switch', from, to, refusedWith },
         `the token endpoint refused ${from} (${refusedWith}) and accepted ${to}; using ${to} from now on`,
-      )),
+      ), { fixed: !!fixedAuth }),
       idTokenVerifier: ownCheck ? new IdTokenVerifier({
         issuer: metadata.issuer, ...(localKeys ? { keys: localKeys } : { jwksUri: metadata.jwks_uri! }),
         algorithms: idTokenAlgorithms(metadata.id_token_signing_alg_values_supported, c.signingAlgs, !!localKeys),
@@ -172,11 +219,36 @@ export class Issuer {
         ...(this.#fetch ? { fetch: this.#fetch as unknown as typeof fetch } : {}),
       }) : undefined,
       tokenReplay,
-      freshConfigs: () => ({ basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) }),
+      freshConfigs: configs,
       ...(localKeys ? { localKeys } : {}),
       endSessionEndpoint: metadata.end_session_endpoint,
       scopesSupported: metadata.scopes_supported,
+      ...(credential ? { credential } : c.clientAuth ? { credential: { describe: () => this.#describeCertificate() } } : {}),
+      pushAuthorizationRequests: !!c.pushedAuthorizationRequests || metadata.require_pushed_authorization_requests === true,
+      dpop: !!c.dpop,
     };
+  }
+
+  #signer: PrivateKeyJwtCredential | AssertionFileCredential | undefined;
+
+  /** The private_key_jwt credential, made once (its key file is watched from then on). */
+  #credential(): PrivateKeyJwtCredential | AssertionFileCredential | undefined {
+    const a = this.#cfg.clientAuth;
+    if (!a || a.method !== 'private_key_jwt') return undefined;
+    this.#signer ??= 'assertionFile' in a ? new AssertionFileCredential(a.assertionFile) : new PrivateKeyJwtCredential({
+      keyFile: a.keyFile, certificateFile: a.certificateFile, audience: a.audience, fapi: this.#cfg.fapi2,
+      onRotate: (key) => this.#log.info({ event: 'client_key_rotated', kid: key.kid, key: key.describe, file: a.keyFile }, 'the client key file changed; signing with the new key'),
+    });
+    return this.#signer;
+  }
+
+  /** For a refused mTLS client authentication: which certificate was presented. */
+  #describeCertificate(): CredentialDescription {
+    const t = this.#cfg.clientTls;
+    let subject = '?';
+    try { subject = t ? new X509Certificate(t.cert).subject.replace(/\n/g, ', ') : '?'; } catch { /* shown as ? */ }
+    const method = this.#cfg.clientAuth?.method ?? 'tls_client_auth';
+    return { method, hint: `does the issuer accept the TLS client certificate from ${t?.certFile} (subject ${subject})? ${method === 'tls_client_auth' ? 'Its CA must be one the issuer trusts, and the client registered with its subject (tls_client_auth_subject_dn or a SAN)' : 'The certificate itself must be registered with the client (its jwks)'}` };
   }
 
   /** What the 'issuer ready' line says: where endpoints come from and what identity rests on. */
@@ -190,6 +262,10 @@ export class Issuer {
       ...(clients.idTokenVerifier ? { audience: 'oidc_extra_audiences / oidc_audience_claims (ID tokens verified by Portcullis)' } : {}),
       signOut: clients.endSessionEndpoint ? 'continues at the issuer\'s end_session_endpoint' : 'local only (the issuer lists no end_session_endpoint)',
       tokenEndpointAuth: clients.clientAuth.first,
+      ...(clients.pushAuthorizationRequests ? { par: true } : {}),
+      ...(clients.dpop ? { dpop: true } : {}),
+      ...(c.clientTls ? { mtls: c.clientTls.certFile } : {}),
+      ...(c.fapi2 ? { profile: 'FAPI 2.0 Security Profile' } : {}),
     };
   }
 

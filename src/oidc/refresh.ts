@@ -4,17 +4,20 @@ import { PortcullisError } from '../errors.js';
 import type { RefreshGrant } from '../session/refresh.js';
 import { identityFromTokens, identityOf, sessionFields, tokenGrant, tokenNeeds, type LoginResult } from './flow.js';
 import type { Issuer, IssuerClients } from './issuer.js';
+import { dpopHandle } from './dpop.js';
+import type { DpopKey } from '../session/codec.js';
 
 /**
  * Uses a refresh token (cookie_refresh). The identity is read again, as at login, from the new ID
  * token and userinfo; its subject must be the session's. `identity` is undefined only when the
  * issuer sent neither (the caller keeps what the session had). Failures are classified (classify.ts).
  */
-export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, refreshToken: string, sub: string): Promise<Partial<LoginResult>> {
+export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, refreshToken: string, sub: string, dpopKey?: DpopKey): Promise<Partial<LoginResult>> {
   // tokenGrant (flow.ts) checks the answer again after an issuer key rotation: the refresh token it
   // rotated is in that answer, and the old one is spent.
-  const tokens = await tokenGrant(clients, (config) => client.refreshTokenGrant(config, refreshToken));
-  const result = await identityFromTokens(clients, p, tokens, { sub }, { userinfoOptional: true });
+  // DPoP: the session's own key, so the new access token is bound to it as the first was.
+  const tokens = await tokenGrant(clients, async (config) => client.refreshTokenGrant(config, refreshToken, undefined, dpopKey ? { DPoP: await dpopHandle(config, dpopKey) } : undefined));
+  const result = await identityFromTokens(clients, p, tokens, { sub }, { userinfoOptional: true, ...(dpopKey ? { dpopKey } : {}) });
   if (result.identity && result.identity.sub !== sub) {
     throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'the refreshed identity has another subject' });
   }
@@ -32,7 +35,8 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     const clients = issuer.clients;
     if (!clients) throw new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' });
     if (!s.refreshToken) throw new PortcullisError('INTERNAL', { detail: 'refresh of a session without a refresh token' });
-    const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub);
+    if (clients.dpop && !s.dpopKey) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'dpop is on and the session has no DPoP key (signed in before dpop was turned on): sign in again' });
+    const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub, clients.dpop ? s.dpopKey : undefined);
     // A refresh often brings no new ID token: the one from the login still serves as id_token_hint,
     // and the issuer's session (back-channel logout's handle) is the same one.
     // A refresh continues the same sign-in: without a new ID token that says otherwise, how and
@@ -42,6 +46,6 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     const identity = r.identity
       ? { ...r.identity, acr: fromIdToken ? r.identity.acr ?? s.acr : s.acr, authTime: fromIdToken ? r.identity.authTime ?? s.authTime : s.authTime }
       : identityOf(s);
-    return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid }, tokenNeeds(config, clients));
+    return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid, ...(s.dpopKey ? { dpopKey: s.dpopKey } : {}) }, tokenNeeds(config, clients));
   };
 }

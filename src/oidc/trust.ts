@@ -10,9 +10,14 @@ import type * as client from 'openid-client';
  * takes no CA without the undici package; this is the few requests the OAuth flow makes
  * (discovery, JWKS, token, userinfo), with their bodies read whole.
  */
-export function fetchTrusting(ca: readonly string[] | undefined, o: { insecure?: boolean } = {}): client.CustomFetch {
+export function fetchTrusting(ca: readonly string[] | undefined, o: { insecure?: boolean; clientCertificate?: { cert: string; key: string } } = {}): client.CustomFetch {
   // ssl_insecure_skip_verify: Node's own fetch cannot be told to skip the check either.
-  const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca: [...ca] } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}) });
+  // client_tls_cert_file (RFC 8705): the same certificate on every connection to the issuer, so
+  // tokens bound to it at the token endpoint are accepted at userinfo.
+  const agent = new https.Agent({
+    keepAlive: true, ...(ca ? { ca: [...ca] } : {}), ...(o.insecure ? { rejectUnauthorized: false } : {}),
+    ...(o.clientCertificate ? { cert: o.clientCertificate.cert, key: o.clientCertificate.key } : {}),
+  });
   return (url, options) => new Promise<Response>((resolve, reject) => {
     const target = new URL(url);
     const headers: Record<string, string> = {};

@@ -31,6 +31,24 @@ export interface Session {
   readonly refreshToken?: string;
   /** Only when pass_authorization_header or set_authorization_header sends it on, or sign-out at the issuer needs it. */
   readonly idToken?: string;
+  /**
+   * With dpop: this session's own DPoP private key (RFC 9449), which its tokens are bound to; made
+   * at login, kept through refreshes, never in another session.
+   */
+  readonly dpopKey?: DpopKey;
+}
+
+/** A P-256 private key as JWK members (ES256 proofs): what a session keeps of its DPoP key. */
+export interface DpopKey {
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly d: string;
+}
+
+export function isDpopKey(k: unknown): k is DpopKey {
+  const d = k as Partial<DpopKey> | null;
+  return typeof d === 'object' && d !== null && d.crv === 'P-256' && typeof d.x === 'string' && typeof d.y === 'string' && typeof d.d === 'string';
 }
 
 export function isSession(x: unknown): x is Session {
@@ -38,7 +56,8 @@ export function isSession(x: unknown): x is Session {
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
     typeof s.expiresAt === 'number' && typeof s.createdAt === 'number' && Array.isArray(s.groups) && optionalString(s.sid)
     && optionalString(s.issuerSid) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken)
-    && optionalString(s.acr) && (s.authTime === undefined || typeof s.authTime === 'number') && (s.claims === undefined || isClaims(s.claims));
+    && optionalString(s.acr) && (s.authTime === undefined || typeof s.authTime === 'number') && (s.claims === undefined || isClaims(s.claims))
+    && (s.dpopKey === undefined || isDpopKey(s.dpopKey));
 }
 
 function isClaims(c: unknown): boolean {

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { sealData, unsealData } from 'iron-session';
 import type { StepUp } from '../access/routepolicies.js';
 import type { SealPasswords } from '../config/secret.js';
+import type { DpopKey } from './codec.js';
 import type { CookieConfig, LoginStateCookieConfig } from '../config/validate.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
 
@@ -18,6 +19,8 @@ export interface LoginState {
   readonly startedAt: number;
   /** The step-up (acr_values, max_age) asked of the issuer for the route at rd: the callback checks it was met. */
   readonly stepUp?: StepUp;
+  /** With dpop: the key this login's code is bound to (dpop_jkt), then its session's key. */
+  readonly dpopKey?: DpopKey;
 }
 
 /** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */

@@ -1,7 +1,8 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import type { ProviderConfig } from '../validate.js';
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { FAPI_ALGORITHMS, certificateThumbprint, parseClientKey } from '../../oidc/clientkey.js';
 import { rootCertificates } from 'node:tls';
 import { isLoopbackHost, parseCommaList } from '../values.js';
 
@@ -16,7 +17,12 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if (clientId === '') r.missing('client_id', 'the client ID registered at your issuer');
   let clientSecret = r.str('client_secret');
   const secretFile = r.str('client_secret_file');
-  if (secretFile !== '') {
+  const secretless = readClientCredentials(r);
+  if (secretless.clientAuth) {
+    // Another method is the credential: a secret beside it would never be sent.
+    if (clientSecret !== '' || secretFile !== '') r.warnings.push(`OAUTH2_PROXY_CLIENT_SECRET${secretFile !== '' ? '_FILE' : ''} is not used: the client authenticates with ${secretless.clientAuth.method}`);
+    clientSecret = '';
+  } else if (secretFile !== '') {
     if (clientSecret !== '') r.errors.push('set only one of OAUTH2_PROXY_CLIENT_SECRET and OAUTH2_PROXY_CLIENT_SECRET_FILE');
     try {
       clientSecret = r.readFile(secretFile).trim();
@@ -25,7 +31,7 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
       r.fail('client_secret_file', `a readable file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
   } else if (clientSecret === '') {
-    r.missing('client_secret', 'the client secret registered at your issuer (or OAUTH2_PROXY_CLIENT_SECRET_FILE)');
+    r.missing('client_secret', 'the client secret registered at your issuer (or OAUTH2_PROXY_CLIENT_SECRET_FILE, or a method without a secret: OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE, OAUTH2_PROXY_CLIENT_ASSERTION_FILE or OAUTH2_PROXY_CLIENT_TLS_CERT_FILE)');
   }
 
   const allowHttpAnywhere = r.bool('insecure_oidc_allow_http_issuer');
@@ -108,7 +114,13 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if (skipIssuerVerification && skipDiscovery) r.warnings.push('OAUTH2_PROXY_INSECURE_OIDC_SKIP_ISSUER_VERIFICATION has no effect without discovery: ID tokens must carry OAUTH2_PROXY_OIDC_ISSUER_URL');
   const insecureSkipVerify = r.bool('ssl_insecure_skip_verify');
   if (insecureSkipVerify) r.warnings.push('OAUTH2_PROXY_SSL_INSECURE_SKIP_VERIFY=true: the issuer\'s TLS certificate is not checked, so anyone on the network path can pose as the issuer and sign anyone in; trust a private CA with OAUTH2_PROXY_PROVIDER_CA_FILES instead');
-  const signingAlgs = readSigningAlgs(r);
+  let signingAlgs = readSigningAlgs(r);
+  if (secretless.fapi2) {
+    // FAPI 2.0 §5.4: ID tokens too are signed with PS256, ES256 or EdDSA only.
+    const refused = signingAlgs.filter((a) => !FAPI_ALGORITHMS.includes(a));
+    if (refused.length) r.fail('oidc_enabled_signing_algs', `only ${FAPI_ALGORITHMS.join(', ')} with OAUTH2_PROXY_FAPI2_SECURITY_PROFILE=true (${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} not allowed by FAPI 2.0)`);
+    signingAlgs = signingAlgs.length ? signingAlgs.filter((a) => FAPI_ALGORITHMS.includes(a)) : [...FAPI_ALGORITHMS];
+  }
 
   return {
     ...(insecureSkipVerify ? { insecureSkipVerify } : {}),
@@ -137,7 +149,110 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
     audienceClaims: audienceClaims.length ? audienceClaims : [defaultOf('oidc_audience_claims')],
     backendLogoutUrl: backendLogoutUrl || undefined,
     ...caCertificates(r),
+    ...(secretless.clientAuth ? { clientAuth: secretless.clientAuth } : {}),
+    ...(secretless.clientTls ? { clientTls: secretless.clientTls } : {}),
+    ...(secretless.par ? { pushedAuthorizationRequests: true } : {}),
+    ...(secretless.dpop ? { dpop: true } : {}),
+    ...(secretless.fapi2 ? { fapi2: true } : {}),
   };
+}
+
+type Secretless = Pick<ProviderConfig, 'clientAuth' | 'clientTls'> & { par: boolean; dpop: boolean; fapi2: boolean };
+
+/**
+ * The client authentication without a shared secret (Portcullis additions): client_auth_method, or
+ * the method the files given imply; the files are read now so a wrong one stops start-up. FAPI 2.0
+ * turns PAR and DPoP on (DPoP unless a TLS client certificate binds the tokens instead) and refuses
+ * the client secret.
+ */
+function readClientCredentials(r: OptionReader): Secretless {
+  const named = r.enumOf('client_auth_method');
+  const keyFile = r.str('client_private_key_file');
+  const certificateFile = r.str('client_private_key_certificate_file');
+  const assertionFile = r.str('client_assertion_file');
+  const audience = r.enumOf('client_assertion_audience') as 'issuer' | 'token_endpoint';
+  const tlsCertFile = r.str('client_tls_cert_file');
+  const tlsKeyFile = r.str('client_tls_key_file');
+  const fapi2 = r.bool('fapi2_security_profile');
+  let par = r.bool('pushed_authorization_requests');
+  let dpop = r.bool('dpop');
+
+  const clientTls = readClientTls(r, tlsCertFile, tlsKeyFile);
+  const method = named !== '' ? named : keyFile !== '' || assertionFile !== '' ? 'private_key_jwt' : tlsCertFile !== '' ? 'tls_client_auth' : '';
+  let clientAuth: ProviderConfig['clientAuth'];
+  if (method === 'private_key_jwt') {
+    if (keyFile !== '' && assertionFile !== '') r.errors.push('set only one of OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE (the proxy signs its assertions) and OAUTH2_PROXY_CLIENT_ASSERTION_FILE (the platform writes them)');
+    else if (keyFile === '' && assertionFile === '') r.missing('client_private_key_file', 'the private key private_key_jwt signs with (a PEM or JWK file), or OAUTH2_PROXY_CLIENT_ASSERTION_FILE for a JWT the platform writes');
+    else if (keyFile !== '') {
+      const key = readKeyFile(r, keyFile);
+      if (certificateFile !== '') readKeyCertificate(r, certificateFile, key);
+      clientAuth = { method, keyFile, audience, ...(certificateFile !== '' ? { certificateFile } : {}) };
+    } else {
+      try { r.readFile(assertionFile); } catch (e) {
+        // Kubernetes mounts projected tokens before the container starts: a missing one is a mistake, not a race.
+        r.fail('client_assertion_file', `a readable file holding the client assertion JWT (${assertionFile}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+      }
+      clientAuth = { method, assertionFile };
+    }
+  } else if (method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') {
+    if (!clientTls) r.missing('client_tls_cert_file', `the TLS client certificate that ${method} presents (with OAUTH2_PROXY_CLIENT_TLS_KEY_FILE)`);
+    clientAuth = { method };
+  }
+  if (method !== 'private_key_jwt') {
+    if (keyFile !== '') r.fail('client_private_key_file', `unset with OAUTH2_PROXY_CLIENT_AUTH_METHOD=${method} (the key signs private_key_jwt assertions only)`);
+    if (assertionFile !== '') r.fail('client_assertion_file', `unset with OAUTH2_PROXY_CLIENT_AUTH_METHOD=${method} (the assertion is sent with private_key_jwt only)`);
+  }
+  if (certificateFile !== '' && keyFile === '') r.fail('client_private_key_certificate_file', 'set only with OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE (it is that key\'s certificate)');
+
+  if (fapi2) {
+    if (method !== 'private_key_jwt' && method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') {
+      r.fail('fapi2_security_profile', 'false, or a client authentication FAPI 2.0 allows: private_key_jwt (OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE or OAUTH2_PROXY_CLIENT_ASSERTION_FILE) or mTLS (OAUTH2_PROXY_CLIENT_TLS_CERT_FILE and OAUTH2_PROXY_CLIENT_TLS_KEY_FILE); a client secret is not allowed');
+    }
+    par = true;
+    // Sender-constrained tokens: bound to the TLS client certificate when there is one, else DPoP.
+    if (!clientTls) dpop = true;
+  }
+  return { clientAuth, ...(clientTls ? { clientTls } : {}), par, dpop, fapi2 };
+}
+
+/** client_private_key_file: parsed now, so a wrong file stops start-up with what it should hold. */
+function readKeyFile(r: OptionReader, file: string): ReturnType<typeof parseClientKey> | undefined {
+  let text: string;
+  try { text = r.readFile(file); } catch (e) {
+    r.fail('client_private_key_file', `a readable PEM or JWK private key (${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    return undefined;
+  }
+  try { return parseClientKey(text); } catch (e) {
+    r.fail('client_private_key_file', `${(e as Error).message} (${file})`);
+    return undefined;
+  }
+}
+
+/** client_private_key_certificate_file: a certificate of the very key that signs (Entra matches the thumbprint to the key). */
+function readKeyCertificate(r: OptionReader, file: string, key: ReturnType<typeof parseClientKey> | undefined): void {
+  try {
+    const { cert } = certificateThumbprint(r.readFile(file));
+    if (key && !cert.checkPrivateKey(key.key)) r.fail('client_private_key_certificate_file', `the certificate of OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE (${file} certifies another key)`);
+  } catch (e) {
+    r.fail('client_private_key_certificate_file', `a readable PEM certificate (${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** client_tls_cert_file and client_tls_key_file: both or neither, a certificate and its own key. */
+function readClientTls(r: OptionReader, certFile: string, keyFile: string): ProviderConfig['clientTls'] {
+  if (certFile === '' && keyFile === '') return undefined;
+  if (certFile === '') { r.missing('client_tls_cert_file', 'the PEM certificate of OAUTH2_PROXY_CLIENT_TLS_KEY_FILE'); return undefined; }
+  if (keyFile === '') { r.missing('client_tls_key_file', 'the PEM private key of OAUTH2_PROXY_CLIENT_TLS_CERT_FILE'); return undefined; }
+  let cert: string;
+  let key: string;
+  try { cert = r.readFile(certFile); } catch (e) { r.fail('client_tls_cert_file', `a readable PEM certificate (${certFile}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`); return undefined; }
+  try { key = r.readFile(keyFile); } catch (e) { r.fail('client_tls_key_file', `a readable PEM private key (${keyFile}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`); return undefined; }
+  let x509: X509Certificate;
+  try { x509 = certificateThumbprint(cert).cert; } catch (e) { r.fail('client_tls_cert_file', `${(e as Error).message} (${certFile})`); return undefined; }
+  let privateKey: KeyObject;
+  try { privateKey = createPrivateKey(key); } catch (e) { r.fail('client_tls_key_file', `an unencrypted PEM private key (${keyFile}: ${(e as Error).message})`); return undefined; }
+  if (!x509.checkPrivateKey(privateKey)) { r.fail('client_tls_key_file', `the private key of OAUTH2_PROXY_CLIENT_TLS_CERT_FILE (${keyFile} is another key's)`); return undefined; }
+  return { cert, key, certFile };
 }
 
 /** provider_ca_files read at start-up: each file must hold at least one PEM certificate. */

@@ -1,0 +1,231 @@
+import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { SignJWT, decodeJwt } from 'jose';
+import type * as client from 'openid-client';
+import { PortcullisError } from '../errors.js';
+
+/** A private_key_jwt signing key as read from its file. */
+export interface ClientKey {
+  readonly key: KeyObject;
+  /** The JWK's own kid, else the RFC 7638 thumbprint of the public key. */
+  readonly kid: string;
+  /** The JWS algorithms this key can sign with, the most widely accepted first. */
+  readonly algorithms: readonly string[];
+  /** What the key is, for messages: "RSA 2048", "EC P-256", "Ed25519". */
+  readonly describe: string;
+  /** The public key as a JWK (with kid), what an operator registers at the issuer. */
+  readonly publicJwk: JsonWebKey & { kid: string };
+}
+
+/** FAPI 2.0 Security Profile §5.4: the only algorithms it allows. */
+export const FAPI_ALGORITHMS: readonly string[] = ['PS256', 'ES256', 'EdDSA'];
+
+const CURVES: Record<string, { crv: string; alg: string }> = {
+  prime256v1: { crv: 'P-256', alg: 'ES256' }, secp384r1: { crv: 'P-384', alg: 'ES384' }, secp521r1: { crv: 'P-521', alg: 'ES512' },
+};
+
+/**
+ * Reads a private key from a PEM (PKCS#8, PKCS#1, SEC1) or JWK text (a JWK, or a JWKS of one key).
+ * Throws an Error whose message says what the file should hold instead.
+ */
+export function parseClientKey(text: string): ClientKey {
+  const trimmed = text.trim();
+  let key: KeyObject;
+  let kid: string | undefined;
+  if (trimmed.startsWith('{')) {
+    let jwk: JsonWebKey & { kid?: unknown; keys?: unknown };
+    try { jwk = JSON.parse(trimmed) as typeof jwk; } catch (e) { throw new Error(`a JWK that is valid JSON (${(e as Error).message})`); }
+    if (Array.isArray(jwk.keys)) {
+      if (jwk.keys.length !== 1) throw new Error(`a JWK, or a JWKS of exactly one key (it has ${jwk.keys.length})`);
+      jwk = jwk.keys[0] as typeof jwk;
+    }
+    if (typeof jwk.d !== 'string') throw new Error('a private JWK (this one has no "d": it is a public key)');
+    try { key = createPrivateKey({ key: jwk, format: 'jwk' }); } catch (e) { throw new Error(`a private RSA, EC or Ed25519 JWK (${(e as Error).message})`); }
+    if (typeof jwk.kid === 'string' && jwk.kid !== '') kid = jwk.kid;
+  } else {
+    if (/ENCRYPTED/.test(trimmed)) throw new Error('an unencrypted private key (this PEM is passphrase-protected; export it with `openssl pkey -in KEY -out PLAIN`)');
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(trimmed)) throw new Error('a PEM private key (-----BEGIN PRIVATE KEY-----, or RSA / EC PRIVATE KEY) or a private JWK');
+    try { key = createPrivateKey(trimmed); } catch (e) { throw new Error(`a readable PEM private key (${(e as Error).message})`); }
+  }
+  const pub = createPublicKey(key).export({ format: 'jwk' });
+  let algorithms: string[];
+  let describe: string;
+  switch (key.asymmetricKeyType) {
+    case 'rsa': {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+      if (bits < 2048) throw new Error(`an RSA key of at least 2048 bits (this one has ${bits})`);
+      // RS256 first: every issuer that takes RSA assertions takes it; PS256 where it is listed alone (FAPI).
+      algorithms = ['RS256', 'PS256', 'RS384', 'PS384', 'RS512', 'PS512'];
+      describe = `RSA ${bits}`;
+      break;
+    }
+    case 'ec': {
+      const curve = CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+      if (!curve) throw new Error(`an EC key on P-256, P-384 or P-521 (this one is on ${key.asymmetricKeyDetails?.namedCurve})`);
+      algorithms = [curve.alg];
+      describe = `EC ${curve.crv}`;
+      break;
+    }
+    case 'ed25519':
+      // RFC 8037's EdDSA; RFC 9864 names the same signature Ed25519, and newer issuers list that.
+      algorithms = ['EdDSA', 'Ed25519'];
+      describe = 'Ed25519';
+      break;
+    default:
+      throw new Error(`an RSA, EC or Ed25519 private key (this one is ${key.asymmetricKeyType})`);
+  }
+  kid ??= jwkThumbprint(pub);
+  return { key, kid, algorithms, describe, publicJwk: { ...pub, kid } };
+}
+
+/** RFC 7638: SHA-256 over the required members, in lexicographic order, without whitespace. */
+export function jwkThumbprint(jwk: JsonWebKey): string {
+  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+    : jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+      : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/**
+ * The algorithm to sign with: the key's first that the issuer lists (and, under FAPI 2.0, that the
+ * profile allows); undefined when there is none. An issuer that lists nothing gets the first.
+ */
+export function chooseAlgorithm(key: Pick<ClientKey, 'algorithms'>, supported: readonly string[] | undefined, only?: readonly string[]): string | undefined {
+  const ours = only ? key.algorithms.filter((a) => only.includes(a) || (a === 'Ed25519' && only.includes('EdDSA'))) : key.algorithms;
+  if (!supported?.length) return ours[0];
+  return ours.find((a) => supported.includes(a));
+}
+
+/** The x5t#S256 header (RFC 7515 §4.1.8): SHA-256 of the certificate's DER, base64url. Throws on a file without one. */
+export function certificateThumbprint(pem: string): { thumbprint: string; cert: X509Certificate } {
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  if (!block) throw new Error('a PEM certificate (-----BEGIN CERTIFICATE-----)');
+  const cert = new X509Certificate(block);
+  return { thumbprint: createHash('sha256').update(cert.raw).digest('base64url'), cert };
+}
+
+/** Why the token endpoint's refusal of our credentials may have come, for the operator's log. */
+export interface CredentialDescription { readonly method: string; readonly hint: string }
+
+/** A file stamp: the key is read again only when it changes (mtime, size, inode). */
+function stampOf(file: string): string {
+  const s = statSync(file);
+  return `${s.mtimeMs}:${s.size}:${s.ino}`;
+}
+
+/**
+ * private_key_jwt (RFC 7523 §2.2) with a key file that may be replaced while running: each call
+ * looks at the file's stamp (one stat, at login and refresh only) and reads the key again when it
+ * changed, so a rotated key is used from the next call on without a restart. A file caught
+ * half-written keeps the previous key until it parses.
+ */
+export class PrivateKeyJwtCredential {
+  readonly #file: string;
+  readonly #audience: 'issuer' | 'token_endpoint';
+  readonly #only?: readonly string[];
+  readonly #x5t?: string;
+  #stamp = '';
+  #key: ClientKey;
+  readonly #onRotate: (key: ClientKey) => void;
+
+  constructor(o: { keyFile: string; certificateFile?: string; audience: 'issuer' | 'token_endpoint'; fapi?: boolean; onRotate?: (key: ClientKey) => void }) {
+    this.#file = o.keyFile;
+    this.#audience = o.audience;
+    this.#only = o.fapi ? FAPI_ALGORITHMS : undefined;
+    this.#onRotate = o.onRotate ?? (() => {});
+    this.#stamp = stampOf(o.keyFile);
+    this.#key = parseClientKey(readFileSync(o.keyFile, 'utf8'));
+    if (o.certificateFile) this.#x5t = certificateThumbprint(readFileSync(o.certificateFile, 'utf8')).thumbprint;
+  }
+
+  /** The key now in the file (read again when the file changed). */
+  get key(): ClientKey {
+    let stamp: string;
+    try { stamp = stampOf(this.#file); } catch { return this.#key; }
+    if (stamp !== this.#stamp) {
+      try {
+        this.#key = parseClientKey(readFileSync(this.#file, 'utf8'));
+        this.#stamp = stamp;
+        this.#onRotate(this.#key);
+      } catch { /* half-written or broken: keep signing with the key we have, look again next call */ }
+    }
+    return this.#key;
+  }
+
+  algorithmFor(supported: readonly string[] | undefined): string | undefined {
+    return chooseAlgorithm(this.key, supported, this.#only);
+  }
+
+  /** openid-client's client authentication hook: a fresh assertion (new jti, 60 s exp) per request. */
+  readonly auth: client.ClientAuth = async (as, c, body) => {
+    const key = this.key;
+    const alg = chooseAlgorithm(key, as.token_endpoint_auth_signing_alg_values_supported, this.#only);
+    if (!alg) {
+      throw new PortcullisError('CLIENT_AUTH_FAILED', { detail: `no signing algorithm for the ${key.describe} key in ${this.#file}: the issuer lists ${(as.token_endpoint_auth_signing_alg_values_supported ?? []).join(', ')}${this.#only ? ` and FAPI 2.0 allows ${this.#only.join(', ')}` : ''}` });
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const aud = this.#audience === 'token_endpoint' && as.token_endpoint ? as.token_endpoint : as.issuer;
+    const assertion = await new SignJWT({ jti: randomBytes(18).toString('base64url') })
+      .setProtectedHeader({ alg, kid: key.kid, typ: 'JWT', ...(this.#x5t ? { 'x5t#S256': this.#x5t } : {}) })
+      .setIssuer(c.client_id).setSubject(c.client_id).setAudience(aud)
+      .setIssuedAt(now).setNotBefore(now).setExpirationTime(now + 60)
+      .sign(key.key);
+    body.set('client_id', c.client_id);
+    body.set('client_assertion_type', JWT_BEARER);
+    body.set('client_assertion', assertion);
+  };
+
+  describe(): CredentialDescription {
+    const k = this.#key;
+    return { method: 'private_key_jwt', hint: `does the issuer know this key? ${k.describe}, kid ${k.kid}${this.#x5t ? `, x5t#S256 ${this.#x5t}` : ''}, from ${this.#file}; register its public key (JWK ${JSON.stringify(k.publicJwk)}) with the client, and check client_assertion_audience (${this.#audience})` };
+  }
+}
+
+/** RFC 7523's client_assertion_type for a JWT. */
+export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** How close to its expiry an assertion file may be and still be sent (the token request takes some time). */
+const ASSERTION_MARGIN_S = 5;
+
+/**
+ * A client assertion the platform writes (workload identity: a Kubernetes projected
+ * service-account token, Entra's, Google's or AWS's federation token): read anew for every call,
+ * since the platform replaces it before it expires; an expired one is refused here with a message
+ * that names the file, rather than sent for the issuer's bare invalid_client.
+ */
+export class AssertionFileCredential {
+  readonly #file: string;
+  #last?: { iss?: string; sub?: string; aud?: string | string[] };
+
+  constructor(file: string) { this.#file = file; }
+
+  /** The assertion now in the file, checked for shape and expiry. */
+  read(now = Date.now()): string {
+    let text: string;
+    try { text = readFileSync(this.#file, 'utf8').trim(); } catch (e) {
+      throw new PortcullisError('CLIENT_AUTH_FAILED', { detail: `client_assertion_file ${this.#file} cannot be read (${(e as NodeJS.ErrnoException).code ?? e})` });
+    }
+    let claims: ReturnType<typeof decodeJwt>;
+    try { claims = decodeJwt(text); } catch {
+      throw new PortcullisError('CLIENT_AUTH_FAILED', { detail: `client_assertion_file ${this.#file} does not hold a JWT` });
+    }
+    this.#last = { iss: claims.iss, sub: claims.sub, aud: claims.aud };
+    if (typeof claims.exp === 'number' && claims.exp - ASSERTION_MARGIN_S <= now / 1000) {
+      const ago = Math.round(now / 1000 - claims.exp);
+      throw new PortcullisError('CLIENT_AUTH_FAILED', { detail: `the client assertion in ${this.#file} expired at ${new Date(claims.exp * 1000).toISOString()} (${ago} s ago): whatever writes it (the kubelet for a projected service-account token, a workload-identity agent) has stopped refreshing it` });
+    }
+    return text;
+  }
+
+  readonly auth: client.ClientAuth = (_as, c, body) => {
+    const assertion = this.read();
+    body.set('client_id', c.client_id);
+    body.set('client_assertion_type', JWT_BEARER);
+    body.set('client_assertion', assertion);
+  };
+
+  describe(): CredentialDescription {
+    const l = this.#last;
+    return { method: 'private_key_jwt (client_assertion_file)', hint: `does the issuer trust the assertion in ${this.#file}${l ? ` (iss ${l.iss}, sub ${l.sub}, aud ${JSON.stringify(l.aud)})` : ''}? Its federated credential must name that issuer and subject, and the audience it expects` };
+  }
+}
