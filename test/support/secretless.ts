@@ -8,6 +8,7 @@ import { LogLines, type InProcess } from './inprocess.js';
 import { freePort } from './proxy.js';
 
 export const SECRETLESS_CLIENT = 'portcullis-secretless';
+export const COOKIE_SECRET = 'y'.repeat(32);
 export const ACCOUNT = { sub: 'sam-1', email: 'sam@example.com', email_verified: true, preferred_username: 'sam', groups: ['staff'] };
 
 export interface Secretless {
@@ -36,7 +37,7 @@ export async function startSecretless(o: { issuer?: Partial<DevIssuerOptions>; c
       OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
       OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
       OAUTH2_PROXY_CLIENT_ID: SECRETLESS_CLIENT,
-      OAUTH2_PROXY_COOKIE_SECRET: 'y'.repeat(32),
+      OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET,
       OAUTH2_PROXY_COOKIE_SECURE: 'false',
       OAUTH2_PROXY_EMAIL_DOMAINS: '*',
       OAUTH2_PROXY_UPSTREAMS: upstream.url,
