@@ -264,7 +264,9 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       ...(c.backchannel_logout_uri ? { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true } : {}),
     })),
     jwks: { keys: ecKey ? [ecKey, privateJwk] : [privateJwk] },
-    ...(opts.clientAuthMethods ? { clientAuthMethods: opts.clientAuthMethods as Configuration['clientAuthMethods'] } : {}),
+    ...(opts.clientAuthMethods || opts.mtls ? {
+      clientAuthMethods: (opts.clientAuthMethods ?? ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none', 'tls_client_auth', 'self_signed_tls_client_auth']) as Configuration['clientAuthMethods'],
+    } : {}),
     ...(opts.fapi2 || opts.clientAuthSigningAlgs ? {
       enabledJWA: {
         ...(opts.fapi2 ? { idTokenSigningAlgValues: fapiAlgs, dPoPSigningAlgValues: fapiAlgs, requestObjectSigningAlgValues: fapiAlgs } : {}),
