@@ -17,7 +17,7 @@ const keyFile = join(dir, 'client.pem');
 writeFileSync(keyFile, key.export({ format: 'pem', type: 'pkcs8' }));
 const jwk = createPublicKey(key).export({ format: 'jwk' });
 const FAPI_CLIENT = { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, kid: jwkThumbprint(jwk) }] }, dpop_bound_access_tokens: true };
-const FAPI_ENV = { OAUTH2_PROXY_FAPI2_SECURITY_PROFILE: 'true', OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE: keyFile };
+const FAPI_ENV = { OAUTH2_PROXY_FAPI_PROFILE: '2.0', OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE: keyFile };
 
 describe('the FAPI 2.0 Security Profile as one switch', () => {
   test('against oidc-provider in FAPI 2.0 mode: PAR, PKCE S256, private_key_jwt (aud the issuer, ES256), DPoP, an ES256 ID token; a callback whose iss is not the issuer is refused', async () => {
@@ -75,8 +75,8 @@ describe('the FAPI 2.0 Security Profile as one switch', () => {
     assert.equal(p?.pushedAuthorizationRequests, true);
     assert.equal(p?.dpop, true);
     assert.deepEqual(p?.signingAlgs, ['PS256', 'ES256', 'EdDSA']);
-    const secret = validateEnv({ OAUTH2_PROXY_FAPI2_SECURITY_PROFILE: 'true' });
-    assert.ok(!secret.ok && secret.errors.some((e) => /OAUTH2_PROXY_FAPI2_SECURITY_PROFILE.*private_key_jwt.*mTLS.*a client secret is not allowed/.test(e)), secret.ok ? 'accepted' : secret.errors.join('\n'));
+    const secret = validateEnv({ OAUTH2_PROXY_FAPI_PROFILE: '2.0' });
+    assert.ok(!secret.ok && secret.errors.some((e) => /OAUTH2_PROXY_FAPI_PROFILE.*private_key_jwt.*mTLS.*a client secret is not allowed/.test(e)), secret.ok ? 'accepted' : secret.errors.join('\n'));
     const rs = validateEnv({ ...FAPI_ENV, OAUTH2_PROXY_CLIENT_SECRET: '', OAUTH2_PROXY_OIDC_ENABLED_SIGNING_ALGS: 'RS256,ES256' });
     assert.ok(!rs.ok && rs.errors.some((e) => /OAUTH2_PROXY_OIDC_ENABLED_SIGNING_ALGS.*RS256 is not allowed by FAPI 2.0/.test(e)), rs.ok ? 'accepted' : rs.errors.join('\n'));
   });

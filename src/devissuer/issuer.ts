@@ -459,7 +459,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     const uid = interactionPath.exec(url.pathname)?.[1];
     if (uid) return interaction(req, res, decodeURIComponent(uid));
     const last = seen.get(url.pathname) ?? { count: 0 };
-    seen.set(url.pathname, {
+    // Bounded: demo mode serves this issuer to whatever paths a browser asks for.
+    if (last.count > 0 || seen.size < 64) seen.set(url.pathname, {
       host: req.headers.host, authorization: req.headers.authorization,
       dpop: typeof req.headers.dpop === 'string' ? req.headers.dpop : undefined, count: last.count + 1,
     });

@@ -118,7 +118,7 @@ export function validateProvider(r: OptionReader, proxyPrefix: string): Provider
   if (secretless.fapi2) {
     // FAPI 2.0 §5.4: ID tokens too are signed with PS256, ES256 or EdDSA only.
     const refused = signingAlgs.filter((a) => !FAPI_ALGORITHMS.includes(a));
-    if (refused.length) r.fail('oidc_enabled_signing_algs', `only ${FAPI_ALGORITHMS.join(', ')} with OAUTH2_PROXY_FAPI2_SECURITY_PROFILE=true (${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} not allowed by FAPI 2.0)`);
+    if (refused.length) r.fail('oidc_enabled_signing_algs', `only ${FAPI_ALGORITHMS.join(', ')} with OAUTH2_PROXY_FAPI_PROFILE=2.0 (${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} not allowed by FAPI 2.0)`);
     signingAlgs = signingAlgs.length ? signingAlgs.filter((a) => FAPI_ALGORITHMS.includes(a)) : [...FAPI_ALGORITHMS];
   }
 
@@ -173,7 +173,7 @@ function readClientCredentials(r: OptionReader): Secretless {
   const audience = r.enumOf('client_assertion_audience') as 'issuer' | 'token_endpoint';
   const tlsCertFile = r.str('client_tls_cert_file');
   const tlsKeyFile = r.str('client_tls_key_file');
-  const fapi2 = r.bool('fapi2_security_profile');
+  const fapi2 = r.enumOf('fapi_profile') === '2.0';
   let par = r.bool('pushed_authorization_requests');
   let dpop = r.bool('dpop');
 
@@ -206,7 +206,7 @@ function readClientCredentials(r: OptionReader): Secretless {
 
   if (fapi2) {
     if (method !== 'private_key_jwt' && method !== 'tls_client_auth' && method !== 'self_signed_tls_client_auth') {
-      r.fail('fapi2_security_profile', 'false, or a client authentication FAPI 2.0 allows: private_key_jwt (OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE or OAUTH2_PROXY_CLIENT_ASSERTION_FILE) or mTLS (OAUTH2_PROXY_CLIENT_TLS_CERT_FILE and OAUTH2_PROXY_CLIENT_TLS_KEY_FILE); a client secret is not allowed');
+      r.fail('fapi_profile', 'unset, or a client authentication FAPI 2.0 allows: private_key_jwt (OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE or OAUTH2_PROXY_CLIENT_ASSERTION_FILE) or mTLS (OAUTH2_PROXY_CLIENT_TLS_CERT_FILE and OAUTH2_PROXY_CLIENT_TLS_KEY_FILE); a client secret is not allowed');
     }
     par = true;
     // Sender-constrained tokens: bound to the TLS client certificate when there is one, else DPoP.
