@@ -359,7 +359,7 @@ test('provider-specific and log-file options are refused with "not supported, be
   expectRefused(fromFlags.errors, '--azure-tenant is not supported, because it is read by oauth2-proxy\'s azure and entra-id providers', /login\.microsoftonline\.com/);
   expectRefused(fromFlags.errors, '--logging-filename is not supported, because Portcullis writes its logs to stdout and stderr', /rotation/);
   expectRefused(fromFlags.errors, '--logging-compress is not supported', /stdout/);
-  expectRefused(fromFlags.errors, '--jwt-key-file is not supported, because it belongs to oauth2-proxy\'s login.gov provider', /client secret/);
+  expectRefused(fromFlags.errors, '--jwt-key-file is not supported, because it belongs to oauth2-proxy\'s login.gov provider', /OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE/);
   expectRefused(fromFlags.errors, '--keycloak-group restricts who may sign in', /keycloak provider/);
   expectRefused(fromFlags.errors, '--google-admin-email is not supported, because it is read by oauth2-proxy\'s google provider', /accounts\.google\.com/);
   expectRefused(fromFlags.errors, '--entra-id-allowed-tenant restricts who may sign in', /entra-id/);
