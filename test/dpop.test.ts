@@ -5,6 +5,7 @@ import { SignJWT, decodeProtectedHeader, importJWK } from 'jose';
 import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
 import { SessionCodec } from '../src/session/codec.js';
 import { HttpBrowser } from './support/browser.js';
+import { validateEnv } from './support/config.js';
 import { loginThrough } from './support/rig.js';
 import { ACCOUNT, COOKIE_SECRET, logLine, startSecretless, type Secretless } from './support/secretless.js';
 
@@ -94,6 +95,15 @@ describe('DPoP (RFC 9449): tokens bound to a key of each session\'s own', () => 
     } finally {
       s.issuer.requireDpopNonce(false);
     }
+  });
+});
+
+describe('DPoP configuration', () => {
+  test('with pass_access_token the operator is told the upstream gets a bound token', () => {
+    const v = validateEnv({ OAUTH2_PROXY_DPOP: 'true', OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true' });
+    assert.ok(v.ok && v.warnings.some((w) => /OAUTH2_PROXY_PASS_ACCESS_TOKEN with DPoP: the upstream gets a DPoP-bound access token/.test(w)), JSON.stringify(v));
+    const off = validateEnv({ OAUTH2_PROXY_DPOP: 'true' });
+    assert.ok(off.ok && !off.warnings.some((w) => /DPoP-bound/.test(w)));
   });
 });
 

@@ -283,7 +283,7 @@ const TABLE = [
   opt({ name: 'pass_user_headers', flag: '--pass-user-headers', env: 'OAUTH2_PROXY_PASS_USER_HEADERS', type: 'bool', default: 'true', group: 'Headers',
     help: 'send X-Forwarded-User, -Email, -Groups, -Preferred-Username upstream (pass_basic_auth, on by default, sends them too)' }),
   opt({ name: 'pass_access_token', flag: '--pass-access-token', env: 'OAUTH2_PROXY_PASS_ACCESS_TOKEN', type: 'bool', default: 'false', group: 'Headers',
-    help: 'send the access token upstream as X-Forwarded-Access-Token (stores it in the session)' }),
+    help: 'send the access token upstream as X-Forwarded-Access-Token (stores it in the session); with dpop the token is DPoP-bound, useless to the upstream as a Bearer token' }),
   opt({ name: 'pass_identity_jwt', flag: '--pass-identity-jwt', env: 'OAUTH2_PROXY_PASS_IDENTITY_JWT', type: 'bool', default: 'false', group: 'Headers',
     help: 'send the upstream a short-lived signed JWT of the identity (verify it with the JWKS at {proxy_prefix}/jwks.json)' }),
   opt({ name: 'identity_jwt_header', flag: '--identity-jwt-header', env: 'OAUTH2_PROXY_IDENTITY_JWT_HEADER', type: 'string', default: 'Authorization', group: 'Headers',

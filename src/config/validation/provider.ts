@@ -4,7 +4,7 @@ import type { ProviderConfig } from '../validate.js';
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { FAPI_ALGORITHMS, certificateThumbprint, parseClientKey } from '../../oidc/clientkey.js';
 import { rootCertificates } from 'node:tls';
-import { isLoopbackHost, parseCommaList } from '../values.js';
+import { isLoopbackHost, parseBool, parseCommaList } from '../values.js';
 
 /** OIDC Core 3.1.2.1's prompt values. */
 const PROMPTS = ['none', 'login', 'consent', 'select_account'];
@@ -211,6 +211,11 @@ function readClientCredentials(r: OptionReader): Secretless {
     par = true;
     // Sender-constrained tokens: bound to the TLS client certificate when there is one, else DPoP.
     if (!clientTls) dpop = true;
+  }
+  // Read as written (the Headers area validates it): a bound token upstream is a surprise worth a line.
+  const passed = r.raw.pass_access_token?.value;
+  if (dpop && typeof passed === 'string' && parseBool(passed).ok && (parseBool(passed) as { value: boolean }).value) {
+    r.warnings.push('OAUTH2_PROXY_PASS_ACCESS_TOKEN with DPoP: the upstream gets a DPoP-bound access token, which an API refuses as a Bearer token and the upstream cannot prove (the key stays in the proxy); send it the identity headers or OAUTH2_PROXY_PASS_IDENTITY_JWT instead, or turn DPoP off');
   }
   return { clientAuth, ...(clientTls ? { clientTls } : {}), par, dpop, fapi2 };
 }
