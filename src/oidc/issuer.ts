@@ -8,7 +8,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import { IdTokenVerifier, idTokenAlgorithms, isPlainAudienceRule, localKeySet } from './idtoken.js';
 import { TokenReplay } from './replay.js';
 import { AssertionFileCredential, PrivateKeyJwtCredential, type CredentialDescription } from './clientkey.js';
-import { issuerShortfalls } from './requirements.js';
+import { issuerShortfalls, type IssuerNeeds } from './requirements.js';
 
 /** The issuer's endpoints bound to our client, once known. Two copies differ only in client authentication. */
 export interface IssuerClients {
@@ -87,6 +87,8 @@ export class Issuer {
   /** Set with provider_ca_files: the issuer is reached trusting those authorities. */
   readonly #fetch: client.CustomFetch | undefined;
   readonly #log: Logger;
+  /** private_key_jwt's credential, made at the first connection and kept (its key file watched). */
+  #signer: PrivateKeyJwtCredential | AssertionFileCredential | undefined;
 
   constructor(cfg: ProviderConfig, log: Logger) {
     this.#cfg = cfg;
@@ -172,14 +174,7 @@ export class Issuer {
     const ownCheck = verifiable && (!isPlainAudienceRule({ clientId: c.clientId, extraAudiences: c.extraAudiences, audienceClaims: c.audienceClaims })
       || !!localKeys || !!c.skipNonce || !!c.signingAlgs);
     const credential = this.#credential();
-    const needs = {
-      ...(c.clientAuth ? { method: c.clientAuth.method } : {}),
-      ...(credential instanceof PrivateKeyJwtCredential ? { key: credential.key } : {}),
-      par: !!c.pushedAuthorizationRequests, dpop: !!c.dpop, certificateBound: !!c.clientTls, fapi2: !!c.fapi2,
-    };
-    // Without discovery there is no metadata to hold the configuration against, except an endpoint to push to.
-    const shortfalls = c.issuerUrl && !c.skipDiscovery ? issuerShortfalls(metadata, needs) : issuerShortfalls({ issuer: metadata.issuer, pushed_authorization_request_endpoint: metadata.pushed_authorization_request_endpoint }, { par: needs.par, dpop: false, certificateBound: false, fapi2: false });
-    if (shortfalls.length) throw new IssuerShortfall(shortfalls);
+    this.#holdAgainst(metadata, credential);
     // RFC 8705 §5: an issuer may serve mTLS on other endpoints (mtls_endpoint_aliases); openid-client picks them.
     const clientMetadata = c.clientTls ? { use_mtls_endpoint_aliases: true } : undefined;
     const fixedAuth = credential?.auth ?? (c.clientAuth ? client.TlsClientAuth() : undefined);
@@ -229,7 +224,22 @@ export class Issuer {
     };
   }
 
-  #signer: PrivateKeyJwtCredential | AssertionFileCredential | undefined;
+  /**
+   * Throws IssuerShortfall when the issuer's metadata cannot serve what is configured. Without
+   * discovery there is nothing to hold the configuration against but an endpoint to push to.
+   */
+  #holdAgainst(metadata: client.ServerMetadata, credential: PrivateKeyJwtCredential | AssertionFileCredential | undefined): void {
+    const c = this.#cfg;
+    const needs: IssuerNeeds = {
+      ...(c.clientAuth ? { method: c.clientAuth.method } : {}),
+      ...(credential instanceof PrivateKeyJwtCredential ? { key: credential.key } : {}),
+      par: !!c.pushedAuthorizationRequests, dpop: !!c.dpop, certificateBound: !!c.clientTls, fapi2: !!c.fapi2,
+    };
+    const shortfalls = c.issuerUrl && !c.skipDiscovery
+      ? issuerShortfalls(metadata, needs)
+      : issuerShortfalls({ issuer: metadata.issuer }, { par: needs.par, dpop: false, certificateBound: false, fapi2: false });
+    if (shortfalls.length) throw new IssuerShortfall(shortfalls);
+  }
 
   /** The private_key_jwt credential, made once (its key file is watched from then on). */
   #credential(): PrivateKeyJwtCredential | AssertionFileCredential | undefined {
