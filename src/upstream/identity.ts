@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Session } from '../session/codec.js';
+import { OWNED_IDENTITY_HEADERS } from '../access/identitynames.js';
+
+export { OWNED_IDENTITY_HEADERS, foldHeaderName, isOwnedIdentityHeader } from '../access/identitynames.js';
 
 /** One identity header as data: its name on the way upstream and on a forward-auth answer, and its value. */
 interface IdentityField {
@@ -42,37 +45,12 @@ const FIELDS: readonly IdentityField[] = [
   { upstream: 'authorization', response: 'authorization', kind: 'idToken', owned: false, value: (s) => (s.idToken ? `Bearer ${s.idToken}` : undefined) },
 ];
 
-/**
- * Names the proxy owns besides the ones it emits today: oauth2-proxy's other identity headers, so
- * an app migrating from it never trusts a client-sent copy.
- */
-const RESERVED = ['x-forwarded-id-token', 'gap-auth', 'gap-signature'];
-const RESERVED_PREFIXES = ['x-auth-request-'];
-/**
- * Not identity but an instruction from the reverse proxy in front (nginx sets it to the URI the
- * user asked for, oauth2-proxy's name); it is validated like `rd` wherever it is read.
- */
-const INPUT_HEADERS = new Set(['x-auth-request-redirect']);
-
-/** Every header name a client may not send (folded: lower case, `_` and `.` as `-`). */
-export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([
-  ...FIELDS.filter((f) => f.owned).flatMap((f) => [f.upstream, f.response].filter((n): n is string => n !== undefined)),
-  ...RESERVED,
-]);
-
-/**
- * Servers behind the proxy may fold `_` and `.` into `-` (nginx with underscores_in_headers, CGI/PHP,
- * WSGI and Rack all expose X_Forwarded_User as HTTP_X_FORWARDED_USER), so a name is compared after
- * that folding. Node has already lower-cased every name.
- */
-export function foldHeaderName(name: string): string {
-  return /[_.]/.test(name) ? name.replace(/[_.]/g, '-') : name;
-}
-
-export function isOwnedIdentityHeader(name: string): boolean {
-  if (INPUT_HEADERS.has(name)) return false;
-  const folded = foldHeaderName(name.toLowerCase());
-  return OWNED_IDENTITY_HEADERS.has(folded) || RESERVED_PREFIXES.some((p) => folded.startsWith(p));
+// A field the proxy emits and owns must be among the names stripped from every client request
+// (access/identitynames.ts, which config reads too): checked once, when this module loads.
+for (const f of FIELDS) {
+  for (const name of [f.upstream, f.response]) {
+    if (f.owned && name !== undefined && !OWNED_IDENTITY_HEADERS.has(name)) throw new Error(`identity header ${name} is emitted but not in OWNED_IDENTITY_HEADERS`);
+  }
 }
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;

@@ -1,6 +1,6 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
-import type { ProviderConfig } from '../validate.js';
+import type { ProviderConfig } from '../types.js';
 import { createPublicKey } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { isLoopbackHost, parseCommaList } from '../values.js';

@@ -2,18 +2,10 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
-import type { UpstreamSpec } from '../validate.js';
 import { parseDuration } from '../values.js';
+import type { UpstreamSpec, UpstreamsPart } from '../types.js';
 
-export interface UpstreamsPart {
-  readonly upstreams: readonly UpstreamSpec[];
-  readonly passHostHeader: boolean;
-  readonly proxyWebsockets: boolean;
-  readonly upstreamTimeoutMs: number;
-  readonly sslUpstreamInsecureSkipVerify: boolean;
-  /** disable_keep_alives: a new upstream connection for every request. */
-  readonly disableKeepAlives: boolean;
-}
+export type { UpstreamsPart };
 
 const FORMS = 'an http:// or https:// URL without credentials (http://127.0.0.1:8080/), unix:///path/to.sock, file:///dir/#/route/ or static://CODE';
 
