@@ -38,13 +38,52 @@ export interface TlsListener {
 export type SameSite = 'lax' | 'strict' | 'none' | '';
 
 /** One upstream as configured: `path` is the route it serves, `url` the URL as written (for logs). */
-export type UpstreamSpec =
+export type UpstreamSpec = (
   /** Requests keep their own path when forwarded. */
   | { readonly kind: 'http'; readonly path: string; readonly url: URL }
   | { readonly kind: 'unix'; readonly path: string; readonly url: URL; readonly socketPath: string }
   /** The route prefix is removed from the request path to find the file under `dir`. */
   | { readonly kind: 'file'; readonly path: string; readonly url: URL; readonly dir: string }
-  | { readonly kind: 'static'; readonly path: string; readonly url: URL; readonly code: number };
+  | { readonly kind: 'static'; readonly path: string; readonly url: URL; readonly code: number }
+) & {
+  /** Alpha `rewriteTarget`: `path` is a regular expression matched against the request path, replaced by the target. */
+  readonly rewrite?: UpstreamRewrite;
+  /** Alpha per-upstream settings where they differ from the global ones (UpstreamsPart). */
+  readonly settings?: UpstreamSettings;
+};
+
+/** An alpha upstream whose path is a regular expression: the request path is rewritten to `target` ($1, $<name>). */
+export interface UpstreamRewrite {
+  readonly pattern: RegExp;
+  readonly target: string;
+}
+
+/** One upstream's own settings (alpha upstreamConfig), each overriding the global option of the same meaning. */
+export interface UpstreamSettings {
+  readonly passHostHeader?: boolean;
+  readonly proxyWebSockets?: boolean;
+  readonly timeoutMs?: number;
+  readonly insecureSkipVerify?: boolean;
+  readonly disableKeepAlives?: boolean;
+}
+
+/** One header the proxy sets (alpha injectRequestHeaders / injectResponseHeaders). */
+export interface InjectedHeader {
+  /** Lower case. */
+  readonly name: string;
+  /** True: added to the client's own value; false: the client's is removed. */
+  readonly preserveRequestValue: boolean;
+  readonly values: readonly InjectedValue[];
+}
+
+/**
+ * A header value: a claim (a session field user, email, groups, preferred_username, sub,
+ * access_token, id_token, or any claim of the ID token or userinfo), with a prefix, or as HTTP Basic
+ * credentials with a password; or a secret fixed at start-up.
+ */
+export type InjectedValue =
+  | { readonly kind: 'claim'; readonly claim: string; readonly prefix: string; readonly basicAuthPassword?: string }
+  | { readonly kind: 'secret'; readonly value: string };
 
 export interface CookieConfig {
   readonly name: string;
@@ -213,6 +252,10 @@ export interface HeadersPart {
   readonly setAuthorizationHeader: boolean;
   /** set_basic_auth: Authorization: Basic on /oauth2/auth answers. */
   readonly setBasicAuth: boolean;
+  /** Alpha injectRequestHeaders: set, these headers go upstream instead of the ones the flags above choose. */
+  readonly injectRequestHeaders?: readonly InjectedHeader[];
+  /** Alpha injectResponseHeaders: set, these go on /oauth2/auth answers instead of the ones the flags above choose. */
+  readonly injectResponseHeaders?: readonly InjectedHeader[];
 }
 
 export interface ServerPart {
@@ -297,4 +340,9 @@ export interface UpstreamsPart {
   readonly sslUpstreamInsecureSkipVerify: boolean;
   /** disable_keep_alives: a new upstream connection for every request. */
   readonly disableKeepAlives: boolean;
+  /**
+   * Alpha upstreamConfig.proxyRawPath false (oauth2-proxy's default there): upstreams are chosen by
+   * the percent-decoded path. Unset: by the path as sent, the legacy options' only way.
+   */
+  readonly upstreamPathsDecoded?: true;
 }

@@ -17,6 +17,10 @@ export interface Upstream {
   readonly target: string;
   handle(req: http.IncomingMessage, res: http.ServerResponse, onFailure: UpstreamFailure): void;
   upgrade?(req: http.IncomingMessage, socket: Duplex, head: Buffer, onFailure: UpstreamFailure): void;
+  /** True when websockets are turned off for it (proxy_websockets=false, alpha proxyWebSockets: false). */
+  readonly websocketsOff?: boolean;
+  /** Alpha rewriteTarget: the route is this regular expression rather than the prefix `path`. */
+  readonly pattern?: RegExp;
   close(): void;
 }
 
