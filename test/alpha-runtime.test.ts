@@ -1,0 +1,156 @@
+// oauth2-proxy's alpha configuration at work, end to end: bin/portcullis --alpha-config against the
+// real dev issuer and echo upstreams. Every section the file holds must change what happens on the
+// wire: the listener, per-upstream options, rewriteTarget, static upstreams, injected headers on
+// both sides, and the provider (its client, scope, groups and login parameters).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEchoUpstream } from '../src/demo/echo.js';
+import { startDevIssuer, type DevIssuer } from '../src/devissuer/issuer.js';
+import { HttpBrowser } from './support/browser.js';
+import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
+import { loginThrough } from './support/rig.js';
+import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
+
+const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => { for (const fn of cleanups.reverse()) await fn().catch(() => {}); });
+
+let issuer: DevIssuer;
+let echo: { url: string; close(): Promise<void> };
+let proxy: ProxyProcess;
+let browser: HttpBrowser;
+const ACCOUNT = { sub: 'alpha-user-1', email: 'ada@example.com', email_verified: true, preferred_username: 'ada', groups: ['staff'], claims: { department: 'ops' } };
+
+before(async () => {
+  const port = await freePort();
+  issuer = await startDevIssuer({ shape: 'hydra', accounts: [ACCOUNT], clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }] });
+  cleanups.push(() => issuer.stop());
+  echo = await startEchoUpstream();
+  cleanups.push(() => echo.close());
+  const dir = mkdtempSync(join(tmpdir(), 'alpha-runtime-'));
+  writeFileSync(join(dir, 'client-secret'), `${CLIENT_SECRET}\n`);
+  const file = join(dir, 'alpha.yaml');
+  writeFileSync(file, `
+server:
+  bindAddress: 127.0.0.1:${port}
+upstreamConfig:
+  upstreams:
+    - id: app
+      path: /
+      uri: ${echo.url}
+    - id: api
+      path: ^/api/v(\\d+)/(?P<rest>.*)$
+      rewriteTarget: /service/\${rest}?version=$1
+      uri: ${echo.url}
+    - id: ok
+      path: /static-ok/
+      static: true
+      staticCode: 202
+    - id: own-host
+      path: /own-host/
+      uri: ${echo.url}
+      passHostHeader: false
+      timeout: 5s
+injectRequestHeaders:
+  - name: X-Forwarded-User
+    values:
+      - claimSource: { claim: user }
+  - name: X-Department
+    values:
+      - claimSource: { claim: department, prefix: "dept:" }
+  - name: X-App-Secret
+    values:
+      - secretSource: { value: ${b64('s3cret')} }
+  - name: Authorization
+    values:
+      - claimSource:
+          claim: email
+          prefix: "Basic "
+          basicAuthPassword: { value: ${b64('pw')} }
+  - name: X-Tenant
+    preserveRequestValue: true
+    values:
+      - secretSource: { value: ${b64('t1')} }
+injectResponseHeaders:
+  - name: X-Auth-Request-Email
+    values:
+      - claimSource: { claim: email }
+providers:
+  - id: dev
+    provider: oidc
+    name: Dev issuer
+    clientID: ${CLIENT_ID}
+    clientSecretFile: ${join(dir, 'client-secret')}
+    scope: openid email profile groups
+    allowedGroups: [staff]
+    loginURLParameters:
+      - name: ui_locales
+        default: [en]
+        allow:
+          - pattern: '[a-z]{2}'
+    oidcConfig:
+      issuerURL: ${issuer.issuer}
+`);
+  proxy = await startProxy({ OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*' }, { args: ['--alpha-config', file], port });
+  cleanups.push(() => proxy.stop());
+  browser = await loginThrough(proxy.url);
+});
+
+async function echoed(path: string, headers: Record<string, string> = {}): Promise<{ url: string; headers: Record<string, string> }> {
+  const res = await browser.request(`${proxy.url}${path}`, { headers: { accept: 'application/json', ...headers } });
+  assert.equal(res.status, 200, `${path}: ${res.body.slice(0, 200)}`);
+  return JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+}
+
+test('injectRequestHeaders: claims (a session field and a userinfo claim with a prefix), a secret, Basic credentials; others left out', async () => {
+  const seen = await echoed('/hello', { 'x-forwarded-email': 'forged@example.com' });
+  assert.equal(seen.headers['x-forwarded-user'], ACCOUNT.sub);
+  assert.equal(seen.headers['x-department'], 'dept:ops');
+  assert.equal(seen.headers['x-app-secret'], 's3cret');
+  assert.equal(seen.headers.authorization, `Basic ${b64(`${ACCOUNT.email}:pw`)}`);
+  // Not injected, and a client's copy of an identity header never passes.
+  assert.equal(seen.headers['x-forwarded-email'], undefined);
+  assert.equal(seen.headers['x-forwarded-groups'], undefined);
+});
+
+test('preserveRequestValue: true adds the value to the client\'s own', async () => {
+  assert.equal((await echoed('/', { 'x-tenant': 'c' })).headers['x-tenant'], 'c,t1');
+  assert.equal((await echoed('/')).headers['x-tenant'], 't1');
+});
+
+test('rewriteTarget: a regex path rewritten with its groups, the query joined', async () => {
+  assert.equal((await echoed('/api/v2/items/7?x=1')).url, '/service/items/7?x=1&version=2');
+  // A path the regex does not match goes to the prefix upstream as sent.
+  assert.equal((await echoed('/apix/v2/items')).url, '/apix/v2/items');
+});
+
+test('a static upstream answers its staticCode; passHostHeader: false on one upstream only', async () => {
+  const res = await browser.request(`${proxy.url}/static-ok/`);
+  assert.equal(res.status, 202);
+  assert.equal((await echoed('/own-host/x')).headers.host, new URL(echo.url).host);
+  assert.equal((await echoed('/x')).headers.host, new URL(proxy.url).host);
+});
+
+test('injectResponseHeaders on /oauth2/auth answers', async () => {
+  const res = await browser.request(`${proxy.url}/oauth2/auth`);
+  assert.equal(res.status, 202);
+  assert.equal(res.headers['x-auth-request-email'], ACCOUNT.email);
+  assert.equal(res.headers['x-auth-request-user'], undefined);
+});
+
+test('loginURLParameters: the default, or a value from /oauth2/start its allow rule accepts', async () => {
+  const authorize = async (q: string): Promise<URLSearchParams> => {
+    const res = await new HttpBrowser().request(`${proxy.url}/oauth2/start${q}`);
+    assert.equal(res.status, 302);
+    return new URL(res.headers.location!).searchParams;
+  };
+  assert.equal((await authorize('')).get('ui_locales'), 'en');
+  assert.equal((await authorize('?ui_locales=de')).get('ui_locales'), 'de');
+  assert.equal((await authorize('?ui_locales=deu')).get('ui_locales'), 'en', 'the pattern is anchored');
+  const p = await authorize('');
+  assert.equal(p.get('client_id'), CLIENT_ID);
+  assert.equal(p.get('scope'), 'openid email profile groups');
+});
