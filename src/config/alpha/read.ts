@@ -97,9 +97,9 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
 
   // The sections the file holds, and the legacy options each replaces: given anywhere, they conflict.
   const sections = {
-    server: top.get<Fields>('server')?.value,
-    metricsServer: top.get<Fields>('metricsServer')?.value,
-    upstreamConfig: top.get<Fields>('upstreamConfig')?.value,
+    server: top.get<Fields>('server'),
+    metricsServer: top.get<Fields>('metricsServer'),
+    upstreamConfig: top.get<Fields>('upstreamConfig'),
     headers: top.get('injectRequestHeaders') ?? top.get('injectResponseHeaders'),
     providers: top.get<Read[]>('providers'),
   };
@@ -129,7 +129,7 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
     inline.set(inlineName, s.value);
     return { value: inlineName, path: f.path, line: f.line };
   };
-  const server = sections.server;
+  const server = sections.server?.value;
   if (server) {
     const g = server.get.bind(server);
     if (g('bindAddress')) set('http_address', g('bindAddress')!);
@@ -144,7 +144,7 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
       if (tls.get('cipherSuites')) set('tls_cipher_suites', tls.get('cipherSuites')!);
     }
   }
-  const metrics = sections.metricsServer;
+  const metrics = sections.metricsServer?.value;
   if (metrics) {
     const g = metrics.get.bind(metrics);
     if (g('bindAddress')) set('metrics_address', g('bindAddress')!);
@@ -187,7 +187,7 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
   });
   checkProviderIds(providerRaws.map((p) => p.id), errors, alpha.file);
 
-  const upstreams = sections.upstreamConfig ? readUpstreams(sections.upstreamConfig, merged, errors, warnings, alpha.file, fail) : undefined;
+  const upstreams = sections.upstreamConfig ? readUpstreams(sections.upstreamConfig.value, merged, errors, warnings, alpha.file, fail) : undefined;
   const headers = sections.headers ? readHeaders(top, env, read, errors, alpha.file, fail) : undefined;
   if (!base.ok || errors.length) return { ok: false, errors, warnings };
 

@@ -81,6 +81,7 @@ export interface Located<T> {
   readonly value: T;
   /** `providers[1].oidcConfig.issuerURL` */
   readonly path: string;
+  /** The line of its key. */
   readonly line: number;
 }
 
@@ -124,12 +125,13 @@ export function walk(node: Node | null | undefined, kind: Kind, path: string, li
         if (why !== undefined) { errors.push(`${sub} (line ${keyLine} of ${file}) is not supported, because ${why}; remove it`); continue; }
         const k = kind.keys[key];
         if (!k) {
-          const hint = closest(key, Object.keys(kind.keys));
+          const known = Object.keys(kind.keys);
+          const hint = closest(key, known) ?? known.find((k) => k.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(k.toLowerCase()));
           errors.push(`${sub} (line ${keyLine} of ${file}) is not a key of ${path || 'the alpha configuration'}${hint ? `; did you mean ${hint}?` : ''} (known: ${Object.keys(kind.keys).join(', ')})`);
           continue;
         }
         const value = walk(pair.value as Node | null, k, sub, lines, errors, file);
-        if (value !== undefined) found.set(key, { value, path: sub, line: (pair.value as Node | null)?.range ? lines.linePos((pair.value as Node).range![0]).line : keyLine });
+        if (value !== undefined) found.set(key, { value, path: sub, line: keyLine });
       }
       return fieldsOf(found, path, line);
     }
