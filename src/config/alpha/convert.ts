@@ -59,7 +59,8 @@ export function convertToAlpha(raw: RawOptions, readFile?: (p: string) => string
     const spec = parseUpstreamUrl(u, []);
     if ('expected' in spec) return { id: u, path: '/', uri: u };
     if (spec.kind === 'static') return { id: u, path: spec.path, static: true, staticCode: spec.code };
-    const entry: Yaml = { id: spec.path, path: spec.path, uri: spec.kind === 'http' ? u : u.split('#')[0] };
+    // The uri as written (a file or unix route's fragment too, which path repeats and oauth2-proxy ignores).
+    const entry: Yaml = { id: spec.path, path: spec.path, uri: u };
     if (spec.kind === 'file') return entry;
     const settings: [OptionName, string][] = [['pass_host_header', 'passHostHeader'], ['proxy_websockets', 'proxyWebSockets'], ['upstream_timeout', 'timeout'],
       ['flush_interval', 'flushInterval'], ['ssl_upstream_insecure_skip_verify', 'insecureSkipTLSVerify'], ['disable_keep_alives', 'disableKeepAlives']];

@@ -403,7 +403,8 @@ function readUpstreams(section: Fields, merged: RawOptions, errors: string[], wa
       const code = u.get<number>('staticCode');
       const status = code?.value ?? 200;
       if (status < 200 || status > 599) fail(code!, status, 'an HTTP status from 200 to 599');
-      else spec = { kind: 'static', path: path.value, url: new URL(`static://${status}`), code: status };
+      // The URL the legacy option would write for it (it names the upstream in logs).
+      else spec = { kind: 'static', path: path.value, url: new URL(`static://${status}${path.value === '/' ? '' : `#${path.value}`}`), code: status };
       if (uri) warnings.push(`${u.path}.uri (line ${u.line} of ${file}) is ignored on a static upstream`);
     } else if (!uri || uri.value === '') {
       errors.push(`${where}: uri is required (http://host:port, https://…, unix:///path.sock or file:///dir/), or static: true`);
