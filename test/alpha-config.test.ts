@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { mergeSources } from '../src/config/load.js';
 import { validateAlphaConfig } from '../src/config/alpha/read.js';
 import { validateConfig, type Config } from '../src/config/validate.js';
+import { readFileSync } from 'node:fs';
+import { makeCertificates } from './support/tls.js';
 
 const BASE_ENV = { OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_EMAIL_DOMAINS: '*' };
 const PROVIDER = `providers:
@@ -23,9 +25,9 @@ const readFile = (p: string): string => {
   return v;
 };
 
-function read(yaml: string, o: { env?: Record<string, string>; flags?: Record<string, string | string[]>; config?: Record<string, string | string[]> } = {}) {
+function read(yaml: string, o: { env?: Record<string, string>; flags?: Record<string, string | string[]>; config?: Record<string, string | string[]>; readFile?: (p: string) => string } = {}) {
   const raw = mergeSources({ flags: o.flags ?? {}, env: { ...BASE_ENV, ...o.env }, config: o.config, dotenv: {} });
-  return validateAlphaConfig(raw, { text: yaml, file: 'alpha.yaml' }, readFile, { SECRET_VAR: 'from-env' });
+  return validateAlphaConfig(raw, { text: yaml, file: 'alpha.yaml' }, o.readFile ?? readFile, { SECRET_VAR: 'from-env' });
 }
 
 function ok(yaml: string, o: Parameters<typeof read>[1] = {}): { config: Config; warnings: string[] } {
@@ -189,4 +191,31 @@ ${PROVIDER}`).config;
   assert.equal(c.proxyWebsockets, true);
   assert.deepEqual(c.upstreams.map((u) => u.settings), [undefined, { proxyWebSockets: false }, undefined]);
   assert.equal(c.upstreamPathsDecoded, true, 'proxyRawPath defaults to false, as in oauth2-proxy');
+});
+
+test('server and metricsServer: listen addresses, and TLS from a file or from an inline base64 value (the same checks as the legacy TLS files)', () => {
+  const certs = makeCertificates(['127.0.0.1']);
+  try {
+    const pem = readFileSync(certs.certFile, 'utf8');
+    const c = ok(`server:
+  bindAddress: 127.0.0.1:4190
+  secureBindAddress: 127.0.0.1:4443
+  tls:
+    cert: { value: ${Buffer.from(pem).toString('base64')} }
+    key: { fromFile: ${certs.keyFile} }
+    minVersion: TLS1.3
+metricsServer:
+  bindAddress: 127.0.0.1:9190
+${PROVIDER}`, { readFile: (p) => readFileSync(p, 'utf8') }).config;
+    assert.deepEqual(c.listen, { kind: 'tcp', host: '127.0.0.1', port: 4190 });
+    assert.deepEqual(c.https?.address, { kind: 'tcp', host: '127.0.0.1', port: 4443 });
+    assert.equal(c.https?.cert.trim(), pem.trim());
+    assert.equal(c.https?.minVersion, 'TLSv1.3');
+    assert.deepEqual(c.metricsAddress, { kind: 'tcp', host: '127.0.0.1', port: 9190 });
+    const wrongKey = read(`server:\n  secureBindAddress: 127.0.0.1:4443\n  tls:\n    cert: { fromFile: ${certs.certFile} }\n    key: { fromFile: ${certs.otherKeyFile} }\n${PROVIDER}`, { readFile: (p) => readFileSync(p, 'utf8') });
+    assert.equal(wrongKey.ok, false);
+    assert.ok(!wrongKey.ok && wrongKey.errors.some((e) => e.includes('server.tls.key (line 5 of alpha.yaml)')), wrongKey.ok ? '' : wrongKey.errors.join('\n'));
+  } finally {
+    certs.remove();
+  }
 });

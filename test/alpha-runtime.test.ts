@@ -24,18 +24,23 @@ let proxy: ProxyProcess;
 let browser: HttpBrowser;
 const ACCOUNT = { sub: 'alpha-user-1', email: 'ada@example.com', email_verified: true, preferred_username: 'ada', groups: ['staff'], claims: { department: 'ops' } };
 
+let alphaFile: (port: number) => string;
+let workersPort: number;
+
 before(async () => {
   const port = await freePort();
-  issuer = await startDevIssuer({ shape: 'hydra', accounts: [ACCOUNT], clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }] });
+  workersPort = await freePort();
+  issuer = await startDevIssuer({ shape: 'hydra', accounts: [ACCOUNT], clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [port, workersPort].map((p) => `http://127.0.0.1:${p}/oauth2/callback`) }] });
   cleanups.push(() => issuer.stop());
   echo = await startEchoUpstream();
   cleanups.push(() => echo.close());
   const dir = mkdtempSync(join(tmpdir(), 'alpha-runtime-'));
   writeFileSync(join(dir, 'client-secret'), `${CLIENT_SECRET}\n`);
-  const file = join(dir, 'alpha.yaml');
-  writeFileSync(file, `
+  alphaFile = (p: number): string => {
+    const file = join(dir, `alpha-${p}.yaml`);
+    writeFileSync(file, `
 server:
-  bindAddress: 127.0.0.1:${port}
+  bindAddress: 127.0.0.1:${p}
 upstreamConfig:
   upstreams:
     - id: app
@@ -94,6 +99,9 @@ providers:
     oidcConfig:
       issuerURL: ${issuer.issuer}
 `);
+    return file;
+  };
+  const file = alphaFile(port);
   proxy = await startProxy({ OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*' }, { args: ['--alpha-config', file], port });
   cleanups.push(() => proxy.stop());
   browser = await loginThrough(proxy.url);
@@ -153,4 +161,23 @@ test('loginURLParameters: the default, or a value from /oauth2/start its allow r
   const p = await authorize('');
   assert.equal(p.get('client_id'), CLIENT_ID);
   assert.equal(p.get('scope'), 'openid email profile groups');
+});
+
+test('proxyRawPath (false by default, as in oauth2-proxy): upstreams are chosen by the percent-decoded path; the path goes on as sent', async () => {
+  const seen = await echoed('/%6Fwn-host/x');
+  assert.equal(seen.headers.host, new URL(echo.url).host, 'the own-host upstream served it');
+  assert.equal(seen.url, '/%6Fwn-host/x');
+});
+
+test('with --workers 2 every worker reads the same alpha file', async () => {
+  const workers = await startProxy({ OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*', OAUTH2_PROXY_WORKERS: '2' }, { args: ['--alpha-config', alphaFile(workersPort)], port: workersPort });
+  cleanups.push(() => workers.stop());
+  const b = await loginThrough(workers.url);
+  for (let i = 0; i < 4; i++) {
+    const res = await b.request(`${workers.url}/api/v1/w?i=${i}`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 200);
+    const seen = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+    assert.equal(seen.url, `/service/w?i=${i}&version=1`);
+    assert.equal(seen.headers['x-department'], 'dept:ops');
+  }
 });
