@@ -88,6 +88,9 @@ const ERRORS: ReadonlyArray<readonly [string, string, Parameters<typeof read>[1]
   ['TLS: a secret with no source', `server:\n  secureBindAddress: 127.0.0.1:8443\n  tls:\n    cert: {}\n    key: { fromFile: /etc/secret }\n${PROVIDER}`, {}, [
     ['server.tls.cert (line 4 of alpha.yaml): got "nothing", expected exactly one of value (base64), fromFile and fromEnv'],
   ]],
+  ['a header of a token the session would not keep (session_cookie_minimal)', `injectRequestHeaders:\n  - name: X-Token\n    values: [{ claimSource: { claim: access_token } }]\n${PROVIDER}`, { env: { OAUTH2_PROXY_SESSION_COOKIE_MINIMAL: 'true' } }, [
+    ['session_cookie_minimal: got true, expected false while injectRequestHeaders / injectResponseHeaders (alpha.yaml) send access_token'],
+  ]],
   // A legacy option for a section the file holds stops start-up, however it was given.
   ['conflict: upstreams as a variable', `upstreamConfig:\n  upstreams:\n    - { id: a, path: /, uri: "http://127.0.0.1:1" }\n${PROVIDER}`, { env: { OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:2' } }, [
     ['OAUTH2_PROXY_UPSTREAMS and upstreamConfig (line 1 of alpha.yaml) both configure the upstreams'],

@@ -131,6 +131,8 @@ test('preserveRequestValue: true adds the value to the client\'s own', async () 
 
 test('rewriteTarget: a regex path rewritten with its groups, the query joined', async () => {
   assert.equal((await echoed('/api/v2/items/7?x=1')).url, '/service/items/7?x=1&version=2');
+  // Matched on the decoded path, the rewritten one is encoded again (a decoded ? stays in the path).
+  assert.equal((await echoed('/api/v3/a%20b%3Fc%C3%A9')).url, '/service/a%20b%3Fc%C3%A9?version=3');
   // A path the regex does not match goes to the prefix upstream as sent.
   assert.equal((await echoed('/apix/v2/items')).url, '/apix/v2/items');
 });

@@ -156,9 +156,14 @@ function rewriting(u: Upstream, pattern: RegExp, target: string, decoded: boolea
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1);
-    const replaced = (decoded ? decodedPath(path) : path).replace(all, target);
+    // Matched on the decoded path (proxyRawPath false), the result is encoded again: a decoded `?`
+    // stays part of the path (a NUL stands in for it while the target's own `?` splits off the query).
+    const source = decoded && path.includes('%') ? decodedPath(path) : path;
+    if (source.includes('\0')) return false;
+    const replaced = (source === path ? path : source.replaceAll('?', '\0')).replace(all, target);
     const tq = replaced.indexOf('?');
-    const newPath = tq < 0 ? replaced : replaced.slice(0, tq);
+    let newPath = tq < 0 ? replaced : replaced.slice(0, tq);
+    if (source !== path) newPath = newPath.replace(/[^\x21-\x7e]|[%#]/gu, (c) => (c === '\0' ? '%3F' : encodeURIComponent(c)));
     const merged = [query, tq < 0 ? '' : replaced.slice(tq + 1)].filter(Boolean).join('&');
     if (!newPath.startsWith('/') || newPath.replace(/%2e/gi, '.').split(/\/|%2f/i).some((s) => s === '.' || s === '..')) return false;
     req.url = merged ? `${newPath}?${merged}` : newPath;

@@ -17,7 +17,7 @@ import { validateConfig } from '../validate.js';
 import { validateProvider } from '../validation/provider.js';
 import { parseUpstreamUrl } from '../validation/upstreams.js';
 import { parseDuration } from '../values.js';
-import { SESSION_CLAIMS, legacyHeaderLists } from './headers.js';
+import { SESSION_CLAIMS, injectsClaim, legacyHeaderLists } from './headers.js';
 import { ALPHA_FILE, walk, type Fields, type Located, type Read } from './schema.js';
 
 /** The file as given: its text, and its name for messages. */
@@ -193,7 +193,14 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
 
   let config: Config = base.config;
   if (upstreams) config = { ...config, ...upstreams };
-  if (headers) config = { ...config, ...headers };
+  if (headers) {
+    // session_cookie_minimal keeps no token, so a header made of one would never be sent.
+    if (config.sessionStore.minimal) {
+      const tokens = ['access_token', 'id_token'].filter((t) => injectsClaim(headers, t));
+      if (tokens.length) return { ok: false, errors: [`session_cookie_minimal: got true, expected false while injectRequestHeaders / injectResponseHeaders (${alpha.file}) send ${tokens.join(' and ')}, which the session would not keep`], warnings };
+    }
+    config = { ...config, ...headers };
+  }
   config = withProviders(config, providers.length ? providers : [...config.providers], headers, warnings);
   return { ok: true, config, warnings };
 }
