@@ -4,12 +4,18 @@
 // both sides, and the provider (its client, scope, groups and login parameters).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEchoUpstream } from '../src/demo/echo.js';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/issuer.js';
+import { validateAlphaConfig } from '../src/config/alpha/read.js';
+import { mergeSources } from '../src/config/load.js';
+import { createLogger } from '../src/log.js';
+import { startPortcullis } from '../src/run.js';
 import { HttpBrowser } from './support/browser.js';
+import { makeCertificates } from './support/tls.js';
 import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
 import { loginThrough } from './support/rig.js';
 import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
@@ -182,4 +188,37 @@ test('with --workers 2 every worker reads the same alpha file', async () => {
     assert.equal(seen.url, `/service/w?i=${i}&version=1`);
     assert.equal(seen.headers['x-department'], 'dept:ops');
   }
+});
+
+test('per-upstream insecureSkipTLSVerify, disableKeepAlives and timeout: each upstream keeps its own (routes without login)', async () => {
+  const certs = makeCertificates(['127.0.0.1']);
+  cleanups.push(async () => certs.remove());
+  const tlsEcho = https.createServer({ key: readFileSync(certs.keyFile), cert: readFileSync(certs.certFile) }, (req, res) => {
+    const wait = req.url?.startsWith('/slow/') ? 1500 : 0;
+    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ url: req.url, headers: req.headers })), wait);
+  });
+  await new Promise<void>((r) => tlsEcho.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => tlsEcho.close(r)));
+  const target = `https://127.0.0.1:${(tlsEcho.address() as { port: number }).port}`;
+  const port = await freePort();
+  const raw = mergeSources({ flags: {}, env: { OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_EMAIL_DOMAINS: '*', OAUTH2_PROXY_SKIP_AUTH_ROUTES: '^/' }, dotenv: {} });
+  const r = validateAlphaConfig(raw, { file: 'alpha.yaml', text: `
+server: { bindAddress: "127.0.0.1:${port}" }
+upstreamConfig:
+  upstreams:
+    - { id: trusting, path: /trusting/, uri: "${target}", insecureSkipTLSVerify: true, disableKeepAlives: true }
+    - { id: checking, path: /checking/, uri: "${target}" }
+    - { id: slow, path: /slow/, uri: "${target}", insecureSkipTLSVerify: true, timeout: 500ms }
+providers:
+  - { id: dev, clientID: ${CLIENT_ID}, clientSecret: ${CLIENT_SECRET}, oidcConfig: { issuerURL: "${issuer.issuer}" } }
+` });
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  const running = await startPortcullis(r.config, createLogger('error'));
+  cleanups.push(() => running.close(1000));
+  const get = (path: string): Promise<{ status: number; body: string }> => new HttpBrowser().request(`${running.url}${path}`, { headers: { accept: 'application/json' } });
+  const trusting = await get('/trusting/x');
+  assert.equal(trusting.status, 200, trusting.body);
+  assert.equal((JSON.parse(trusting.body) as { headers: Record<string, string> }).headers.connection, 'close');
+  assert.equal((await get('/checking/x')).status, 502, 'the certificate is checked on the upstream without insecureSkipTLSVerify');
+  assert.equal((await get('/slow/x')).status, 504, 'its own timeout');
 });
