@@ -12,12 +12,12 @@ import { LineCounter, parseDocument } from 'yaml';
 import { OPTION_BY_NAME, defaultOf, type OptionName } from '../options.js';
 import { describeOrigin, type RawOptions, type RawValue } from '../load.js';
 import { OptionReader } from '../reader.js';
-import type { Config, InjectedHeader, InjectedValue, LoginUrlParameter, ProviderConfig, UpstreamSettings, UpstreamSpec, Validated } from '../types.js';
+import type { Config, InjectedHeader, LoginUrlParameter, ProviderConfig, Validated } from '../types.js';
 import { validateConfig } from '../validate.js';
 import { validateProvider } from '../validation/provider.js';
-import { parseUpstreamUrl } from '../validation/upstreams.js';
-import { parseDuration } from '../values.js';
-import { SESSION_CLAIMS, injectsClaim, legacyHeaderLists } from './headers.js';
+import { SESSION_CLAIMS, injectsClaim, readHeaders } from './headers.js';
+import { readSecret } from './secret.js';
+import { goRegExp, readUpstreams } from './upstreams.js';
 import { ALPHA_FILE, walk, type Fields, type Located, type Read } from './schema.js';
 
 /** The file as given: its text, and its name for messages. */
@@ -61,9 +61,6 @@ export const PROVIDER_KEYS: ReadonlyArray<readonly [string, OptionName]> = [
 export const PARAMETER_OPTIONS: Readonly<Record<string, OptionName>> = { prompt: 'prompt', acr_values: 'acr_values', approval_prompt: 'approval_prompt' };
 /** Parameters the login itself sets: a configured value would break or weaken it. */
 const RESERVED_PARAMETERS = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'response_mode', 'request', 'request_uri', 'max_age', 'client_secret']);
-/** Names a header injection may not take: framing, hop-by-hop and the proxy's own cookies. */
-const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection', 'cookie', 'set-cookie']);
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
  * Reads the alpha file over the legacy options and checks everything in one pass: the file's
@@ -319,206 +316,3 @@ function withProviders(config: Config, providers: ProviderConfig[], headers: { i
   warnings.push(`providers: ${withClaims.length} are listed and all were checked, but this build signs users in through the first only (id ${JSON.stringify(withClaims[0]!.id)})`);
   return { ...config, allowedGroups: [], provider: withClaims[0]!, providers: withClaims };
 }
-
-type Fail = (l: Located<unknown> | Fields, got: unknown, expected: string) => void;
-
-/** A SecretSource: exactly one of value (base64, as oauth2-proxy's []byte), fromFile and fromEnv. */
-function readSecret(f: Fields, env: Readonly<Record<string, string | undefined>>, fail: Fail): { value: string } | { file: string } | undefined {
-  const value = f.get<string>('value');
-  const fromFile = f.get<string>('fromFile');
-  const fromEnv = f.get<string>('fromEnv');
-  const given = [value, fromFile, fromEnv].filter(Boolean);
-  if (given.length !== 1) {
-    fail(f, given.length ? given.map((g) => g!.path.split('.').pop()) : 'nothing', 'exactly one of value (base64), fromFile and fromEnv');
-    return undefined;
-  }
-  if (value) {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value.value.replace(/\s/g, '')) || value.value.replace(/\s/g, '').length % 4 !== 0) {
-      fail(value, '(hidden)', 'the secret base64-encoded, as oauth2-proxy reads value (e.g. the output of: printf %s SECRET | base64)');
-      return undefined;
-    }
-    return { value: Buffer.from(value.value, 'base64').toString('utf8') };
-  }
-  if (fromEnv) {
-    const v = env[fromEnv.value];
-    if (v === undefined || v === '') { fail(fromEnv, fromEnv.value, 'the name of a variable that is set'); return undefined; }
-    return { value: v };
-  }
-  return { file: fromFile!.value };
-}
-
-/** A SecretSource's value itself, a file read now (trailing newline dropped, as a secret file is written). */
-function secretValue(f: Fields, env: Readonly<Record<string, string | undefined>>, readFile: (p: string) => string, fail: Fail): string | undefined {
-  const s = readSecret(f, env, fail);
-  if (s === undefined || 'value' in s) return s?.value;
-  try {
-    return readFile(s.file).replace(/\r?\n$/, '');
-  } catch (e) {
-    fail(f.get('fromFile')!, s.file, `a readable file (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
-    return undefined;
-  }
-}
-
-/**
- * A path pattern as oauth2-proxy (Go's regexp) writes it: (?P<name>…) is JavaScript's (?<name>…).
- * `anchored` wraps it whole (loginURLParameters' allow patterns must match the whole value).
- */
-function goRegExp(source: string, anchored: boolean): RegExp | string {
-  try {
-    const js = source.replace(/\(\?P</g, '(?<');
-    return new RegExp(anchored ? `^(?:${js})$` : js);
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-/** Go's ReplaceAllString template: ${1} and ${name} are JavaScript's $1 and $<name>. */
-function jsReplacement(target: string): string {
-  return target.replace(/\$\{(\w+)\}|\$([A-Za-z_]\w*)/g, (_, braced: string | undefined, bare: string | undefined) => {
-    const n = (braced ?? bare)!;
-    return /^\d+$/.test(n) ? `$${n}` : `$<${n}>`;
-  });
-}
-
-/** upstreamConfig: each upstream as the legacy reader's UpstreamSpec, with its own settings where they differ from the rest. */
-function readUpstreams(section: Fields, merged: RawOptions, errors: string[], warnings: string[], file: string, fail: Fail): Pick<Config, 'upstreams' | 'passHostHeader' | 'proxyWebsockets' | 'upstreamTimeoutMs' | 'sslUpstreamInsecureSkipVerify' | 'disableKeepAlives' | 'upstreamPathsDecoded'> {
-  const r = new OptionReader(merged, () => '');
-  const defaults = {
-    passHostHeader: r.bool('pass_host_header'),
-    proxyWebSockets: r.bool('proxy_websockets'),
-    timeoutMs: parseDuration(r.str('upstream_timeout')).ok ? (parseDuration(r.str('upstream_timeout')) as { value: number }).value : 30_000,
-    insecureSkipVerify: r.bool('ssl_upstream_insecure_skip_verify'),
-    disableKeepAlives: r.bool('disable_keep_alives'),
-  };
-  const items = (section.get<Read[]>('upstreams')?.value ?? []) as Fields[];
-  const specs: { spec: UpstreamSpec; settings: Required<UpstreamSettings> }[] = [];
-  const ids = new Map<string, string>();
-  const routes = new Map<string, string>();
-  for (const u of items) {
-    const id = u.get<string>('id');
-    const path = u.get<string>('path');
-    const where = `${u.path} (line ${u.line} of ${file})`;
-    if (!id || id.value === '') errors.push(`${where}: id is required, a name unique among the upstreams (e.g. id: app)`);
-    else if (ids.has(id.value)) fail(id, id.value, `an id of its own (${ids.get(id.value)} has it)`);
-    else ids.set(id.value, u.path);
-    if (!path || path.value === '') { errors.push(`${where}: path is required: the route it serves, such as / or /api/ (or a regular expression with rewriteTarget)`); continue; }
-    const isStatic = u.get<boolean>('static')?.value === true;
-    const uri = u.get<string>('uri');
-    const rewriteTarget = u.get<string>('rewriteTarget');
-    let spec: UpstreamSpec | undefined;
-    if (isStatic) {
-      const code = u.get<number>('staticCode');
-      const status = code?.value ?? 200;
-      if (status < 200 || status > 599) fail(code!, status, 'an HTTP status from 200 to 599');
-      // The URL the legacy option would write for it (it names the upstream in logs).
-      else spec = { kind: 'static', path: path.value, url: new URL(`static://${status}${path.value === '/' ? '' : `#${path.value}`}`), code: status };
-      if (uri) warnings.push(`${u.path}.uri (line ${u.line} of ${file}) is ignored on a static upstream`);
-    } else if (!uri || uri.value === '') {
-      errors.push(`${where}: uri is required (http://host:port, https://…, unix:///path.sock or file:///dir/), or static: true`);
-    } else {
-      const parsed = parseUpstreamUrl(uri.value, warnings);
-      if ('expected' in parsed) fail(uri, uri.value, parsed.expected.replace(/ \(optionally #\/route\)|, static:\/\/CODE/g, '').replace('static://CODE', 'static: true'));
-      else if (parsed.kind === 'static') fail(uri, uri.value, 'an http(s), unix or file URI: write static: true and staticCode for a static answer');
-      else spec = { ...parsed, path: path.value };
-    }
-    if (!spec) continue;
-    if (rewriteTarget) {
-      if (spec.kind !== 'http' && spec.kind !== 'unix') { fail(rewriteTarget, rewriteTarget.value, 'no rewriteTarget: it is supported on http(s) and unix upstreams'); continue; }
-      const re = goRegExp(path.value, false);
-      if (typeof re === 'string') { fail(path, path.value, `a regular expression, because rewriteTarget is set (${re})`); continue; }
-      if (!rewriteTarget.value.startsWith('/')) { fail(rewriteTarget, rewriteTarget.value, 'a path starting with /, with $1 or ${name} for the groups of path, e.g. /$1'); continue; }
-      spec = { ...spec, rewrite: { pattern: re, target: jsReplacement(rewriteTarget.value) } };
-    } else {
-      if (!path.value.startsWith('/') || /[\s?#]/.test(path.value)) { fail(path, path.value, 'a path starting with /, such as /api/ (a regular expression only with rewriteTarget)'); continue; }
-      const first = routes.get(path.value);
-      if (first !== undefined) { fail(path, path.value, `a route of its own (${first} serves it)`); continue; }
-      routes.set(path.value, u.path);
-    }
-    const flush = u.get<string>('flushInterval');
-    void flush; // Checked by the schema; nothing is buffered, so every write is flushed at once.
-    const timeout = u.get<string>('timeout');
-    specs.push({
-      spec,
-      settings: {
-        passHostHeader: u.get<boolean>('passHostHeader')?.value ?? defaults.passHostHeader,
-        proxyWebSockets: u.get<boolean>('proxyWebSockets')?.value ?? defaults.proxyWebSockets,
-        timeoutMs: timeout ? (parseDuration(timeout.value) as { value: number }).value : defaults.timeoutMs,
-        insecureSkipVerify: u.get<boolean>('insecureSkipTLSVerify')?.value ?? defaults.insecureSkipVerify,
-        disableKeepAlives: u.get<boolean>('disableKeepAlives')?.value ?? defaults.disableKeepAlives,
-      },
-    });
-  }
-  // A setting all forwarding upstreams share becomes the global one (the shape the legacy options
-  // give); only an upstream that differs carries its own. Static and file upstreams forward nothing.
-  const forwarding = specs.filter((s) => s.spec.kind === 'http' || s.spec.kind === 'unix');
-  const global = { ...defaults };
-  for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
-    const values = new Set(forwarding.map((s) => s.settings[key]));
-    if (values.size === 1) (global as Record<string, unknown>)[key] = [...values][0];
-  }
-  const upstreams = specs.map(({ spec, settings }) => {
-    if (spec.kind !== 'http' && spec.kind !== 'unix') return spec;
-    const own: Record<string, unknown> = {};
-    for (const key of Object.keys(global) as (keyof typeof global)[]) if (settings[key] !== global[key]) own[key] = settings[key];
-    return Object.keys(own).length ? { ...spec, settings: own as UpstreamSettings } : spec;
-  });
-  const rawPath = section.get<boolean>('proxyRawPath')?.value === true;
-  return {
-    upstreams,
-    passHostHeader: global.passHostHeader,
-    proxyWebsockets: global.proxyWebSockets,
-    upstreamTimeoutMs: global.timeoutMs,
-    sslUpstreamInsecureSkipVerify: global.insecureSkipVerify,
-    disableKeepAlives: global.disableKeepAlives,
-    ...(rawPath ? {} : { upstreamPathsDecoded: true as const }),
-  };
-}
-
-/** injectRequestHeaders and injectResponseHeaders; a side the file leaves out is what the legacy defaults send. */
-function readHeaders(top: Fields, env: Readonly<Record<string, string | undefined>>, readFile: (p: string) => string, errors: string[], file: string, fail: Fail): { injectRequestHeaders: InjectedHeader[]; injectResponseHeaders: InjectedHeader[] } {
-  const on = (n: OptionName): boolean => defaultOf(n) === 'true';
-  const defaults = legacyHeaderLists({
-    passUserHeaders: on('pass_user_headers'), passAccessToken: on('pass_access_token'), setXAuthRequest: on('set_xauthrequest'),
-    passBasicAuth: on('pass_basic_auth'), basicAuthPassword: defaultOf('basic_auth_password'), preferEmailToUser: on('prefer_email_to_user'),
-    passAuthorizationHeader: on('pass_authorization_header'), setAuthorizationHeader: on('set_authorization_header'), setBasicAuth: on('set_basic_auth'),
-  });
-  const side = (key: 'injectRequestHeaders' | 'injectResponseHeaders', fallback: InjectedHeader[]): InjectedHeader[] => {
-    const given = top.get<Read[]>(key);
-    if (!given) return fallback;
-    const out: InjectedHeader[] = [];
-    const names = new Map<string, string>();
-    for (const h of given.value as Fields[]) {
-      const name = h.get<string>('name');
-      if (!name || name.value === '') { errors.push(`${h.path}.name (line ${h.line} of ${file}) is required: the header's name, e.g. X-Forwarded-User`); continue; }
-      const lower = name.value.toLowerCase();
-      if (!TOKEN.test(name.value) || FORBIDDEN_HEADERS.has(lower) || lower.startsWith('proxy-')) { fail(name, name.value, 'a header name of letters, digits and -, not a framing or hop-by-hop header (Host, Content-Length, Connection, Cookie, …)'); continue; }
-      if (names.has(lower)) { fail(name, name.value, `a header not listed before (${names.get(lower)} has it); give one entry several values instead`); continue; }
-      names.set(lower, h.path);
-      const values: InjectedValue[] = [];
-      const list = (h.get<Read[]>('values')?.value ?? []) as Fields[];
-      if (list.length === 0) errors.push(`${h.path}.values (line ${h.line} of ${file}): expected at least one value (claimSource or secretSource)`);
-      for (const v of list) {
-        const claim = v.get<Fields>('claimSource')?.value;
-        const sec = v.get<Fields>('secretSource')?.value;
-        if (!claim === !sec) { errors.push(`${v.path} (line ${v.line} of ${file}): expected exactly one of claimSource and secretSource`); continue; }
-        if (sec) {
-          const s = secretValue(sec, env, readFile, fail);
-          if (s !== undefined) values.push({ kind: 'secret', value: s });
-          continue;
-        }
-        const c = claim!.get<string>('claim');
-        if (!c || c.value === '') { errors.push(`${claim!.path}.claim (line ${claim!.line} of ${file}) is required: user, email, groups, preferred_username, access_token, id_token or any claim of the ID token or userinfo`); continue; }
-        const pw = claim!.get<Fields>('basicAuthPassword')?.value;
-        const password = pw ? secretValue(pw, env, readFile, fail) : undefined;
-        if (pw && password === undefined) continue;
-        values.push({ kind: 'claim', claim: c.value, prefix: claim!.get<string>('prefix')?.value ?? '', ...(password !== undefined ? { basicAuthPassword: password } : {}) });
-      }
-      out.push({ name: lower, preserveRequestValue: h.get<boolean>('preserveRequestValue')?.value ?? false, values });
-    }
-    return out;
-  };
-  return { injectRequestHeaders: side('injectRequestHeaders', defaults.request), injectResponseHeaders: side('injectResponseHeaders', defaults.response) };
-}
-
-/** Every option the alpha file can replace, for the converter and the conflict rule's documentation. */
-export const ALPHA_OPTIONS: ReadonlySet<string> = new Set(Object.values(SECTION_OPTIONS).flat());
