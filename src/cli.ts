@@ -7,6 +7,8 @@ import { parseConfigFile, type ConfigFile } from './config/file.js';
 import { foreignVariableProblems, mergeSources, unknownVariableWarnings, type RawOptions } from './config/load.js';
 import { FOREIGN_OPTIONS, foreignOptionProblems } from './config/oauth2proxy.js';
 import { parseListenAddress, validateConfig } from './config/validate.js';
+import { validateAlphaConfig, type AlphaFile } from './config/alpha/read.js';
+import { convertToAlpha } from './config/alpha/convert.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
 import { createLogger, standardLogger, stderrSink } from './log.js';
 import { startPortcullis } from './run.js';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
     .version(pkg.version, '--version', 'print the version and exit')
     .helpOption('-h, --help', 'show this help')
     .option('--config <path>', 'read options from an oauth2-proxy configuration file (TOML, snake_case names such as cookie_secret, email_domains = ["example.com"])')
+    .option('--alpha-config <path>', 'read oauth2-proxy\'s alpha configuration (YAML: server, metricsServer, upstreamConfig, injectRequestHeaders, injectResponseHeaders, providers) beside the other options; a legacy option for a section the file holds stops start-up')
+    .option('--convert-config-to-alpha', 'print the upstreams, headers, provider and listeners configured by flags, variables and --config as an alpha configuration file, and exit')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
     .allowExcessArguments(false)
     .addHelpText('after', '\noauth2-proxy\'s options of its other providers (GitHub, Google, Azure/Entra, GitLab, Bitbucket, Keycloak groups, login.gov) and of log files are recognised, and refused with the reason.\n\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
@@ -115,6 +119,22 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
   const raw: RawOptions = mergeSources({ flags: flagValues(program), env: process.env, config: configFile.values, dotenv: fileVars });
+  const alphaPath = program.opts<{ alphaConfig?: string }>().alphaConfig;
+  let alpha: AlphaFile | undefined;
+  if (alphaPath !== undefined) {
+    try {
+      alpha = { text: readFileSync(alphaPath, 'utf8'), file: alphaPath };
+    } catch (e) {
+      fail([`--alpha-config: cannot read ${JSON.stringify(alphaPath)} (${(e as NodeJS.ErrnoException).code ?? String(e)})`]);
+    }
+  }
+  if (program.opts<{ convertConfigToAlpha?: boolean }>().convertConfigToAlpha) {
+    if (alpha) fail(['--convert-config-to-alpha converts the legacy options: leave out --alpha-config']);
+    const converted = convertToAlpha(raw);
+    if (!converted.ok) fail([...configFile.errors, ...converted.errors]);
+    process.stdout.write(converted.yaml);
+    return;
+  }
   const foreign = [
     foreignOptionProblems(foreignFlagValues(program), { from: 'flag' }),
     foreignVariableProblems(process.env, 'environment'),
@@ -128,7 +148,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   ];
 
   let demo: Demo | undefined;
-  if (isDemoWanted(raw, process.env)) {
+  if (!alpha && isDemoWanted(raw, process.env)) {
     const listenAddr = parseListenAddress(String(raw.http_address!.value)) ?? parseListenAddress(defaultOf('http_address'))!;
     try {
       demo = await startDemo(listenAddr, raw);
@@ -140,7 +160,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const result = validateConfig(raw);
+  const result = alpha ? validateAlphaConfig(raw, alpha) : validateConfig(raw);
   const errors = [
     ...configFile.errors,
     ...(result.ok ? [] : result.errors),
@@ -157,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   const start = async (): Promise<Stoppable> => {
     if (result.config.workers === 1) return startPortcullis(result.config, root);
-    const workers = new Workers(result.config, raw, log);
+    const workers = new Workers(result.config, raw, log, alpha);
     await workers.start();
     return workers;
   };

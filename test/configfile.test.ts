@@ -55,7 +55,7 @@ test('a typo is an error naming the closest key; a list where one value belongs,
     'totally_unrelated_thing (my.cfg) is not an option',
     'cookie_name (my.cfg): expected a single value in quotes, not a list',
     'upstreams (my.cfg): expected a list of strings, such as upstreams = ["a", "b"]',
-    '[cookie] (my.cfg) is a table: the configuration file is flat, key = value lines (oauth2-proxy\'s alpha YAML configuration is not read)',
+    '[cookie] (my.cfg) is a table: the configuration file is flat, key = value lines (oauth2-proxy\'s alpha YAML configuration is read with --alpha-config)',
   ]);
   const bad = parseConfigFile('cookie_secret = "unterminated\nclient_id = "x"\n', 'broken.cfg');
   assert.equal(bad.errors.length, 1);

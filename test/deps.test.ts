@@ -41,3 +41,57 @@ test('every package the code imports is declared: production code in dependencie
   }
   assert.deepEqual(problems, []);
 });
+
+/** Relative imports of one source file (static, dynamic, `import type` and re-exports alike), resolved to repository paths. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\s)(?:import|export)\s[^'"`;]*?from\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)|^import\s+['"](\.[^'"]+)['"]/gm)) {
+    const spec = (m[1] ?? m[2] ?? m[3])!;
+    out.push(relative(REPO, join(file, '..', spec.replace(/\.js$/, '.ts'))));
+  }
+  return out;
+}
+
+/** Every import cycle among the files under `dirs` (Tarjan's strongly connected components of two or more files, or one importing itself). */
+function importCycles(dirs: readonly string[]): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const dir of dirs) for (const file of sources(join(REPO, dir))) graph.set(relative(REPO, file), relativeImports(file));
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next); low.set(v, next); next++;
+    stack.push(v); onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
+      else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do { w = stack.pop()!; onStack.delete(w); scc.push(w); } while (w !== v);
+      if (scc.length > 1 || graph.get(v)!.includes(v)) cycles.push(scc.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return cycles;
+}
+
+test('no import cycles in src/: each module sits below the ones that use it (type imports count too)', () => {
+  assert.deepEqual(importCycles(['src']), []);
+});
+
+test('src/config/ imports nothing from the modules above it (oidc, session, upstream, server, pages)', () => {
+  const problems: string[] = [];
+  for (const file of sources(join(REPO, 'src/config'))) {
+    for (const target of relativeImports(file)) {
+      if (/^src\/(oidc|session|upstream|server|pages|demo|devissuer)\//.test(target)) problems.push(`${relative(REPO, file)} imports ${target}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ERROR_FIELDS, SIGN_IN_FIELDS } from '../src/pages/pages.js';
-import { TrustedHtml, compileTemplate, type TemplateData } from '../src/pages/template.js';
+import { TrustedHtml, compileTemplate, type TemplateData } from '../src/config/template.js';
 import { REPO } from './support/proxy.js';
 import { table } from './support/table.js';
 

@@ -33,7 +33,7 @@ export function parseConfigFile(text: string, where: string): ConfigFile {
   for (const [key, value] of Object.entries(doc)) {
     const spec = OPTION_BY_NAME.get(key);
     if (!spec && isTable(value)) {
-      errors.push(`[${key}] (${where}) is a table: the configuration file is flat, key = value lines (oauth2-proxy's alpha YAML configuration is not read)`);
+      errors.push(`[${key}] (${where}) is a table: the configuration file is flat, key = value lines (oauth2-proxy's alpha YAML configuration is read with --alpha-config)`);
       continue;
     }
     if (!spec) {

@@ -8,7 +8,9 @@ const isForeignVariable = (name: string): boolean => FOREIGN_VARIABLES.has(name)
 /** One option's value as given, with where it came from (for messages that name what to change). */
 export interface RawValue {
   readonly value: string | readonly string[];
-  readonly origin: 'flag' | 'env' | 'config' | 'dotenv' | 'default' | 'demo';
+  readonly origin: 'flag' | 'env' | 'config' | 'dotenv' | 'default' | 'demo' | 'alpha';
+  /** Set for a value from the alpha configuration: its key there, `providers[0].clientID (line 7 of FILE)`. */
+  readonly where?: string;
 }
 export type RawOptions = Record<string, RawValue>;
 
@@ -80,6 +82,7 @@ export function describeOrigin(spec: OptionSpec, origin: RawValue['origin']): st
     case 'flag': return spec.flag;
     case 'dotenv': return `${spec.env} (from the .env file)`;
     case 'config': return `${spec.name} (in the --config file)`;
+    case 'alpha': return `${spec.name} (from the --alpha-config file)`;
     case 'env': return spec.env;
     default: return `${spec.env} / ${spec.flag}`;
   }

@@ -21,11 +21,12 @@ export class OptionReader {
 
   fail(name: OptionName, expected: string): void {
     const r = this.raw[name]!;
-    this.errors.push(`${describeOrigin(this.spec(name), r.origin)}: got ${displayValue(this.spec(name), r.value)}, expected ${expected}`);
+    this.errors.push(`${r.where ?? describeOrigin(this.spec(name), r.origin)}: got ${displayValue(this.spec(name), r.value)}, expected ${expected}`);
   }
 
   missing(name: OptionName, why: string): void {
-    this.errors.push(`${this.spec(name).env} (or ${this.spec(name).flag}) is required: ${why}`);
+    const where = this.raw[name]!.where;
+    this.errors.push(`${where ?? `${this.spec(name).env} (or ${this.spec(name).flag})`} is required: ${why}`);
   }
 
   str(name: OptionName): string {

@@ -20,6 +20,9 @@ import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
 import { identityFromClaims, sessionIdentity, type ClaimNames } from './identity.js';
 import { verifyJwt } from './idtoken.js';
+import type { JwtIssuer } from '../config/types.js';
+
+export type { JwtIssuer };
 
 /** Signature algorithms a bearer token may use: asymmetric only. */
 export const BEARER_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
@@ -30,12 +33,6 @@ const JWT_SHAPE = /^ey[A-Za-z0-9_-]*\.ey[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
 const MAX_CACHED = 10_000;
 const DISCOVERY_TIMEOUT_MS = 5_000;
 const DISCOVERY_RETRY_MS = 30_000;
-
-/** An issuer whose tokens are accepted, and the audience they must carry. */
-export interface JwtIssuer {
-  readonly issuer: string;
-  readonly audience: string;
-}
 
 export type BearerOutcome = { readonly session: LoadedSession } | { readonly error: PortcullisError };
 

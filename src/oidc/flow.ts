@@ -1,7 +1,8 @@
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import type { StepUp } from '../access/routepolicies.js';
-import type { Config, ProviderConfig } from '../config/validate.js';
+import type { Config, LoginUrlParameter, ProviderConfig } from '../config/validate.js';
+import { injectsClaim } from '../config/alpha/headers.js';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoginState } from '../session/loginstate.js';
@@ -21,6 +22,8 @@ export interface LoginRequest {
   readonly loginHint?: string;
   /** login or select_account: ask the issuer for a fresh login or an account choice (to switch user). */
   readonly prompt?: string;
+  /** The whole query, for the provider's alpha loginURLParameters that allow values from it. */
+  readonly query?: URLSearchParams;
 }
 
 /**
@@ -38,6 +41,7 @@ export function loginRequestFrom(query: URLSearchParams): LoginRequest {
     // eslint-disable-next-line no-control-regex
     loginHint: hint && hint.length <= MAX_LOGIN_HINT && !/[\x00-\x1f\x7f]/.test(hint) ? hint : undefined,
     prompt: prompts.length ? [...new Set(prompts)].join(' ') : undefined,
+    query,
   };
 }
 
@@ -68,7 +72,23 @@ function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp):
   if (stepUp?.maxAgeS !== undefined) out.max_age = String(stepUp.maxAgeS);
   if (p.responseMode) out.response_mode = p.responseMode;
   if (req.loginHint) out.login_hint = req.loginHint;
+  for (const param of p.loginUrlParameters ?? []) {
+    const value = loginUrlParameter(param, req.query);
+    if (value !== undefined) out[param.name] = value;
+  }
   return out;
+}
+
+/**
+ * An alpha loginURLParameter: the values /oauth2/start's query gives that its allow rules accept
+ * (all of them must, or the default is sent), else its default; several values are sent
+ * space-separated, as OAuth lists are.
+ */
+function loginUrlParameter(param: LoginUrlParameter, query: URLSearchParams | undefined): string | undefined {
+  const given = query?.getAll(param.name) ?? [];
+  const allowed = given.length > 0 && given.every((v) => v.length <= 256 && (param.allow ?? []).some((rule) => ('value' in rule ? rule.value === v : rule.pattern.test(v))));
+  const values = allowed ? given : param.default ?? [];
+  return values.length ? values.join(' ') : undefined;
 }
 
 /**
@@ -259,10 +279,10 @@ export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
   // session_cookie_minimal: no token at all (configuration refuses the options that need one).
   if (config.sessionStore.minimal) return { accessToken: false, refreshToken: false, idToken: false };
   return {
-    accessToken: config.passAccessToken,
+    accessToken: config.passAccessToken || injectsClaim(config, 'access_token'),
     refreshToken: config.cookie.refreshMs > 0,
     idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
-      || config.passAuthorizationHeader || config.setAuthorizationHeader,
+      || config.passAuthorizationHeader || config.setAuthorizationHeader || injectsClaim(config, 'id_token'),
   };
 }
 

@@ -7,14 +7,11 @@
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Config } from '../config/validate.js';
-import { TrustedHtml, compileTemplate, type Template } from './template.js';
+import { TrustedHtml, compileTemplate, type Template } from '../config/template.js';
 
-export { escapeHtml } from './template.js';
-
-/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl). */
-export const SIGN_IN_FIELDS = ['ProviderName', 'SignInMessage', 'StatusCode', 'CustomLogin', 'Redirect', 'Version', 'ProxyPrefix', 'Footer', 'LogoData', 'StartUrl'] as const;
-/** The fields error.html gets: oauth2-proxy's, then Portcullis's own. */
-export const ERROR_FIELDS = ['Title', 'Message', 'ProxyPrefix', 'StatusCode', 'Redirect', 'RequestID', 'Footer', 'Version', 'Code', 'Note', 'SignInUrl', 'SignedInAs', 'SignOutUrl'] as const;
+export { escapeHtml } from '../config/template.js';
+export { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
+import { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
 
 const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;display:flex;flex-direction:column;min-height:100vh;margin:0;align-items:center;justify-content:center}
 main{background:#fff;border-radius:10px;box-shadow:0 2px 12px #0002;padding:2rem 2.5rem;max-width:30rem;text-align:center}
@@ -49,11 +46,6 @@ const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><main>
 {{else if .SignInUrl}}<p><a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a></p>{{end}}
 <p><small>{{.StatusCode}}{{if .Code}} · {{.Code}}{{end}}</small></p>
 </main>${FOOTER}</body></html>`;
-
-/** A portcullis, drawn in a few strokes: the default sign-in logo (custom_sign_in_logo=- removes it). */
-const DEFAULT_LOGO_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64" width="64" height="64"><rect x="6" y="6" width="52" height="52" rx="8" fill="#2b59c3"/>'
-  + '<g stroke="#fff" stroke-width="4" stroke-linecap="round"><path d="M18 14v38M28 14v38M38 14v38M48 14v38M14 24h38M14 38h38"/></g></svg>';
-export const DEFAULT_LOGO = `<img src="data:image/svg+xml;base64,${Buffer.from(DEFAULT_LOGO_SVG).toString('base64')}" alt="Logo">`;
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

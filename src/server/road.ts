@@ -68,13 +68,13 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const answerIdentity = new IdentityHeaders({
     passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken, passIdToken: config.setAuthorizationHeader,
     ...(config.setBasicAuth ? { basicAuthPassword: config.basicAuthPassword, basicUserIsEmail: config.preferEmailToUser } : {}),
-  });
+  }, config.injectResponseHeaders);
   const jwtConfig = config.identityJwt;
   const identityJwt = jwtConfig ? new IdentityJwt(jwtConfig) : undefined;
   const jwtHeaderOwned = jwtConfig && jwtConfig.header !== 'authorization' ? jwtConfig.header : undefined;
   if (jwtConfig?.generated) log.warn({ event: 'identity_jwt_key_generated', kid: jwtConfig.keys[0]!.kid }, 'identity JWT key made at start-up: other replicas and the next start sign with other keys; set identity_jwt_key_file to share one');
   const endpoints = new AuthEndpoints({ config, log, authLog, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
-  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log, disableKeepAlives: config.disableKeepAlives });
+  const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log, disableKeepAlives: config.disableKeepAlives, proxyWebSockets: config.proxyWebsockets, decodedPaths: config.upstreamPathsDecoded === true });
   // oauth2-proxy's legacy rule: pass_basic_auth (on by default) sends the user headers as well.
   const identity = new IdentityHeaders({
     passUserHeaders: config.passUserHeaders || config.passBasicAuth,
@@ -82,7 +82,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     passIdToken: config.passAuthorizationHeader,
     basicAuthPassword: config.passBasicAuth && config.basicAuthPassword !== '' ? config.basicAuthPassword : undefined,
     preferEmailToUser: config.preferEmailToUser,
-  });
+  }, config.injectRequestHeaders);
   const routes = config.routes;
   const policies = config.routePolicies;
   const bearer = config.bearer && new BearerTokens({
@@ -279,20 +279,20 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     stripHopByHop(req.headers, ctx.upgrade !== undefined);
     stripProxyCookies(req.headers, isProxyCookie);
     setForwardingHeaders(req, peerIsTrusted(req, config));
-    applyToRequest(req.headers, ctx.session ? identity.forUpstream(ctx.session.session) : [], identity.replaces);
+    applyToRequest(req.headers, ctx.session ? identity.forUpstream(ctx.session.session) : [], identity.replaces, identity.preserved);
     if (identityJwt && ctx.session) setIdentityJwt(req, ctx.session.session, upstream);
     const failed = (err: Error): void => upstreamFailed(ctx, err);
     if (!ctx.upgrade) {
       if (ctx.session?.cookies) (ctx.out as ServerResponse).setHeader('set-cookie', ctx.session.cookies);
       upstream.handle(req, ctx.out as ServerResponse, failed);
-    } else if (config.proxyWebsockets && upstream.upgrade) {
+    } else if (upstream.upgrade) {
       // A websocket lives as long as its session: sign-out, revocation or expiry cuts it.
       // (A route without login has no session to follow; a bearer token's ends when the token does.)
       const socket = ctx.upgrade.socket;
       if (ctx.session && !ctx.session.id.startsWith('bearer:')) socket.once('close', sessions.watch(ctx.session, () => socket.destroy()));
       upstream.upgrade(req, socket, ctx.upgrade.head, failed);
     }
-    else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: config.proxyWebsockets ? `upstream ${upstream.target} cannot carry upgrades` : 'proxy_websockets=false' }));
+    else sendError(req, ctx.out, new PortcullisError('UPGRADE_REFUSED', { detail: upstream.websocketsOff ? 'proxy_websockets=false' : `upstream ${upstream.target} cannot carry upgrades` }));
     return DONE;
   };
 

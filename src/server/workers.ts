@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { RawOptions } from '../config/load.js';
 import { validateConfig, type Config } from '../config/validate.js';
+import { validateAlphaConfig, type AlphaFile } from '../config/alpha/read.js';
 import { createLogger, stdoutSink } from '../log.js';
 import { startPortcullis, type Running, type WorkerLink } from '../run.js';
 import type { SiblingProcesses } from '../session/store.js';
@@ -34,7 +35,7 @@ import { stopOnSignals, type Stoppable, type Stopper } from './stopping.js';
  */
 
 type ToWorker =
-  | { type: 'portcullis:setup'; raw: RawOptions; identityJwtKeys?: JsonWebKey[]; revocations: string[] }
+  | { type: 'portcullis:setup'; raw: RawOptions; alpha?: AlphaFile; identityJwtKeys?: JsonWebKey[]; revocations: string[] }
   | { type: 'portcullis:revoked'; entry: string; ack?: number }
   | { type: 'portcullis:relayed'; ack: number }
   | { type: 'portcullis:stop'; now?: boolean };
@@ -70,6 +71,7 @@ const MAX_RESTART_MS = 30_000;
 export class Workers implements Stoppable {
   readonly #config: Config;
   readonly #raw: RawOptions;
+  readonly #alpha: AlphaFile | undefined;
   readonly #log: Logger;
   readonly #count: number;
   readonly #identityJwtKeys?: JsonWebKey[];
@@ -90,7 +92,8 @@ export class Workers implements Stoppable {
   readonly #alive: Gauge;
   readonly #ownMetrics = new Registry();
 
-  constructor(config: Config, raw: RawOptions, log: Logger) {
+  constructor(config: Config, raw: RawOptions, log: Logger, alpha?: AlphaFile) {
+    this.#alpha = alpha;
     this.#config = config;
     this.#raw = raw;
     this.#log = log;
@@ -151,7 +154,7 @@ export class Workers implements Stoppable {
     switch (m.type) {
       case 'portcullis:hello':
         this.#setUp.add(worker);
-        this.#send(worker, { type: 'portcullis:setup', raw: this.#raw, identityJwtKeys: this.#identityJwtKeys, revocations: this.#liveRevocations() });
+        this.#send(worker, { type: 'portcullis:setup', raw: this.#raw, ...(this.#alpha ? { alpha: this.#alpha } : {}), identityJwtKeys: this.#identityJwtKeys, revocations: this.#liveRevocations() });
         break;
       case 'portcullis:listening':
         this.#listening.add(worker);
@@ -382,7 +385,8 @@ export async function runWorker(describe: (e: Error) => string): Promise<void> {
     // Should the primary be gone, exit all the same.
     setTimeout(() => process.exit(2), 1000).unref();
   };
-  const result = validateConfig(setup.raw);
+  // The alpha file's text as the primary read it: every process runs the same configuration.
+  const result = setup.alpha ? validateAlphaConfig(setup.raw, setup.alpha) : validateConfig(setup.raw);
   if (!result.ok) return failed(result.errors);
   let config = result.config;
   if (setup.identityJwtKeys && config.identityJwt) {

@@ -7,7 +7,7 @@ import type { RedisConfig } from '../config/validation/sessionstore.js';
 import { digest, isSession, type Session } from './codec.js';
 import { cookieDomainFor, isChunkOf, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
 import { RedisLink, type KeyValue, type StoreHealth } from './redis.js';
-import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses } from './store.js';
+import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses } from './contract.js';
 import { SessionWatchers } from './watchers.js';
 
 /** What the cookie carries in Redis mode: which session, and the key that opens it. */

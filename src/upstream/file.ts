@@ -9,7 +9,7 @@ import { PortcullisError } from '../errors.js';
 import { sendError } from '../server/answer.js';
 import { contentTypeOf } from './contenttype.js';
 import { isInside, joinUnder, requestedFile, type RequestedFile } from './filepath.js';
-import type { Upstream, UpstreamFailure } from './upstream.js';
+import type { Upstream, UpstreamFailure } from './contract.js';
 
 /**
  * The files are behind a login: no shared cache may keep them (`private`), and the browser asks

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { UpstreamSpec } from '../config/validate.js';
 import { forwardRequest, forwardUpgrade, type ForwardTarget } from './forward.js';
-import type { Upstream, UpstreamDeps, UpstreamFailure } from './upstream.js';
+import type { Upstream, UpstreamDeps, UpstreamFailure } from './contract.js';
 
 /**
  * An http(s) upstream. Requests keep their own path and query, exactly as the road checked them;

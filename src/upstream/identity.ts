@@ -1,5 +1,9 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Session } from '../session/codec.js';
+import { OWNED_IDENTITY_HEADERS, isOwnedIdentityHeader } from '../access/identitynames.js';
+import type { InjectedHeader, InjectedValue } from '../config/types.js';
+
+export { OWNED_IDENTITY_HEADERS, foldHeaderName, isOwnedIdentityHeader } from '../access/identitynames.js';
 
 /** One identity header as data: its name on the way upstream and on a forward-auth answer, and its value. */
 interface IdentityField {
@@ -7,8 +11,8 @@ interface IdentityField {
   readonly upstream?: string;
   /** Sent on a forward-auth answer (`/oauth2/auth`) for nginx `auth_request_set` to copy. */
   readonly response?: string;
-  /** The option that turns it on (see IdentityHeaderOptions). */
-  readonly kind: 'user' | 'token' | 'idToken' | 'basic';
+  /** The option that turns it on (see IdentityHeaderOptions); `injected` for a header of the alpha configuration. */
+  readonly kind: 'user' | 'token' | 'idToken' | 'basic' | 'injected';
   /**
    * True for names only the proxy may set: a client's copy is removed from every request, before
    * anything else. False for `Authorization`, which is the client's own unless the proxy is told to
@@ -42,37 +46,12 @@ const FIELDS: readonly IdentityField[] = [
   { upstream: 'authorization', response: 'authorization', kind: 'idToken', owned: false, value: (s) => (s.idToken ? `Bearer ${s.idToken}` : undefined) },
 ];
 
-/**
- * Names the proxy owns besides the ones it emits today: oauth2-proxy's other identity headers, so
- * an app migrating from it never trusts a client-sent copy.
- */
-const RESERVED = ['x-forwarded-id-token', 'gap-auth', 'gap-signature'];
-const RESERVED_PREFIXES = ['x-auth-request-'];
-/**
- * Not identity but an instruction from the reverse proxy in front (nginx sets it to the URI the
- * user asked for, oauth2-proxy's name); it is validated like `rd` wherever it is read.
- */
-const INPUT_HEADERS = new Set(['x-auth-request-redirect']);
-
-/** Every header name a client may not send (folded: lower case, `_` and `.` as `-`). */
-export const OWNED_IDENTITY_HEADERS: ReadonlySet<string> = new Set([
-  ...FIELDS.filter((f) => f.owned).flatMap((f) => [f.upstream, f.response].filter((n): n is string => n !== undefined)),
-  ...RESERVED,
-]);
-
-/**
- * Servers behind the proxy may fold `_` and `.` into `-` (nginx with underscores_in_headers, CGI/PHP,
- * WSGI and Rack all expose X_Forwarded_User as HTTP_X_FORWARDED_USER), so a name is compared after
- * that folding. Node has already lower-cased every name.
- */
-export function foldHeaderName(name: string): string {
-  return /[_.]/.test(name) ? name.replace(/[_.]/g, '-') : name;
-}
-
-export function isOwnedIdentityHeader(name: string): boolean {
-  if (INPUT_HEADERS.has(name)) return false;
-  const folded = foldHeaderName(name.toLowerCase());
-  return OWNED_IDENTITY_HEADERS.has(folded) || RESERVED_PREFIXES.some((p) => folded.startsWith(p));
+// A field the proxy emits and owns must be among the names stripped from every client request
+// (access/identitynames.ts, which config reads too): checked once, when this module loads.
+for (const f of FIELDS) {
+  for (const name of [f.upstream, f.response]) {
+    if (f.owned && name !== undefined && !OWNED_IDENTITY_HEADERS.has(name)) throw new Error(`identity header ${name} is emitted but not in OWNED_IDENTITY_HEADERS`);
+  }
 }
 
 export type HeaderList = ReadonlyArray<readonly [name: string, value: string]>;
@@ -105,18 +84,27 @@ export class IdentityHeaders {
    * session has a value for it, as oauth2-proxy does with skip_auth_strip_headers.
    */
   readonly replaces: readonly string[];
+  /** Headers the proxy adds to the client's own value (alpha preserveRequestValue: true) rather than replacing it. */
+  readonly preserved: readonly string[];
 
-  constructor(o: IdentityHeaderOptions) {
+  /**
+   * The headers the options choose, or, given `injected` (the alpha configuration's
+   * injectRequestHeaders or injectResponseHeaders), exactly those, on both sides.
+   */
+  constructor(o: IdentityHeaderOptions, injected?: readonly InjectedHeader[]) {
     this.#o = o;
-    this.#fields = FIELDS.filter((f) => {
+    this.#fields = injected ? injected.map(injectedField) : FIELDS.filter((f) => {
       switch (f.kind) {
         case 'user': return o.passUserHeaders;
         case 'token': return o.passAccessToken;
         case 'idToken': return o.passIdToken === true;
         case 'basic': return o.basicAuthPassword !== undefined;
+        case 'injected': return false;
       }
     });
-    this.replaces = [...new Set(this.#fields.filter((f) => !f.owned && f.upstream).map((f) => f.upstream!))];
+    const preserved = new Set(injected?.filter((h) => h.preserveRequestValue).map((h) => h.name));
+    this.replaces = [...new Set(this.#fields.filter((f) => !f.owned && f.upstream && !preserved.has(f.upstream)).map((f) => f.upstream!))];
+    this.preserved = [...preserved].filter((n) => !isOwnedIdentityHeader(n));
   }
 
   forUpstream(s: Session): HeaderList {
@@ -147,9 +135,70 @@ export class IdentityHeaders {
  * Sets each header on a request's headers (replacing, never appending to, what was there), after
  * removing the client's copies of `replaces` (see IdentityHeaders.replaces).
  */
-export function applyToRequest(headers: IncomingHttpHeaders, list: HeaderList, replaces: readonly string[] = []): void {
+export function applyToRequest(headers: IncomingHttpHeaders, list: HeaderList, replaces: readonly string[] = [], preserved: readonly string[] = []): void {
   for (const name of replaces) delete headers[name];
-  for (const [name, value] of list) headers[name] = value;
+  if (preserved.length === 0) {
+    for (const [name, value] of list) headers[name] = value;
+    return;
+  }
+  for (const [name, value] of list) {
+    const own = preserved.includes(name) ? headers[name] : undefined;
+    headers[name] = own === undefined ? value : `${Array.isArray(own) ? own.join(',') : own},${value}`;
+  }
+}
+
+/**
+ * An alpha injected header as a field: its values computed from the session and joined with commas
+ * (one header line, which HTTP reads as the list oauth2-proxy sends as several); absent when none has a value.
+ */
+function injectedField(h: InjectedHeader): IdentityField {
+  const values = h.values.map(injectedValue);
+  return {
+    upstream: h.name,
+    response: h.name,
+    kind: 'injected',
+    owned: isOwnedIdentityHeader(h.name),
+    value: (s) => {
+      const out: string[] = [];
+      for (const v of values) { const x = v(s); if (x !== undefined) out.push(x); }
+      return out.length ? out.join(',') : undefined;
+    },
+  };
+}
+
+function injectedValue(v: InjectedValue): (s: Session) => string | undefined {
+  if (v.kind === 'secret') {
+    const fixed = headerValue(v.value);
+    return () => fixed;
+  }
+  const { claim, prefix, basicAuthPassword } = v;
+  const read = claimReader(claim);
+  return (s) => {
+    const got = read(s);
+    if (got === undefined || got.length === 0) return undefined;
+    if (basicAuthPassword !== undefined) {
+      // oauth2-proxy's claimSource.basicAuthPassword: RFC 7617 credentials of each value, UTF-8 before base64.
+      return got.map((x) => `${prefix}${Buffer.from(`${x}:${basicAuthPassword}`, 'utf8').toString('base64')}`).join(',');
+    }
+    // Tokens are header-safe already (RFC 6750 b64token); claims are encoded as the legacy headers are.
+    if (claim === 'access_token' || claim === 'id_token') return `${prefix}${got[0]}`;
+    return `${prefix}${claim === 'groups' ? groupsValue(got) : got.map((x) => headerValue(x).replace(/,/g, '%2C')).join(',')}`;
+  };
+}
+
+/** The session field a claim name means in oauth2-proxy's claimSource, else the claim the session keeps (keptClaims). */
+function claimReader(claim: string): (s: Session) => readonly string[] | undefined {
+  const one = (x: string | undefined): readonly string[] | undefined => (x === undefined || x === '' ? undefined : [x]);
+  switch (claim) {
+    case 'user': return (s) => one(s.user);
+    case 'sub': return (s) => one(s.sub);
+    case 'email': return (s) => one(s.email);
+    case 'groups': return (s) => s.groups;
+    case 'preferred_username': return (s) => one(s.preferredUsername);
+    case 'access_token': return (s) => one(s.accessToken);
+    case 'id_token': return (s) => one(s.idToken);
+    default: return (s) => s.claims?.[claim];
+  }
 }
 
 export function applyToResponse(res: ServerResponse, list: HeaderList): void {

@@ -1,13 +1,9 @@
 import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 import type { Session } from '../session/codec.js';
+import type { IdentityKey } from '../config/types.js';
 
-/** One signing key: the private key, its public JWK (with kid and alg) for the JWKS. */
-export interface IdentityKey {
-  readonly privateKey: KeyObject;
-  readonly alg: 'ES256' | 'EdDSA';
-  readonly kid: string;
-  readonly publicJwk: Readonly<Record<string, string>>;
-}
+export type { IdentityKey };
+export { identityKey } from '../config/identitykey.js';
 
 export interface IdentityJwtOptions {
   /** The first key signs; all are published. */
@@ -19,28 +15,6 @@ export interface IdentityJwtOptions {
 
 /** What one token is for: the cache keeps one per session, issuer and audience. */
 interface Minted { readonly jwt: string; readonly renewAt: number }
-
-/**
- * The key as the JWKS publishes it, and its RFC 7638 thumbprint as `kid`: a kid that is derived
- * from the key cannot point two replicas at different keys under one name.
- */
-export function identityKey(privateKey: KeyObject): IdentityKey {
-  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, string>;
-  let alg: IdentityKey['alg'];
-  let members: Record<string, string>;
-  if (jwk.kty === 'EC' && jwk.crv === 'P-256') {
-    alg = 'ES256';
-    members = { crv: jwk.crv, kty: jwk.kty, x: jwk.x!, y: jwk.y! };
-  } else if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') {
-    alg = 'EdDSA';
-    members = { crv: jwk.crv, kty: jwk.kty, x: jwk.x! };
-  } else {
-    throw new Error(`a ${jwk.kty}${jwk.crv ? ` ${jwk.crv}` : ''} key: only EC P-256 (ES256) and Ed25519 (EdDSA) keys sign identity JWTs`);
-  }
-  // RFC 7638: the required members in lexicographic order, no whitespace.
-  const kid = createHash('sha256').update(JSON.stringify(members)).digest('base64url');
-  return { privateKey, alg, kid, publicJwk: { ...members, kid, alg, use: 'sig' } };
-}
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64url');
 

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { UpstreamSpec } from '../config/validate.js';
-import type { Upstream } from './upstream.js';
+import type { Upstream } from './contract.js';
 
 /** oauth2-proxy's body for every static response, kept so that checks written against it still match. */
 const BODY = 'Authenticated';

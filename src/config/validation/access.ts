@@ -1,27 +1,13 @@
 import { AddressRanges } from '../../access/cidr.js';
 import { AllowedDomains, splitHostPort } from '../../access/redirect.js';
 import { RouteRules, compilePattern, parseSkipRoute, type SkipRule } from '../../access/routes.js';
-import type { JwtIssuer } from '../../oidc/bearer.js';
 import { describeOrigin } from '../load.js';
 import type { OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import { isLoopbackHost, parseBool, parseCommaList, parsePatternList } from '../values.js';
+import type { AccessPart, JwtIssuer } from '../types.js';
 
-export interface AccessPart {
-  readonly emailDomains: readonly string[];
-  /** authenticated_emails_file: its path and its text as read at start-up. */
-  readonly authenticatedEmails?: { readonly file: string; readonly text: string };
-  readonly allowedGroups: readonly string[];
-  readonly skipProviderButton: boolean;
-  /** skip_auth_routes, skip_auth_regex, skip_auth_preflight and api_routes, compiled. */
-  readonly routes: RouteRules;
-  /** Set with skip_jwt_bearer_tokens. */
-  readonly bearer?: { readonly extraIssuers: readonly JwtIssuer[]; readonly loginFallback: boolean };
-  /** whitelist_domains: hosts that rd and the sign-out target may name. */
-  readonly whitelistDomains: AllowedDomains;
-  /** trusted_ips: clients let in without login; undefined when none. */
-  readonly trustedIps?: AddressRanges;
-}
+export type { AccessPart };
 
 /** Who may sign in, how they are asked to, which routes need no login, and where they may be sent. */
 export function validateAccess(r: OptionReader): AccessPart {

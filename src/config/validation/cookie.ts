@@ -1,6 +1,6 @@
 import type { OptionReader } from '../reader.js';
 import { COOKIE_SECRET_HINT, cookieSecretBytes } from '../secret.js';
-import type { CookieConfig, SameSite } from '../validate.js';
+import type { CookieConfig, SameSite } from '../types.js';
 import { parseDuration } from '../values.js';
 
 /** The session cookie: name, secret, scope, lifetime and attributes. */

@@ -1,18 +1,7 @@
 import type { OptionReader } from '../reader.js';
+import type { HeadersPart } from '../types.js';
 
-export interface HeadersPart {
-  readonly passUserHeaders: boolean;
-  readonly passAccessToken: boolean;
-  readonly setXAuthRequest: boolean;
-  /** pass_basic_auth: with basic_auth_password, Authorization: Basic upstream; also the user headers. */
-  readonly passBasicAuth: boolean;
-  readonly basicAuthPassword: string;
-  readonly preferEmailToUser: boolean;
-  readonly passAuthorizationHeader: boolean;
-  readonly setAuthorizationHeader: boolean;
-  /** set_basic_auth: Authorization: Basic on /oauth2/auth answers. */
-  readonly setBasicAuth: boolean;
-}
+export type { HeadersPart };
 
 /** What reaches the upstream, and what a forward-auth answer carries. */
 export function validateHeaders(r: OptionReader): HeadersPart {

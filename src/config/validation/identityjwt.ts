@@ -1,17 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { identityKey, type IdentityKey } from '../../upstream/identityjwt.js';
+import { identityKey } from '../identitykey.js';
 import type { OptionReader } from '../reader.js';
 import { parseDuration } from '../values.js';
+import type { IdentityJwtConfig, IdentityKey } from '../types.js';
 
-export interface IdentityJwtConfig {
-  readonly header: string;
-  readonly keys: readonly IdentityKey[];
-  /** True when no key file was given and a key was made at start-up. */
-  readonly generated: boolean;
-  readonly lifetimeS: number;
-  readonly audience?: string;
-  readonly issuer?: string;
-}
+export type { IdentityJwtConfig };
 
 /**
  * pass_identity_jwt and its keys: a PEM file with one or more private keys, or a JWK set; the first

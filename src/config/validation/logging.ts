@@ -1,14 +1,8 @@
 import type { OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
+import type { LoggingPart } from '../types.js';
 
-export interface LoggingPart {
-  /** auth_logging: login, sign-out, refusals and the like are logged. */
-  readonly authLogging: boolean;
-  /** standard_logging: what the proxy does is logged; false keeps only errors. */
-  readonly standardLogging: boolean;
-  /** errors_to_info_log: error lines go to stdout with the rest rather than to stderr. */
-  readonly errorsToInfoLog: boolean;
-}
+export type { LoggingPart };
 
 /** What each log line shows instead of oauth2-proxy's text template. */
 const JSON_FIELDS: Readonly<Record<string, string>> = {

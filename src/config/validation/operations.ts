@@ -1,19 +1,11 @@
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
-import { parseListenAddress, type ListenAddress, type TlsListener } from '../validate.js';
+import { parseListenAddress } from '../listen.js';
 import { validateMetricsTls } from './tls.js';
-import { isOwnedIdentityHeader } from '../../upstream/identity.js';
+import { isOwnedIdentityHeader } from '../../access/identitynames.js';
+import type { ListenAddress, TlsListener, OperationsPart } from '../types.js';
 
-export interface OperationsPart {
-  /** Where /metrics is served; undefined: no metrics (nothing subscribes, requests pay nothing). */
-  readonly metricsAddress: ListenAddress | undefined;
-  /** metrics_secure_address: /metrics over HTTPS as well (or instead). */
-  readonly metricsTls?: TlsListener;
-  /** The request id header as configured (its spelling goes on responses); undefined: no request ids. */
-  readonly requestIdHeader: string | undefined;
-  readonly silencePingLogging: boolean;
-  readonly excludeLoggingPaths: readonly string[];
-}
+export type { OperationsPart };
 
 /** RFC 9110 `token`: what a header name may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,64}$/;

@@ -1,21 +1,11 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../../pages/pages.js';
-import { TemplateError, compileTemplate, type Template } from '../../pages/template.js';
+import { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../pagefields.js';
+import { TemplateError, compileTemplate, type Template } from '../template.js';
 import type { OptionReader } from '../reader.js';
+import type { PagesConfig } from '../types.js';
 
-export interface PagesConfig {
-  /** As configured: '' is the default, '-' none, anything else HTML. */
-  readonly banner: string;
-  readonly footer: string;
-  /** The sign-in logo as an <img> element, or '' for none. */
-  readonly logo: string;
-  readonly imageOrigins: readonly string[];
-  readonly signInTemplate?: Template;
-  readonly errorTemplate?: Template;
-  /** force_json_errors: errors, and requests without a session, answered with JSON. */
-  readonly jsonErrors?: boolean;
-}
+export type { PagesConfig };
 
 /** The logo is inlined into every sign-in page: keep it a logo. */
 const MAX_LOGO_BYTES = 256 * 1024;

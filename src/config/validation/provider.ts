@@ -1,8 +1,8 @@
 import { defaultOf, type OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
-import type { ProviderConfig } from '../validate.js';
+import type { ProviderConfig } from '../types.js';
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
-import { FAPI_ALGORITHMS, certificateThumbprint, parseClientKey } from '../../oidc/clientkey.js';
+import { FAPI_ALGORITHMS, certificateThumbprint, parseClientKey } from '../clientkey.js';
 import { rootCertificates } from 'node:tls';
 import { isLoopbackHost, parseBool, parseCommaList } from '../values.js';
 

@@ -5,11 +5,9 @@ import { compilePattern } from '../../access/routes.js';
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
 import { closest } from '../values.js';
+import type { RoutesFilePart } from '../types.js';
 
-export interface RoutesFilePart {
-  /** routes_file, compiled; unset without one. */
-  readonly routePolicies?: RoutePolicies;
-}
+export type { RoutesFilePart };
 
 const RULE_KEYS = ['id', 'match', 'allow', 'require'];
 const MATCH_KEYS = ['path', 'regex', 'methods'];

@@ -2,30 +2,11 @@ import { availableParallelism } from 'node:os';
 import { AddressRanges } from '../../access/cidr.js';
 import { defaultOf } from '../options.js';
 import type { OptionReader } from '../reader.js';
-import { parseListenAddress, type ListenAddress, type TlsListener } from '../validate.js';
+import { parseListenAddress } from '../listen.js';
 import { validateTls } from './tls.js';
+import type { ListenAddress, TlsListener, ServerPart } from '../types.js';
 
-export interface ServerPart {
-  readonly listen?: ListenAddress;
-  readonly https?: TlsListener;
-  readonly forceHttps: boolean;
-  readonly proxyPrefix: string;
-  readonly pingPath: string;
-  readonly readyPath: string;
-  readonly reverseProxy: boolean;
-  readonly trustedProxies: AddressRanges;
-  readonly realClientIpHeader: string;
-  /** 0 for no limit. */
-  readonly maxConnections: number;
-  /** Answered 200 OK as health checks: ping_path, and with gcp_healthchecks /liveness_check and /readiness_check. */
-  readonly healthCheckPaths: readonly string[];
-  /** Non-empty: the health-check paths answer only these User-Agents (ping_user_agent, GoogleHC/1.0), as in oauth2-proxy. */
-  readonly healthCheckUserAgents: readonly string[];
-  /** allow_query_semicolons: `;` in a query string is read (and forwarded) as `&`. */
-  readonly allowQuerySemicolons: boolean;
-  /** Processes serving requests: 1 is a single process; more run under node:cluster (server/workers.ts). */
-  readonly workers: number;
-}
+export type { ServerPart };
 
 /** More than a million open connections is beyond any one process's descriptors: surely a typo. */
 const MAX_CONNECTIONS_LIMIT = 1_000_000;

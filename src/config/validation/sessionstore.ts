@@ -2,34 +2,9 @@ import { rootCertificates } from 'node:tls';
 import type { OptionName } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import { parseDuration } from '../values.js';
+import type { RedisAddress, RedisConfig, SessionStoreConfig } from '../types.js';
 
-/** Where one Redis server is: host and port, or a unix socket. */
-export type RedisAddress = { readonly host: string; readonly port: number } | { readonly path: string };
-
-/** How to reach Redis, in one of the three shapes oauth2-proxy supports. */
-export type RedisConfig = {
-  readonly username?: string;
-  readonly password?: string;
-  /** PING a connection after this many quiet seconds (0: never). */
-  readonly idleTimeoutS: number;
-  /**
-   * TLS beyond what a rediss:// URL asks for: redis_ca_path (trusted besides the system's) and
-   * redis_insecure_skip_tls_verify, either of which turns TLS on, as in oauth2-proxy.
-   */
-  readonly tlsOptions?: { readonly ca?: readonly string[]; readonly insecure?: boolean };
-} & (
-  | { readonly mode: 'standalone'; readonly address: RedisAddress; readonly tls: boolean; readonly db: number }
-  | { readonly mode: 'sentinel'; readonly masterName: string; readonly sentinels: ReadonlyArray<{ host: string; port: number }>; readonly sentinelPassword?: string; readonly tls?: boolean }
-  | { readonly mode: 'cluster'; readonly nodes: ReadonlyArray<{ host: string; port: number }>; readonly tls?: boolean }
-);
-
-export interface SessionStoreConfig {
-  readonly type: 'cookie' | 'redis';
-  /** session_cookie_minimal: cookie sessions keep no token at all. */
-  readonly minimal?: boolean;
-  /** Set with session_store_type=redis, or with cookie sessions when a Redis URL is given (shared revocations). */
-  readonly redis?: RedisConfig;
-}
+export type { RedisAddress, RedisConfig, SessionStoreConfig };
 
 /** session_store_type and the redis_* options (oauth2-proxy's names and shapes). */
 export function validateSessionStore(r: OptionReader): { sessionStore: SessionStoreConfig } {

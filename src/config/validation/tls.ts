@@ -1,7 +1,8 @@
 import { createSecureContext } from 'node:tls';
 import type { OptionName } from '../options.js';
 import { OptionReader } from '../reader.js';
-import { parseListenAddress, type TlsListener } from '../validate.js';
+import { parseListenAddress } from '../listen.js';
+import type { TlsListener } from '../types.js';
 
 /**
  * Go's names of TLS 1.0–1.2 cipher suites (crypto/tls, as oauth2-proxy's tls_cipher_suites takes

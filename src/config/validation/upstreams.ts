@@ -2,18 +2,10 @@ import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeOrigin } from '../load.js';
 import type { OptionReader } from '../reader.js';
-import type { UpstreamSpec } from '../validate.js';
 import { parseDuration } from '../values.js';
+import type { UpstreamSpec, UpstreamsPart } from '../types.js';
 
-export interface UpstreamsPart {
-  readonly upstreams: readonly UpstreamSpec[];
-  readonly passHostHeader: boolean;
-  readonly proxyWebsockets: boolean;
-  readonly upstreamTimeoutMs: number;
-  readonly sslUpstreamInsecureSkipVerify: boolean;
-  /** disable_keep_alives: a new upstream connection for every request. */
-  readonly disableKeepAlives: boolean;
-}
+export type { UpstreamsPart };
 
 const FORMS = 'an http:// or https:// URL without credentials (http://127.0.0.1:8080/), unix:///path/to.sock, file:///dir/#/route/ or static://CODE';
 
@@ -27,46 +19,9 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
   const where = (): string => describeOrigin(r.spec('upstreams'), r.raw.upstreams!.origin);
   const bad = (u: string, why: string): void => { r.errors.push(`${where()}: got ${JSON.stringify(u)}, expected ${why}`); };
   for (const u of r.list('upstreams')) {
-    let url: URL | undefined;
-    try { url = new URL(u); } catch { /* reported below */ }
-    if (!url || url.username || url.password) { bad(u, FORMS); continue; }
-    const isHttp = url.protocol === 'http:' || url.protocol === 'https:';
-    const fragmentRoute = url.hash === '' ? '/' : routeOf(url.hash.slice(1));
-    if (!isHttp && fragmentRoute === undefined) { bad(u, `a route after # that is a path starting with /, such as ${url.protocol}//…#/files/`); continue; }
-    switch (url.protocol) {
-      case 'http:':
-      case 'https:':
-        if (url.search || url.hash) r.warnings.push(`upstream ${u}: its query string and fragment are ignored`);
-        upstreams.push({ kind: 'http', path: url.pathname, url });
-        break;
-      case 'unix:': {
-        let socketPath: string | undefined;
-        try { socketPath = decodeURIComponent(url.pathname); } catch { /* reported below */ }
-        if (url.host !== '' || url.pathname === '/' || url.search || !socketPath || socketPath.includes('\0')) {
-          bad(u, 'unix:// and an absolute socket path, such as unix:///run/app.sock (three slashes)');
-          break;
-        }
-        upstreams.push({ kind: 'unix', path: fragmentRoute!, url, socketPath });
-        break;
-      }
-      case 'file:': {
-        const dir = fileDirectory(url);
-        if (typeof dir !== 'string') { bad(u, dir.expected); break; }
-        upstreams.push({ kind: 'file', path: fragmentRoute!, url, dir });
-        break;
-      }
-      case 'static:': {
-        const code = /^\d{3}$/.test(url.host) ? Number(url.host) : NaN;
-        if (!(code >= 200 && code <= 599) || (url.pathname !== '' && url.pathname !== '/') || url.search) {
-          bad(u, 'static:// and an HTTP status from 200 to 599, such as static://202 (optionally #/route)');
-          break;
-        }
-        upstreams.push({ kind: 'static', path: fragmentRoute!, url, code });
-        break;
-      }
-      default:
-        bad(u, FORMS);
-    }
+    const spec = parseUpstreamUrl(u, r.warnings);
+    if ('expected' in spec) bad(u, spec.expected);
+    else upstreams.push(spec);
   }
   // oauth2-proxy refuses two upstreams on one path: which of them would serve it is an accident of order.
   const seen = new Map<string, string>();
@@ -88,6 +43,47 @@ export function validateUpstreams(r: OptionReader): UpstreamsPart {
     disableKeepAlives: r.bool('disable_keep_alives'),
     upstreamTimeoutMs: timeout.ok ? timeout.value : 0,
   };
+}
+
+/**
+ * One upstream URL: its kind, and its route (the URL's path for http(s); the fragment, or `/`, for
+ * the others); or the form expected.
+ */
+export function parseUpstreamUrl(u: string, warnings: string[]): UpstreamSpec | { expected: string } {
+  let url: URL | undefined;
+  try { url = new URL(u); } catch { /* reported below */ }
+  if (!url || url.username || url.password) return { expected: FORMS };
+  const isHttp = url.protocol === 'http:' || url.protocol === 'https:';
+  const fragmentRoute = url.hash === '' ? '/' : routeOf(url.hash.slice(1));
+  if (!isHttp && fragmentRoute === undefined) return { expected: `a route after # that is a path starting with /, such as ${url.protocol}//…#/files/` };
+  switch (url.protocol) {
+    case 'http:':
+    case 'https:':
+      if (url.search || url.hash) warnings.push(`upstream ${u}: its query string and fragment are ignored`);
+      return { kind: 'http', path: url.pathname, url };
+    case 'unix:': {
+      let socketPath: string | undefined;
+      try { socketPath = decodeURIComponent(url.pathname); } catch { /* reported below */ }
+      if (url.host !== '' || url.pathname === '/' || url.search || !socketPath || socketPath.includes('\0')) {
+        return { expected: 'unix:// and an absolute socket path, such as unix:///run/app.sock (three slashes)' };
+      }
+      return { kind: 'unix', path: fragmentRoute!, url, socketPath };
+    }
+    case 'file:': {
+      const dir = fileDirectory(url);
+      if (typeof dir !== 'string') return { expected: dir.expected };
+      return { kind: 'file', path: fragmentRoute!, url, dir };
+    }
+    case 'static:': {
+      const code = /^\d{3}$/.test(url.host) ? Number(url.host) : NaN;
+      if (!(code >= 200 && code <= 599) || (url.pathname !== '' && url.pathname !== '/') || url.search) {
+        return { expected: 'static:// and an HTTP status from 200 to 599, such as static://202 (optionally #/route)' };
+      }
+      return { kind: 'static', path: fragmentRoute!, url, code };
+    }
+    default:
+      return { expected: FORMS };
+  }
 }
 
 /** A route given as a URL fragment: an absolute path, matched (like http routes) against the path as sent. */
