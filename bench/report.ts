@@ -30,12 +30,12 @@ function pad(rows: string[][]): string {
 
 function targetRows(c: Comparison): string[][] {
   const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MB', 'procs', 'ready ms',
-    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'upstream µs/req', 'load-gen µs/req'];
+    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'aux µs/req', 'upstream µs/req', 'load-gen µs/req'];
   const has = new Set(c.summaries.map((s) => s.name));
   const vs = (s: Summary, b: TargetName, metric: Ratio['metric']): string => (has.has(b) ? cell(c, s.name, b, metric) : '');
   const rows = c.summaries.map((s) => [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1),
     String(s.memory.processes), fmtInt(s.readyMs), vs(s, 'bare-http-proxy', 'rps'), vs(s, 'bare-http-proxy-3', 'rps'),
-    vs(s, 'bare-http-proxy-3', 'cpuUsPerReq'), f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)]);
+    vs(s, 'bare-http-proxy-3', 'cpuUsPerReq'), s.auxCpuUsPerReq > 0 ? f(s.auxCpuUsPerReq, 0) : '', f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)]);
   return [head, ...rows];
 }
 
@@ -131,13 +131,13 @@ export function publishComparison(c: Comparison, info: RunInfo, mode: string, se
   const chart = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
   const size = sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
   writeFileSync(join(dirname(DOC), chart), barChart({
-    title: `Authenticated GET through each target${sessionId ? ` (a ~${size} session)` : ''}`,
+    title: `Authenticated GET through each target (forward-auth: GET /oauth2/auth)${sessionId ? ` (a ~${size} session)` : ''}`,
     subtitle: `${info.date}, ${info.chartNote}; other processes used ${c.otherCores.toFixed(2)} cores`,
     labels: c.summaries.map((s) => s.name),
     highlight: (l) => l.startsWith('portcullis'),
     panels: [
       { title: 'requests/s (higher is better)', format: (v) => fmtInt(v), values: c.summaries.map((s) => s.rps) },
-      { title: 'CPU µs per request (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq) },
+      { title: 'CPU µs per request, with aux (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq + (s.auxCpuUsPerReq || 0)) },
     ],
   }));
   writeDocSection(DOC, mode, sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results', markdownSection(c, info, chart));
