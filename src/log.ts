@@ -92,15 +92,39 @@ export class RequestLog {
   write(l: RequestLine): void {
     // Keys in pino's order; an undefined field is left out, as pino leaves it out.
     let line = `{"level":30,"time":${Date.now()}${this.#bindings}`;
-    if (l.method !== undefined) line += `,"method":${JSON.stringify(l.method)}`;
-    line += `,"path":${JSON.stringify(l.path)},"status":${jsonNumber(l.status)},"durationMs":${jsonNumber(l.durationMs)}`;
-    if (l.user !== undefined) line += `,"user":${JSON.stringify(l.user)}`;
-    if (l.client !== undefined) line += `,"client":${JSON.stringify(l.client)}`;
-    if (l.requestId !== undefined) line += `,"requestId":${JSON.stringify(l.requestId)}`;
+    if (l.method !== undefined) line += `,"method":${asString(l.method)}`;
+    line += `,"path":${asString(l.path)},"status":${jsonNumber(l.status)},"durationMs":${jsonNumber(l.durationMs)}`;
+    if (l.user !== undefined) line += `,"user":${asString(l.user)}`;
+    if (l.client !== undefined) line += `,"client":${asString(l.client)}`;
+    if (l.requestId !== undefined) line += `,"requestId":${asString(l.requestId)}`;
     if (l.upgrade) line += ',"upgrade":true';
     this.#out.write(`${line}}\n`);
   }
 }
+
+/**
+ * A string as pino 10 writes it: on Node 25 and later JSON.stringify; before that its own loop,
+ * which is JSON.stringify except that a lone surrogate goes out raw (then UTF-8 makes it U+FFFD)
+ * instead of as `\udXXX`. Only a claim could hold one (the user); the test compares both.
+ */
+const asString = Number(process.versions.node.split('.')[0]) >= 25 ? JSON.stringify : (str: string): string => {
+  const l = str.length;
+  if (l > 100) return JSON.stringify(str);
+  let result = '';
+  let last = 0;
+  let found = false;
+  let point = 255;
+  for (let i = 0; i < l && point >= 32; i++) {
+    point = str.charCodeAt(i);
+    if (point === 34 || point === 92) {
+      result += `${str.slice(last, i)}\\`;
+      last = i;
+      found = true;
+    }
+  }
+  result = found ? result + str.slice(last) : str;
+  return point < 32 ? JSON.stringify(str) : `"${result}"`;
+};
 
 /** A number as pino writes it: JSON's form, and null for what JSON cannot hold. */
 function jsonNumber(n: number): string {
