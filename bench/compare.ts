@@ -3,7 +3,11 @@
 // and the CPU each process spent per request (target tree, upstream, load generator, this process).
 // A round with any non-2xx answer or socket error takes the target out of the run as failed.
 import { loadProblem, runLoad, type Generator, type LoadResult } from './load.js';
-import { machineBusySeconds, processTree, snapshot, treeCpuSeconds, treeMemory, type Memory } from './procs.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineBusySeconds, processTree, snapshot, spawnNode, treeCpuSeconds, treeMemory, type Memory } from './procs.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 import type { Excluded, Stack } from './stack.js';
 import { FORWARD_AUTH_TARGETS, requestHeaders, type Target, type TargetName } from './targets.js';
 
@@ -51,6 +55,26 @@ export interface Summary {
   logLines: number | undefined;
   requestsSent: number;
   rounds: Round[];
+  /** Latency at a steady 1,000 req/s (forward-auth targets): the median over rounds of each percentile, and the rounds. */
+  steady?: { p50Ms: number; p95Ms: number; p99Ms: number; rounds: SteadyRound[] };
+}
+
+export interface SteadyRound { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; ok: number; failed: number }
+
+/** The steady rate for the latency figures, and how long each pass lasts. */
+export const STEADY_RATE = 1000;
+const STEADY_SECONDS = 5;
+
+/** A pass of bench/rate.ts (its own process) at STEADY_RATE against the target's load path. */
+async function steadyPass(t: Target, connections: number): Promise<SteadyRound> {
+  const spec = { url: `${t.url}${t.path}`, headers: requestHeaders(t), rate: STEADY_RATE, seconds: STEADY_SECONDS, connections };
+  const child = spawnNode('rate', [join(HERE, 'rate.js'), JSON.stringify(spec)], { keepStdout: true });
+  const killer = setTimeout(() => child.proc.kill('SIGKILL'), (STEADY_SECONDS + 20) * 1000);
+  await child.exit;
+  clearTimeout(killer);
+  const line = /^@@RATE (.*)$/m.exec(child.stdoutText())?.[1];
+  if (!line) throw new Error(`rate.js against ${t.name} printed no result:\n${child.tail.join('\n')}`);
+  return JSON.parse(line) as SteadyRound;
 }
 
 export interface Ratio { a: TargetName; b: TargetName; metric: 'rps' | 'cpuUsPerReq'; median: number; perRound: number[] }
@@ -176,6 +200,19 @@ export async function compare(stack: Stack, p: CompareParams, log: (line: string
     }
   }
 
+  // Forward-auth at a steady rate, interleaved like the rounds: the latency it adds when not saturated.
+  const steady = new Map<TargetName, SteadyRound[]>();
+  const steadyTargets = live.filter((t) => FORWARD_AUTH_TARGETS.includes(t.name) || t.name.startsWith('nginx-auth'));
+  for (let i = 1; i <= Math.min(p.rounds, 3) && steadyTargets.length; i++) {
+    for (const t of steadyTargets) {
+      const r = await steadyPass(t, p.connections);
+      if (r.failed > 0) { log(`steady ${t.name}: ${r.failed} failed answers, not counted`); continue; }
+      if (!steady.has(t.name)) steady.set(t.name, []);
+      steady.get(t.name)!.push(r);
+      log(`steady ${i} ${t.name.padEnd(22)} ${STEADY_RATE} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p95 ${r.p95Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms`);
+    }
+  }
+
   const summaries: Summary[] = live.map((t) => {
     const rs = rounds.get(t.name)!;
     return {
@@ -191,8 +228,12 @@ export async function compare(stack: Stack, p: CompareParams, log: (line: string
       readyMs: t.readyMs,
       cookieBytes: t.cookie.length,
       logLines: t.logLines(),
-      requestsSent: sent.get(t.name)!,
+      requestsSent: sent.get(t.name)! + (steady.get(t.name) ?? []).reduce((a, r) => a + r.ok, 0),
       rounds: rs,
+      ...(steady.has(t.name) ? { steady: {
+        p50Ms: median(steady.get(t.name)!.map((r) => r.p50Ms)), p95Ms: median(steady.get(t.name)!.map((r) => r.p95Ms)),
+        p99Ms: median(steady.get(t.name)!.map((r) => r.p99Ms)), rounds: steady.get(t.name)!,
+      } } : {}),
     };
   });
   const byName = new Map(summaries.map((s) => [s.name, s]));

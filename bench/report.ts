@@ -2,7 +2,7 @@
 // the section writer that replaces one generated section of that file and leaves the rest alone.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
+import { STEADY_RATE, fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
 import type { Excluded } from './stack.js';
 import { DOC } from './facts.js';
 import { barChart } from './svg.js';
@@ -62,9 +62,23 @@ function logCheck(c: Comparison): string {
     .map((s) => `\`${s.name}\` ${fmtInt(s.logLines!)} lines for ${fmtInt(s.requestsSent)} requests`).join('; ');
 }
 
+/** Latency at a steady 1,000 req/s of the forward-auth targets, and what each Portcullis adds over its zero-work twin. */
+function steadyRows(c: Comparison): string[][] {
+  const rows = c.summaries.filter((s) => s.steady).map((s) => {
+    const twin = s.name === 'nginx-auth-portcullis' ? 'nginx-auth-zero' : s.name.startsWith('portcullis-auth') ? 'auth-zero' : undefined;
+    const z = twin && c.summaries.find((x) => x.name === twin)?.steady;
+    // Per pass (pass i of both ran seconds apart), then the median.
+    const added = z ? median(s.steady!.rounds.map((r, i) => r.p95Ms - (z.rounds[i]?.p95Ms ?? NaN)).filter(Number.isFinite)) : NaN;
+    return [s.name, f(s.steady!.p50Ms), f(s.steady!.p95Ms), f(s.steady!.p99Ms), z ? `${f(added)} (over ${twin})` : '', s.steady!.rounds.map((r) => f(r.p95Ms)).join(' ')];
+  });
+  return rows.length ? [[`at ${fmtInt(STEADY_RATE)} req/s`, 'p50 ms', 'p95 ms', 'p99 ms', 'p95 added ms (median of passes)', 'p95 per pass'], ...rows] : [];
+}
+
 export function terminalReport(c: Comparison): string {
   const logs = logCheck(c);
+  const steady = steadyRows(c);
   return `\n${pad(targetRows(c))}\n\n${pad(ratioRows(c))}\n`
+    + (steady.length ? `\n${pad(steady)}\n` : '')
     + (logs ? `\nrequest logs: ${logs}\n` : '')
     + (c.excluded.length ? `\n${excludedLines(c.excluded).join('\n')}\n` : '');
 }
@@ -105,6 +119,7 @@ export function markdownSection(c: Comparison, info: RunInfo, chart?: string): s
     '',
     mdTable(ratioRows(c)),
     '',
+    ...(steadyRows(c).length ? [`Forward-auth latency at a steady ${fmtInt(STEADY_RATE)} req/s (bench/rate.ts, one client process for every target, 32 keep-alive connections, 5 s passes interleaved):`, '', mdTable(steadyRows(c)), ''] : []),
     targets,
     ...(logs ? ['', `Request logs (Portcullis: stdout lines; Apache: access log lines): ${logs}.`] : []),
     ...(c.excluded.length ? ['', 'Not measured:', '', ...excludedLines(c.excluded).map((l) => `- ${l}`)] : []),

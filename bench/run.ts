@@ -5,6 +5,10 @@
 //   express-openid-connect                Express + express-openid-connect + http-proxy-middleware
 //   portcullis, portcullis-no-log         the real proxy, request log on / off
 //   portcullis-workers-2                  the real proxy with OAUTH2_PROXY_WORKERS=2
+//   portcullis-log-file, -slow-reader    the request log to a file, and to a slow reader of a FIFO
+//   portcullis-redis                      Redis sessions
+//   auth-zero, portcullis-auth            GET /oauth2/auth: a zero-work 202 server and Portcullis
+//   nginx-auth-zero, nginx-auth-portcullis nginx auth_request to each of those two
 //   portcullis-baseline, …-no-log-baseline another build (--baseline-bin), to measure a change
 // all in front of one upstream process, rounds interleaved, load from wrk (-t1) in its own process.
 // Extra modes: --session-size, --sessions, --soak, --download, --startup; --smoke for CI. See bench/README.md.
@@ -22,7 +26,7 @@ import { killAllNow, stopAll } from './procs.js';
 import { RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { publishComparison, terminalReport, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
-import { BASELINE_TARGETS, TARGET_NAMES, type TargetName } from './targets.js';
+import { BASELINE_TARGETS, FORWARD_AUTH_TARGETS, TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
 
@@ -148,7 +152,9 @@ function estimateSeconds(p: Params): number {
     return 30 + (p.sessions ? 60 + p.sessions * 0.0015 : 0) + (p.soak ? p.soak + 15 : 0) + (p.download ? 30 + (p.download / 1024 ** 2) * 0.1 : 0) + p.startup * 3;
   }
   const n = p.targets.length;
-  return 10 + n * 3 + n * (p.warmup + p.rounds * p.duration) + n * (p.rounds + 1) * 0.5;
+  // Forward-auth targets get up to three 5 s passes at a steady 1,000 req/s too (compare.ts).
+  const steady = p.targets.filter((t) => FORWARD_AUTH_TARGETS.includes(t) || t.startsWith('nginx-auth')).length * Math.min(p.rounds, 3) * 6;
+  return 10 + n * 3 + n * (p.warmup + p.rounds * p.duration) + n * (p.rounds + 1) * 0.5 + steady;
 }
 
 async function runComparison(p: Params, log: (l: string) => void, started: number): Promise<number> {

@@ -43,7 +43,8 @@ export interface EndpointDeps {
 export interface Endpoint {
   readonly session: boolean;
   readonly asLoaded?: true;
-  readonly run: (ctx: RequestContext) => Promise<void>;
+  /** Answers the request; forward-auth answers synchronously (no promise on its hot path). */
+  readonly run: (ctx: RequestContext) => void | Promise<void>;
 }
 
 /** The proxy's own endpoints under proxy_prefix (oauth2-proxy's names and behaviour). */
@@ -267,7 +268,7 @@ export class AuthEndpoints {
    * in front decides where to send the browser). Nothing to clear here: the answer's cookies would
    * not reach the browser through `auth_request`.
    */
-  async auth(ctx: RequestContext): Promise<void> {
+  auth(ctx: RequestContext): void {
     const loaded = ctx.session;
     // trusted_ips: let in without login, as oauth2-proxy's auth endpoint does, without identity headers.
     const letIn = (): void => answer(ctx.out, 202, ACCEPTED_HEADERS);

@@ -205,7 +205,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return DONE;
   };
 
-  const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
+  const endpoint: Step = (ctx) => {
+    if (!ctx.endpoint) return undefined;
+    const answering = ctx.endpoint.run(ctx);
+    return answering instanceof Promise ? answering.then(() => DONE) : DONE;
+  };
 
   /** Where to come back after login: the page asked for, or the one a trusted forward-auth caller names. */
   const returnTo = (req: IncomingMessage): string =>
