@@ -142,11 +142,11 @@ export function writeDocSection(file: string, id: string, title: string, body: s
  * Writes a comparison's chart (docs/benchmarks[-ID].svg) and its section of docs/benchmarks.md;
  * returns what it wrote.
  */
-export function publishComparison(c: Comparison, info: RunInfo, mode: string, sessionId: string): string {
+export function publishComparison(c: Comparison, info: RunInfo, mode: string, sessionId: string, heading?: string): string {
   const chart = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
-  const size = sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
+  const size = heading ? '' : sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
   writeFileSync(join(dirname(DOC), chart), barChart({
-    title: `Authenticated GET through each target (forward-auth: GET /oauth2/auth)${sessionId ? ` (a ~${size} session)` : ''}`,
+    title: `Authenticated GET through each target (forward-auth: GET /oauth2/auth)${size ? ` (a ~${size} session)` : ''}`,
     subtitle: `${info.date}, ${info.chartNote}; other processes used ${c.otherCores.toFixed(2)} cores`,
     labels: c.summaries.map((s) => s.name),
     highlight: (l) => l.startsWith('portcullis'),
@@ -155,6 +155,7 @@ export function publishComparison(c: Comparison, info: RunInfo, mode: string, se
       { title: 'CPU µs per request, with aux (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq + (s.auxCpuUsPerReq || 0)) },
     ],
   }));
-  writeDocSection(DOC, mode, sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results', markdownSection(c, info, chart));
+  const title = heading ?? (sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results');
+  writeDocSection(DOC, mode, title, markdownSection(c, info, chart));
   return `wrote docs/benchmarks.md (section ${mode}) and docs/${chart}`;
 }

@@ -77,6 +77,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
                         measured in the same interleaved rounds (before/after a change)
     --out FILE          JSON results (default bench/results/MODE-latest.json, plus a dated copy)
     --render FILE       write the docs section and chart of a comparison's JSON results again, without measuring
+    --render-as ID      with --render: into a section and chart of their own (bench:comparison-ID, benchmarks-ID.svg),
+                        e.g. a --baseline-bin run of a subset of the targets beside the full comparison
 `;
 
 function size(raw: string, name: string, max: number): number {
@@ -97,12 +99,12 @@ function parseParams(argv: string[]): Params {
       'no-docs': { type: 'boolean', default: false }, autocannon: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, bin: { type: 'string', default: BIN }, out: { type: 'string' },
       'baseline-bin': { type: 'string' },
-      render: { type: 'string' },
+      render: { type: 'string' }, 'render-as': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) { process.stdout.write(USAGE); process.exit(0); }
-  if (values.render) { process.stdout.write(`${renderResults(values.render)}\n`); process.exit(0); }
+  if (values.render) { process.stdout.write(`${renderResults(values.render, values['render-as'])}\n`); process.exit(0); }
   const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
@@ -141,9 +143,11 @@ function parseParams(argv: string[]): Params {
 // The comparison
 
 /** --render: the docs section and chart of saved comparison results (after a change to the report's format). */
-function renderResults(file: string): string {
+function renderResults(file: string, as?: string): string {
   const j = JSON.parse(readFileSync(file, 'utf8')) as { mode: string; info: RunInfo; comparison: Comparison };
   if (!j.comparison || !j.info) throw new UsageError(`${file} holds no comparison results of this version`);
+  if (as !== undefined && !/^[a-z0-9-]{1,40}$/.test(as)) throw new UsageError(`--render-as must be lowercase letters, digits and dashes (got ${JSON.stringify(as)})`);
+  if (as) return publishComparison(j.comparison, j.info, `comparison-${as}`, as, `Results: ${as}`);
   return publishComparison(j.comparison, j.info, j.mode, j.mode.replace(/^comparison-?/, ''));
 }
 
