@@ -90,6 +90,11 @@ export class LogSink {
     let cur = this.#filling[this.#filling.length - 1];
     // A UTF-16 code unit is at most 3 UTF-8 bytes: the cheap bound decides without counting.
     if (cur === undefined || cur.used + line.length * 3 > cur.buf.length || this.#queued + line.length * 3 > this.#maxBytes) {
+      // Full for sure (every code unit is at least a byte): dropped without counting its bytes.
+      if (this.#queued + line.length > this.#maxBytes) {
+        this.#dropped += countLines(line);
+        return;
+      }
       const bytes = Buffer.byteLength(line);
       if (this.#queued + bytes > this.#maxBytes) {
         this.#dropped += countLines(line);
