@@ -50,10 +50,35 @@ http {
 `;
 }
 
-/** Starts nginx in the foreground (master + one worker, one process group). */
-export function startNginx(dir: string, port: number, upstreamPort: number): Child {
+/**
+ * nginx in front of the upstream with `auth_request` to a forward-auth service (Portcullis's
+ * /oauth2/auth, or the zero-work 202 server): the README's nginx set-up, with keep-alive upstream
+ * blocks for both (nginx's default proxy_pass opens a connection per request, and per subrequest).
+ */
+export function nginxAuthConfig(dir: string, port: number, upstreamPort: number, authPort: number): string {
+  return nginxConfig(dir, port, upstreamPort)
+    .replace('# written by bench/nginx.ts', '# written by bench/nginx.ts (auth_request)')
+    .replace('  server {', `  upstream auth {
+    server 127.0.0.1:${authPort};
+    keepalive 64;
+  }
+  server {
+    location = /oauth2/auth {
+      internal;
+      proxy_pass http://auth;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URI $request_uri;
+    }`)
+    .replace('    location / {\n', '    location / {\n      auth_request /oauth2/auth;\n');
+}
+
+/** Starts nginx in the foreground (master + one worker, one process group); with authPort, with auth_request to it. */
+export function startNginx(dir: string, port: number, upstreamPort: number, authPort?: number): Child {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, port, upstreamPort));
+  writeFileSync(conf, authPort === undefined ? nginxConfig(dir, port, upstreamPort) : nginxAuthConfig(dir, port, upstreamPort, authPort));
   return spawnChild('nginx', NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf]);
 }

@@ -21,7 +21,13 @@ export interface Child {
 const children = new Set<Child>();
 const firstLineWaiters = new WeakMap<Child, Array<(line: string) => void>>();
 
-export interface SpawnOptions { env?: Record<string, string>; cwd?: string; keepStdout?: boolean }
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  keepStdout?: boolean;
+  /** A descriptor for the child's stdout (a file, a FIFO another process reads) instead of a pipe to the benchmark. */
+  stdout?: number;
+}
 
 /**
  * Spawns a command in its own process group (so a forking server — Apache, nginx — can be killed
@@ -30,7 +36,7 @@ export interface SpawnOptions { env?: Record<string, string>; cwd?: string; keep
  */
 export function spawnChild(name: string, command: string, args: string[], o: SpawnOptions = {}): Child {
   const proc = spawn(command, args, {
-    env: o.env ?? { PATH: process.env.PATH ?? '' }, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    env: o.env ?? { PATH: process.env.PATH ?? '' }, cwd: o.cwd, stdio: ['ignore', o.stdout ?? 'pipe', 'pipe'], detached: true,
   });
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const errTail: string[] = [];
@@ -40,7 +46,7 @@ export function spawnChild(name: string, command: string, args: string[], o: Spa
   let first = true;
   let partial = '';
   const kept: Buffer[] = [];
-  proc.stdout!.on('data', (buf: Buffer) => {
+  proc.stdout?.on('data', (buf: Buffer) => {
     if (o.keepStdout) kept.push(buf);
     for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) lines++;
     lastOut = buf;

@@ -2,7 +2,7 @@
 // the section writer that replaces one generated section of that file and leaves the rest alone.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
+import { STEADY_RATE, fmtInt, median, type Comparison, type Ratio, type Summary } from './compare.js';
 import type { Excluded } from './stack.js';
 import { DOC } from './facts.js';
 import { barChart } from './svg.js';
@@ -30,12 +30,12 @@ function pad(rows: string[][]): string {
 
 function targetRows(c: Comparison): string[][] {
   const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'peak RSS MB', 'procs', 'ready ms',
-    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'upstream µs/req', 'load-gen µs/req'];
+    'req/s ÷ http-proxy', 'req/s ÷ http-proxy-3', 'CPU ÷ http-proxy-3', 'aux µs/req', 'upstream µs/req', 'load-gen µs/req'];
   const has = new Set(c.summaries.map((s) => s.name));
   const vs = (s: Summary, b: TargetName, metric: Ratio['metric']): string => (has.has(b) ? cell(c, s.name, b, metric) : '');
   const rows = c.summaries.map((s) => [s.name, fmtInt(s.rps), f(s.p50Ms), f(s.p99Ms), f(s.cpuUsPerReq, 0), f(s.memory.hwmMB, 1),
     String(s.memory.processes), fmtInt(s.readyMs), vs(s, 'bare-http-proxy', 'rps'), vs(s, 'bare-http-proxy-3', 'rps'),
-    vs(s, 'bare-http-proxy-3', 'cpuUsPerReq'), f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)]);
+    vs(s, 'bare-http-proxy-3', 'cpuUsPerReq'), s.auxCpuUsPerReq > 0 ? f(s.auxCpuUsPerReq, 0) : '', f(s.upstreamCpuUsPerReq, 0), f(s.loadGenCpuUsPerReq, 1)]);
   return [head, ...rows];
 }
 
@@ -62,9 +62,23 @@ function logCheck(c: Comparison): string {
     .map((s) => `\`${s.name}\` ${fmtInt(s.logLines!)} lines for ${fmtInt(s.requestsSent)} requests`).join('; ');
 }
 
+/** Latency at a steady 1,000 req/s of the forward-auth targets, and what each Portcullis adds over its zero-work twin. */
+function steadyRows(c: Comparison): string[][] {
+  const rows = c.summaries.filter((s) => s.steady).map((s) => {
+    const twin = s.name === 'nginx-auth-portcullis' ? 'nginx-auth-zero' : s.name.startsWith('portcullis-auth') ? 'auth-zero' : undefined;
+    const z = twin && c.summaries.find((x) => x.name === twin)?.steady;
+    // Per pass (pass i of both ran seconds apart), then the median.
+    const added = z ? median(s.steady!.rounds.map((r, i) => r.p95Ms - (z.rounds[i]?.p95Ms ?? NaN)).filter(Number.isFinite)) : NaN;
+    return [s.name, f(s.steady!.p50Ms), f(s.steady!.p95Ms), f(s.steady!.p99Ms), z ? `${f(added)} (over ${twin})` : '', s.steady!.rounds.map((r) => f(r.p95Ms)).join(' ')];
+  });
+  return rows.length ? [[`at ${fmtInt(STEADY_RATE)} req/s`, 'p50 ms', 'p95 ms', 'p99 ms', 'p95 added ms (median of passes)', 'p95 per pass'], ...rows] : [];
+}
+
 export function terminalReport(c: Comparison): string {
   const logs = logCheck(c);
+  const steady = steadyRows(c);
   return `\n${pad(targetRows(c))}\n\n${pad(ratioRows(c))}\n`
+    + (steady.length ? `\n${pad(steady)}\n` : '')
     + (logs ? `\nrequest logs: ${logs}\n` : '')
     + (c.excluded.length ? `\n${excludedLines(c.excluded).join('\n')}\n` : '');
 }
@@ -105,6 +119,7 @@ export function markdownSection(c: Comparison, info: RunInfo, chart?: string): s
     '',
     mdTable(ratioRows(c)),
     '',
+    ...(steadyRows(c).length ? [`Forward-auth latency at a steady ${fmtInt(STEADY_RATE)} req/s (bench/rate.ts, one client process for every target, 32 keep-alive connections, 5 s passes interleaved):`, '', mdTable(steadyRows(c)), ''] : []),
     targets,
     ...(logs ? ['', `Request logs (Portcullis: stdout lines; Apache: access log lines): ${logs}.`] : []),
     ...(c.excluded.length ? ['', 'Not measured:', '', ...excludedLines(c.excluded).map((l) => `- ${l}`)] : []),
@@ -127,19 +142,20 @@ export function writeDocSection(file: string, id: string, title: string, body: s
  * Writes a comparison's chart (docs/benchmarks[-ID].svg) and its section of docs/benchmarks.md;
  * returns what it wrote.
  */
-export function publishComparison(c: Comparison, info: RunInfo, mode: string, sessionId: string): string {
+export function publishComparison(c: Comparison, info: RunInfo, mode: string, sessionId: string, heading?: string): string {
   const chart = `benchmarks${sessionId ? `-${sessionId}` : ''}.svg`;
-  const size = sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
+  const size = heading ? '' : sessionId.replace(/^session-/, '').replace(/k$/, ' KB');
   writeFileSync(join(dirname(DOC), chart), barChart({
-    title: `Authenticated GET through each target${sessionId ? ` (a ~${size} session)` : ''}`,
+    title: `Authenticated GET through each target (forward-auth: GET /oauth2/auth)${size ? ` (a ~${size} session)` : ''}`,
     subtitle: `${info.date}, ${info.chartNote}; other processes used ${c.otherCores.toFixed(2)} cores`,
     labels: c.summaries.map((s) => s.name),
     highlight: (l) => l.startsWith('portcullis'),
     panels: [
       { title: 'requests/s (higher is better)', format: (v) => fmtInt(v), values: c.summaries.map((s) => s.rps) },
-      { title: 'CPU µs per request (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq) },
+      { title: 'CPU µs per request, with aux (lower is better)', format: (v) => v.toFixed(0), values: c.summaries.map((s) => s.cpuUsPerReq + (s.auxCpuUsPerReq || 0)) },
     ],
   }));
-  writeDocSection(DOC, mode, sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results', markdownSection(c, info, chart));
+  const title = heading ?? (sessionId ? `Results with a ~${size} session (\`--session-size ${sessionId.replace(/^session-/, '')}\`)` : 'Results');
+  writeDocSection(DOC, mode, title, markdownSection(c, info, chart));
   return `wrote docs/benchmarks.md (section ${mode}) and docs/${chart}`;
 }

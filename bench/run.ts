@@ -5,6 +5,10 @@
 //   express-openid-connect                Express + express-openid-connect + http-proxy-middleware
 //   portcullis, portcullis-no-log         the real proxy, request log on / off
 //   portcullis-workers-2                  the real proxy with OAUTH2_PROXY_WORKERS=2
+//   portcullis-log-file, -slow-reader    the request log to a file, and to a slow reader of a FIFO
+//   portcullis-redis                      Redis sessions
+//   auth-zero, portcullis-auth            GET /oauth2/auth: a zero-work 202 server and Portcullis
+//   nginx-auth-zero, nginx-auth-portcullis nginx auth_request to each of those two
 //   portcullis-baseline, …-no-log-baseline another build (--baseline-bin), to measure a change
 // all in front of one upstream process, rounds interleaved, load from wrk (-t1) in its own process.
 // Extra modes: --session-size, --sessions, --soak, --download, --startup; --smoke for CI. See bench/README.md.
@@ -22,7 +26,7 @@ import { killAllNow, stopAll } from './procs.js';
 import { RESULTS, commandLine, machine, runDate, versions, writeResults } from './facts.js';
 import { publishComparison, terminalReport, type RunInfo } from './report.js';
 import { startStack, type Stack } from './stack.js';
-import { BASELINE_TARGETS, TARGET_NAMES, type TargetName } from './targets.js';
+import { BASELINE_TARGETS, FORWARD_AUTH_TARGETS, TARGET_NAMES, type TargetName } from './targets.js';
 import { benchAccount } from './account.js';
 import { runExtras, type ExtraParams } from './extras.js';
 
@@ -73,6 +77,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
                         measured in the same interleaved rounds (before/after a change)
     --out FILE          JSON results (default bench/results/MODE-latest.json, plus a dated copy)
     --render FILE       write the docs section and chart of a comparison's JSON results again, without measuring
+    --render-as ID      with --render: into a section and chart of their own (bench:comparison-ID, benchmarks-ID.svg),
+                        e.g. a --baseline-bin run of a subset of the targets beside the full comparison
 `;
 
 function size(raw: string, name: string, max: number): number {
@@ -93,12 +99,12 @@ function parseParams(argv: string[]): Params {
       'no-docs': { type: 'boolean', default: false }, autocannon: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false }, bin: { type: 'string', default: BIN }, out: { type: 'string' },
       'baseline-bin': { type: 'string' },
-      render: { type: 'string' },
+      render: { type: 'string' }, 'render-as': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) { process.stdout.write(USAGE); process.exit(0); }
-  if (values.render) { process.stdout.write(`${renderResults(values.render)}\n`); process.exit(0); }
+  if (values.render) { process.stdout.write(`${renderResults(values.render, values['render-as'])}\n`); process.exit(0); }
   const int = (name: string, raw: string | undefined, dflt: number, min: number, max: number): number => {
     if (raw === undefined) return dflt;
     const n = Number(raw);
@@ -137,9 +143,11 @@ function parseParams(argv: string[]): Params {
 // The comparison
 
 /** --render: the docs section and chart of saved comparison results (after a change to the report's format). */
-function renderResults(file: string): string {
+function renderResults(file: string, as?: string): string {
   const j = JSON.parse(readFileSync(file, 'utf8')) as { mode: string; info: RunInfo; comparison: Comparison };
   if (!j.comparison || !j.info) throw new UsageError(`${file} holds no comparison results of this version`);
+  if (as !== undefined && !/^[a-z0-9-]{1,40}$/.test(as)) throw new UsageError(`--render-as must be lowercase letters, digits and dashes (got ${JSON.stringify(as)})`);
+  if (as) return publishComparison(j.comparison, j.info, `comparison-${as}`, as, `Results: ${as}`);
   return publishComparison(j.comparison, j.info, j.mode, j.mode.replace(/^comparison-?/, ''));
 }
 
@@ -148,7 +156,9 @@ function estimateSeconds(p: Params): number {
     return 30 + (p.sessions ? 60 + p.sessions * 0.0015 : 0) + (p.soak ? p.soak + 15 : 0) + (p.download ? 30 + (p.download / 1024 ** 2) * 0.1 : 0) + p.startup * 3;
   }
   const n = p.targets.length;
-  return 10 + n * 3 + n * (p.warmup + p.rounds * p.duration) + n * (p.rounds + 1) * 0.5;
+  // Forward-auth targets get up to three 5 s passes at a steady 1,000 req/s too (compare.ts).
+  const steady = p.targets.filter((t) => FORWARD_AUTH_TARGETS.includes(t) || t.startsWith('nginx-auth')).length * Math.min(p.rounds, 3) * 6;
+  return 10 + n * 3 + n * (p.warmup + p.rounds * p.duration) + n * (p.rounds + 1) * 0.5 + steady;
 }
 
 async function runComparison(p: Params, log: (l: string) => void, started: number): Promise<number> {

@@ -95,3 +95,35 @@ test('src/config/ imports nothing from the modules above it (oidc, session, upst
   }
   assert.deepEqual(problems, []);
 });
+
+/** Every package name a file imports: static and dynamic imports, and require() (src/ loads CommonJS packages with createRequire). */
+function importedPackages(text: string): string[] {
+  const names: string[] = [];
+  for (const m of text.matchAll(/(?:^|\s)(?:import|export)\s[^'"`;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:\brequire|\))\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+    const name = packageOf(m[1] ?? m[2] ?? m[3]!);
+    if (name && !name.startsWith('@types/')) names.push(name);
+  }
+  return names;
+}
+
+test('every production dependency is used by production code: one only the bench, the tests or nothing imports belongs in devDependencies (or nowhere)', () => {
+  const usedBy = new Map<string, Set<string>>();
+  for (const dir of ['src', 'test', 'bench']) {
+    for (const file of sources(join(REPO, dir))) {
+      const rel = relative(REPO, file);
+      // The dev issuer and the demo run only in demo mode, on the dev dependencies.
+      const where = rel.startsWith('src/') && !rel.startsWith('src/devissuer/') ? 'production' : rel.split('/')[0]!;
+      for (const name of importedPackages(readFileSync(file, 'utf8'))) {
+        if (!usedBy.has(name)) usedBy.set(name, new Set());
+        usedBy.get(name)!.add(where);
+      }
+    }
+  }
+  const problems = Object.keys(pkg.dependencies).flatMap((name) => {
+    const users = usedBy.get(name);
+    if (users?.has('production')) return [];
+    const who = users && [...users].sort().map((d) => `${d}/`).join(' and ');
+    return [`${name} is in dependencies, but ${who ? `only ${who} import${users!.size === 1 ? 's' : ''} it: move it to devDependencies` : 'nothing imports it: remove it'}, so the image does not carry it`];
+  });
+  assert.deepEqual(problems, []);
+});

@@ -4,9 +4,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogSink, linePieces } from '../src/log.js';
+import { LogSink } from '../src/log.js';
 import { freePort, startProxy } from './support/proxy.js';
-import { table } from './support/table.js';
 
 /** A real pipe (a FIFO) whose reader the test controls: it reads only when told to. */
 function fifo(): { writeFd: number; readAll(): string; readSome(max: number): string; close(): void } {
@@ -90,19 +89,6 @@ test('the proxy keeps answering while its stdout is not read', async () => {
   }
 });
 
-test('linePieces: whole lines, at most the limit in UTF-8 bytes, a longer line alone', () => {
-  table<[string, number], string[]>([
-    [['', 10], []],
-    [['a\n', 10], ['a\n']],
-    [['aaaa\nbbbb\ncccc\n', 10], ['aaaa\nbbbb\n', 'cccc\n']],
-    [['aaaa\nbbbb\ncccc\n', 5], ['aaaa\n', 'bbbb\n', 'cccc\n']],
-    [['a\nbbbbbbbbbbbb\nc\n', 5], ['a\n', 'bbbbbbbbbbbb\n', 'c\n']],
-    // 'é' is two bytes: three of them and a newline are 7 bytes, not 4.
-    [['ééé\nééé\n', 10], ['ééé\n', 'ééé\n']],
-    [['ab\ncd', 10], ['ab\ncd']],
-  ], ([text, max]) => linePieces(text, max));
-});
-
 /**
  * Two processes (cluster workers) log to one pipe whose reader is slower than they are, as a log
  * shipper under load. Without whole-line writes of at most PIPE_BUF bytes, the kernel may splice
@@ -136,4 +122,60 @@ test('two processes sharing a slowly read stdout pipe: every line arrives whole'
   assert.deepEqual(broken.slice(0, 3), [], `${broken.length} of ${lines.length} lines broken`);
   const count = (who: string): number => lines.filter((l) => (JSON.parse(l) as { child: string }).child === who).length;
   assert.deepEqual([count('a'), count('b')], [4000, 4000]);
+});
+
+/** A child process that writes `count` numbered lines through a LogSink on its stdout, then ends as `end` says. */
+function writerScript(count: number, end: 'empty-loop' | 'SIGTERM'): string {
+  return `
+    const { LogSink } = await import(${JSON.stringify(new URL('../src/log.js', import.meta.url).href)});
+    const { stopOnSignals } = await import(${JSON.stringify(new URL('../src/server/stopping.js', import.meta.url).href)});
+    const { stdoutSink, createLogger } = await import(${JSON.stringify(new URL('../src/log.js', import.meta.url).href)});
+    const sink = stdoutSink();
+    const pad = 'p'.repeat(150);
+    for (let n = 0; n < ${count}; n++) {
+      sink.write(JSON.stringify({ n, pad }) + '\\n');
+      if (n % 500 === 0) await new Promise((r) => setImmediate(r));
+    }
+    if (${JSON.stringify(end)} === 'SIGTERM') {
+      stopOnSignals({ close: async () => undefined }, createLogger('silent', { write() {} }));
+      process.kill(process.pid, 'SIGTERM');
+      setInterval(() => {}, 1000);
+    }`;
+}
+
+/** Runs a writer with its stdout read by `read` (a FIFO's reader the test paces), returns every line it got. */
+async function linesOf(script: string, pace: { bytesPerTurn: number; waitMs: number }): Promise<{ lines: string[]; code: number | null }> {
+  const pipe = fifo();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', pipe.writeFd, 'inherit'] });
+  closeSync(pipe.writeFd);
+  let code: number | null | undefined;
+  const exited = new Promise<void>((r) => child.once('exit', (c) => { code = c; r(); }));
+  let text = '';
+  const deadline = Date.now() + 60_000;
+  while (code === undefined && Date.now() < deadline) {
+    text += pipe.readSome(pace.bytesPerTurn);
+    await new Promise((r) => setTimeout(r, pace.waitMs));
+  }
+  await exited;
+  text += pipe.readAll();
+  pipe.close();
+  return { lines: text.split('\n').filter(Boolean), code: code ?? null };
+}
+
+const numbered = (lines: string[]): number[] => lines.map((l) => (JSON.parse(l) as { n: number }).n);
+const upTo = (count: number): number[] => Array.from({ length: count }, (_, i) => i);
+
+test('no line is lost when the process ends: its event loop empties, or it stops on SIGTERM (stopping.ts)', async () => {
+  for (const end of ['empty-loop', 'SIGTERM'] as const) {
+    const { lines, code } = await linesOf(writerScript(20_000, end), { bytesPerTurn: 1 << 16, waitMs: 1 });
+    assert.equal(code, 0, end);
+    assert.deepEqual(numbered(lines), upTo(20_000), `${end}: every line, in order`);
+  }
+});
+
+test('a slow reader (a few KB at a time) still gets every line, in order, once the writer is done', async () => {
+  // About 4 MB of lines read at most 4 KB per millisecond: the pipe stays full most of the time.
+  const { lines, code } = await linesOf(writerScript(20_000, 'empty-loop'), { bytesPerTurn: 4096, waitMs: 1 });
+  assert.equal(code, 0);
+  assert.deepEqual(numbered(lines), upTo(20_000));
 });

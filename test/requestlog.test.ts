@@ -2,6 +2,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateEnv } from './support/config.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import http from 'node:http';
+import fc from 'fast-check';
+import { pino } from 'pino';
+import { requestLogger, type RequestLine } from '../src/log.js';
 import { isSaneRequestId } from '../src/server/prelude.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
@@ -58,6 +62,41 @@ test('request id and request log options: defaults, and every bad value named wi
   });
 });
 
+/**
+ * The request log's line, written by hand (log.ts), is the line pino wrote before for the same
+ * fields and bindings, byte for byte, whatever the strings hold (quotes, control characters, lone
+ * surrogates, non-ASCII) and whichever fields are missing; only the clock reading differs.
+ */
+test('request-log lines are byte for byte what pino writes for the same fields', () => {
+  let ours = '';
+  let theirs = '';
+  const mine = requestLogger('info', { write: (l: string) => { ours = l; } })!;
+  // The request logger as it was: pino with these bindings, no redaction, no message.
+  const before = pino({ level: 'info', base: { service: 'portcullis', component: 'request' } }, { write: (l: string) => { theirs = l; } });
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('"', '\\', '\u0000', '\n', '\u2028', '\ud800', 'é/ü?q=1', '</script>'));
+  const maybe = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined });
+  fc.assert(fc.property(fc.record({
+    method: maybe(fc.oneof(fc.constantFrom('GET', 'POST', 'OPTIONS'), text)),
+    path: text,
+    status: fc.integer({ min: 100, max: 599 }),
+    durationMs: fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.integer({ min: 0, max: 100_000 }).map((ns) => ns / 1e6)),
+    user: maybe(text),
+    client: maybe(fc.oneof(fc.constantFrom('127.0.0.1', '::1', '203.0.113.7'), text)),
+    requestId: maybe(text),
+    upgrade: fc.boolean(),
+  }), (l: RequestLine) => {
+    mine.write(l);
+    before.info({ method: l.method, path: l.path, status: l.status, durationMs: l.durationMs, user: l.user, client: l.client, requestId: l.requestId, ...(l.upgrade ? { upgrade: true } : {}) });
+    const clock = /^\{"level":30,"time":\d+,/;
+    assert.match(ours, clock);
+    assert.equal(ours.replace(clock, ''), theirs.replace(clock, ''));
+  }), { numRuns: 2000 });
+  // The level decides, as pino's did: info lines only at info and below.
+  assert.ok(requestLogger('debug', { write() {} }));
+  assert.equal(requestLogger('warn', { write() {} }), undefined);
+  assert.equal(requestLogger('silent', { write() {} }), undefined);
+});
+
 describe('request ids and the request log, in a running proxy', () => {
   let peers: Peers;
   let plain: InProcess;
@@ -98,6 +137,45 @@ describe('request ids and the request log, in a running proxy', () => {
     assert.match(String(id), UUID);
     assert.equal((JSON.parse(res.body) as Echoed).headers['x-request-id'], id, 'the upstream got the same id');
     assert.equal((await lineFor(plain, '/made'))?.requestId, id);
+  });
+
+  test('the line of a proxied request has the same fields, in the same order, as before', async () => {
+    const res = await browser.request(`${plain.url}/fields?x=1`, { headers: { ...JSON_ACCEPT, 'x-request-id': 'fields-1' } });
+    assert.equal(res.status, 200);
+    const line = await lineFor(plain, '/fields');
+    assert.ok(line);
+    assert.deepEqual(Object.keys(line), ['level', 'time', 'service', 'component', 'method', 'path', 'status', 'durationMs', 'user', 'client', 'requestId']);
+    const { time, durationMs, ...rest } = line;
+    assert.ok(typeof time === 'number' && Math.abs(time - Date.now()) < 60_000);
+    assert.ok(typeof durationMs === 'number' && durationMs >= 0 && durationMs < 60_000);
+    assert.deepEqual(rest, { level: 30, service: 'portcullis', component: 'request', method: 'GET', path: '/fields', status: 200, user: rest.user, client: '127.0.0.1', requestId: 'fields-1' });
+    assert.equal(typeof rest.user, 'string');
+  });
+
+  test('/oauth2/auth answers its empty 202 with Content-Length: 0, not chunked, and its other headers as before', async () => {
+    const cookie = [...browser.cookies('127.0.0.1')].map(([n, v]) => `${n}=${v}`).join('; ');
+    const raw = await new Promise<{ status: number; rawHeaders: string[]; body: string }>((resolve, reject) => {
+      http.get(`${plain.url}/oauth2/auth`, { headers: { cookie, 'x-request-id': 'fa-1' }, agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, rawHeaders: res.rawHeaders, body }));
+      }).on('error', reject);
+    });
+    assert.equal(raw.status, 202);
+    assert.equal(raw.body, '');
+    const names = raw.rawHeaders.filter((_, i) => i % 2 === 0);
+    const value = (n: string): string | undefined => {
+      const i = raw.rawHeaders.findIndex((h, k) => k % 2 === 0 && h.toLowerCase() === n);
+      return i < 0 ? undefined : raw.rawHeaders[i + 1];
+    };
+    assert.deepEqual(names, ['X-Request-Id', 'cache-control', 'content-length', 'Date', 'Connection']);
+    assert.equal(value('content-length'), '0');
+    assert.equal(value('transfer-encoding'), undefined, 'no chunked framing');
+    assert.equal(value('cache-control'), 'no-store');
+    assert.equal(value('x-request-id'), 'fa-1');
+    const line = await lineFor(plain, '/oauth2/auth', (l) => l.requestId === 'fa-1');
+    assert.equal(line?.status, 202);
   });
 
   test('a sane client id is kept everywhere; an insane one is replaced and appears nowhere', async () => {

@@ -16,14 +16,16 @@ export type Outlet = ServerResponse | Duplex;
  * built-in pages. Kept beside the request rather than passed along, so that every caller of
  * sendError, in whatever module, renders the operator's pages.
  */
-const pagesOf = new WeakMap<IncomingMessage, Pages>();
+const PAGES = Symbol('portcullis.pages');
+type WithPages = IncomingMessage & { [PAGES]?: Pages };
 
+/** Binds the page set to the request: a property, not a WeakMap entry (the GC's ephemeron work on every request). */
 export function usePages(req: IncomingMessage, pages: Pages): void {
-  pagesOf.set(req, pages);
+  (req as WithPages)[PAGES] = pages;
 }
 
 export function pagesFor(req: IncomingMessage): Pages {
-  return pagesOf.get(req) ?? DEFAULT_PAGES;
+  return (req as WithPages)[PAGES] ?? DEFAULT_PAGES;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };

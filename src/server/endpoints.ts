@@ -43,7 +43,8 @@ export interface EndpointDeps {
 export interface Endpoint {
   readonly session: boolean;
   readonly asLoaded?: true;
-  readonly run: (ctx: RequestContext) => Promise<void>;
+  /** Answers the request; forward-auth answers synchronously (no promise on its hot path). */
+  readonly run: (ctx: RequestContext) => void | Promise<void>;
 }
 
 /** The proxy's own endpoints under proxy_prefix (oauth2-proxy's names and behaviour). */
@@ -267,10 +268,10 @@ export class AuthEndpoints {
    * in front decides where to send the browser). Nothing to clear here: the answer's cookies would
    * not reach the browser through `auth_request`.
    */
-  async auth(ctx: RequestContext): Promise<void> {
+  auth(ctx: RequestContext): void {
     const loaded = ctx.session;
     // trusted_ips: let in without login, as oauth2-proxy's auth endpoint does, without identity headers.
-    const letIn = (): void => answer(ctx.out, 202, { 'cache-control': 'no-store' });
+    const letIn = (): void => answer(ctx.out, 202, ACCEPTED_HEADERS);
     if (!loaded) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     ctx.user = loaded.session.user;
     const verdict = this.#d.access.forSession(loaded.session);
@@ -289,7 +290,7 @@ export class AuthEndpoints {
     if (policies && ctx.trustedClient) return letIn();
     if (policies && !this.#routesAllow(ctx, policies, loaded.session)) return;
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
-    answer(ctx.out, 202, { 'cache-control': 'no-store' }, '', loaded.cookies);
+    answer(ctx.out, 202, ACCEPTED_HEADERS, '', loaded.cookies);
   }
 
   /**
@@ -469,6 +470,13 @@ function stepUpForRedirect(rd: string, rdMethod: string | null, policies: RouteP
   const method = rdMethod && /^[A-Za-z]{1,20}$/.test(rdMethod) ? rdMethod.toUpperCase() : 'GET';
   return path === undefined ? undefined : policies.stepUpFor(method, path);
 }
+
+/**
+ * Forward-auth's empty 202. With the length said, Node does not frame it as `Transfer-Encoding:
+ * chunked` (then a `0\r\n\r\n` terminator): one header nginx's auth_request and every other
+ * client read more cheaply than a chunked body they must parse to its end.
+ */
+const ACCEPTED_HEADERS = { 'cache-control': 'no-store', 'content-length': '0' } as const;
 
 /** The longest return path kept; browsers and servers commonly cap a whole URL near 2 KB. */
 const MAX_RD_LENGTH = 2048;

@@ -205,7 +205,11 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     return DONE;
   };
 
-  const endpoint: Step = (ctx) => (ctx.endpoint ? ctx.endpoint.run(ctx).then(() => DONE) : undefined);
+  const endpoint: Step = (ctx) => {
+    if (!ctx.endpoint) return undefined;
+    const answering = ctx.endpoint.run(ctx);
+    return answering instanceof Promise ? answering.then(() => DONE) : DONE;
+  };
 
   /** Where to come back after login: the page asked for, or the one a trusted forward-auth caller names. */
   const returnTo = (req: IncomingMessage): string =>
@@ -365,14 +369,15 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
     const finished = (): void => {
       const status = ctx.upgrade ? statusWritten(ctx.upgrade.socket) ?? 101 : (ctx.out as ServerResponse).statusCode;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (logging) reqLog.info({ method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, client, requestId: ctx.requestId, ...(ctx.upgrade ? { upgrade: true } : {}) });
-      if (observe.request.hasSubscribers) {
-        const m: RequestFinished = { method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade };
-        observe.request.publish(m);
-      }
+      const m: RequestFinished & { client: string | undefined; requestId: string | undefined } = {
+        method: ctx.req.method, path: ctx.path, status, durationMs, user: ctx.user, upgrade: !!ctx.upgrade, client, requestId: ctx.requestId,
+      };
+      if (logging) reqLog.write(m);
+      if (observe.request.hasSubscribers) observe.request.publish({ method: m.method, path: m.path, status, durationMs, user: m.user, upgrade: m.upgrade } satisfies RequestFinished);
     };
+    // 'finish' and 'close' come once per response and socket: a plain listener, not once()'s wrapper.
     if (ctx.upgrade) ctx.upgrade.socket.once('close', finished);
-    else (ctx.out as ServerResponse).once('finish', finished);
+    else (ctx.out as ServerResponse).on('finish', finished);
   }
 
   function begin(req: IncomingMessage, out: ServerResponse | Duplex, upgrade?: { socket: Duplex; head: Buffer }): void {
