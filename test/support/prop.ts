@@ -30,6 +30,7 @@ export async function check<Ts>(name: string, property: fc.IAsyncProperty<Ts> | 
   const params: fc.Parameters<Ts> = timeMs > 0
     ? { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: timeMs, markInterruptAsFailure: false }
     : { seed, numRuns: Math.max(1, Math.round(runs * scale)) };
+  params.includeErrorInReport = true;
   if (process.env.PROP_PATH) Object.assign(params, { path: process.env.PROP_PATH, endOnFailure: true });
   const details = await fc.check(property as fc.IAsyncProperty<Ts>, params);
   if (process.env.PROP_REPORT) {
