@@ -19,15 +19,15 @@ const ENTRIES = ['example.com', '.example.net', '*.example.org', 'app.example.io
 function modelEntry(e: string): { host: string; sub: boolean; port: string } {
   const m = /^(.*?)(?::(\*|\d*))?$/.exec(e)!;
   let host = m[1]!.toLowerCase();
-  let port = m[2] ?? '';
+  const port = m[2] ?? '';
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host === '' && port === '') { host = e; port = ''; }
   const sub = host.startsWith('.') || host.startsWith('*.');
   return { host: host.replace(/^\*?\./, ''), sub, port };
 }
 
 function modelHostAllowed(host: string, port: string, entries: readonly string[]): boolean {
-  return entries.map(modelEntry).some((e) => (host === e.host || (e.sub && host.endsWith(`.${e.host}`))) && (e.port === '*' || e.port === port));
+  // An entry without a host (`:8080`, empty) names nothing.
+  return entries.map(modelEntry).some((e) => e.host !== '' && (host === e.host || (e.sub && host.endsWith(`.${e.host}`))) && (e.port === '*' || e.port === port));
 }
 
 /**
@@ -74,7 +74,8 @@ const target = fc.oneof(
   fc.tuple(fc.constantFrom('/', '//', '/\\', '/%2f', '/./', '/.//', '/\t/', '/%09/', '/%5c', '/../', '/..//'), path).map(([a, b]) => a + b.replace(/^\//, '')),
   fc.string({ maxLength: 40 }),
 );
-const whitelist = fc.subarray(ENTRIES);
+/** The entries users write, and some they should not: empty hosts, odd case, ports with zeros. */
+const whitelist = fc.tuple(fc.subarray(ENTRIES), fc.subarray(['', '.', '*.', ':8080', 'Example.COM', '*.example.com:*', 'example.com:080', '[0:0::1]:80'])).map(([a, b]) => [...a, ...b]);
 
 describe('redirect targets', () => {
   prop('an allowed target resolves, as a browser resolves it, to this site or a whitelisted host and port', 3000, () => fc.property(target, whitelist, (t, entries) => {
