@@ -113,9 +113,9 @@ export function rpPlanMarkdownTable(): string {
   const order: Profile[] = ['Basic RP', 'Config RP', 'Form Post RP'];
   const rows = order.flatMap((p) => RP_PLAN.filter((r) => r.profile === p));
   const lines = [
-    '| Profile | Test ID | The issuer | The plan expects | Portcullis |',
-    '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.profile} | \`${r.id}\` | ${cell(r.issuer)} | ${cell(r.expected)} | ${cell(r.differs ? `**differs:** ${r.differs}` : 'as expected')} |`),
+    '| Profile | Test ID | The issuer | The plan expects | Portcullis | Also covered by |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.profile} | \`${r.id}\` | ${cell(r.issuer)} | ${cell(r.expected)} | ${cell(r.differs ? `**differs:** ${r.differs}` : 'as expected')} | ${r.covered?.map((c) => `\`${c.file}\``).filter((f, i, all) => all.indexOf(f) === i).join(', ') ?? ''} |`),
   ];
   return `${lines.join('\n')}\n`;
 }
