@@ -11,6 +11,7 @@
 //   PROP_REPORT=<file>     append one JSON line per property: name, runs, seed, failed
 
 import { appendFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 
@@ -38,7 +39,10 @@ export async function check<Ts>(name: string, property: fc.IAsyncProperty<Ts> | 
   }
   if (details.failed) {
     const report = await fc.asyncDefaultReportMessage(details);
-    throw new Error(`${report}\n\nReplay: PROP_SEED=${details.seed} PROP_PATH=${JSON.stringify(details.counterexamplePath)} node --test --test-name-pattern=${JSON.stringify(name)} dist/test/<this file>.js`);
+    // node --test runs each file in a process of its own: argv[1] is the test file.
+    const file = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'dist/test/<this file>.js';
+    const pattern = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, '.');
+    throw new Error(`${report}\n\nReplay: PROP_SEED=${details.seed} PROP_PATH=${JSON.stringify(details.counterexamplePath)} node --test --test-name-pattern='${pattern}' ${file}`);
   }
 }
 
