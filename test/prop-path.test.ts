@@ -33,7 +33,8 @@ export function serverReadings(path: string): Set<string> {
     out.add(p);
     const loose = p.replace(/\\/g, '/').split('/').map((seg) => seg.split(';', 1)[0]).join('/').replace(/\/{2,}/g, '/');
     out.add(loose);
-    try { out.add(decode(new URL(loose.replace(/[?#]/g, (c) => encodeURIComponent(c)), 'http://h').pathname)); } catch { /* not a URL path */ }
+    // WHATWG's parser drops tabs and newlines from its input: keep them (encoded) as a server keeps them.
+    try { out.add(decode(new URL(loose.replace(/[\x00-\x20\x7f?#]/g, (c) => encodeURIComponent(c)), 'http://h').pathname)); } catch { /* not a URL path */ }
   }
   return out;
 }
