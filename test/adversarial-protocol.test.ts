@@ -1,11 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type net from 'node:net';
 import { SignJWT, decodeJwt } from 'jose';
 import { HttpBrowser, type Response } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { ALICE, CLIENT_ID, CLIENT_SECRET, type Echoed } from './support/stack.js';
+import { startTamperer, type Hooks, type Tamper, type Tamperer } from './support/tamperer.js';
 
 // The OpenID Connect protocol at its edges: malformed callbacks, and an issuer whose token and
 // userinfo answers go wrong. The issuer is the real one (oidc-provider); what it will not do by
@@ -13,63 +12,6 @@ import { ALICE, CLIENT_ID, CLIENT_SECRET, type Echoed } from './support/stack.js
 // issuer's own error comes back) or the issuer's answer (status, body, delay, a re-signed ID token
 // with the issuer's own key). Every row must end in a clear 4xx, 502 or 503 page with its code,
 // never a 500, and never with a session cookie.
-
-interface Answer { status: number; headers: Record<string, string>; body: string }
-type Tamper = (a: Answer) => Promise<Answer | 'reset'>;
-interface Hooks {
-  /** Alters the token request before the issuer sees it. */
-  tokenRequest?: (body: URLSearchParams, headers: http.OutgoingHttpHeaders) => void;
-  token?: Tamper;
-  userinfo?: Tamper;
-}
-
-/**
- * An HTTP server that forwards everything to the issuer, applying `hooks` to the token and
- * userinfo exchanges. The proxy reaches those two endpoints through it (redeem_url and validate_url);
- * discovery, JWKS and the authorization endpoint are the issuer's own.
- */
-async function startTamperer(issuerOrigin: string): Promise<{ url: string; hooks: Hooks; close(): Promise<void> }> {
-  const hooks: Hooks = {};
-  const target = new URL(issuerOrigin);
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => void (async () => {
-      const path = req.url ?? '/';
-      const headers: http.OutgoingHttpHeaders = { ...req.headers, host: target.host };
-      delete headers['accept-encoding'];
-      let body = Buffer.concat(chunks);
-      if (path.startsWith('/oauth2/token') && hooks.tokenRequest) {
-        const form = new URLSearchParams(body.toString('utf8'));
-        hooks.tokenRequest(form, headers);
-        body = Buffer.from(form.toString());
-      }
-      headers['content-length'] = String(body.length);
-      const answer = await new Promise<Answer>((resolve, reject) => {
-        const out = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers }, (up) => {
-          const parts: Buffer[] = [];
-          up.on('data', (c: Buffer) => parts.push(c));
-          up.on('end', () => resolve({ status: up.statusCode ?? 502, headers: { 'content-type': String(up.headers['content-type'] ?? '') }, body: Buffer.concat(parts).toString('utf8') }));
-        });
-        out.on('error', reject);
-        out.end(body);
-      });
-      const tamper = path.startsWith('/oauth2/token') ? hooks.token : path.startsWith('/userinfo') ? hooks.userinfo : undefined;
-      const final = tamper ? await tamper(answer) : answer;
-      if (final === 'reset') return void req.socket.resetAndDestroy();
-      res.writeHead(final.status, { ...final.headers, 'content-length': Buffer.byteLength(final.body), 'cache-control': 'no-store' });
-      res.end(final.body);
-    })().catch(() => res.destroy()));
-  });
-  server.on('connection', (s: net.Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    hooks,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -169,7 +111,7 @@ function sessionOf(b: HttpBrowser): string | undefined {
 }
 
 describe('the protocol at its edges: malformed callbacks, and token and userinfo answers gone wrong', () => {
-  let tamperer: Awaited<ReturnType<typeof startTamperer>>;
+  let tamperer: Tamperer;
   let proxy: InProcess;
   before(async () => {
     peers = await startPeers();

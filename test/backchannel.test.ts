@@ -179,6 +179,9 @@ describe('back-channel logout with cookie sessions', () => {
       ['issued an hour ago', i.sign(logoutClaims(i, { iat: iat - 3600 }))],
       ['issued in the future', i.sign(logoutClaims(i, { iat: iat + 3600 }))],
       ['typ of an access token', i.sign(logoutClaims(i), { typ: 'at+jwt' })],
+      // Found by test/prop-tokens.test.ts: a typ that is not a string was a TypeError, a 500.
+      ['a typ that is not a string', i.sign(logoutClaims(i), { typ: false })],
+      ['a typ that is a list', i.sign(logoutClaims(i), { typ: ['logout+jwt'] })],
       ['alg none', Promise.resolve(`${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(logoutClaims(i))).toString('base64url')}.`)],
       ['not a JWT', Promise.resolve('garbage')],
       ['no logout_token', Promise.resolve(undefined)],

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../src/oidc/backchannel.js';
 import { tokenFromAuthorization } from '../src/oidc/bearer.js';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
@@ -162,6 +163,9 @@ describe('skip_jwt_bearer_tokens against the real issuer', () => {
       ['HS256 keyed with the public key (n)', hs256(Buffer.from(publicJwk.n!, 'base64url'))],
       ['HS256 keyed with the JWK text', hs256(JSON.stringify(publicJwk))],
       ['an opaque token', 'opaque-access-token'],
+      // Found by test/prop-tokens.test.ts: the issuer's own logout token (same key, iss, aud; with exp) passed as a bearer token.
+      ['a logout token of the issuer (typ logout+jwt)', await peers.issuer.sign({ iss: peers.issuer.issuer, aud: CLIENT_ID, sub: 'alice', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 120, jti: randomUUID(), events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } }, { typ: 'logout+jwt' })],
+      ['a logout token of the issuer (no typ)', await peers.issuer.sign({ iss: peers.issuer.issuer, aud: CLIENT_ID, sub: 'alice', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 120, jti: randomUUID(), events: { [BACKCHANNEL_LOGOUT_EVENT]: {} } })],
     ];
     const failures: string[] = [];
     for (const [what, token] of cases) {

@@ -90,11 +90,11 @@ test('which rule decides: first match, prefixes on segment boundaries, anchored 
     // a path servers read differently is held to every reading's rule, and never anonymous
     [['GET', '/admin;x'], 'admin'], [['GET', '//admin'], 'admin'], [['GET', '/admin%2Fx'], 'admin'], [['GET', '/%2561dmin'], 'admin'],
     [['GET', '/admin/help;x'], 'admin'], [['GET', '/public/x;y'], 'login'], [['GET', '/admin%5cx'], 'admin'], [['GET', '/admin%5chelp'], 'login'],
-    [['GET', '/x;y'], 'global'],
+    [['GET', '/x;y'], 'global'], [['GET', '/%2561dmin/%252e%252e/public'], 'admin'], [['GET', '/%2f/%2561dmin/%252e%252e/public'], 'admin'],
   ], said);
 });
 
-test('the readings of an ambiguous path: as sent, decoded once, and the loosest', () => {
+test('the readings of an ambiguous path: as sent, decoded once and to the end, each also flattened and with dots resolved', () => {
   table<string, string[]>([
     ['/admin;x', ['/admin;x', '/admin']],
     ['/%2561dmin', ['/%2561dmin', '/%61dmin', '/admin']],
@@ -102,6 +102,9 @@ test('the readings of an ambiguous path: as sent, decoded once, and the loosest'
     ['/a%5cb', ['/a%5cb', '/a\\b', '/a/b']],
     ['/a%2F..%2Fadmin', ['/a%2F..%2Fadmin', '/a/../admin', '/admin']],
     ['/a/%ff', ['/a/%ff', '/a/\ufffd']],
+    // Found by test/prop-path.test.ts: decoded twice (and slashes merged), a prefix router reads them under /admin.
+    ['/%2561dmin/%252e%252e/public', ['/%2561dmin/%252e%252e/public', '/%61dmin/%2e%2e/public', '/admin/../public', '/public']],
+    ['/%2f/%2561dmin/%252e%252e/public', ['/%2f/%2561dmin/%252e%252e/public', '///%61dmin/%2e%2e/public', '/%61dmin/%2e%2e/public', '///admin/../public', '/admin/../public', '/public']],
   ], readingsOf);
 });
 

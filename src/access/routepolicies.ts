@@ -86,26 +86,36 @@ function matches(r: RouteRule, method: string | undefined, view: string): boolea
 }
 
 /**
- * The paths servers may make of an ambiguous one: as sent; percent-decoded once; and the loosest
- * reading (decoded until it stops changing, `\` as `/`, `;params` dropped, slashes merged, dot
- * segments resolved).
+ * The paths servers may make of an ambiguous one: as sent, percent-decoded once, and decoded until
+ * it stops changing; each of those also flattened (`\\` as `/`, `;params` dropped, slashes merged)
+ * and then with its dot segments resolved. Servers take these steps in every order and subset (a
+ * double-decoding router that merges slashes but resolves no dots reads `/%2f/%2561dmin/%252e%252e/x`
+ * as `/admin/../x`, under /admin), so a rule applies when any of them meets it.
  */
 export function readingsOf(path: string): string[] {
-  const once = decodeLeniently(path);
-  let loose = path;
+  let decoded = path;
   for (let i = 0; i < 4; i++) {
-    const next = decodeLeniently(loose);
-    if (next === loose) break;
-    loose = next;
+    const next = decodeLeniently(decoded);
+    if (next === decoded) break;
+    decoded = next;
   }
-  loose = loose.replace(/\\/g, '/').split('/').map((seg) => seg.split(';', 1)[0]).join('/').replace(/\/{2,}/g, '/');
+  const out = new Set<string>();
+  for (const p of [path, decodeLeniently(path), decoded]) {
+    out.add(p);
+    const flat = p.replace(/\\/g, '/').split('/').map((seg) => seg.split(';', 1)[0]).join('/').replace(/\/{2,}/g, '/');
+    out.add(flat);
+    out.add(withoutDotSegments(flat));
+  }
+  return [...out];
+}
+
+function withoutDotSegments(path: string): string {
   const out: string[] = [];
-  for (const seg of loose.split('/')) {
+  for (const seg of path.split('/')) {
     if (seg === '..') { if (out.length > 1) out.pop(); } else if (seg !== '.') out.push(seg);
   }
-  loose = out.join('/') || '/';
-  if (!loose.startsWith('/')) loose = `/${loose}`;
-  return [...new Set([path, once, loose])];
+  const joined = out.join('/') || '/';
+  return joined.startsWith('/') ? joined : `/${joined}`;
 }
 
 /** Percent-decoding that never throws: bytes that are not UTF-8 become U+FFFD. */

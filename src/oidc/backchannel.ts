@@ -38,6 +38,8 @@ export class LogoutTokenVerifier {
     if (!clients.knowsIssuer || !meta.jwks_uri) throw new LogoutTokenRefused('no issuer URL and JWKS to verify logout tokens against');
     let header;
     try { header = decodeProtectedHeader(token); } catch { throw new LogoutTokenRefused('not a JWT'); }
+    // A header field may hold any JSON: only a string typ can name a type.
+    if (header.typ !== undefined && typeof header.typ !== 'string') throw new LogoutTokenRefused('typ is not a string');
     const typ = header.typ?.toLowerCase().replace(/^application\//, '');
     if (typ !== undefined && typ !== 'logout+jwt' && typ !== 'jwt') throw new LogoutTokenRefused(`typ ${header.typ} is not logout+jwt`);
     const offered = meta.id_token_signing_alg_values_supported;

@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { PortcullisError } from '../errors.js';
 import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
+import { BACKCHANNEL_LOGOUT_EVENT } from './backchannel.js';
 import { identityFromClaims, sessionIdentity, type ClaimNames } from './identity.js';
 import { verifyJwt } from './idtoken.js';
 import type { JwtIssuer } from '../config/types.js';
@@ -120,9 +121,10 @@ export class BearerTokens {
       return this.#refuse(`issuer ${JSON.stringify(String(iss)).slice(0, 200)} is not accepted`);
     }
     let payload: JWTPayload;
+    let typ: unknown;
     try {
       const keys = await verifier.keys();
-      ({ payload } = await verifyJwt(token, keys, {
+      ({ payload, protectedHeader: { typ } } = await verifyJwt(token, keys, {
         issuer: verifier.issuer,
         audience: [...verifier.audiences],
         algorithms: BEARER_ALGORITHMS,
@@ -132,6 +134,8 @@ export class BearerTokens {
       if (isUnavailable(err)) return unavailable(`keys of ${verifier.issuer}: ${(err as Error).message}`);
       return this.#refuse(`${(err as { code?: string }).code ?? 'error'}: ${(err as Error).message}`);
     }
+    // A logout token has the issuer's key, iss and aud (and often exp) too: it ends a login, never makes one.
+    if (isLogoutToken(typ, payload)) return this.#refuse('a logout token (OIDC Back-Channel Logout) is not an access token');
     let identity;
     try {
       identity = identityFromClaims(payload, undefined, verifier.claims);
@@ -233,6 +237,13 @@ function extraVerifier(x: JwtIssuer, claims: ClaimNames): Verifier {
 }
 
 class DiscoveryFailed extends Error {}
+
+/** A logout token by its typ (logout+jwt) or its event claim, whichever the issuer sets. */
+function isLogoutToken(typ: unknown, payload: JWTPayload): boolean {
+  if (typeof typ === 'string' && /^(application\/)?logout\+jwt$/i.test(typ)) return true;
+  const events = payload.events;
+  return typeof events === 'object' && events !== null && BACKCHANNEL_LOGOUT_EVENT in events;
+}
 
 /** A failure to reach the issuer's keys, as opposed to a token that does not check out. */
 function isUnavailable(err: unknown): boolean {

@@ -76,6 +76,11 @@ function optionalString(v: unknown): boolean {
  */
 const CANONICAL_SEAL = /^Fe26\.2\*[A-Za-z0-9_\-*]+~2$/;
 
+/** True for a seal in the one spelling iron-session writes (see CANONICAL_SEAL): anything else is not ours. */
+export function isCanonicalSeal(sealed: string): boolean {
+  return CANONICAL_SEAL.test(sealed);
+}
+
 export const NOT_CACHED: unique symbol = Symbol('not cached');
 
 /**
@@ -130,7 +135,7 @@ export class SessionCodec {
   async unseal(sealed: string, now = Date.now()): Promise<Session | undefined> {
     const hit = this.cached(sealed, now);
     if (hit !== NOT_CACHED) return hit;
-    if (!CANONICAL_SEAL.test(sealed)) return undefined;
+    if (!isCanonicalSeal(sealed)) return undefined;
     let data: unknown;
     try {
       data = await unsealData(sealed, { password: this.#passwords.unseal, ttl: this.#ttlSeconds });

@@ -4,6 +4,7 @@ import type { StepUp } from '../access/routepolicies.js';
 import type { SealPasswords } from '../config/secret.js';
 import type { DpopKey } from './codec.js';
 import type { CookieConfig, LoginStateCookieConfig } from '../config/validate.js';
+import { isCanonicalSeal } from './codec.js';
 import { serializeCookie, type CookieAttributes } from './cookies.js';
 
 /** One login attempt's secrets, kept in the browser (sealed) between /start and /callback. */
@@ -122,7 +123,8 @@ export class LoginStateCookies {
   /** The attempt this callback belongs to, or undefined (long gone, other browser, forged state). */
   async read(cookies: Map<string, string>, state: string): Promise<LoginState | undefined> {
     const sealed = cookies.get(this.nameFor(state));
-    if (!sealed) return undefined;
+    // iron-session reads `~2x` or `~2 ` as version 2: only the spelling it writes is a login state.
+    if (!sealed || !isCanonicalSeal(sealed)) return undefined;
     let data: Partial<LoginState>;
     try {
       data = await unsealData<LoginState>(sealed, { password: this.#passwords.unseal, ttl: this.#keptS });
