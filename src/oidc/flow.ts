@@ -72,7 +72,7 @@ function extraParameters(p: ProviderConfig, req: LoginRequest, stepUp?: StepUp):
  * Starts an authorization-code login: PKCE (S256), state and nonce, always. `stepUp`: what the
  * route at rd asks of the sign-in (routes_file); the callback checks the issuer met it.
  */
-export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp } = {}): Promise<{ url: URL; loginState: LoginState }> {
+export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp; bindProvider?: boolean } = {}): Promise<{ url: URL; loginState: LoginState }> {
   const loginState: LoginState = {
     state: client.randomState(),
     nonce: client.randomNonce(),
@@ -81,6 +81,8 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     redirectUri,
     startedAt: Date.now(),
     ...(o.stepUp ? { stepUp: o.stepUp } : {}),
+    // With several providers the login is bound to its provider: the callback redeems it there only.
+    ...(o.bindProvider ? { provider: p.id } : {}),
   };
   const url = client.buildAuthorizationUrl(clients.basic, {
     redirect_uri: redirectUri,
@@ -206,20 +208,21 @@ export interface TokenNeeds {
   readonly idToken: boolean;
 }
 
-export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
+export function tokenNeeds(config: Config, clients: IssuerClients, p: ProviderConfig = config.provider): TokenNeeds {
   // session_cookie_minimal: no token at all (configuration refuses the options that need one).
   if (config.sessionStore.minimal) return { accessToken: false, refreshToken: false, idToken: false };
   return {
     accessToken: config.passAccessToken,
     refreshToken: config.cookie.refreshMs > 0,
-    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
+    idToken: !!clients.endSessionEndpoint || !!p.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
       || config.passAuthorizationHeader || config.setAuthorizationHeader,
   };
 }
 
-/** What a session keeps of a login or a refresh. */
-export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds): NewSession {
+/** What a session keeps of a login or a refresh; `provider`, with several providers, the id of the one it came from. */
+export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds, provider?: string): NewSession {
   return {
+    ...(provider !== undefined ? { provider } : {}),
     ...sessionIdentity(identity),
     ...(tokens.issuerSid ? { issuerSid: tokens.issuerSid } : {}),
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),

@@ -75,6 +75,9 @@ export class Issuer {
 
   get clients(): IssuerClients | undefined { return this.#clients; }
 
+  /** The provider this issuer serves. */
+  get provider(): ProviderConfig { return this.#cfg; }
+
   /** Resolves on the first success; keeps retrying (never rejects) until stop(). */
   start(): Promise<void> {
     return new Promise((resolve) => {

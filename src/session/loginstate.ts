@@ -18,6 +18,11 @@ export interface LoginState {
   readonly startedAt: number;
   /** The step-up (acr_values, max_age) asked of the issuer for the route at rd: the callback checks it was met. */
   readonly stepUp?: StepUp;
+  /**
+   * The provider (its id) this login was started at, with several providers: the callback redeems
+   * the code there and nowhere else (the mix-up defence, RFC 9700 §4.4). None: the first provider.
+   */
+  readonly provider?: string;
 }
 
 /** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */

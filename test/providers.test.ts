@@ -1,0 +1,235 @@
+// Several providers in one proxy (issue 17 §2): two real dev issuers (oidc-provider), each with its
+// own client, the same `sub` at both, and per-provider email domains; logins from the chooser, the
+// mix-up cases of RFC 9700 §4.4, home-realm discovery, an unknown provider and a provider that is down.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
+import { startEchoUpstream } from '../src/demo/echo.js';
+import { HttpBrowser } from './support/browser.js';
+import { startInProcess, type InProcess } from './support/inprocess.js';
+import { freePort } from './support/proxy.js';
+import type { Echoed } from './support/stack.js';
+
+const SAME_SUB = 'user-0001';
+const STAFF: DevAccount = { sub: SAME_SUB, email: 'alice@corp.example', email_verified: true, name: 'Alice', groups: ['staff'] };
+const PARTNER: DevAccount = { sub: SAME_SUB, email: 'bob@partner.example', email_verified: true, name: 'Bob', groups: ['contractors'] };
+/** A partner account that claims a staff address: the partner IdP may assert it, the proxy must not believe it. */
+const IMPOSTOR: DevAccount = { sub: 'impostor-1', email: 'ceo@corp.example', email_verified: true, name: 'Not the CEO', groups: ['contractors'] };
+const STAFF_CLIENT = { id: 'staff-client', secret: randomBytes(24).toString('base64url') };
+const PARTNER_CLIENT = { id: 'partner-client', secret: randomBytes(24).toString('base64url') };
+
+interface Rig { proxy: InProcess; staff: DevIssuer; partner: DevIssuer; close(): Promise<void> }
+
+async function startRig(o: { env?: Record<string, string>; downPort?: number } = {}): Promise<Rig> {
+  const port = await freePort();
+  const callback = `http://127.0.0.1:${port}/oauth2/callback`;
+  const staff = await startDevIssuer({ shape: 'hydra', accounts: [STAFF], clients: [{ client_id: STAFF_CLIENT.id, client_secret: STAFF_CLIENT.secret, redirect_uris: [callback] }] });
+  const partner = await startDevIssuer({ shape: 'hydra', accounts: [PARTNER, IMPOSTOR], clients: [{ client_id: PARTNER_CLIENT.id, client_secret: PARTNER_CLIENT.secret, redirect_uris: [callback] }] });
+  const echo = await startEchoUpstream();
+  const extra = [{
+    id: 'partner', displayName: 'Partner', emailDomains: ['partner.example'], homeDomains: ['partner.example'],
+    env: { OAUTH2_PROXY_OIDC_ISSUER_URL: partner.issuer, OAUTH2_PROXY_CLIENT_ID: PARTNER_CLIENT.id, OAUTH2_PROXY_CLIENT_SECRET: PARTNER_CLIENT.secret },
+  }];
+  if (o.downPort) {
+    extra.push({
+      id: 'down', displayName: 'Down', emailDomains: ['down.example'], homeDomains: [],
+      env: { OAUTH2_PROXY_OIDC_ISSUER_URL: `http://127.0.0.1:${o.downPort}/`, OAUTH2_PROXY_CLIENT_ID: 'x', OAUTH2_PROXY_CLIENT_SECRET: 'y' },
+    });
+  }
+  const proxy = await startInProcess({
+    OAUTH2_PROXY_OIDC_ISSUER_URL: staff.issuer,
+    OAUTH2_PROXY_CLIENT_ID: STAFF_CLIENT.id,
+    OAUTH2_PROXY_CLIENT_SECRET: STAFF_CLIENT.secret,
+    OAUTH2_PROXY_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+    OAUTH2_PROXY_COOKIE_SECURE: 'false',
+    OAUTH2_PROXY_EMAIL_DOMAINS: '*',
+    OAUTH2_PROXY_UPSTREAMS: echo.url,
+    OAUTH2_PROXY_SCOPE: 'openid email profile groups',
+    OAUTH2_PROXY_SKIP_PROVIDER_BUTTON: 'true',
+    ...o.env,
+  }, port, {
+    firstProvider: { id: 'staff', displayName: 'Acme staff', emailDomains: ['corp.example'], homeDomains: ['corp.example'] },
+    extraProviders: extra,
+    waitIssuers: !o.downPort,
+  });
+  if (o.downPort) {
+    // The two live issuers, not the dead one.
+    const until = Date.now() + 10_000;
+    while (!(proxy.running.issuers.get('staff')?.clients && proxy.running.issuers.get('partner')?.clients) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proxy, staff, partner,
+    close: async () => { await proxy.close(); await Promise.all([staff.stop(), partner.stop(), echo.close()]); },
+  };
+}
+
+/** Signs in through the chooser's link for `provider`, landing on /hello; returns what the upstream saw. */
+async function signInVia(r: Rig, provider: string, b = new HttpBrowser()): Promise<{ b: HttpBrowser; echoed: Echoed; status: number; body: string }> {
+  const page = await b.navigate(`${r.proxy.url}/hello`);
+  assert.equal(page.status, 200, page.body.slice(0, 300));
+  const href = new RegExp(`href="([^"]*provider=${provider}[^"]*)"`).exec(page.body)?.[1];
+  assert.ok(href, `the sign-in page links to ${provider}: ${page.body}`);
+  const done = await b.navigate(new URL(href.replaceAll('&amp;', '&'), page.url).href, { headers: { accept: 'text/html' } });
+  if (done.status !== 200) return { b, echoed: { method: '', url: '', headers: {} }, status: done.status, body: done.body };
+  const res = await b.request(`${r.proxy.url}/hello`, { headers: { accept: 'application/json' } });
+  return { b, echoed: JSON.parse(res.body) as Echoed, status: res.status, body: res.body };
+}
+
+/** Starts a login at `provider` and stops at the callback: the authorization response, unused. */
+async function authorizationResponse(r: Rig, provider: string, b = new HttpBrowser()): Promise<{ b: HttpBrowser; callback: URL }> {
+  const at = await b.navigate(`${r.proxy.url}/oauth2/start?provider=${provider}&rd=/hello`, { stopAt: (u) => u.pathname === '/oauth2/callback' });
+  return { b, callback: new URL(at.url) };
+}
+
+describe('two issuers in one proxy', () => {
+  let r: Rig;
+  before(async () => { r = await startRig(); });
+  after(async () => { await r?.close(); });
+
+  test('the sign-in page offers each provider by name, even under skip_provider_button', async () => {
+    const page = await new HttpBrowser().navigate(`${r.proxy.url}/app?x=1`);
+    assert.equal(page.status, 200);
+    assert.equal(new URL(page.url).pathname, '/oauth2/sign_in');
+    assert.match(page.body, /href="\/oauth2\/start\?provider=staff&amp;rd=%2Fapp%3Fx%3D1">Sign in with Acme staff</);
+    assert.match(page.body, /href="\/oauth2\/start\?provider=partner&amp;rd=%2Fapp%3Fx%3D1">Sign in with Partner</);
+    assert.match(page.body, /<form method="get" action="\/oauth2\/start" id="home-realm">/, 'an email field finds the home provider');
+  });
+
+  test('an unknown provider gets 400 naming the known ones, and goes to no issuer', async () => {
+    const b = new HttpBrowser();
+    const res = await b.navigate(`${r.proxy.url}/oauth2/start?provider=evil&rd=/`);
+    assert.equal(res.status, 400);
+    assert.equal(new URL(res.url).origin, r.proxy.url);
+    assert.match(res.body, /PROVIDER_UNKNOWN/);
+    assert.match(res.body, /Acme staff \(staff\), Partner \(partner\)/);
+    assert.doesNotMatch(res.body, /evil/, 'the id asked for is not echoed');
+    assert.ok(!b.history.some((u) => u.startsWith(r.staff.issuer) || u.startsWith(r.partner.issuer)));
+    const json = await b.request(`${r.proxy.url}/oauth2/start?provider=`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 400);
+    assert.equal((JSON.parse(json.body) as { providers: string }).providers, 'staff partner');
+  });
+
+  test('each provider signs its own users in; the same sub at both is two users (sub@provider)', async () => {
+    const staff = await signInVia(r, 'staff');
+    assert.equal(staff.status, 200, staff.body.slice(0, 300));
+    assert.equal(staff.echoed.headers['x-forwarded-user'], `${SAME_SUB}@staff`);
+    assert.equal(staff.echoed.headers['x-forwarded-email'], STAFF.email);
+    const partner = await signInVia(r, 'partner');
+    assert.equal(partner.status, 200, partner.body.slice(0, 300));
+    assert.equal(partner.echoed.headers['x-forwarded-user'], `${SAME_SUB}@partner`);
+    assert.equal(partner.echoed.headers['x-forwarded-email'], PARTNER.email);
+    const info = JSON.parse((await partner.b.request(`${r.proxy.url}/oauth2/userinfo`, { headers: { accept: 'application/json' } })).body) as Record<string, unknown>;
+    assert.deepEqual([info.user, info.provider, info.providerName, info.email], [`${SAME_SUB}@partner`, 'partner', 'Partner', PARTNER.email]);
+    const login = r.proxy.logs.lines.filter((l) => l.event === 'login').map((l) => [l.user, l.provider]);
+    assert.deepEqual(login.slice(-2), [[`${SAME_SUB}@staff`, 'staff'], [`${SAME_SUB}@partner`, 'partner']]);
+  });
+
+  test('a partner IdP cannot sign anyone in as @corp.example (its own email domains only)', async () => {
+    r.partner.loginAs(IMPOSTOR.sub);
+    try {
+      const res = await signInVia(r, 'partner');
+      assert.equal(res.status, 403);
+      assert.match(res.body, /EMAIL_NOT_ALLOWED/);
+    } finally {
+      r.partner.loginAs(PARTNER.sub);
+    }
+  });
+
+  test('home-realm discovery: login_hint at a home domain goes straight to that provider', async () => {
+    for (const [hint, issuer] of [['bob@Partner.Example', r.partner.issuer], ['alice@corp.example', r.staff.issuer]] as const) {
+      for (const path of ['/oauth2/start', '/oauth2/sign_in']) {
+        const at = await new HttpBrowser().navigate(`${r.proxy.url}${path}?login_hint=${encodeURIComponent(hint)}&rd=/x`, { stopAt: (u) => u.origin !== r.proxy.url });
+        const auth = new URL(at.url);
+        assert.equal(at.status, 0, `${path} with ${hint} left the proxy`);
+        assert.ok(auth.href.startsWith(new URL(issuer).origin), `${hint} went to ${auth.href}`);
+        assert.equal(auth.searchParams.get('login_hint'), hint);
+      }
+    }
+    // No provider's domain: the chooser, never a guess.
+    const page = await new HttpBrowser().navigate(`${r.proxy.url}/oauth2/start?login_hint=x@elsewhere.example`);
+    assert.equal(new URL(page.url).pathname, '/oauth2/sign_in');
+    assert.match(page.body, /provider=staff/);
+  });
+
+  describe('mix-up (RFC 9700 §4.4): a response from the partner on a login started for staff', () => {
+    test('partner code with the partner iss: refused (RFC 9207 iss is checked)', async () => {
+      const victim = await authorizationResponse(r, 'staff');
+      const attacker = await authorizationResponse(r, 'partner');
+      assert.equal(attacker.callback.searchParams.get('iss'), r.partner.issuer, 'the partner sends iss (it advertises RFC 9207)');
+      const forged = new URL(victim.callback);
+      forged.search = '';
+      forged.searchParams.set('code', attacker.callback.searchParams.get('code')!);
+      forged.searchParams.set('state', victim.callback.searchParams.get('state')!);
+      forged.searchParams.set('iss', attacker.callback.searchParams.get('iss')!);
+      const res = await victim.b.request(forged.href);
+      assert.equal(res.status, 401, res.body.slice(0, 300));
+      assert.equal(res.headers['set-cookie']?.some((c) => c.startsWith('_oauth2_proxy=') && !c.startsWith('_oauth2_proxy=;')), false, 'no session');
+      // The real partner login still works: its code was never spent at staff's token endpoint.
+      const own = await attacker.b.request(attacker.callback.href);
+      assert.equal(own.status, 302);
+    });
+
+    test('partner code without iss: refused (staff advertises iss, so it must be there)', async () => {
+      const victim = await authorizationResponse(r, 'staff');
+      const attacker = await authorizationResponse(r, 'partner');
+      const forged = new URL(victim.callback);
+      forged.search = `?code=${attacker.callback.searchParams.get('code')}&state=${victim.callback.searchParams.get('state')}`;
+      const res = await victim.b.request(forged.href);
+      assert.equal(res.status, 401, res.body.slice(0, 300));
+    });
+
+    test('partner code with the staff iss: redeemed at staff only, which refuses it', async () => {
+      const victim = await authorizationResponse(r, 'staff');
+      const attacker = await authorizationResponse(r, 'partner');
+      const forged = new URL(victim.callback);
+      forged.searchParams.set('code', attacker.callback.searchParams.get('code')!);
+      const res = await victim.b.request(forged.href);
+      assert.equal(res.status, 401, res.body.slice(0, 300));
+      assert.match(res.body, /LOGIN_REDEEM_FAILED/);
+      assert.equal((await attacker.b.request(attacker.callback.href)).status, 302, 'the partner code is still good at the partner');
+    });
+
+    test('an ID token naming the partner as issuer, from the staff token endpoint: refused', async () => {
+      r.staff.mangleNextIdToken((c) => ({ ...c, iss: r.partner.issuer }));
+      const res = await signInVia(r, 'staff');
+      assert.equal(res.status, 401, res.body.slice(0, 300));
+      assert.match(res.body, /LOGIN_TOKEN_INVALID/);
+    });
+
+    test('a partner login state cannot be finished with a staff response', async () => {
+      const victim = await authorizationResponse(r, 'partner');
+      const attacker = await authorizationResponse(r, 'staff');
+      const forged = new URL(victim.callback);
+      forged.searchParams.set('code', attacker.callback.searchParams.get('code')!);
+      forged.searchParams.set('iss', r.staff.issuer);
+      assert.equal((await victim.b.request(forged.href)).status, 401);
+    });
+  });
+});
+
+describe('one provider down', () => {
+  let r: Rig;
+  before(async () => { r = await startRig({ downPort: await freePort() }); });
+  after(async () => { await r?.close(); });
+
+  test('a login at the down provider gets ISSUER_UNAVAILABLE at once; the others go on', async () => {
+    const t0 = Date.now();
+    const down = await new HttpBrowser().navigate(`${r.proxy.url}/oauth2/start?provider=down`);
+    assert.equal(down.status, 503);
+    assert.match(down.body, /ISSUER_UNAVAILABLE/);
+    assert.ok(Date.now() - t0 < 1000, 'at once');
+    const staff = await signInVia(r, 'staff');
+    assert.equal(staff.status, 200);
+    assert.equal(staff.echoed.headers['x-forwarded-user'], `${SAME_SUB}@staff`);
+  });
+
+  test('/ready names each provider: ready, with the down one degraded', async () => {
+    const res = await fetch(`${r.proxy.url}/ready`);
+    const body = await res.json() as { ready: boolean; checks: Record<string, { ok: boolean }>; failed: string[]; degraded?: string[] };
+    assert.equal(res.status, 200);
+    assert.deepEqual(Object.keys(body.checks), ['issuer:staff', 'issuer:partner', 'issuer:down']);
+    assert.deepEqual(body.failed, []);
+    assert.deepEqual(body.degraded, ['issuer:down']);
+  });
+});
