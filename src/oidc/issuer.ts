@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { fetchTrusting } from './trust.js';
+import { clientSecretBasicQueryEscaped } from './basicauth.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 import type { JWTVerifyGetKey } from 'jose';
@@ -156,9 +157,10 @@ export class Issuer {
       cfg[client.customFetch] = tokenReplay.wrap(metadata.token_endpoint!, cfg[client.customFetch] ?? ((url, options) => fetch(url, options as RequestInit)));
       return cfg;
     };
+    // Basic credentials as Go's oauth2 escapes them (basicauth.ts): Glewlwyd refuses a dashed client id otherwise.
     const first = firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
     return {
-      basic: make(client.ClientSecretBasic(c.clientSecret)),
+      basic: make(clientSecretBasicQueryEscaped(c.clientSecret)),
       post: make(client.ClientSecretPost(c.clientSecret)),
       verifiesIdToken: verifiable,
       hasUserinfo: !!metadata.userinfo_endpoint,
@@ -175,7 +177,7 @@ export class Issuer {
         ...(this.#fetch ? { fetch: this.#fetch as unknown as typeof fetch } : {}),
       }) : undefined,
       tokenReplay,
-      freshConfigs: () => ({ basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) }),
+      freshConfigs: () => ({ basic: make(clientSecretBasicQueryEscaped(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) }),
       ...(localKeys ? { localKeys } : {}),
       endSessionEndpoint: metadata.end_session_endpoint,
       scopesSupported: metadata.scopes_supported,

@@ -376,7 +376,7 @@ export class AuthEndpoints {
     for (const t of targets) {
       const d = policies.decide(t.method, t.path);
       if (!d || d.anonymous) continue;
-      const v = checkRoute(d.rules, session, nowS);
+      const v = checkRoute(d.rules, session, nowS, this.#d.issuers.first.provider.id);
       if (v.allowed) continue;
       this.#d.log.info({ event: v.code === 'ROUTE_NOT_ALLOWED' ? 'route_denied' : 'step_up_required', user: ctx.user, detail: v.detail }, 'route check at forward-auth');
       const headers = v.code === 'STEP_UP_REQUIRED' ? { 'www-authenticate': stepUpChallenge(v.stepUp) } : undefined;

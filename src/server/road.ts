@@ -95,6 +95,10 @@ export function createApp(config: Config, issuers: Issuers, log: Logger, o: { re
   });
   const routes = config.routes;
   const policies = config.routePolicies;
+  const firstProviderId = issuers.first.provider.id;
+  // A rule that requires a provider no one signs in with would refuse everyone: say so at start-up.
+  const unknownRuleProviders = [...new Set(policies?.rules.flatMap((r) => [...r.require?.providers ?? []]) ?? [])].filter((id) => !issuers.get(id));
+  if (unknownRuleProviders.length) log.warn({ event: 'routes_unknown_provider', providers: unknownRuleProviders, known: issuers.all.map((i) => i.provider.id) }, `routes_file requires provider ${unknownRuleProviders.join(', ')}, which is not configured: those rules refuse everyone`);
   const bearer = config.bearer && new BearerTokens({
     providers: issuers.all.map((issuer) => ({
       id: issuer.provider.id,
@@ -259,7 +263,7 @@ export function createApp(config: Config, issuers: Issuers, log: Logger, o: { re
    * and max_age, back to this same URL; an API client (or a bearer token) gets RFC 9470's challenge.
    */
   const routeCheck = (ctx: Ctx, loaded: LoadedSession): StepResult => {
-    const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000));
+    const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000), firstProviderId);
     if (v.allowed) return undefined;
     // A client that needs no login (trusted_ips) goes on as it would without the cookie: no identity.
     if (ctx.skipped) {
