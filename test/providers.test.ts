@@ -4,10 +4,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeJwt } from 'jose';
+import { AccessPolicy, decide, providerRules, type AccessRules } from '../src/access/policy.js';
+import { checkRoute } from '../src/access/routepolicies.js';
+import { BACKCHANNEL_LOGOUT_EVENT } from '../src/oidc/backchannel.js';
+import { homeProvider } from '../src/oidc/choice.js';
+import { providerListProblems, qualifiedUser } from '../src/oidc/issuers.js';
+import { revocationKeys, type Session } from '../src/session/codec.js';
+import { startDevIssuer, type DevAccount, type DevClient, type DevIssuer, type DevIssuerOptions } from '../src/devissuer/issuer.js';
 import { startEchoUpstream } from '../src/demo/echo.js';
 import { HttpBrowser } from './support/browser.js';
-import { startInProcess, type InProcess } from './support/inprocess.js';
+import { startInProcess, type ExtraProvider, type InProcess } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
 import type { Echoed } from './support/stack.js';
 
@@ -16,20 +26,24 @@ const STAFF: DevAccount = { sub: SAME_SUB, email: 'alice@corp.example', email_ve
 const PARTNER: DevAccount = { sub: SAME_SUB, email: 'bob@partner.example', email_verified: true, name: 'Bob', groups: ['contractors'] };
 /** A partner account that claims a staff address: the partner IdP may assert it, the proxy must not believe it. */
 const IMPOSTOR: DevAccount = { sub: 'impostor-1', email: 'ceo@corp.example', email_verified: true, name: 'Not the CEO', groups: ['contractors'] };
+/** A partner account in none of the partner's allowed groups. */
+const OUTSIDER: DevAccount = { sub: 'outsider-1', email: 'olga@partner.example', email_verified: true, name: 'Olga', groups: ['visitors'] };
 const STAFF_CLIENT = { id: 'staff-client', secret: randomBytes(24).toString('base64url') };
 const PARTNER_CLIENT = { id: 'partner-client', secret: randomBytes(24).toString('base64url') };
 
 interface Rig { proxy: InProcess; staff: DevIssuer; partner: DevIssuer; close(): Promise<void> }
 
-async function startRig(o: { env?: Record<string, string>; downPort?: number } = {}): Promise<Rig> {
+async function startRig(o: { env?: Record<string, string>; downPort?: number; partner?: Partial<ExtraProvider>; issuers?: Partial<DevIssuerOptions> } = {}): Promise<Rig> {
   const port = await freePort();
   const callback = `http://127.0.0.1:${port}/oauth2/callback`;
-  const staff = await startDevIssuer({ shape: 'hydra', accounts: [STAFF], clients: [{ client_id: STAFF_CLIENT.id, client_secret: STAFF_CLIENT.secret, redirect_uris: [callback] }] });
-  const partner = await startDevIssuer({ shape: 'hydra', accounts: [PARTNER, IMPOSTOR], clients: [{ client_id: PARTNER_CLIENT.id, client_secret: PARTNER_CLIENT.secret, redirect_uris: [callback] }] });
+  const client = (c: { id: string; secret: string }): DevClient => ({ client_id: c.id, client_secret: c.secret, redirect_uris: [callback], post_logout_redirect_uris: [`http://127.0.0.1:${port}/oauth2/sign_out`] });
+  const staff = await startDevIssuer({ shape: 'hydra', accounts: [STAFF], clients: [client(STAFF_CLIENT)], ...o.issuers });
+  const partner = await startDevIssuer({ shape: 'hydra', accounts: [PARTNER, IMPOSTOR, OUTSIDER], clients: [client(PARTNER_CLIENT)], ...o.issuers });
   const echo = await startEchoUpstream();
-  const extra = [{
-    id: 'partner', displayName: 'Partner', emailDomains: ['partner.example'], homeDomains: ['partner.example'],
+  const extra: ExtraProvider[] = [{
+    id: 'partner', displayName: 'Partner', emailDomains: ['Partner.example'], homeDomains: ['partner.example'],
     env: { OAUTH2_PROXY_OIDC_ISSUER_URL: partner.issuer, OAUTH2_PROXY_CLIENT_ID: PARTNER_CLIENT.id, OAUTH2_PROXY_CLIENT_SECRET: PARTNER_CLIENT.secret },
+    ...o.partner,
   }];
   if (o.downPort) {
     extra.push({
@@ -231,5 +245,197 @@ describe('one provider down', () => {
     assert.deepEqual(Object.keys(body.checks), ['issuer:staff', 'issuer:partner', 'issuer:down']);
     assert.deepEqual(body.failed, []);
     assert.deepEqual(body.degraded, ['issuer:down']);
+  });
+});
+
+describe('the session follows its provider', () => {
+  let r: Rig;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'portcullis-providers-'));
+    const routes = join(dir, 'routes.yaml');
+    writeFileSync(routes, [
+      'rules:',
+      '  - id: admin-staff-only',
+      '    match: { path: /admin }',
+      '    require:',
+      '      provider: [staff]',
+      '  - id: everyone-else',
+      '    match: { path: / }',
+      '    allow: authenticated',
+      '',
+    ].join('\n'));
+    r = await startRig({
+      env: {
+        OAUTH2_PROXY_ROUTES_FILE: routes,
+        OAUTH2_PROXY_SKIP_JWT_BEARER_TOKENS: 'true',
+        OAUTH2_PROXY_BEARER_TOKEN_LOGIN_FALLBACK: 'false',
+        OAUTH2_PROXY_PASS_IDENTITY_JWT: 'true',
+        OAUTH2_PROXY_COOKIE_REFRESH: '1s',
+        OAUTH2_PROXY_PROMPT: 'consent',
+      },
+      // The partner falls back to the global email_domains (*), and needs its own group.
+      partner: { emailDomains: undefined, allowedGroups: ['contractors'] },
+      issuers: { jwtAccessTokens: {} },
+    });
+  });
+  after(async () => {
+    await r?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('routes_file require.provider: /admin only through the staff IdP', async () => {
+    const staff = await signInVia(r, 'staff');
+    const partner = await signInVia(r, 'partner');
+    assert.equal((await staff.b.request(`${r.proxy.url}/admin/x`, { headers: { accept: 'application/json' } })).status, 200);
+    const refused = await partner.b.request(`${r.proxy.url}/admin/x`, { headers: { accept: 'application/json' } });
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /ROUTE_NOT_ALLOWED/);
+    assert.equal((await partner.b.request(`${r.proxy.url}/elsewhere`, { headers: { accept: 'application/json' } })).status, 200);
+  });
+
+  test("the provider's own allowedGroups: a partner user in none of them is refused", async () => {
+    r.partner.loginAs(OUTSIDER.sub);
+    try {
+      const res = await signInVia(r, 'partner');
+      assert.equal(res.status, 403);
+      assert.match(res.body, /GROUP_NOT_ALLOWED/);
+    } finally {
+      r.partner.loginAs(PARTNER.sub);
+    }
+  });
+
+  test('the identity JWT carries the qualified user, the provider and the IdP issuer', async () => {
+    const { echoed } = await signInVia(r, 'partner');
+    const jwt = String(echoed.headers.authorization).replace(/^Bearer /, '');
+    const claims = decodeJwt(jwt);
+    assert.deepEqual([claims.sub, claims.provider, claims.idp], [`${SAME_SUB}@partner`, 'partner', r.partner.issuer]);
+  });
+
+  test('refresh goes to the provider the session came from', async () => {
+    const partner = await signInVia(r, 'partner');
+    const before = { staff: r.staff.refreshGrants.succeeded, partner: r.partner.refreshGrants.succeeded };
+    await new Promise((res) => setTimeout(res, 1100));
+    const again = await partner.b.request(`${r.proxy.url}/hello`, { headers: { accept: 'application/json' } });
+    assert.equal(again.status, 200);
+    assert.equal((JSON.parse(again.body) as Echoed).headers['x-forwarded-user'], `${SAME_SUB}@partner`, 'still the partner user after the refresh');
+    assert.equal(r.partner.refreshGrants.succeeded, before.partner + 1);
+    assert.equal(r.staff.refreshGrants.succeeded, before.staff);
+  });
+
+  test("sign-out continues at that provider's end_session_endpoint", async () => {
+    for (const [provider, issuer] of [['partner', r.partner], ['staff', r.staff]] as const) {
+      const { b } = await signInVia(r, provider);
+      const out = await b.request(`${r.proxy.url}/oauth2/sign_out`);
+      assert.equal(out.status, 302);
+      assert.ok(String(out.headers.location).startsWith(issuer.endpoints.endSession), `${provider} signs out at ${out.headers.location}`);
+    }
+  });
+
+  test('bearer tokens from each provider, each with its own audience', async () => {
+    const token = async (issuer: DevIssuer, c: { id: string; secret: string }, aud: string): Promise<string> => {
+      const res = await fetch(issuer.endpoints.token, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${c.id}:${c.secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: `urn:aud:${aud}`, scope: 'api' }),
+      });
+      return (await res.json() as { access_token: string }).access_token;
+    };
+    const call = (t: string): Promise<{ status: number; body: string }> => new HttpBrowser().request(`${r.proxy.url}/api`, { headers: { accept: 'application/json', authorization: `Bearer ${t}` } });
+    // A token that checks out is a session, then judged by its provider's rules: a client token has no
+    // email and no group, so both refuse it (403), naming as whom it was accepted.
+    const good = await call(await token(r.partner, PARTNER_CLIENT, PARTNER_CLIENT.id));
+    assert.equal(good.status, 403, good.body);
+    assert.deepEqual([JSON.parse(good.body).error, JSON.parse(good.body).signedInAs], ['GROUP_NOT_ALLOWED', `${PARTNER_CLIENT.id}@partner`]);
+    const staff = await call(await token(r.staff, STAFF_CLIENT, STAFF_CLIENT.id));
+    assert.equal(staff.status, 403, staff.body);
+    assert.deepEqual([JSON.parse(staff.body).error, JSON.parse(staff.body).signedInAs], ['EMAIL_NOT_ALLOWED', `${STAFF_CLIENT.id}@staff`]);
+    // The partner's token made for the staff client: valid at the partner, refused here (401).
+    const crossed = await call(await token(r.partner, PARTNER_CLIENT, STAFF_CLIENT.id));
+    assert.equal(crossed.status, 401);
+    assert.match(crossed.body, /BEARER_TOKEN_INVALID/);
+    // And the staff's for the partner client.
+    assert.equal((await call(await token(r.staff, STAFF_CLIENT, PARTNER_CLIENT.id))).status, 401);
+    const refusals = r.proxy.logs.lines.filter((l) => l.event === 'bearer_token_refused').map((l) => String(l.reason));
+    assert.ok(refusals.some((m) => /aud/.test(m)), `refused for its audience: ${refusals.join(' | ')}`);
+  });
+
+  test("back-channel logout from each issuer ends only its provider's sessions of that sub", async () => {
+    const staff = await signInVia(r, 'staff');
+    const partner = await signInVia(r, 'partner');
+    const at = async (b: HttpBrowser): Promise<number> => (await b.request(`${r.proxy.url}/hello`, { headers: { accept: 'application/json' } })).status;
+    const logoutToken = (issuer: DevIssuer, aud: string, iss = issuer.issuer): Promise<string> => issuer.sign({
+      iss, aud, iat: Math.floor(Date.now() / 1000), jti: randomBytes(8).toString('hex'), sub: SAME_SUB,
+      events: { [BACKCHANNEL_LOGOUT_EVENT]: {} },
+    }, { typ: 'logout+jwt' });
+    const post = (t: string): Promise<Response> => fetch(`${r.proxy.url}/oauth2/backchannel_logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${encodeURIComponent(t)}` });
+    // Partner-signed, naming the staff issuer, or for the staff client: refused, nothing ends.
+    assert.equal((await post(await logoutToken(r.partner, STAFF_CLIENT.id, r.staff.issuer))).status, 400, 'partner keys are not the staff issuer\'s');
+    assert.equal((await post(await logoutToken(r.partner, STAFF_CLIENT.id))).status, 400, 'the partner\'s token must name the partner\'s client');
+    assert.deepEqual([await at(staff.b), await at(partner.b)], [200, 200]);
+    // The partner's own: its session of that sub ends, the staff one of the same sub does not.
+    assert.equal((await post(await logoutToken(r.partner, PARTNER_CLIENT.id))).status, 200);
+    assert.deepEqual([await at(staff.b), await at(partner.b)], [200, 401]);
+    assert.equal((await post(await logoutToken(r.staff, STAFF_CLIENT.id))).status, 200);
+    assert.equal(await at(staff.b), 401);
+  });
+});
+
+describe('several providers: the pure parts', () => {
+  test('home-realm discovery: domain of the hint, without case; no guess', () => {
+    const providers = [{ id: 'a', homeDomains: ['corp.example'] }, { id: 'b', homeDomains: ['Partner.Example'] }, { id: 'c' }];
+    const rows: Array<[string | null, string | undefined]> = [
+      ['x@corp.example', 'a'], ['X@CORP.EXAMPLE', 'a'], ['y@partner.example', 'b'], ['z@sub.corp.example', undefined],
+      ['corp.example', undefined], ['@corp.example', undefined], ['x@', undefined], [null, undefined], ['', undefined], ['a@b@partner.example', 'b'],
+    ];
+    assert.deepEqual(rows.map(([h]) => homeProvider(providers, h)?.id), rows.map(([, id]) => id));
+  });
+
+  test('provider ids: unique, and without @ or whitespace when there are several', () => {
+    assert.deepEqual(providerListProblems([{ id: 'oidc=client' }]), []);
+    assert.deepEqual(providerListProblems([{ id: 'a@b' }]), [], 'one provider: its id is never in a user');
+    assert.equal(providerListProblems([{ id: 'a' }, { id: 'a' }]).length, 1);
+    assert.equal(providerListProblems([{ id: 'a' }, { id: 'b@c' }]).length, 1);
+    assert.equal(providerListProblems([{ id: 'a' }, { id: 'b c' }]).length, 1);
+    assert.equal(providerListProblems([{ id: '' }, { id: 'b' }]).length, 1);
+  });
+
+  test('the user: sub@provider with several providers, the sub with one', () => {
+    assert.equal(qualifiedUser('u1', 'staff', true), 'u1@staff');
+    assert.equal(qualifiedUser('u1', 'staff', false), 'u1');
+  });
+
+  test('per-provider rules: own domains replace email_domains and the emails file; own groups add to allowed_groups', () => {
+    const global = { emailDomains: ['*'], allowedGroups: new Set<string>(), authenticatedEmails: { has: (e: string) => e === 'ceo@corp.example', generation: 0 } };
+    const partner = providerRules(global, { emailDomains: ['Partner.Example'], allowedGroups: ['contractors'] });
+    const staff = providerRules(global, {});
+    const rows: Array<[AccessRules, string, string[], boolean]> = [
+      [partner, 'bob@partner.example', ['contractors'], true],
+      [partner, 'ceo@corp.example', ['contractors'], false],
+      [partner, 'bob@partner.example', ['visitors'], false],
+      [staff, 'ceo@corp.example', [], true],
+      [staff, 'anyone@anywhere.example', [], true],
+    ];
+    assert.deepEqual(rows.map(([rules, email, groups]) => decide({ email, groups }, rules).allowed), rows.map(([, , , ok]) => ok));
+  });
+
+  test('a session without a provider belongs to the first; one of an unknown provider is refused', () => {
+    const perProvider = new Map([['staff', providerRules({ emailDomains: ['*'], allowedGroups: new Set() }, { emailDomains: ['corp.example'] })], ['partner', providerRules({ emailDomains: ['*'], allowedGroups: new Set() }, { emailDomains: ['partner.example'] })]]);
+    const policy = new AccessPolicy({ emailDomains: ['*'], allowedGroups: new Set() }, perProvider);
+    const s = (email: string, provider?: string): Session => ({ v: 1, user: 'u', sub: 'u', email, groups: [], createdAt: 0, expiresAt: Date.now() + 60_000, ...(provider ? { provider } : {}) });
+    assert.equal(policy.forSession(s('a@corp.example')).allowed, true);
+    assert.equal(policy.forSession(s('a@partner.example')).allowed, false);
+    assert.equal(policy.forSession(s('a@partner.example', 'partner')).allowed, true);
+    assert.equal(policy.forSession(s('a@partner.example', 'gone')).allowed, false);
+    assert.deepEqual(revocationKeys({ sub: 'u', issuerSid: 's' }), { sub: 'u', sid: 's' });
+    assert.notDeepEqual(revocationKeys({ sub: 'u', provider: 'partner' }).sub, revocationKeys({ sub: 'u', provider: 'staff' }).sub);
+  });
+
+  test('route rules that require a provider', () => {
+    const rule = { id: 'admin', anonymous: false, require: { providers: new Set(['staff']) } };
+    assert.equal(checkRoute([rule], { groups: [], provider: 'staff' }, 0).allowed, true);
+    assert.equal(checkRoute([rule], { groups: [], provider: 'partner' }, 0).allowed, false);
+    assert.equal(checkRoute([rule], { groups: [] }, 0, 'staff').allowed, true, 'no provider: the first');
+    assert.equal(checkRoute([rule], { groups: [] }, 0, 'partner').allowed, false);
   });
 });

@@ -31,7 +31,7 @@ const ALLOWED: Verdict = { allowed: true };
  * may only assert its own domains), and its own allowedGroups are required on top of allowed_groups.
  */
 export function providerRules(global: AccessRules, p: { readonly emailDomains?: readonly string[]; readonly allowedGroups?: readonly string[] }): AccessRules {
-  const own = p.emailDomains?.length ? p.emailDomains : undefined;
+  const own = p.emailDomains?.length ? p.emailDomains.map((d) => d.toLowerCase()) : undefined;
   return {
     emailDomains: own ?? global.emailDomains,
     ...(own ? {} : { authenticatedEmails: global.authenticatedEmails }),

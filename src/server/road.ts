@@ -281,7 +281,9 @@ export function createApp(config: Config, issuers: Issuers, log: Logger, o: { re
       // The method tells /start which rules to ask for: a form POST to a route whose rule names
       // POST comes back as a GET, but must be asked for what the POST needs.
       const method = ctx.req.method !== 'GET' && ctx.req.method ? `&rd_method=${ctx.req.method}` : '';
-      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}`);
+      // A step-up is a stronger sign-in at the same provider, never a switch to another.
+      const provider = issuers.several ? `&provider=${encodeURIComponent(loaded.session.provider ?? firstProviderId)}` : '';
+      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}${provider}`);
     } else {
       sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_REQUIRED', { detail: v.detail }), { headers: { 'www-authenticate': stepUpChallenge(v.stepUp) } });
     }
