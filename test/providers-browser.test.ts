@@ -12,8 +12,8 @@ import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissue
 import { ARTIFACTS, launchChromium } from './support/chromium.js';
 import { startGlewlwyd, type Glewlwyd, type GlewlwydUser } from './support/glewlwyd.js';
 import { startInProcess, type InProcess } from './support/inprocess.js';
-import { freePort } from './support/proxy.js';
-import type { Echoed } from './support/stack.js';
+import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
+import { waitReady, type Echoed } from './support/stack.js';
 
 const STAFF: DevAccount = { sub: 'carol', email: 'carol@corp.example', email_verified: true, name: 'Carol (staff)', groups: ['staff'] };
 const DEV_CLIENT = { id: 'portcullis-staff', secret: randomBytes(24).toString('base64url') };
@@ -123,6 +123,45 @@ describe('Chromium signs in through each of two issuers (dev issuer and Glewlwyd
       assert.equal(await glewlwyd.metric('glewlwyd_oidc_invalid_code_total'), 0, 'Glewlwyd refused no token request');
       const info = await (await context.request.get(`${proxy.url}/oauth2/userinfo`, { headers: { accept: 'application/json' } })).json() as Record<string, unknown>;
       assert.equal(info.provider, 'partner');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe('Chromium, the demo (`npm start` with no configuration): two dev issuers', () => {
+  let p: ProxyProcess;
+  let browser: Browser;
+  before(async () => {
+    p = await startProxy({ NODE_ENV: 'development', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${await freePort()}` });
+    await waitReady(p.url);
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await p?.stop();
+  });
+
+  test('one browser signs in as Acme staff, then switches to Partner: two people with the same sub', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    try {
+      await page.goto(`${p.url}/`);
+      await page.locator('#sign-in-acme').click();
+      await page.getByRole('button', { name: 'Sign in as demo@example.com' }).click();
+      await page.waitForURL(`${p.url}/`);
+      const who = async (): Promise<Echoed['headers']> => (await (await context.request.get(`${p.url}/`, { headers: { accept: 'application/json' } })).json() as Echoed).headers;
+      assert.equal((await who())['x-forwarded-user'], 'demo-user-1@acme');
+      // Both dev issuers live on 127.0.0.1, whose cookies a browser does not keep apart by port.
+      await page.goto(`${p.url}/oauth2/sign_in?rd=%2F`);
+      await page.locator('#sign-in-partner').click();
+      await page.getByRole('button', { name: 'Sign in as pat@partner.example' }).click();
+      await page.waitForURL(`${p.url}/`);
+      const partner = await who();
+      assert.equal(partner['x-forwarded-user'], 'demo-user-1@partner');
+      assert.equal(partner['x-forwarded-email'], 'pat@partner.example');
+      await page.screenshot({ path: join(ARTIFACTS, 'providers-demo-partner.png'), fullPage: true });
     } finally {
       await context.close();
     }

@@ -178,6 +178,7 @@ describe('two issuers in one proxy', () => {
       forged.searchParams.set('iss', attacker.callback.searchParams.get('iss')!);
       const res = await victim.b.request(forged.href);
       assert.equal(res.status, 401, res.body.slice(0, 300));
+      assert.match(res.body, /LOGIN_TOKEN_INVALID/, 'refused on its iss, before any code is redeemed');
       assert.equal(res.headers['set-cookie']?.some((c) => c.startsWith('_oauth2_proxy=') && !c.startsWith('_oauth2_proxy=;')), false, 'no session');
       // The real partner login still works: its code was never spent at staff's token endpoint.
       const own = await attacker.b.request(attacker.callback.href);
@@ -191,6 +192,7 @@ describe('two issuers in one proxy', () => {
       forged.search = `?code=${attacker.callback.searchParams.get('code')}&state=${victim.callback.searchParams.get('state')}`;
       const res = await victim.b.request(forged.href);
       assert.equal(res.status, 401, res.body.slice(0, 300));
+      assert.match(res.body, /LOGIN_TOKEN_INVALID/, 'refused for its missing iss, before any code is redeemed');
     });
 
     test('partner code with the staff iss: redeemed at staff only, which refuses it', async () => {
