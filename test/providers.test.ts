@@ -226,7 +226,7 @@ describe('two issuers in one proxy', () => {
 
 describe('one provider down', () => {
   let r: Rig;
-  before(async () => { r = await startRig({ downPort: await freePort() }); });
+  before(async () => { r = await startRig({ downPort: await freePort(), env: { OAUTH2_PROXY_METRICS_ADDRESS: `127.0.0.1:${await freePort()}` } }); });
   after(async () => { await r?.close(); });
 
   test('a login at the down provider gets ISSUER_UNAVAILABLE at once; the others go on', async () => {
@@ -247,6 +247,15 @@ describe('one provider down', () => {
     assert.deepEqual(Object.keys(body.checks), ['issuer:staff', 'issuer:partner', 'issuer:down']);
     assert.deepEqual(body.failed, []);
     assert.deepEqual(body.degraded, ['issuer:down']);
+  });
+
+  test('metrics report each provider: up or not, and its logins', async () => {
+    const text = await (await fetch(`${r.proxy.running.metricsUrl}/metrics`)).text();
+    for (const [id, up] of [['staff', 1], ['partner', 1], ['down', 0]] as const) {
+      assert.match(text, new RegExp(`^portcullis_provider_up\\{provider="${id}"\\} ${up}$`, 'm'));
+    }
+    assert.match(text, /^portcullis_provider_logins_total\{provider="staff",outcome="completed"\} [1-9]/m);
+    assert.doesNotMatch(text, /portcullis_provider_logins_total\{provider="down",outcome="started"\}/, 'no login ever started at the down provider');
   });
 });
 
