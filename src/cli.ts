@@ -176,7 +176,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
 
   const start = async (): Promise<Stoppable> => {
-    if (result.config.workers === 1) return startPortcullis(result.config, root);
+    // The demo runs two dev issuers: its configuration lists both providers.
+    if (result.config.workers === 1) return startPortcullis(demo ? demo.withProviders(result.config) : result.config, root);
     const workers = new Workers(result.config, raw, log, alpha);
     await workers.start();
     return workers;
@@ -197,7 +198,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       `  │  Open  ${`http://127.0.0.1:${port}/`.padEnd(23)} and sign in as a demo user.   │`,
       '  │  Configure OAUTH2_PROXY_OIDC_ISSUER_URL (see README) for real.   │',
       '  └──────────────────────────────────────────────────────────────────┘',
-      `  dev issuer: ${demo.issuerUrl}   echo upstream: ${demo.upstreamUrl}`,
+      `  dev issuers: ${demo.issuerUrl} (Acme staff), ${demo.partnerIssuerUrl} (Partner)   echo upstream: ${demo.upstreamUrl}`,
       '',
     ].join('\n') + '\n');
   }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { authLogger, standardLogger } from './log.js';
 import type { Config, ListenAddress } from './config/validate.js';
-import { Issuer } from './oidc/issuer.js';
+import type { Issuer } from './oidc/issuer.js';
+import { Issuers } from './oidc/issuers.js';
 import type { Registry } from 'prom-client';
 import { createApp } from './server/road.js';
 import { ListenError, listen, redirectingToHttps, type ClientTimeouts, type Listener } from './server/listen.js';
@@ -17,8 +18,11 @@ export interface Running {
   readonly metricsUrl: string | undefined;
   /** Where /metrics is served over HTTPS, when metrics_secure_address is set. */
   readonly metricsSecureUrl?: string;
+  /** The first provider's issuer (the only one with legacy options). */
   readonly issuer: Issuer;
-  /** Resolves when the issuer is first usable (never rejects; retries meanwhile). */
+  /** Every provider's issuer. */
+  readonly issuers: Issuers;
+  /** Resolves when every issuer is first usable (never rejects; each retries meanwhile). */
   readonly issuerReady: Promise<void>;
   close(graceMs?: number): Promise<void>;
 }
@@ -38,23 +42,23 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
   // oauth2-proxy's log streams: standard (everything below), auth (sign-in events) and the request log.
   const authLog = authLogger(log, config.logLevel, config.authLogging);
   log = standardLogger(log, config.standardLogging);
-  const issuer = new Issuer(config.provider, log);
+  const issuers = new Issuers(config.providers, log);
   // Subscribed before the first request, so the counters start at zero with the proxy.
   let metrics: { url?: string; secureUrl?: string; close(): Promise<void> } | undefined;
   const metricsAt = config.metricsAddress;
   const metricsTls = config.metricsTls;
   if ((metricsAt || metricsTls) && o.worker) {
     // In a cluster the primary serves /metrics, the workers' summed: this one only collects.
-    const collector = collectMetrics(issuer);
+    const collector = collectMetrics(issuers);
     o.worker.shareMetrics(collector.registry);
     metrics = { close: async () => collector.stop() };
   } else if (metricsAt || metricsTls) {
-    metrics = await startMetrics(metricsAt, issuer, log, { secure: metricsTls, maxConnections: config.maxConnections }).catch((e: unknown) => {
+    metrics = await startMetrics(metricsAt, issuers, log, { secure: metricsTls, maxConnections: config.maxConnections }).catch((e: unknown) => {
       const secure = (e as { metricsListener?: string }).metricsListener === 'metrics_secure_address';
       throw new ListenError(secure ? 'metrics_secure_address' : 'metrics_address', secure ? metricsTls!.address : metricsAt!, e as NodeJS.ErrnoException);
     });
   }
-  const app = createApp(config, issuer, log, { requestLog: o.requestLog, authLog, siblings: o.worker?.siblings });
+  const app = createApp(config, issuers, log, { requestLog: o.requestLog, authLog, siblings: o.worker?.siblings });
   let httpsPort = 443;
   const front = config.forceHttps ? redirectingToHttps(app, config, () => httpsPort) : app;
   const opened: Listener[] = [];
@@ -73,7 +77,7 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
   const secure = config.https ? await open('https_address', config.https.address, config.https) : undefined;
   if (secure?.port) httpsPort = secure.port;
   const plain = config.listen ? await open('http_address', config.listen) : undefined;
-  const issuerReady = issuer.start();
+  const issuerReady = issuers.start();
   const url = (plain ?? secure)!.url;
   log.info({ address: url, ...(plain && secure ? { https: secure.url } : {}), upstreams: config.upstreams.map((u) => u.url.href) }, 'portcullis listening');
   return {
@@ -82,10 +86,11 @@ export async function startPortcullis(config: Config, log: Logger, o: { requestL
     httpsUrl: secure?.url,
     metricsUrl: metrics?.url,
     ...(metrics?.secureUrl ? { metricsSecureUrl: metrics.secureUrl } : {}),
-    issuer,
+    issuer: issuers.first,
+    issuers,
     issuerReady,
     close: async (graceMs) => {
-      issuer.stop();
+      issuers.stop();
       await Promise.all(opened.map((l) => l.close(graceMs)));
       app.close();
       await metrics?.close();

@@ -180,7 +180,7 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
 
   try {
     await page.goto(`${p.url}/`);
-    await page.locator('#sign-in').click();
+    await page.locator('#sign-in-acme').click();
     await page.getByRole('button', { name: 'Sign in as demo@example.com' }).click();
     await page.waitForURL(`${p.url}/`);
     assert.equal((await page.locator('#hello').textContent())?.trim(), 'Hello, demo@example.com');
@@ -188,7 +188,7 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
 
     const rows = async (table: string): Promise<Map<string, string>> => new Map(await page.$$eval(`${table} tr`, (trs) => trs.map((tr) => [tr.querySelector('th')!.textContent!, tr.querySelector('td')!.textContent!] as [string, string])));
     const identity = await rows('#identity');
-    assert.equal(identity.get('x-forwarded-user'), 'demo-user-1');
+    assert.equal(identity.get('x-forwarded-user'), 'demo-user-1@acme');
     assert.equal(identity.get('x-forwarded-email'), 'demo@example.com');
     assert.equal(identity.get('x-forwarded-groups'), 'demo,admins');
     assert.equal(identity.get('x-forwarded-preferred-username'), 'demo');
@@ -202,7 +202,8 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     const left = Number(await page.locator('#jwt-expires').textContent());
     assert.ok(left > 0 && left <= 60, `expires in ${left} s`);
     const claims = await rows('#claims');
-    assert.equal(claims.get('sub'), 'demo-user-1');
+    assert.equal(claims.get('sub'), 'demo-user-1@acme');
+    assert.equal(claims.get('provider'), 'acme');
     assert.equal(claims.get('email'), 'demo@example.com');
     assert.equal(claims.get('iss'), `http://127.0.0.1:${port}`);
     assert.equal(claims.get('aud'), new URL(String(p.lines.join('\n').match(/echo upstream: (\S+)/)?.[1])).host);
@@ -218,7 +219,7 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     await context.setExtraHTTPHeaders({});
 
     await page.locator('#sign-out').click();
-    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    await page.locator('#sign-in-partner').waitFor({ state: 'visible' });
     assert.equal(new URL(page.url()).pathname, '/oauth2/sign_in');
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
   } catch (err) {

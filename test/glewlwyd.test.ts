@@ -1,7 +1,9 @@
 // Any issuer: Glewlwyd, an OpenID Provider written in C, beside the oidc-provider tests. Its token
-// endpoint answers RFC 6749's form-encoded Basic credentials (`-` sent as %2D) with
-// unauthorized_client, so a client id with a `-` signs in only through the fallback to
-// client_secret_post. CI installs Glewlwyd (.ci/run); without it this test fails, it does not skip.
+// endpoint answers RFC 6749's strictly form-encoded Basic credentials (`-` sent as %2D) with
+// unauthorized_client (issue 17 §3). Portcullis escapes them as Go's url.QueryEscape does
+// (oidc/basicauth.ts), so a client id with a `-` signs in with client_secret_basic alone: the client
+// here is registered for Basic only, and Glewlwyd must refuse nothing. CI installs Glewlwyd
+// (.ci/run); without it this test fails, it does not skip.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +11,7 @@ import * as client from 'openid-client';
 import { startEchoUpstream } from '../src/demo/echo.js';
 import { startDevIssuer, type DevIssuer } from '../src/devissuer/issuer.js';
 import { firstClientAuthMethod, isClientAuthRefusal } from '../src/oidc/clientauth.js';
+import { queryEscape } from '../src/oidc/basicauth.js';
 import { HttpBrowser } from './support/browser.js';
 import { startGlewlwyd, type Glewlwyd, type GlewlwydUser } from './support/glewlwyd.js';
 import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
@@ -28,7 +31,7 @@ describe('Glewlwyd with a client id containing "-" (discovery, real login throug
   before(async () => {
     const port = await freePort();
     glewlwyd = await startGlewlwyd({
-      clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://127.0.0.1:${port}/oauth2/callback`] }],
+      clients: [{ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`http://127.0.0.1:${port}/oauth2/callback`], authMethods: ['client_secret_basic'] }],
       users: [CAROL],
     });
     const echo = await startEchoUpstream();
@@ -71,7 +74,7 @@ describe('Glewlwyd with a client id containing "-" (discovery, real login throug
     assert.equal(ready.tokenEndpointAuth, 'client_secret_basic');
   });
 
-  test('the login reaches the upstream with X-Forwarded-User (Glewlwyd\'s subject) and X-Forwarded-Email, after one refused Basic attempt', async () => {
+  test('the login reaches the upstream with X-Forwarded-User (Glewlwyd\'s subject) and X-Forwarded-Email, with Basic credentials Glewlwyd takes', async () => {
     const e = await logIn();
     assert.equal(e.headers['x-forwarded-email'], CAROL.email);
     // The subject as Glewlwyd's own userinfo endpoint gives it for the token the proxy forwarded.
@@ -79,18 +82,29 @@ describe('Glewlwyd with a client id containing "-" (discovery, real login throug
     const userinfo = await (await fetch(`${glewlwyd!.issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).json() as { sub?: string };
     assert.ok(userinfo.sub, 'Glewlwyd knows the user behind the token');
     assert.equal(e.headers['x-forwarded-user'], userinfo.sub);
-    assert.equal(await glewlwyd!.metric(REFUSED), 1, 'Glewlwyd refused exactly one token request: the Basic one');
-    const switches = proxy!.logs().filter((l) => l.event === 'token_auth_switch');
-    assert.equal(switches.length, 1);
-    assert.deepEqual([switches[0]!.from, switches[0]!.to, switches[0]!.refusedWith], ['client_secret_basic', 'client_secret_post', 'unauthorized_client']);
+    assert.equal(await glewlwyd!.metric(REFUSED), 0, 'Glewlwyd refused no token request: the dashed client id came through Basic as written');
+    assert.equal(proxy!.logs().filter((l) => l.event === 'token_auth_switch').length, 0, 'no fallback to client_secret_post');
   });
 
-  test('later logins go straight to client_secret_post: Glewlwyd refuses nothing more', async () => {
+  test('later logins too: Glewlwyd refuses nothing', async () => {
     for (let i = 0; i < 2; i++) assert.equal((await logIn()).headers['x-forwarded-email'], CAROL.email);
-    assert.equal(await glewlwyd!.metric(REFUSED), 1, 'no new refused token request');
-    assert.equal(proxy!.logs().filter((l) => l.event === 'token_auth_switch').length, 1);
+    assert.equal(await glewlwyd!.metric(REFUSED), 0, 'no refused token request');
+    assert.equal(proxy!.logs().filter((l) => l.event === 'token_auth_switch').length, 0);
     const logs = proxy!.lines.join('\n');
     assert.ok(!logs.includes(CLIENT_SECRET) && !logs.includes(CAROL.password), 'no secret in the proxy log');
+  });
+});
+
+describe('Basic credentials escaped as Go\'s url.QueryEscape', () => {
+  test('table: -_.~ stay, everything else as RFC 6749 form-encoding (space as +)', () => {
+    // Expected values are Go's url.QueryEscape outputs.
+    const rows: Array<[string, string]> = [
+      ['portcullis-glewlwyd', 'portcullis-glewlwyd'], ['a_b.c~d', 'a_b.c~d'], ['a b', 'a+b'], ['a+b', 'a%2Bb'],
+      ["x!'()*", 'x%21%27%28%29%2A'], ['c:d', 'c%3Ad'], ['p%q', 'p%25q'], ['ü', '%C3%BC'], ['a/b?c=d&e', 'a%2Fb%3Fc%3Dd%26e'],
+    ];
+    assert.deepEqual(rows.map(([raw]) => queryEscape(raw)), rows.map(([, esc]) => esc));
+    // Whatever the escaping, form-decoding gives the text back.
+    for (const [raw] of rows) assert.equal(new URLSearchParams(`x=${queryEscape(raw)}`).get('x'), raw);
   });
 });
 

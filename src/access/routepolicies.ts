@@ -27,6 +27,8 @@ export interface Requirements {
   readonly emailDomains?: readonly string[];
   /** For each claim, one of its values (compared as strings). */
   readonly claims?: ReadonlyArray<{ readonly name: string; readonly values: ReadonlySet<string> }>;
+  /** Signed in through one of these providers (ids; several providers): `/admin/` only through the staff IdP. */
+  readonly providers?: ReadonlySet<string>;
   readonly stepUp?: StepUp;
 }
 
@@ -59,6 +61,8 @@ export interface RoutePrincipal {
   readonly email?: string;
   readonly groups: readonly string[];
   readonly claims?: Readonly<Record<string, readonly string[]>>;
+  /** The provider id the user signed in with; none: the first provider (see `firstProvider`). */
+  readonly provider?: string;
   readonly acr?: string;
   /** Seconds since the epoch. */
   readonly authTime?: number;
@@ -213,10 +217,16 @@ export function mergeStepUps(ups: readonly StepUp[]): StepUp | undefined {
  * Whether a signed-in user meets the rules' requirements (the global rules have passed already):
  * who they are first, since a stronger sign-in would not change a refusal; then how they signed in.
  */
-export function checkRoute(rules: readonly RouteRule[], who: RoutePrincipal, nowS: number): RouteVerdict {
+export function checkRoute(rules: readonly RouteRule[], who: RoutePrincipal, nowS: number, firstProvider?: string): RouteVerdict {
   for (const r of rules) {
     const q = r.require;
     if (!q) continue;
+    if (q.providers) {
+      const provider = who.provider ?? firstProvider;
+      if (provider === undefined || !q.providers.has(provider)) {
+        return { allowed: false, code: 'ROUTE_NOT_ALLOWED', detail: `rule ${r.id}: signed in through ${provider ?? '(no provider)'}, not one of [${[...q.providers].join(', ')}]` };
+      }
+    }
     if (q.groups && !who.groups.some((g) => q.groups!.has(g))) {
       return { allowed: false, code: 'ROUTE_NOT_ALLOWED', detail: `rule ${r.id}: groups [${who.groups.join(', ')}] include none of [${[...q.groups].join(', ')}]` };
     }

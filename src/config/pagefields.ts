@@ -3,8 +3,8 @@
  * templates at start-up and reports every unknown field) and by pages (which renders them).
  */
 
-/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl). */
-export const SIGN_IN_FIELDS = ['ProviderName', 'SignInMessage', 'StatusCode', 'CustomLogin', 'Redirect', 'Version', 'ProxyPrefix', 'Footer', 'LogoData', 'StartUrl'] as const;
+/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl; Providers, with several providers). */
+export const SIGN_IN_FIELDS = ['ProviderName', 'SignInMessage', 'StatusCode', 'CustomLogin', 'Redirect', 'Version', 'ProxyPrefix', 'Footer', 'LogoData', 'StartUrl', 'Providers'] as const;
 /** The fields error.html gets: oauth2-proxy's, then Portcullis's own. */
 export const ERROR_FIELDS = ['Title', 'Message', 'ProxyPrefix', 'StatusCode', 'Redirect', 'RequestID', 'Footer', 'Version', 'Code', 'Note', 'SignInUrl', 'SignedInAs', 'SignOutUrl'] as const;
 

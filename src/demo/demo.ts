@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RawOptions } from '../config/load.js';
-import type { ListenAddress } from '../config/validate.js';
+import type { Config, ListenAddress, ProviderConfig } from '../config/validate.js';
 import { startEchoUpstream } from './echo.js';
 
 export interface Demo {
@@ -8,6 +8,10 @@ export interface Demo {
   readonly overrides: Record<string, string>;
   readonly issuerUrl: string;
   readonly upstreamUrl: string;
+  /** The second dev issuer ("Partner"), so a newcomer sees the sign-in page's choice of providers. */
+  readonly partnerIssuerUrl: string;
+  /** The configuration with both dev issuers as providers: "Acme staff" (the first) and "Partner". */
+  withProviders(config: Config): Config;
   close(): Promise<void>;
 }
 
@@ -38,6 +42,8 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
   const clientSecret = randomBytes(24).toString('base64url');
   const redirectUris = ['127.0.0.1', 'localhost'].map((h) => `http://${h}:${port}${prefix}/callback`);
   let issuer: Awaited<ReturnType<typeof import('../devissuer/issuer.js')['startDevIssuer']>>;
+  let partner: typeof issuer;
+  const partnerSecret = randomBytes(24).toString('base64url');
   try {
     // oidc-provider is loaded inside startDevIssuer, so a production install fails here, not at import.
     const devissuer = await import('../devissuer/issuer.js');
@@ -50,6 +56,14 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
         { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'] },
       ],
     });
+    // A second, independent issuer: the partner company's IdP. Its user has the same subject as the
+    // first demo user, and is still another person (X-Forwarded-User is qualified by the provider).
+    partner = await devissuer.startDevIssuer({
+      shape: 'hydra',
+      interactive: true,
+      clients: [{ client_id: 'portcullis-demo-partner', client_secret: partnerSecret, redirect_uris: redirectUris }],
+      accounts: [{ sub: 'demo-user-1', email: 'pat@partner.example', email_verified: true, name: 'Pat Partner', preferred_username: 'pat', groups: ['contractors'] }],
+    }).catch(async (e: unknown) => { await issuer.stop(); throw e; });
   } catch (e) {
     const missing = /Cannot find (package|module)/.test(String((e as Error)?.message));
     throw new Error(missing
@@ -82,6 +96,17 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
     },
     issuerUrl: issuer.issuer,
     upstreamUrl: echo.url,
-    close: async () => { await Promise.all([issuer.stop(), echo.close()]); },
+    partnerIssuerUrl: partner.issuer,
+    withProviders: (config) => {
+      const staff: ProviderConfig = { ...config.provider, id: 'acme', displayName: 'Acme staff', homeDomains: ['example.com', 'example.org'] };
+      const partnerProvider: ProviderConfig = {
+        ...config.provider, id: 'partner', displayName: 'Partner', issuerUrl: new URL(partner.issuer),
+        clientId: 'portcullis-demo-partner', clientSecret: partnerSecret,
+        // Trust per provider: the partner's IdP may sign in only its own domain's addresses.
+        emailDomains: ['partner.example'], homeDomains: ['partner.example'],
+      };
+      return { ...config, provider: staff, providers: [staff, partnerProvider] };
+    },
+    close: async () => { await Promise.all([issuer.stop(), partner.stop(), echo.close()]); },
   };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { IssuerClients } from './issuer.js';
 
 /** The event claim member that makes a JWT a logout token (OIDC Back-Channel Logout 1.0 §2.4). */
@@ -31,7 +31,8 @@ export class LogoutTokenRefused extends Error {
  * appears (the issuer rotated its keys).
  */
 export class LogoutTokenVerifier {
-  #jwks?: { uri: string; set: ReturnType<typeof createRemoteJWKSet> };
+  /** Each issuer's key set, by JWKS URI (one per provider). */
+  readonly #jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
   async verify(token: string, clients: IssuerClients, clientId: string): Promise<LogoutToken> {
     const meta = clients.basic.serverMetadata();
@@ -44,10 +45,11 @@ export class LogoutTokenVerifier {
     if (typ !== undefined && typ !== 'logout+jwt' && typ !== 'jwt') throw new LogoutTokenRefused(`typ ${header.typ} is not logout+jwt`);
     const offered = meta.id_token_signing_alg_values_supported;
     const algorithms = offered ? ASYMMETRIC.filter((a) => offered.includes(a)) : ['RS256'];
-    if (this.#jwks?.uri !== meta.jwks_uri) this.#jwks = { uri: meta.jwks_uri, set: createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000 }) };
+    let keys = this.#jwks.get(meta.jwks_uri);
+    if (!keys) this.#jwks.set(meta.jwks_uri, (keys = createRemoteJWKSet(new URL(meta.jwks_uri), { timeoutDuration: 5000 })));
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#jwks.set, {
+      ({ payload } = await jwtVerify(token, keys, {
         issuer: meta.issuer, audience: clientId, algorithms, maxTokenAge: MAX_TOKEN_AGE_S, clockTolerance: CLOCK_TOLERANCE_S, requiredClaims: ['iat', 'jti'],
       }));
     } catch (err) {
@@ -88,4 +90,14 @@ export function readLogoutToken(req: IncomingMessage): Promise<string> {
     });
     req.on('error', () => reject(new LogoutTokenRefused('the body could not be read')));
   });
+}
+
+/** The `iss` a token claims, unverified: only to pick whose keys verify it. */
+export function unverifiedIssuer(token: string): string | undefined {
+  try {
+    const iss = decodeJwt(token).iss;
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
 }

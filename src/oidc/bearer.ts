@@ -20,6 +20,7 @@ import type { Session } from '../session/codec.js';
 import type { LoadedSession } from '../session/store.js';
 import { BACKCHANNEL_LOGOUT_EVENT } from './backchannel.js';
 import { identityFromClaims, sessionIdentity, type ClaimNames } from './identity.js';
+import { qualifiedUser } from './issuers.js';
 import { verifyJwt } from './idtoken.js';
 import type { JwtIssuer } from '../config/types.js';
 
@@ -60,19 +61,31 @@ export function tokenFromAuthorization(header: string): string | undefined {
 
 interface Verifier {
   readonly issuer: string;
+  /** The provider whose token this is, when it is one of the configured providers'. */
+  readonly provider?: string;
   readonly audiences: readonly string[];
   readonly claims: ClaimNames;
   /** The issuer's keys; undefined until known (discovery still to do, or failed a moment ago). */
   keys(): Promise<JWTVerifyGetKey>;
 }
 
-export interface BearerOptions {
-  /** The main issuer's identifier and JWKS URL (or its keys, from oidc_public_key_files) once known, else undefined. */
-  readonly mainIssuer: () => { readonly issuer: string; readonly jwksUri?: string; readonly keys?: JWTVerifyGetKey } | undefined;
+/** A configured provider whose bearer tokens are accepted, with its own client id as the audience. */
+export interface BearerProvider {
+  /** The provider id; sessions of its tokens name it when `several`. */
+  readonly id: string;
+  /** The issuer's identifier and JWKS URL (or its keys, from oidc_public_key_files) once known, else undefined. */
+  readonly issuer: () => { readonly issuer: string; readonly jwksUri?: string; readonly keys?: JWTVerifyGetKey } | undefined;
   /** oidc_issuer_url as configured: a token from it before discovery gets 503, not 401. */
   readonly configuredIssuer?: string;
   readonly clientId: string;
-  readonly provider: ClaimNames;
+  readonly claims: ClaimNames;
+}
+
+export interface BearerOptions {
+  /** Every provider, the first first (extra_jwt_issuers' tokens are read with its options). */
+  readonly providers: readonly BearerProvider[];
+  /** Several providers: a token's session names its provider, and its user is `sub@provider`. */
+  readonly several?: boolean;
   readonly extraIssuers: readonly JwtIssuer[];
   readonly log: Logger;
 }
@@ -82,12 +95,14 @@ export class BearerTokens {
   readonly #o: BearerOptions;
   readonly #extra: ReadonlyMap<string, Verifier>;
   readonly #cache = new Map<string, LoadedSession>();
-  #main: { readonly uri: string; readonly keys: JWTVerifyGetKey } | undefined;
+  /** Each provider's JWKS, by provider id: fetched again only when its discovery names another URL. */
+  readonly #remote = new Map<string, { readonly uri: string; readonly keys: JWTVerifyGetKey }>();
 
   constructor(o: BearerOptions) {
     this.#o = o;
     // Extra issuers' tokens are read with the standard claim names, as oauth2-proxy reads them.
-    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: o.provider.allowUnverifiedEmail, keptClaims: o.provider.keptClaims };
+    const first = o.providers[0]!.claims;
+    const standard: ClaimNames = { emailClaim: 'email', groupsClaim: 'groups', allowUnverifiedEmail: first.allowUnverifiedEmail, keptClaims: first.keptClaims };
     this.#extra = new Map(o.extraIssuers.map((x) => [x.issuer, extraVerifier(x, standard)]));
   }
 
@@ -117,7 +132,7 @@ export class BearerTokens {
     }
     const verifier = typeof iss === 'string' ? this.#verifierFor(iss) : undefined;
     if (!verifier) {
-      if (typeof iss === 'string' && iss === this.#pendingMainIssuer()) return unavailable('issuer discovery has not succeeded yet');
+      if (typeof iss === 'string' && this.#isPendingIssuer(iss)) return unavailable('issuer discovery has not succeeded yet');
       return this.#refuse(`issuer ${JSON.stringify(String(iss)).slice(0, 200)} is not accepted`);
     }
     let payload: JWTPayload;
@@ -143,10 +158,13 @@ export class BearerTokens {
       return this.#refuse(err instanceof PortcullisError ? `${err.code}: ${err.detail ?? ''}` : String(err));
     }
     const now = Date.now();
+    const own = this.#o.several ? verifier.provider : undefined;
     const session: Session = {
       v: 1,
+      ...(own !== undefined ? { provider: own } : {}),
       // A JWT access token may say how the user signed in (RFC 9068 acr, auth_time): route step-up reads them.
       ...sessionIdentity(identity),
+      ...(own !== undefined ? { user: qualifiedUser(identity.sub, own, true) } : {}),
       createdAt: now,
       expiresAt: (payload.exp as number) * 1000,
       // oauth2-proxy passes the token itself on as both (pass_access_token, pass_authorization_header).
@@ -159,26 +177,30 @@ export class BearerTokens {
   }
 
   #verifierFor(iss: string): Verifier | undefined {
-    const main = this.#o.mainIssuer();
-    if (main && main.issuer === iss) {
-      const keys = main.keys ?? this.#remoteKeys(main.jwksUri!);
+    // Each provider's tokens carry its own issuer and its own client id as audience: a token one
+    // issuer made for its client is refused as another's.
+    for (const p of this.#o.providers) {
+      const main = p.issuer();
+      if (!main || main.issuer !== iss) continue;
+      const keys = main.keys ?? this.#remoteKeys(p.id, main.jwksUri!);
       // An extra_jwt_issuers pair naming the issuer itself adds an audience (oauth2-proxy tries each
       // verifier in turn; one check against all the audiences is the same decision).
       const more = this.#o.extraIssuers.filter((x) => x.issuer === iss).map((x) => x.audience);
-      return { issuer: main.issuer, audiences: [this.#o.clientId, ...more], claims: this.#o.provider, keys: async () => keys };
+      return { issuer: main.issuer, provider: p.id, audiences: [p.clientId, ...more], claims: p.claims, keys: async () => keys };
     }
     return this.#extra.get(iss);
   }
 
-  /** The main issuer's JWKS, fetched again only when discovery names another URL. */
-  #remoteKeys(uri: string): JWTVerifyGetKey {
-    if (this.#main?.uri !== uri) this.#main = { uri, keys: createRemoteJWKSet(new URL(uri)) };
-    return this.#main.keys;
+  /** A provider's JWKS, fetched again only when discovery names another URL. */
+  #remoteKeys(id: string, uri: string): JWTVerifyGetKey {
+    let held = this.#remote.get(id);
+    if (held?.uri !== uri) this.#remote.set(id, (held = { uri, keys: createRemoteJWKSet(new URL(uri)) }));
+    return held.keys;
   }
 
-  /** Before discovery the issuer's identifier is not known for sure; oidc_issuer_url is the guess. */
-  #pendingMainIssuer(): string | undefined {
-    return this.#o.mainIssuer() ? undefined : this.#o.configuredIssuer;
+  /** Before discovery an issuer's identifier is not known for sure; its oidc_issuer_url is the guess. */
+  #isPendingIssuer(iss: string): boolean {
+    return this.#o.providers.some((p) => p.configuredIssuer === iss && !p.issuer());
   }
 
   #refuse(reason: string): BearerOutcome {

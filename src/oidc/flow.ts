@@ -95,7 +95,7 @@ function loginUrlParameter(param: LoginUrlParameter, query: URLSearchParams | un
  * Starts an authorization-code login: PKCE (S256), state and nonce, always. `stepUp`: what the
  * route at rd asks of the sign-in (routes_file); the callback checks the issuer met it.
  */
-export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp } = {}): Promise<{ url: URL; loginState: LoginState }> {
+export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redirectUri: string, rd: string, o: { request?: LoginRequest; wantsRefreshToken?: boolean; stepUp?: StepUp; bindProvider?: boolean } = {}): Promise<{ url: URL; loginState: LoginState }> {
   // DPoP: a new key for this login, bound to its code (dpop_jkt, or the PAR request's proof) and
   // then to its session's tokens.
   const dpopKey = clients.dpop ? newDpopKey() : undefined;
@@ -108,6 +108,8 @@ export async function beginLogin(clients: IssuerClients, p: ProviderConfig, redi
     startedAt: Date.now(),
     ...(o.stepUp ? { stepUp: o.stepUp } : {}),
     ...(dpopKey ? { dpopKey } : {}),
+    // With several providers the login is bound to its provider: the callback redeems it there only.
+    ...(o.bindProvider ? { provider: p.id } : {}),
   };
   const parameters = {
     redirect_uri: redirectUri,
@@ -275,20 +277,21 @@ export interface TokenNeeds {
   readonly idToken: boolean;
 }
 
-export function tokenNeeds(config: Config, clients: IssuerClients): TokenNeeds {
+export function tokenNeeds(config: Config, clients: IssuerClients, p: ProviderConfig = config.provider): TokenNeeds {
   // session_cookie_minimal: no token at all (configuration refuses the options that need one).
   if (config.sessionStore.minimal) return { accessToken: false, refreshToken: false, idToken: false };
   return {
     accessToken: config.passAccessToken || injectsClaim(config, 'access_token'),
     refreshToken: config.cookie.refreshMs > 0,
-    idToken: !!clients.endSessionEndpoint || !!config.provider.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
+    idToken: !!clients.endSessionEndpoint || !!p.backendLogoutUrl?.includes(ID_TOKEN_PLACEHOLDER)
       || config.passAuthorizationHeader || config.setAuthorizationHeader || injectsClaim(config, 'id_token'),
   };
 }
 
-/** What a session keeps of a login or a refresh. */
-export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds): NewSession {
+/** What a session keeps of a login or a refresh; `provider`, with several providers, the id of the one it came from. */
+export function sessionFields(identity: Identity, tokens: Omit<Partial<LoginResult>, 'identity'>, needs: TokenNeeds, provider?: string): NewSession {
   return {
+    ...(provider !== undefined ? { provider } : {}),
     ...sessionIdentity(identity),
     ...(tokens.issuerSid ? { issuerSid: tokens.issuerSid } : {}),
     ...(needs.accessToken && tokens.accessToken ? { accessToken: tokens.accessToken } : {}),

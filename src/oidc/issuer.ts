@@ -2,6 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Logger } from 'pino';
 import { fetchTrusting } from './trust.js';
+import { clientSecretBasicQueryEscaped } from './basicauth.js';
 import type { ProviderConfig } from '../config/validate.js';
 import { ClientAuthChoice, firstClientAuthMethod, type ClientAuthMethod } from './clientauth.js';
 import type { JWTVerifyGetKey } from 'jose';
@@ -100,6 +101,9 @@ export class Issuer {
 
   get clients(): IssuerClients | undefined { return this.#clients; }
 
+  /** The provider this issuer serves. */
+  get provider(): ProviderConfig { return this.#cfg; }
+
   /** Resolves on the first success; keeps retrying (never rejects) until stop(). */
   start(): Promise<void> {
     return new Promise((resolve) => {
@@ -193,9 +197,10 @@ export class Issuer {
       return cfg;
     };
     const first = c.clientAuth?.method ?? firstClientAuthMethod(metadata.token_endpoint_auth_methods_supported);
+    // Basic credentials as Go's oauth2 escapes them (basicauth.ts): Glewlwyd refuses a dashed client id otherwise.
     const configs = (): Pick<IssuerClients, 'basic' | 'post'> => {
       if (fixedAuth) { const one = make(fixedAuth); return { basic: one, post: one }; }
-      return { basic: make(client.ClientSecretBasic(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) };
+      return { basic: make(clientSecretBasicQueryEscaped(c.clientSecret)), post: make(client.ClientSecretPost(c.clientSecret)) };
     };
     return {
       ...configs(),

@@ -3,7 +3,8 @@ import type { Config, ProviderConfig } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import type { RefreshGrant } from '../session/refresh.js';
 import { identityFromTokens, identityOf, sessionFields, tokenGrant, tokenNeeds, type LoginResult } from './flow.js';
-import type { Issuer, IssuerClients } from './issuer.js';
+import type { IssuerClients } from './issuer.js';
+import { qualifiedUser, type Issuers } from './issuers.js';
 import { dpopHandle } from './dpop.js';
 import type { DpopKey } from '../session/codec.js';
 
@@ -30,13 +31,17 @@ export async function refreshLogin(clients: IssuerClients, p: ProviderConfig, re
  * with the identity read again (or kept, when the issuer sent no claims) and the tokens the session
  * keeps. A PortcullisError otherwise; refreshEndsSession (classify.ts) decides what it means.
  */
-export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGrant {
+export function sessionRefreshGrant(issuers: Issuers, config: Config): RefreshGrant {
   return async (s) => {
+    // At the issuer the session came from, with that provider's client: never another's.
+    const issuer = issuers.of(s);
+    if (!issuer) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: `the session's provider ${JSON.stringify(s.provider)} is no longer configured` });
+    const p = issuer.provider;
     const clients = issuer.clients;
     if (!clients) throw new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' });
     if (!s.refreshToken) throw new PortcullisError('INTERNAL', { detail: 'refresh of a session without a refresh token' });
     if (clients.dpop && !s.dpopKey) throw new PortcullisError('LOGIN_TOKEN_INVALID', { detail: 'dpop is on and the session has no DPoP key (signed in before dpop was turned on): sign in again' });
-    const r = await refreshLogin(clients, config.provider, s.refreshToken, s.sub, clients.dpop ? s.dpopKey : undefined);
+    const r = await refreshLogin(clients, p, s.refreshToken, s.sub, clients.dpop ? s.dpopKey : undefined);
     // A refresh often brings no new ID token: the one from the login still serves as id_token_hint,
     // and the issuer's session (back-channel logout's handle) is the same one.
     // A refresh continues the same sign-in: without a new ID token that says otherwise, how and
@@ -44,8 +49,8 @@ export function sessionRefreshGrant(issuer: Issuer, config: Config): RefreshGran
     // Only a new verified ID token may say so: userinfo says who, not how (identity.ts).
     const fromIdToken = r.idToken !== undefined && clients.verifiesIdToken;
     const identity = r.identity
-      ? { ...r.identity, acr: fromIdToken ? r.identity.acr ?? s.acr : s.acr, authTime: fromIdToken ? r.identity.authTime ?? s.authTime : s.authTime }
+      ? { ...r.identity, user: qualifiedUser(r.identity.sub, p.id, issuers.several), acr: fromIdToken ? r.identity.acr ?? s.acr : s.acr, authTime: fromIdToken ? r.identity.authTime ?? s.authTime : s.authTime }
       : identityOf(s);
-    return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid, ...(s.dpopKey ? { dpopKey: s.dpopKey } : {}) }, tokenNeeds(config, clients));
+    return sessionFields(identity, { ...r, idToken: r.idToken ?? s.idToken, issuerSid: r.issuerSid ?? s.issuerSid, ...(s.dpopKey ? { dpopKey: s.dpopKey } : {}) }, tokenNeeds(config, clients, p), s.provider);
   };
 }

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Config } from '../config/validate.js';
-import { TrustedHtml, compileTemplate, type Template } from '../config/template.js';
+import { TrustedHtml, compileTemplate, escapeHtml, type Template } from '../config/template.js';
 
 export { escapeHtml } from '../config/template.js';
 export { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
@@ -34,7 +34,7 @@ const BUILT_IN_SIGN_IN = `${HEAD('Sign in')}<body><main>
 {{if .LogoData}}<div class="logo">{{.LogoData}}</div>{{end}}
 <h1>Sign in to continue</h1>
 {{if .SignInMessage}}<p id="banner">{{.SignInMessage}}</p>{{end}}
-<p><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></p>
+{{if .Providers}}{{.Providers}}{{else}}<p><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></p>{{end}}
 </main>${FOOTER}</body></html>`;
 
 const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><main>
@@ -71,6 +71,10 @@ export interface SignInView {
   readonly startUrl: string;
   /** Where the user lands after the login (already checked). */
   readonly redirect: string;
+  /** With several providers: one link each (/oauth2/start?provider=<id>&rd=…), by name. */
+  readonly providers?: readonly { readonly id: string; readonly name: string; readonly url: string }[];
+  /** Some provider has home domains: offer an email field that finds the user's provider. */
+  readonly emailForm?: boolean;
 }
 
 export interface ErrorView {
@@ -105,7 +109,7 @@ export class Pages {
   static fromConfig(config: Config): Pages {
     return new Pages({
       ...config.pages, providerName: config.provider.displayName, proxyPrefix: config.proxyPrefix, emailDomains: config.emailDomains,
-      formOrigins: [...new Set([config.provider.issuerUrl?.origin, config.provider.loginUrl?.origin].filter((o): o is string => !!o))],
+      formOrigins: [...new Set(config.providers.flatMap((p) => [p.issuerUrl?.origin, p.loginUrl?.origin]).filter((o): o is string => !!o))],
     });
   }
 
@@ -133,6 +137,7 @@ export class Pages {
       ProviderName: s.providerName, SignInMessage: this.#banner, StatusCode: 200, CustomLogin: false,
       Redirect: v.redirect, Version: VERSION, ProxyPrefix: s.proxyPrefix, Footer: new TrustedHtml(s.footer),
       LogoData: new TrustedHtml(s.logo), StartUrl: v.startUrl,
+      Providers: v.providers?.length ? new TrustedHtml(providerList(v, s.proxyPrefix)) : '',
     });
   }
 
@@ -145,6 +150,20 @@ export class Pages {
       Code: v.code, Note: v.note, SignInUrl: v.retryUrl, SignedInAs: v.signedInAs, SignOutUrl: v.signedInAs ? this.#switchAccount : undefined,
     });
   }
+}
+
+/**
+ * The providers as the sign-in page lists them: a button each, and (with home domains) an email
+ * field whose plain GET form goes to /oauth2/start with login_hint. Every value escaped.
+ */
+function providerList(v: SignInView, proxyPrefix: string): string {
+  const links = v.providers!.map((p) => `<p><a class="button" id="sign-in-${escapeHtml(p.id)}" data-provider="${escapeHtml(p.id)}" href="${escapeHtml(p.url)}">Sign in with ${escapeHtml(p.name)}</a></p>`);
+  const form = v.emailForm
+    ? `<form method="get" action="${escapeHtml(proxyPrefix)}/start" id="home-realm"><p><label for="login_hint">Or your work email</label><br>`
+      + `<input type="email" name="login_hint" id="login_hint" required autocomplete="email"> <input type="hidden" name="rd" value="${escapeHtml(v.redirect)}">`
+      + '<button type="submit">Continue</button></p></form>'
+    : '';
+  return `<div id="providers">${links.join('')}${form}</div>`;
 }
 
 /** oauth2-proxy's sign-in message: the banner, else the email domain(s) to use (none for *). */

@@ -4,16 +4,19 @@ import { checkAuthQuery, parseAuthQuery } from '../access/authquery.js';
 import type { AccessPolicy } from '../access/policy.js';
 import { checkRoute, stepUpChallenge, stepUpMet, stepUpShortfall, type RoutePolicies, type StepUp } from '../access/routepolicies.js';
 import { isSafeRedirect, safeRedirectPath, splitHostPort, type AllowedDomains } from '../access/redirect.js';
-import type { Config } from '../config/validate.js';
+import type { Config, ProviderConfig } from '../config/validate.js';
 import { isLoopbackHost } from '../config/values.js';
 import { PortcullisError } from '../errors.js';
-import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken } from '../oidc/backchannel.js';
+import { LogoutTokenRefused, LogoutTokenVerifier, readLogoutToken, unverifiedIssuer } from '../oidc/backchannel.js';
 import { beginLogin, completeLogin, loginRequestFrom, sessionFields, tokenNeeds, type LoginResult } from '../oidc/flow.js';
 import type { Issuer } from '../oidc/issuer.js';
+import { qualifiedUser, type Issuers } from '../oidc/issuers.js';
+import { homeProvider, providerChoices } from '../oidc/choice.js';
 import { ID_TOKEN_PLACEHOLDER, backendLogout, endSessionUrl, withIdToken } from '../oidc/logout.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
-import type { NewSession, SessionStore } from '../session/store.js';
+import type { NewSession, RevokeTarget, SessionStore } from '../session/store.js';
+import { providerScoped } from '../session/codec.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
 import { answer, pagesFor, redirect, refusalFor, sendError, sendHtml, sendJson, type Refused } from './answer.js';
@@ -26,7 +29,8 @@ export interface EndpointDeps {
   readonly log: Logger;
   /** Sign-in events (auth_logging); the main log when unset. */
   readonly authLog?: Logger;
-  readonly issuer: Issuer;
+  /** Every provider's issuer; a login, a session and a logout token each follow their own. */
+  readonly issuers: Issuers;
   readonly sessions: SessionStore;
   readonly loginStates: LoginStateCookies;
   readonly access: AccessPolicy;
@@ -81,7 +85,8 @@ export class AuthEndpoints {
   /** Where an unauthenticated browser is sent: the sign-in page, or straight to the issuer. */
   signInLocation(rd: string): string {
     const p = this.#d.config.proxyPrefix;
-    return `${p}/${this.#d.config.skipProviderButton ? 'start' : 'sign_in'}?rd=${encodeURIComponent(rd)}`;
+    // With several providers there is a choice to make: the sign-in page, whatever skip_provider_button says.
+    return `${p}/${this.#d.config.skipProviderButton && !this.#d.issuers.several ? 'start' : 'sign_in'}?rd=${encodeURIComponent(rd)}`;
   }
 
   async signIn(ctx: RequestContext): Promise<void> {
@@ -92,19 +97,66 @@ export class AuthEndpoints {
       const v = ctx.query.get(name);
       if (v !== null) passOn.set(name, v);
     }
-    const start = `${this.#d.config.proxyPrefix}/start?${passOn.toString().replace(/\+/g, '%20')}`;
-    if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
+    const prefix = this.#d.config.proxyPrefix;
+    const start = `${prefix}/start?${passOn.toString().replace(/\+/g, '%20')}`;
+    const issuers = this.#d.issuers;
+    if (!issuers.several) {
+      if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
+      const pages = pagesFor(ctx.req);
+      return sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd }), [], pages.headers);
+    }
+    // Home-realm discovery: a login_hint at a provider's home domain goes straight there.
+    const home = homeProvider(issuers.all.map((i) => i.provider), ctx.query.get('login_hint'));
+    if (home) return redirect(ctx.out, `${start}&provider=${encodeURIComponent(home.id)}`);
     const pages = pagesFor(ctx.req);
-    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd }), [], pages.headers);
+    const choices = providerChoices(issuers.all.map((i) => i.provider), prefix, passOn);
+    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, providers: choices.providers, emailForm: choices.emailForm }), [], pages.headers);
+  }
+
+  /**
+   * The provider a login starts at: the one named by `provider` (an unknown id is refused, never
+   * sent elsewhere), else the home provider of the login_hint's domain, else (one provider) the
+   * only one. With several and no choice made, undefined: the sign-in page lets the user choose.
+   */
+  #chosenIssuer(ctx: RequestContext): Issuer | PortcullisError | undefined {
+    const issuers = this.#d.issuers;
+    const asked = ctx.query.get('provider');
+    if (asked !== null) return issuers.get(asked) ?? new PortcullisError('PROVIDER_UNKNOWN', { detail: `provider=${JSON.stringify(asked.slice(0, 100))}` });
+    if (!issuers.several) return issuers.first;
+    const home = homeProvider(issuers.all.map((i) => i.provider), ctx.query.get('login_hint'));
+    return home && issuers.get(home.id);
+  }
+
+  /** The known providers, for the page that refuses an unknown one: operator text only, never the id asked for. */
+  #knownProviders(): string {
+    return `The providers here are: ${this.#d.issuers.all.map((i) => `${i.provider.displayName} (${i.provider.id})`).join(', ')}.`;
   }
 
   async start(ctx: RequestContext): Promise<void> {
-    const clients = this.#d.issuer.clients;
-    if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
-    const redirectUri = this.#redirectUri(ctx.req);
+    const chosen = this.#chosenIssuer(ctx);
+    if (chosen instanceof PortcullisError) {
+      const known = this.#d.issuers.all.map((i) => i.provider.id);
+      return sendError(ctx.req, ctx.out, chosen, { note: this.#knownProviders(), retryUrl: `${this.#d.config.proxyPrefix}/sign_in`, extra: { providers: known.join(' ') } });
+    }
+    if (!chosen) {
+      // Several providers and nothing chose one: the sign-in page, with what the link carried.
+      const passOn = new URLSearchParams();
+      for (const name of ['rd', 'login_hint', 'prompt']) {
+        const v = ctx.query.get(name);
+        if (v !== null) passOn.set(name, v);
+      }
+      return redirect(ctx.out, `${this.#d.config.proxyPrefix}/sign_in${passOn.size ? `?${passOn.toString().replace(/\+/g, '%20')}` : ''}`);
+    }
+    const provider = chosen.provider;
+    const several = this.#d.issuers.several;
+    const clients = chosen.clients;
+    // A provider whose issuer is down fails at once, and only its own logins.
+    if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: `issuer discovery has not succeeded yet${several ? ` (provider ${provider.id})` : ''}` }));
+    const redirectUri = this.#redirectUri(ctx.req, provider);
     if (!redirectUri) return sendError(ctx.req, ctx.out, new PortcullisError('BAD_REQUEST', { detail: 'no usable Host header to build the redirect URL' }));
     const rd = appRedirect(ctx, this.#d.config.whitelistDomains);
-    const { url, loginState } = await beginLogin(clients, this.#d.config.provider, redirectUri, rd, {
+    const { url, loginState } = await beginLogin(clients, provider, redirectUri, rd, {
+      bindProvider: several,
       request: loginRequestFrom(ctx.query),
       wantsRefreshToken: this.#d.config.cookie.refreshMs > 0,
       // The step-up comes from the operator's rules for rd, never from the query (rd_method only
@@ -113,14 +165,14 @@ export class AuthEndpoints {
     });
     const domain = this.#domain(ctx.req);
     const cookie = await this.#d.loginStates.setCookie(loginState, domain);
-    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started' });
+    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'started', provider: provider.id });
     redirect(ctx.out, url.href, [...this.#d.loginStates.evictOldest(ctx.cookies, domain), cookie]);
   }
 
   async callback(ctx: RequestContext): Promise<void> {
     // response_mode=form_post: the issuer's page POSTs the answer as a form instead of a query.
     let form: URLSearchParams | undefined;
-    if (this.#d.config.provider.responseMode === 'form_post' && ctx.req.method === 'POST') {
+    if (this.#formPost && ctx.req.method === 'POST') {
       form = await readCallbackForm(ctx.req);
       if (!form) return sendError(ctx.req, ctx.out, new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'form_post callback without an application/x-www-form-urlencoded body of at most 64 KiB' }));
     }
@@ -132,9 +184,12 @@ export class AuthEndpoints {
     // login's must leave it to the login it belongs to.
     const clearState = state && (loginState || this.#d.loginStates.perRequest) ? [this.#d.loginStates.clearCookie(state, domain)] : [];
     const retryUrl = `${this.#d.config.proxyPrefix}/sign_in`;
+    // The provider this login was started at (bound in its state); the first for a state that names none.
+    const issuer = loginState && this.#d.issuers.of(loginState);
+    const providerId = issuer ? issuer.provider.id : undefined;
     const fail = (err: PortcullisError, note?: string, refused?: Refused): void => {
-      this.#authLog.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300) }, 'login failed');
-      if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code });
+      this.#authLog.warn({ event: 'login_failed', code: err.code, detail: err.detail?.slice(0, 300), ...(this.#d.issuers.several && providerId ? { provider: providerId } : {}) }, 'login failed');
+      if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'failed', code: err.code, provider: providerId });
       sendError(ctx.req, ctx.out, err, { retryUrl, cookies: clearState, note, refused });
     };
 
@@ -153,35 +208,43 @@ export class AuthEndpoints {
       return fail(new PortcullisError('LOGIN_EXPIRED', { detail: `login started ${Math.round((Date.now() - loginState.startedAt) / 60_000)} minutes ago` }), `It took longer than ${inWords(this.#d.loginStates.windowMs)}.`);
     }
     if (!q.get('code')) return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: 'callback without code' }));
-    const clients = this.#d.issuer.clients;
+    if (!issuer) return fail(new PortcullisError('LOGIN_STATE_MISSING', { detail: `the login's provider ${JSON.stringify(loginState.provider)} is no longer configured` }));
+    const provider = issuer.provider;
+    if (form && provider.responseMode !== 'form_post') return fail(new PortcullisError('LOGIN_BAD_REQUEST', { detail: `a form_post callback for provider ${provider.id}, which does not use response_mode=form_post` }));
+    const clients = issuer.clients;
     if (!clients) return fail(new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
 
     const callbackUrl = new URL(loginState.redirectUri);
     callbackUrl.search = form ? `?${form.toString()}` : ctx.search;
     let login;
     try {
-      login = await completeLogin(clients, this.#d.config.provider, loginState, callbackUrl);
+      // Redeemed at the login's own provider only, and its answer checked against that issuer
+      // (RFC 9207 iss when it advertises it, the ID token's iss always): a code or token from another
+      // provider fails here (the mix-up attack, RFC 9700 §4.4).
+      login = await completeLogin(clients, provider, loginState, callbackUrl);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
-    const { identity } = login;
-    const verdict = this.#d.access.decide(identity);
+    const several = this.#d.issuers.several;
+    // The same sub at two issuers is two people: with several providers the user is sub@provider.
+    const identity = several ? { ...login.identity, user: qualifiedUser(login.identity.sub, provider.id, true) } : login.identity;
+    const verdict = this.#d.access.decide(identity, provider.id);
     // Signed in at the issuer, refused here: the page says as whom, and how to switch account.
     if (!verdict.allowed) return fail(new PortcullisError(verdict.code, { detail: verdict.detail }), undefined, refusalFor(identity, this.#d.config.proxyPrefix));
-    const needs = tokenNeeds(this.#d.config, clients);
+    const needs = tokenNeeds(this.#d.config, clients, provider);
     if (needs.refreshToken && !login.refreshToken) this.#noRefreshTokenWarning();
     let saved;
     try {
-      saved = await this.#saveLogin(login, sessionFields(identity, login, needs), ctx, domain);
+      saved = await this.#saveLogin(login, sessionFields(identity, login, needs, several ? provider.id : undefined), ctx, domain);
     } catch (err) {
       if (err instanceof PortcullisError) return fail(err);
       throw err;
     }
     const s = saved.session;
     ctx.user = s.user;
-    this.#authLog.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length, ...(s.acr !== undefined ? { acr: s.acr } : {}) }, 'login');
-    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'completed' });
+    this.#authLog.info({ event: 'login', user: s.user, email: s.email, groups: s.groups.length, ...(s.acr !== undefined ? { acr: s.acr } : {}), ...(several ? { provider: provider.id } : {}) }, 'login');
+    if (observe.login.hasSubscribers) observe.login.publish({ outcome: 'completed', provider: provider.id });
     // A step-up the issuer did not meet ends here, with the new session kept (it is a good login,
     // only not strong enough for rd): sending the browser on to rd would only send it back.
     const up = loginState.stepUp;
@@ -189,7 +252,7 @@ export class AuthEndpoints {
     if (up && !stepUpMet(s, up, nowS)) {
       const detail = stepUpShortfall(s, up, nowS);
       this.#d.log.warn({ event: 'step_up_unmet', user: s.user, detail }, 'the issuer did not meet the step-up asked for');
-      const retryUrl = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(loginState.rd)}`;
+      const retryUrl = `${this.#d.config.proxyPrefix}/start?rd=${encodeURIComponent(loginState.rd)}${several ? `&provider=${encodeURIComponent(provider.id)}` : ''}`;
       return sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_FAILED', { detail }), { cookies: [...saved.cookies, ...clearState], retryUrl, refused: refusalFor(s, this.#d.config.proxyPrefix) });
     }
     redirect(ctx.out, loginState.rd, [...saved.cookies, ...clearState]);
@@ -217,17 +280,19 @@ export class AuthEndpoints {
     const s = loaded.session;
     ctx.user = s.user;
     this.#authLog.info({ event: 'sign_out', user: s.user }, 'sign out');
-    const { backendLogoutUrl } = this.#d.config.provider;
+    // Sign-out continues at the provider the session came from, and only there.
+    const issuer = this.#d.issuers.of(s);
+    const backendLogoutUrl = issuer?.provider.backendLogoutUrl;
     if (backendLogoutUrl) await backendLogout(backendLogoutUrl, s.idToken, this.#d.log, s.user);
-    const clients = this.#d.issuer.clients;
+    const clients = issuer?.clients;
     // oauth2-proxy's own way to sign out at the issuer: an rd with `{id_token}` in it, filled with
     // the session's ID token. Only an rd the user asked for (never the state coming back) and only
     // on the issuer's own origin (or its end_session_endpoint's): anywhere else, a link could carry
     // the token off (a local path through an app's open redirect, a whitelisted page).
-    if (asked?.includes(ID_TOKEN_PLACEHOLDER) && this.#isIssuerOrigin(asked, clients?.endSessionEndpoint)) {
+    if (issuer && asked?.includes(ID_TOKEN_PLACEHOLDER) && this.#isIssuerOrigin(asked, issuer.provider, clients?.endSessionEndpoint)) {
       return redirect(ctx.out, withIdToken(asked, s.idToken), cookies);
     }
-    const callback = this.#redirectUri(ctx.req);
+    const callback = this.#redirectUri(ctx.req, issuer?.provider);
     // Never to the issuer twice: a browser that comes back with a session still on (a cookie this
     // request could not delete) lands on rd rather than looping.
     const atIssuer = clients && callback && returning === null
@@ -236,10 +301,10 @@ export class AuthEndpoints {
     redirect(ctx.out, atIssuer?.href ?? rd, cookies);
   }
 
-  #isIssuerOrigin(target: string, endSession: string | undefined): boolean {
+  #isIssuerOrigin(target: string, p: ProviderConfig, endSession: string | undefined): boolean {
     let origin: string;
     try { origin = new URL(target).origin; } catch { return false; }
-    const issuer = this.#d.config.provider.issuerUrl;
+    const issuer = p.issuerUrl;
     return [issuer?.href, endSession].some((u) => {
       try { return u !== undefined && new URL(u).origin === origin; } catch { return false; }
     });
@@ -256,6 +321,8 @@ export class AuthEndpoints {
     // oauth2-proxy's shape: email always a string, groups and preferredUsername only when there are some.
     sendJson(ctx.out, 200, {
       user: s.user,
+      // With several providers, which one signed the user in (its id and name).
+      ...(this.#d.issuers.several ? this.#providerOf(s) : {}),
       email: s.email ?? '',
       ...(s.groups.length ? { groups: s.groups } : {}),
       ...(s.preferredUsername ? { preferredUsername: s.preferredUsername } : {}),
@@ -310,7 +377,7 @@ export class AuthEndpoints {
     for (const t of targets) {
       const d = policies.decide(t.method, t.path);
       if (!d || d.anonymous) continue;
-      const v = checkRoute(d.rules, session, nowS);
+      const v = checkRoute(d.rules, session, nowS, this.#d.issuers.first.provider.id);
       if (v.allowed) continue;
       this.#d.log.info({ event: v.code === 'ROUTE_NOT_ALLOWED' ? 'route_denied' : 'step_up_required', user: ctx.user, detail: v.detail }, 'route check at forward-auth');
       const headers = v.code === 'STEP_UP_REQUIRED' ? { 'www-authenticate': stepUpChallenge(v.stepUp) } : undefined;
@@ -326,19 +393,40 @@ export class AuthEndpoints {
    * token that fails a check (as §2.8 asks), 503 when the issuer's keys or the store are unavailable.
    */
   async backchannelLogout(ctx: RequestContext): Promise<void> {
-    const clients = this.#d.issuer.clients;
+    const issuers = this.#d.issuers;
     let token;
+    let issuer: Issuer | undefined;
     try {
       const text = await readLogoutToken(ctx.req);
+      // One endpoint for every provider: the token's (unverified) `iss` picks the provider, whose
+      // own keys, issuer and client id then verify it. A token no provider's issuer made is refused.
+      issuer = issuers.several ? issuers.byIssuerIdentifier(unverifiedIssuer(text) ?? '') : issuers.first;
+      if (!issuer && issuers.all.some((i) => !i.clients)) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
+      if (!issuer) throw new LogoutTokenRefused('iss is not the issuer of any provider');
+      const clients = issuer.clients;
       if (!clients) return sendError(ctx.req, ctx.out, new PortcullisError('ISSUER_UNAVAILABLE', { detail: 'issuer discovery has not succeeded yet' }));
-      token = await this.#logoutTokens.verify(text, clients, this.#d.config.provider.clientId);
+      token = await this.#logoutTokens.verify(text, clients, issuer.provider.clientId);
     } catch (err) {
       if (!(err instanceof LogoutTokenRefused)) throw err;
       return this.#refuseLogout(ctx, err.message);
     }
-    const outcome = await this.#d.sessions.revoke({ sid: token.sid, sub: token.sub }, { jti: token.jti });
-    if (outcome.replayed) return this.#refuseLogout(ctx, 'jti seen before (a replayed logout token)');
-    this.#authLog.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended: outcome.ended }, 'back-channel logout');
+    // With several providers, only that provider's sessions end (the same sub or sid elsewhere is
+    // someone else's); the first provider's also reach sessions made before they named a provider.
+    const targets: RevokeTarget[] = [];
+    if (issuers.several) {
+      const id = issuer.provider.id;
+      targets.push({ sid: token.sid === undefined ? undefined : providerScoped(id, token.sid), sub: token.sub === undefined ? undefined : providerScoped(id, token.sub) });
+      if (issuer === issuers.first) targets.push({ sid: token.sid, sub: token.sub });
+    } else {
+      targets.push({ sid: token.sid, sub: token.sub });
+    }
+    let ended: number | undefined;
+    for (const [n, target] of targets.entries()) {
+      const outcome = await this.#d.sessions.revoke(target, n === 0 ? { jti: token.jti } : {});
+      if (outcome.replayed) return this.#refuseLogout(ctx, 'jti seen before (a replayed logout token)');
+      if (outcome.ended !== undefined) ended = (ended ?? 0) + outcome.ended;
+    }
+    this.#authLog.info({ event: 'backchannel_logout', sub: token.sub, sid: token.sid, ended, ...(issuers.several ? { provider: issuer.provider.id } : {}) }, 'back-channel logout');
     answer(ctx.out, 200, { 'cache-control': 'no-store' });
   }
 
@@ -398,6 +486,17 @@ export class AuthEndpoints {
       + 'Most issuers want offline_access in the scope (added when the issuer lists it); oidc-provider-based ones also want OAUTH2_PROXY_PROMPT=consent');
   }
 
+  /** Some provider takes its authorization response as a form POST (response_mode=form_post). */
+  get #formPost(): boolean {
+    return this.#d.issuers.all.some((i) => i.provider.responseMode === 'form_post');
+  }
+
+  /** The provider of a session, as /oauth2/userinfo shows it. */
+  #providerOf(s: { readonly provider?: string }): { provider: string; providerName?: string } {
+    const i = this.#d.issuers.of(s);
+    return { provider: s.provider ?? this.#d.issuers.first.provider.id, ...(i ? { providerName: i.provider.displayName } : {}) };
+  }
+
   #domain(req: IncomingMessage): string | undefined {
     return cookieDomainFor(req.headers.host, this.#d.config.cookie.domains);
   }
@@ -413,8 +512,9 @@ export class AuthEndpoints {
    * and a browser on plain http (no header: the page that says why its cookie was dropped) keep
    * the request's scheme.
    */
-  #redirectUri(req: IncomingMessage): string | undefined {
-    const configured = this.#d.config.provider.redirectUrl;
+  #redirectUri(req: IncomingMessage, p: ProviderConfig = this.#d.config.provider): string | undefined {
+    // One callback URL for every provider: a provider's own, else the first's (redirect_url).
+    const configured = p.redirectUrl ?? this.#d.config.provider.redirectUrl;
     if (configured) return configured.href;
     const host = requestHost(req, this.#d.config);
     const upgrade = this.#d.config.cookie.secure && host !== undefined && !isLoopbackHost(splitHostPort(host).host)

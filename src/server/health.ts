@@ -1,4 +1,5 @@
 import type { Issuer } from '../oidc/issuer.js';
+import type { Issuers } from '../oidc/issuers.js';
 import { sendJson, type Outlet } from './answer.js';
 
 /** A dependency's state as /ready tells it; `detail` is public (no addresses, no error text). */
@@ -7,6 +8,12 @@ export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly
 /** One dependency readiness depends on: today the issuer; a session store (Redis) adds its own. */
 export interface ReadinessCheck {
   readonly name: string;
+  /**
+   * Checks of one group stand in for each other: the process is ready while one of them is (several
+   * providers: a partner's issuer being down must not take the staff's logins off the load balancer).
+   * The failed ones are then reported under `degraded`.
+   */
+  readonly group?: string;
   /** A synchronous answer where the state is known; a promise (bounded by CHECK_TIMEOUT_MS) where it must be asked. */
   check(): CheckResult | Promise<CheckResult>;
 }
@@ -15,6 +22,8 @@ export interface ReadinessReport {
   readonly ready: boolean;
   readonly checks: Record<string, CheckResult>;
   readonly failed: string[];
+  /** Checks that failed while another of their group works (only with several providers). */
+  readonly degraded?: string[];
 }
 
 /** A load balancer's probe gives up after a few seconds; /ready answers before that. */
@@ -48,11 +57,16 @@ export class Readiness {
   #assemble(results: readonly CheckResult[]): ReadinessReport {
     const checks: Record<string, CheckResult> = {};
     const failed: string[] = [];
+    const degraded: string[] = [];
+    const groupUp = new Set<string>();
+    this.#checks.forEach((c, i) => { if (c.group !== undefined && results[i]!.ok) groupUp.add(c.group); });
     this.#checks.forEach((c, i) => {
       checks[c.name] = results[i]!;
-      if (!results[i]!.ok) failed.push(c.name);
+      if (results[i]!.ok) return;
+      if (c.group !== undefined && groupUp.has(c.group)) degraded.push(c.name);
+      else failed.push(c.name);
     });
-    return { ready: failed.length === 0, checks, failed };
+    return { ready: failed.length === 0, checks, failed, ...(degraded.length ? { degraded } : {}) };
   }
 }
 
@@ -79,4 +93,13 @@ export function issuerReadiness(issuer: Pick<Issuer, 'clients'>): ReadinessCheck
     name: 'issuer',
     check: () => (issuer.clients ? OK : { ok: false, detail: 'discovery has not succeeded yet; retrying' }),
   };
+}
+
+/**
+ * The issuers' checks: `issuer` with one provider, as ever; with several, `issuer:<id>` each, in one
+ * group: ready while any provider can sign users in, the others reported as degraded.
+ */
+export function issuersReadiness(issuers: Pick<Issuers, 'all' | 'several'>): ReadinessCheck[] {
+  if (!issuers.several) return [issuerReadiness(issuers.all[0]!)];
+  return issuers.all.map((i) => ({ ...issuerReadiness(i), name: `issuer:${i.provider.id}`, group: 'issuer' }));
 }

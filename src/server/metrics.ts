@@ -1,10 +1,11 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Duplex } from 'node:stream';
 import type { ListenAddress, TlsListener } from '../config/validate.js';
 import type { Issuer, IssuerClients } from '../oidc/issuer.js';
+import type { Issuers } from '../oidc/issuers.js';
 import { listen, type Listener } from './listen.js';
 import type { RequestFinished } from './observe.js';
 
@@ -27,8 +28,8 @@ const KNOWN_METHODS = new Set(METHODS);
  * undici's, through which openid-client calls the issuer: nothing here is on the road, and with
  * metrics off nobody subscribes, so requests pay nothing at all.
  */
-export async function startMetrics(addr: ListenAddress | undefined, issuer: Pick<Issuer, 'clients'>, log: Logger, o: ServeOptions = {}): Promise<MetricsListener> {
-  const collector = collectMetrics(issuer);
+export async function startMetrics(addr: ListenAddress | undefined, issuers: Pick<Issuers, 'all' | 'several'>, log: Logger, o: ServeOptions = {}): Promise<MetricsListener> {
+  const collector = collectMetrics(issuers);
   let listener: MetricsListener;
   try {
     listener = await serveMetrics(addr, collector.registry, log, o);
@@ -64,8 +65,14 @@ export interface MetricsSource {
 }
 
 /** Subscribes the counters and histograms of this process (see startMetrics); serves nothing. */
-export function collectMetrics(issuer: Pick<Issuer, 'clients'>): MetricsCollector {
+export function collectMetrics(issuers: Pick<Issuers, 'all' | 'several'>): MetricsCollector {
   const registry = new Registry();
+  // Failure is per provider: each one's state, read when scraped (a cluster's primary keeps the lowest).
+  new Gauge({
+    name: 'portcullis_provider_up', help: 'Whether a provider\'s issuer is usable (its discovery, or hand-given endpoints, succeeded): 1 or 0, by provider id.',
+    labelNames: ['provider'], registers: [registry], aggregator: 'min',
+    collect() { for (const i of issuers.all) this.set({ provider: i.provider.id }, i.clients ? 1 : 0); },
+  });
   collectDefaultMetrics({ register: registry });
   const subscriptions: Array<[string, (message: unknown) => void]> = [];
   const on = (name: string, fn: (message: unknown) => void): void => {
@@ -91,10 +98,12 @@ export function collectMetrics(issuer: Pick<Issuer, 'clients'>): MetricsCollecto
   });
 
   const loginsStarted = new Counter({ name: 'portcullis_logins_started_total', help: 'Logins sent to the issuer (/oauth2/start).', registers: [registry] });
+  const providerLogins = new Counter({ name: 'portcullis_provider_logins_total', help: 'Logins by provider id and outcome (started, completed, failed).', labelNames: ['provider', 'outcome'], registers: [registry] });
   const loginsCompleted = new Counter({ name: 'portcullis_logins_completed_total', help: 'Logins that ended in a session.', registers: [registry] });
   const loginsFailed = new Counter({ name: 'portcullis_logins_failed_total', help: 'Logins that failed at the callback, by error code (the README\'s error table).', labelNames: ['code'], registers: [registry] });
   on('portcullis:login', (message) => {
-    const m = message as { outcome: string; code?: string };
+    const m = message as { outcome: string; code?: string; provider?: string };
+    if (m.provider !== undefined) providerLogins.inc({ provider: m.provider, outcome: m.outcome });
     if (m.outcome === 'started') loginsStarted.inc();
     else if (m.outcome === 'completed') loginsCompleted.inc();
     else if (m.outcome === 'failed') loginsFailed.inc({ code: m.code ?? 'unknown' });
@@ -111,7 +120,14 @@ export function collectMetrics(issuer: Pick<Issuer, 'clients'>): MetricsCollecto
 
   const issuerRequests = new Counter({ name: 'portcullis_issuer_requests_total', help: 'Calls to the issuer, by endpoint (discovery, token, userinfo, jwks, other) and outcome (status class, or error when no answer came).', labelNames: ['endpoint', 'outcome'], registers: [registry] });
   const issuerDuration = new Histogram({ name: 'portcullis_issuer_request_duration_seconds', help: 'Time from a call to the issuer to its response headers, or to its failure.', labelNames: ['endpoint'], buckets: BUCKETS, registers: [registry] });
-  const endpointOf = issuerEndpointNamer(issuer);
+  const namers = issuers.all.map((i) => issuerEndpointNamer(i));
+  const endpointOf = (origin: string, path: string): string => {
+    for (const n of namers) {
+      const name = n(origin, path);
+      if (name !== 'other') return name;
+    }
+    return 'other';
+  };
   const pending = new WeakMap<object, { endpoint: string; started: bigint }>();
   const finish = (request: object, outcome: string): void => {
     const p = pending.get(request);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { AuthenticatedEmailsFile } from '../access/emailsfile.js';
-import { AccessPolicy } from '../access/policy.js';
+import { AccessPolicy, providerRules, type AccessRules } from '../access/policy.js';
 import { isSafeRedirect } from '../access/redirect.js';
 import { checkRoute, stepUpChallenge, type RouteRule } from '../access/routepolicies.js';
 import { deriveSealPasswords } from '../config/secret.js';
@@ -10,7 +10,7 @@ import type { Config } from '../config/validate.js';
 import { PortcullisError } from '../errors.js';
 import { requestLogger } from '../log.js';
 import { BearerTokens, type BearerOutcome } from '../oidc/bearer.js';
-import type { Issuer } from '../oidc/issuer.js';
+import type { Issuers } from '../oidc/issuers.js';
 import { sessionRefreshGrant } from '../oidc/refresh.js';
 import { Pages } from '../pages/pages.js';
 import { cookieDomainFor } from '../session/cookies.js';
@@ -27,7 +27,7 @@ import { addCookies, answered, redirect, refusalFor, sendError, sendText, status
 import { RequestContext, splitTarget, withQuerySemicolonsAsAmpersands } from './context.js';
 import { AuthEndpoints, type Endpoint } from './endpoints.js';
 import { clientAddress, forwardedDestination, peerIsTrusted, requestHost, requestScheme, trustedClientAddress } from './forwarded.js';
-import { Readiness, issuerReadiness } from './health.js';
+import { Readiness, issuersReadiness } from './health.js';
 import { observe, type RequestFinished } from './observe.js';
 import { createPrelude } from './prelude.js';
 
@@ -56,24 +56,34 @@ interface Ctx extends RequestContext { endpoint?: Endpoint; skipped?: boolean; r
  * Keys, proxies, agents and rules are built here once. A signed-in request whose session is cached
  * goes the whole road synchronously: no promise, no key derivation.
  */
-export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requestLog?: NodeJS.WritableStream; authLog?: Logger; siblings?: SiblingProcesses } = {}): App {
+export function createApp(config: Config, issuers: Issuers, log: Logger, o: { requestLog?: NodeJS.WritableStream; authLog?: Logger; siblings?: SiblingProcesses } = {}): App {
   /** Sign-in events (auth_logging): login, sign-out, refusals. */
   const authLog = o.authLog ?? log;
   const sessions = createSessionStore(config.cookie, { sessionStore: config.sessionStore, log, siblings: o.siblings });
-  const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuer, config), log });
+  const refresher = new SessionRefresher({ store: sessions, afterMs: config.cookie.refreshMs, grant: sessionRefreshGrant(issuers, config), log });
   const pages = Pages.fromConfig(config);
   const loginStates = new LoginStateCookies(deriveSealPasswords([config.cookie.secret, ...config.cookie.previousSecrets], 'login-state'), config.cookie, config.proxyPrefix);
   const emailsFile = config.authenticatedEmails && new AuthenticatedEmailsFile(config.authenticatedEmails.file, config.authenticatedEmails.text, log);
-  const access = new AccessPolicy({ emailDomains: config.emailDomains, authenticatedEmails: emailsFile, allowedGroups: new Set(config.allowedGroups) });
+  const globalRules: AccessRules = { emailDomains: config.emailDomains, authenticatedEmails: emailsFile, allowedGroups: new Set(config.allowedGroups) };
+  // Trust per provider: each one's own email domains and groups. Only when some provider has its
+  // own (or there are several): otherwise the global rules alone, as ever.
+  const ownRules = issuers.several || issuers.all.some((i) => i.provider.emailDomains?.length || i.provider.allowedGroups?.length);
+  const access = new AccessPolicy(globalRules, ownRules ? new Map(issuers.all.map((i) => [i.provider.id, providerRules(globalRules, i.provider)])) : undefined);
   const answerIdentity = new IdentityHeaders({
     passUserHeaders: config.setXAuthRequest, passAccessToken: config.setXAuthRequest && config.passAccessToken, passIdToken: config.setAuthorizationHeader,
     ...(config.setBasicAuth ? { basicAuthPassword: config.basicAuthPassword, basicUserIsEmail: config.preferEmailToUser } : {}),
   }, config.injectResponseHeaders);
   const jwtConfig = config.identityJwt;
-  const identityJwt = jwtConfig ? new IdentityJwt(jwtConfig) : undefined;
+  // With several providers the JWT says which IdP vouched for the user (its issuer identifier).
+  const idpOf = issuers.several ? (s: Session): { provider: string; idp?: string } => {
+    const i = issuers.of(s);
+    const m = i?.clients?.knowsIssuer ? i.clients.basic.serverMetadata().issuer : i?.provider.issuerUrl?.href;
+    return { provider: s.provider ?? issuers.first.provider.id, ...(m ? { idp: m } : {}) };
+  } : undefined;
+  const identityJwt = jwtConfig ? new IdentityJwt({ ...jwtConfig, ...(idpOf ? { idpOf } : {}) }) : undefined;
   const jwtHeaderOwned = jwtConfig && jwtConfig.header !== 'authorization' ? jwtConfig.header : undefined;
   if (jwtConfig?.generated) log.warn({ event: 'identity_jwt_key_generated', kid: jwtConfig.keys[0]!.kid }, 'identity JWT key made at start-up: other replicas and the next start sign with other keys; set identity_jwt_key_file to share one');
-  const endpoints = new AuthEndpoints({ config, log, authLog, issuer, sessions, loginStates, access, answerIdentity, identityJwt });
+  const endpoints = new AuthEndpoints({ config, log, authLog, issuers, sessions, loginStates, access, answerIdentity, identityJwt });
   const upstreams = new Upstreams(config.upstreams, { passHostHeader: config.passHostHeader, insecureSkipVerify: config.sslUpstreamInsecureSkipVerify, timeoutMs: config.upstreamTimeoutMs, log, disableKeepAlives: config.disableKeepAlives, proxyWebSockets: config.proxyWebsockets, decodedPaths: config.upstreamPathsDecoded === true });
   // oauth2-proxy's legacy rule: pass_basic_auth (on by default) sends the user headers as well.
   const identity = new IdentityHeaders({
@@ -85,15 +95,23 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   }, config.injectRequestHeaders);
   const routes = config.routes;
   const policies = config.routePolicies;
+  const firstProviderId = issuers.first.provider.id;
+  // A rule that requires a provider no one signs in with would refuse everyone: say so at start-up.
+  const unknownRuleProviders = [...new Set(policies?.rules.flatMap((r) => [...r.require?.providers ?? []]) ?? [])].filter((id) => !issuers.get(id));
+  if (unknownRuleProviders.length) log.warn({ event: 'routes_unknown_provider', providers: unknownRuleProviders, known: issuers.all.map((i) => i.provider.id) }, `routes_file requires provider ${unknownRuleProviders.join(', ')}, which is not configured: those rules refuse everyone`);
   const bearer = config.bearer && new BearerTokens({
-    mainIssuer: () => {
-      const c = issuer.clients;
-      const m = c?.verifiesIdToken ? c.basic.serverMetadata() : undefined;
-      return m && c?.localKeys ? { issuer: m.issuer, keys: c.localKeys } : m?.jwks_uri ? { issuer: m.issuer, jwksUri: m.jwks_uri } : undefined;
-    },
-    configuredIssuer: config.provider.issuerUrl?.href,
-    clientId: config.provider.clientId,
-    provider: config.provider,
+    providers: issuers.all.map((issuer) => ({
+      id: issuer.provider.id,
+      issuer: () => {
+        const c = issuer.clients;
+        const m = c?.verifiesIdToken ? c.basic.serverMetadata() : undefined;
+        return m && c?.localKeys ? { issuer: m.issuer, keys: c.localKeys } : m?.jwks_uri ? { issuer: m.issuer, jwksUri: m.jwks_uri } : undefined;
+      },
+      configuredIssuer: issuer.provider.issuerUrl?.href,
+      clientId: issuer.provider.clientId,
+      claims: issuer.provider,
+    })),
+    several: issuers.several,
     extraIssuers: config.bearer.extraIssuers,
     log: authLog,
   });
@@ -104,7 +122,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
   const prelude = createPrelude(config);
   const jsonErrors = config.pages.jsonErrors === true;
   // A store other processes share (Redis) can be away; the cookie store always answers.
-  const readiness = new Readiness([issuerReadiness(issuer), ...(sessions.shared ? [sessionStoreReadiness(sessions)] : [])]);
+  const readiness = new Readiness([...issuersReadiness(issuers), ...(sessions.shared ? [sessionStoreReadiness(sessions)] : [])]);
 
   // ping_user_agent and gcp_healthchecks (oauth2-proxy's rule): the health-check paths answer only
   // those User-Agents, when any is set; other requests to them take the road like any request.
@@ -249,7 +267,7 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
    * and max_age, back to this same URL; an API client (or a bearer token) gets RFC 9470's challenge.
    */
   const routeCheck = (ctx: Ctx, loaded: LoadedSession): StepResult => {
-    const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000));
+    const v = checkRoute(ctx.routeRules!, loaded.session, Math.floor(Date.now() / 1000), firstProviderId);
     if (v.allowed) return undefined;
     // A client that needs no login (trusted_ips) goes on as it would without the cookie: no identity.
     if (ctx.skipped) {
@@ -267,7 +285,9 @@ export function createApp(config: Config, issuer: Issuer, log: Logger, o: { requ
       // The method tells /start which rules to ask for: a form POST to a route whose rule names
       // POST comes back as a GET, but must be asked for what the POST needs.
       const method = ctx.req.method !== 'GET' && ctx.req.method ? `&rd_method=${ctx.req.method}` : '';
-      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}`);
+      // A step-up is a stronger sign-in at the same provider, never a switch to another.
+      const provider = issuers.several ? `&provider=${encodeURIComponent(loaded.session.provider ?? firstProviderId)}` : '';
+      redirect(ctx.out, `${config.proxyPrefix}/start?rd=${encodeURIComponent(ctx.req.url ?? '/')}${method}${provider}`);
     } else {
       sendError(ctx.req, ctx.out, new PortcullisError('STEP_UP_REQUIRED', { detail: v.detail }), { headers: { 'www-authenticate': stepUpChallenge(v.stepUp) } });
     }

@@ -11,7 +11,15 @@ export interface Session {
   readonly v: 1;
   /** Random id of this login, the handle sign-out revokes. Sessions sealed before it existed lack it. */
   readonly sid?: string;
-  /** The value sent as X-Forwarded-User: the subject (sessions sealed before that may hold another claim's value). */
+  /**
+   * The provider (its id) the user signed in with; set only with several providers. A session
+   * without one belongs to the first provider (one made before a second provider was added).
+   */
+  readonly provider?: string;
+  /**
+   * The value sent as X-Forwarded-User: the subject, `sub@provider` with several providers
+   * (sessions sealed before that may hold another claim's value).
+   */
   readonly user: string;
   readonly sub: string;
   /** The issuer's session id (the ID token's `sid`), the handle of back-channel logout. */
@@ -55,9 +63,24 @@ export function isSession(x: unknown): x is Session {
   const s = x as Partial<Session> | null;
   return !!s && s.v === 1 && typeof s.user === 'string' && typeof s.sub === 'string' &&
     typeof s.expiresAt === 'number' && typeof s.createdAt === 'number' && Array.isArray(s.groups) && optionalString(s.sid)
-    && optionalString(s.issuerSid) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken)
+    && optionalString(s.issuerSid) && optionalString(s.provider) && optionalString(s.accessToken) && optionalString(s.refreshToken) && optionalString(s.idToken)
     && optionalString(s.acr) && (s.authTime === undefined || typeof s.authTime === 'number') && (s.claims === undefined || isClaims(s.claims))
     && (s.dpopKey === undefined || isDpopKey(s.dpopKey));
+}
+
+/**
+ * The subject and issuer session id as revocation (back-channel logout) knows them: qualified by
+ * the provider when the session names one, since the same `sub` (or `sid`) at two issuers is
+ * two people (or sessions). A session without a provider keeps the bare values, as before.
+ */
+export function revocationKeys(s: Pick<Session, 'sub' | 'issuerSid' | 'provider'>): { readonly sub: string; readonly sid?: string } {
+  if (s.provider === undefined) return { sub: s.sub, sid: s.issuerSid };
+  return { sub: providerScoped(s.provider, s.sub), sid: s.issuerSid === undefined ? undefined : providerScoped(s.provider, s.issuerSid) };
+}
+
+/** A subject or sid of one provider, as revocation keys it: `provider` NUL `value` (no id or value is confused with another). */
+export function providerScoped(provider: string, value: string): string {
+  return `${provider}\u0000${value}`;
 }
 
 function isClaims(c: unknown): boolean {

@@ -22,6 +22,11 @@ export interface LoginState {
   readonly stepUp?: StepUp;
   /** With dpop: the key this login's code is bound to (dpop_jkt), then its session's key. */
   readonly dpopKey?: DpopKey;
+  /**
+   * The provider (its id) this login was started at, with several providers: the callback redeems
+   * the code there and nowhere else (the mix-up defence, RFC 9700 §4.4). None: the first provider.
+   */
+  readonly provider?: string;
 }
 
 /** Logins in progress one browser may have at once (tabs, retries); older ones are dropped. */

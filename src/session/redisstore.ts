@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { SealPasswords } from '../config/secret.js';
 import type { CookieConfig } from '../config/validate.js';
 import type { RedisConfig } from '../config/validation/sessionstore.js';
-import { digest, isSession, type Session } from './codec.js';
+import { digest, isSession, revocationKeys, type Session } from './codec.js';
 import { cookieDomainFor, isChunkOf, serializeCookie, sessionCookieNames, type CookieAttributes } from './cookies.js';
 import { RedisLink, type KeyValue, type StoreHealth } from './redis.js';
 import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses } from './contract.js';
@@ -95,8 +95,9 @@ export class RedisSessionStore implements SessionStore {
     const k = randomBytes(32).toString('base64url');
     const session: Session = { v: 1, sid: id, ...fields, createdAt: now, expiresAt: now + this.ttlMs };
     await this.#kv.set(this.#sessionKey(id), await sealData(session, { password: k, ttl: this.ttlMs / 1000 }), this.ttlMs);
-    await this.#kv.addToSet(this.#indexKey('sub', session.sub), id, this.ttlMs);
-    if (session.issuerSid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', session.issuerSid), id, this.ttlMs);
+    const keys = revocationKeys(session);
+    await this.#kv.addToSet(this.#indexKey('sub', keys.sub), id, this.ttlMs);
+    if (keys.sid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', keys.sid), id, this.ttlMs);
     const maxAge = this.#cookie.expireMs > 0 ? Math.floor(this.#cookie.expireMs / 1000) : undefined;
     return { session, cookies: [await this.#ticketCookie({ v: 1, id, k }, domain, maxAge), ...this.#staleChunks(cookies, domain)] };
   }
@@ -113,8 +114,9 @@ export class RedisSessionStore implements SessionStore {
     const session: Session = { v: 1, sid: id, ...fields, createdAt: now, expiresAt: now + this.ttlMs };
     // Only over the session that is there: one signed out (or revoked) meanwhile stays ended.
     if (!await this.#kv.setIfPresent(this.#sessionKey(id), await sealData(session, { password: k, ttl: this.ttlMs / 1000 }), this.ttlMs)) return undefined;
-    await this.#kv.addToSet(this.#indexKey('sub', session.sub), id, this.ttlMs);
-    if (session.issuerSid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', session.issuerSid), id, this.ttlMs);
+    const keys = revocationKeys(session);
+    await this.#kv.addToSet(this.#indexKey('sub', keys.sub), id, this.ttlMs);
+    if (keys.sid !== undefined) await this.#kv.addToSet(this.#indexKey('sid', keys.sid), id, this.ttlMs);
     this.#changed([id], session.expiresAt);
     await this.#kv.publish(this.#channel, JSON.stringify({ changed: [id], expiresAt: session.expiresAt }));
     const maxAge = this.#cookie.expireMs > 0 ? Math.floor(this.#cookie.expireMs / 1000) : undefined;

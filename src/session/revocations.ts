@@ -1,4 +1,4 @@
-import type { Session } from './codec.js';
+import { revocationKeys, type Session } from './codec.js';
 
 /** What a revocation names: one login (`id`), one issuer session (`sid`), or a subject's sessions so far (`sub`). */
 export type Revocation =
@@ -42,8 +42,9 @@ export class Revocations {
   covers(session: Session, id: string, now = Date.now()): boolean {
     if (this.#entries.size === 0) return false;
     if (this.#hit(`id:${id}`, now)) return true;
-    if (session.issuerSid !== undefined && this.#hit(`sid:${session.issuerSid}`, now)) return true;
-    const bySub = this.#hit(`sub:${session.sub}`, now)?.revocation;
+    const keys = revocationKeys(session);
+    if (keys.sid !== undefined && this.#hit(`sid:${keys.sid}`, now)) return true;
+    const bySub = this.#hit(`sub:${keys.sub}`, now)?.revocation;
     return bySub?.kind === 'sub' && bySub.before >= session.createdAt;
   }
 

@@ -11,6 +11,11 @@ export interface IdentityJwtOptions {
   readonly lifetimeS: number;
   /** `aud` when configured; otherwise the upstream's host. */
   readonly audience?: string;
+  /**
+   * Set with several providers: the provider id and the IdP's issuer identifier a session came
+   * from. The token then carries them (`provider`, `idp`), and its `sub` is the qualified user.
+   */
+  readonly idpOf?: (s: Session) => { readonly provider: string; readonly idp?: string };
 }
 
 /** What one token is for: the cache keeps one per session, issuer and audience. */
@@ -59,8 +64,9 @@ export class IdentityJwt {
     const iat = Math.floor(nowMs / 1000);
     // Never outlive the session itself.
     const exp = Math.min(iat + this.#o.lifetimeS, Math.floor(s.expiresAt / 1000));
+    const idp = this.#o.idpOf?.(s);
     const claims = {
-      iss, aud, sub: s.sub, ...(s.email ? { email: s.email } : {}), groups: s.groups,
+      iss, aud, sub: idp ? s.user : s.sub, ...(idp ? { provider: idp.provider, ...(idp.idp ? { idp: idp.idp } : {}) } : {}), ...(s.email ? { email: s.email } : {}), groups: s.groups,
       ...(s.preferredUsername ? { preferred_username: s.preferredUsername } : {}),
       ...(s.sid ? { sid: s.sid } : {}), iat, nbf: iat, exp, jti: randomBytes(16).toString('base64url'),
     };

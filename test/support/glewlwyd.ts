@@ -15,7 +15,11 @@ const SCHEMA = '/usr/share/dbconfig-common/data/glewlwyd/install/sqlite3';
 // The schema's administrator; the database is thrown away with the test.
 const ADMIN = { username: 'admin', password: 'password' };
 
-export interface GlewlwydClient { clientId: string; clientSecret: string; redirectUris: string[] }
+export interface GlewlwydClient {
+  clientId: string; clientSecret: string; redirectUris: string[];
+  /** token_endpoint_auth_method; both client_secret_basic and client_secret_post by default. */
+  authMethods?: Array<'client_secret_basic' | 'client_secret_post'>;
+}
 export interface GlewlwydUser { username: string; password: string; name: string; email: string }
 
 export interface Glewlwyd {
@@ -158,7 +162,7 @@ export async function startGlewlwyd(o: { clients: GlewlwydClient[]; users: Glewl
       await admin('POST', '/client/', {
         client_id: c.clientId, name: c.clientId, enabled: true, confidential: true, client_secret: c.clientSecret,
         redirect_uri: c.redirectUris, authorization_type: ['code', 'refresh_token'],
-        token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
+        token_endpoint_auth_method: c.authMethods ?? ['client_secret_basic', 'client_secret_post'],
       });
     }
     for (const u of o.users) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { mergeSources } from '../../src/config/load.js';
-import { validateConfig } from '../../src/config/validate.js';
+import { validateConfig, type Config, type ProviderConfig } from '../../src/config/validate.js';
 import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions } from '../../src/devissuer/issuer.js';
 import { startEchoUpstream } from '../../src/demo/echo.js';
 import { createLogger } from '../../src/log.js';
@@ -31,14 +31,40 @@ export interface InProcess {
  * by OAUTH2_PROXY_* variables: pipeline tests start in milliseconds instead of a child process each.
  * `clientTimeouts` shortens the 408 limits, so a slow-client test takes a second, not a minute.
  */
-export async function startInProcess(env: Record<string, string>, port?: number, o: { clientTimeouts?: ClientTimeouts } = {}): Promise<InProcess> {
+/**
+ * One more provider for an in-process proxy (until the alpha configuration reads lists): `env`
+ * holds its OAUTH2_PROXY_* provider variables over the proxy's own, validated as the legacy
+ * options are; the other fields (id, displayName, emailDomains, …) are set on the result.
+ */
+export type ExtraProvider = Partial<Omit<ProviderConfig, 'clientId' | 'clientSecret' | 'issuerUrl'>> & { readonly id: string; readonly env: Record<string, string> };
+
+export async function startInProcess(env: Record<string, string>, port?: number, o: {
+  clientTimeouts?: ClientTimeouts;
+  /** Fields set on the first provider (its id, displayName, emailDomains, homeDomains, …). */
+  firstProvider?: Partial<ProviderConfig>;
+  /** Providers after the first, each from its own variables. */
+  extraProviders?: readonly ExtraProvider[];
+  /** False: return without waiting for every issuer (a test whose issuer is down on purpose). */
+  waitIssuers?: boolean;
+} = {}): Promise<InProcess> {
   const p = port ?? await freePort();
-  const result = validateConfig(mergeSources({ flags: {}, env: { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${p}`, ...env }, dotenv: {} }));
+  const base = { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${p}`, ...env };
+  const result = validateConfig(mergeSources({ flags: {}, env: base, dotenv: {} }));
   if (!result.ok) throw new Error(`bad test configuration: ${result.errors.join('; ')}`);
+  let config: Config = result.config;
+  if (o.firstProvider || o.extraProviders?.length) {
+    const first: ProviderConfig = { ...config.provider, ...o.firstProvider };
+    const extra = (o.extraProviders ?? []).map(({ env: own, ...fields }) => {
+      const r = validateConfig(mergeSources({ flags: {}, env: { ...base, ...own }, dotenv: {} }));
+      if (!r.ok) throw new Error(`bad test configuration of provider ${fields.id}: ${r.errors.join('; ')}`);
+      return { ...r.config.provider, ...fields } as ProviderConfig;
+    });
+    config = { ...config, provider: first, providers: [first, ...extra] };
+  }
   const logs = new LogLines();
   const log = createLogger('info', logs);
-  const running = await startPortcullis(result.config, log, { requestLog: logs, clientTimeouts: o.clientTimeouts });
-  await running.issuerReady;
+  const running = await startPortcullis(config, log, { requestLog: logs, clientTimeouts: o.clientTimeouts });
+  if (o.waitIssuers !== false) await running.issuerReady;
   return { url: running.url, running, logs, close: () => running.close(1000) };
 }
 

@@ -8,6 +8,7 @@
  * file's key and line.
  */
 import { readFileSync } from 'node:fs';
+import { providerListProblems } from '../providers.js';
 import { LineCounter, parseDocument } from 'yaml';
 import { OPTION_BY_NAME, defaultOf, type OptionName } from '../options.js';
 import { describeOrigin, type RawOptions, type RawValue } from '../load.js';
@@ -198,7 +199,9 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
     }
     config = { ...config, ...headers };
   }
-  config = withProviders(config, providers.length ? providers : [...config.providers], headers, warnings);
+  config = withProviders(config, providers.length ? providers : [...config.providers], headers);
+  const listProblems = providerListProblems(config.providers);
+  if (listProblems.length) return { ok: false, errors: listProblems.map((m) => `${m} (${alpha.file})`), warnings };
   return { ok: true, config, warnings };
 }
 
@@ -297,11 +300,10 @@ function checkProviderIds(ids: readonly (Located<string> | undefined)[], errors:
 
 /**
  * The providers into the Config. With one, its groups and email domains are the global ones (the
- * same configuration the legacy options give); with several, each keeps its own.
- * TEMPORARY (issue 17, until the several-providers runtime is merged): only `config.provider`, the
- * first, signs users in; the warning below says so. Remove it at merge.
+ * same configuration the legacy options give); with several, each keeps its own (oidc/issuers.ts
+ * signs users in at each, and access checks each one's groups and domains).
  */
-function withProviders(config: Config, providers: ProviderConfig[], headers: { injectRequestHeaders?: readonly InjectedHeader[]; injectResponseHeaders?: readonly InjectedHeader[] } | undefined, warnings: string[]): Config {
+function withProviders(config: Config, providers: ProviderConfig[], headers: { injectRequestHeaders?: readonly InjectedHeader[]; injectResponseHeaders?: readonly InjectedHeader[] } | undefined): Config {
   // Claims read by routes_file rules and by injected headers are kept in every provider's sessions.
   const headerClaims = [...(headers?.injectRequestHeaders ?? []), ...(headers?.injectResponseHeaders ?? [])]
     .flatMap((h) => h.values).flatMap((v) => (v.kind === 'claim' && !SESSION_CLAIMS.has(v.claim) ? [v.claim] : []));
@@ -313,6 +315,5 @@ function withProviders(config: Config, providers: ProviderConfig[], headers: { i
     const { allowedGroups, emailDomains, ...only } = withClaims[0]!;
     return { ...config, allowedGroups: allowedGroups ?? config.allowedGroups, emailDomains: emailDomains ?? config.emailDomains, provider: only, providers: [only] };
   }
-  warnings.push(`providers: ${withClaims.length} are listed and all were checked, but this build signs users in through the first only (id ${JSON.stringify(withClaims[0]!.id)})`);
   return { ...config, allowedGroups: [], provider: withClaims[0]!, providers: withClaims };
 }

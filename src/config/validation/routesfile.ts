@@ -11,7 +11,7 @@ export type { RoutesFilePart };
 
 const RULE_KEYS = ['id', 'match', 'allow', 'require'];
 const MATCH_KEYS = ['path', 'regex', 'methods'];
-const REQUIRE_KEYS = ['groups', 'email_domains', 'claims', 'acr_values', 'max_age'];
+const REQUIRE_KEYS = ['groups', 'email_domains', 'claims', 'provider', 'acr_values', 'max_age'];
 const ALLOW = ['anonymous', 'authenticated'];
 
 /** Where a value sits in the file, for messages: "rule 2 (id "admin", line 7), require.max_age". */
@@ -144,7 +144,7 @@ function ruleFrom(raw: unknown, i: number, say: Say): RouteRule | undefined {
   let anonymous = false;
   let require: Requirements | undefined;
   if ((raw.allow === undefined) === (raw.require === undefined)) {
-    fail('allow/require', raw.allow ?? raw.require, 'exactly one of allow (anonymous or authenticated) and require (groups, email_domains, claims, acr_values, max_age)');
+    fail('allow/require', raw.allow ?? raw.require, 'exactly one of allow (anonymous or authenticated) and require (groups, email_domains, claims, provider, acr_values, max_age)');
   } else if (raw.allow !== undefined) {
     if (typeof raw.allow !== 'string' || !ALLOW.includes(raw.allow)) fail('allow', raw.allow, 'anonymous (no login) or authenticated (any signed-in user the global rules let in)');
     anonymous = raw.allow === 'anonymous';
@@ -166,6 +166,11 @@ function requirementsFrom(raw: unknown, fail: Say): Requirements | undefined {
     const groups = stringList(raw.groups);
     if (!groups) fail('require.groups', raw.groups, 'a list of group names, one of which the user must have, such as [admins]');
     else out.groups = new Set(groups);
+  }
+  if (raw.provider !== undefined) {
+    const ids = typeof raw.provider === 'string' ? [raw.provider] : stringList(raw.provider);
+    if (!ids || ids.length === 0) fail('require.provider', raw.provider, 'a list of provider ids (alpha providers[].id), one of which the user must have signed in with, such as [staff]');
+    else out.providers = new Set(ids);
   }
   if (raw.email_domains !== undefined) {
     const domains = stringList(raw.email_domains);
