@@ -147,6 +147,23 @@ export function stdoutSink(): LogSink {
   return (stdout ??= new LogSink(1, undefined, { shared: cluster.isWorker }));
 }
 
+let stdoutView: ((line: string) => string) | undefined;
+
+/**
+ * Lines written to stdout from now on go through `view` first ('' drops a line): the demo's
+ * readable terminal lines (terminallog.ts). Loggers made before the call keep writing JSON.
+ */
+export function viewStdoutWith(view: (line: string) => string): void {
+  stdoutView = view;
+}
+
+/** stdout as the loggers write to it: the sink, through the view when one is set. */
+function stdoutDestination(): { write(line: string): void } {
+  const sink = stdoutSink();
+  const view = stdoutView;
+  return view ? { write: (line: string) => { const out = view(line); if (out) sink.write(out); } } : sink;
+}
+
 let stderr: LogSink | undefined;
 
 /** The sink on stderr, for error lines when errors_to_info_log is false (oauth2-proxy's default). */
@@ -162,7 +179,7 @@ const workerBinding = (): { worker?: number } => (cluster.isWorker ? { worker: c
  * lines of level error and above go instead of `destination` (oauth2-proxy writes them to stderr).
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, o: { errors?: { write(line: string): void } } = {}): Logger {
-  const out = (destination ?? stdoutSink()) as pino.DestinationStream;
+  const out = (destination ?? stdoutDestination()) as pino.DestinationStream;
   return pino(
     {
       level,
@@ -197,7 +214,7 @@ export function authLogger(root: Logger, level: string, enabled: boolean): Logge
  */
 export function requestLogger(parent: Logger | string, destination?: NodeJS.WritableStream): Logger {
   const level = typeof parent === 'string' ? parent : parent.level;
-  return pino({ level, base: { service: 'portcullis', component: 'request', ...workerBinding() } }, (destination ?? stdoutSink()) as pino.DestinationStream);
+  return pino({ level, base: { service: 'portcullis', component: 'request', ...workerBinding() } }, (destination ?? stdoutDestination()) as pino.DestinationStream);
 }
 
 export type { Logger };

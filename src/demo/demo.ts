@@ -25,6 +25,11 @@ function loopbackOrigin(listen: ListenAddress): string {
   return `http://${host}:${listen.port}`;
 }
 
+/** The issuer's host name: the loopback name the proxy is not browsed on (the banner shows 127.0.0.1). */
+function issuerHostFor(listen: ListenAddress): 'localhost' | '127.0.0.1' {
+  return listen.kind === 'tcp' && listen.host === 'localhost' ? '127.0.0.1' : 'localhost';
+}
+
 /**
  * Starts the self-contained demo: an embedded dev issuer (oidc-provider, a dev dependency, so the
  * production image cannot start it) and an echo upstream, both on loopback ports of their own.
@@ -44,10 +49,16 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
     issuer = await devissuer.startDevIssuer({
       shape: 'hydra',
       interactive: true,
+      // Browsers share cookies across the ports of one host: on the proxy's host, the issuer's
+      // session cookie would reach the app with every request. On the other loopback name it cannot.
+      hostname: issuerHostFor(listen),
+      appUrl: `${loopbackOrigin(listen)}/`,
       clients: [{ client_id: 'portcullis-demo', client_secret: clientSecret, redirect_uris: redirectUris }],
       accounts: [
-        { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'] },
-        { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'] },
+        { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'],
+          note: 'May reach every page of the demo app. Its groups arrive in X-Forwarded-Groups, so an app (or OAUTH2_PROXY_ALLOWED_GROUPS=admins) can give admins more.' },
+        { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'],
+          note: 'May reach every page of the demo app too (the demo lets any account in), but is not an admin: with OAUTH2_PROXY_ALLOWED_GROUPS=admins it would get the "Access denied" page.' },
       ],
     });
   } catch (e) {

@@ -59,7 +59,7 @@ export class AuthEndpoints {
     this.#routes = new Map<string, Endpoint>([
       [`${p}/start`, { session: false, run: (c) => this.start(c) }],
       [`${p}/callback`, { session: false, run: (c) => this.callback(c) }],
-      [`${p}/sign_in`, { session: false, run: (c) => this.signIn(c) }],
+      [`${p}/sign_in`, { session: true, asLoaded: true, run: (c) => this.signIn(c) }],
       [`${p}/sign_out`, { session: true, asLoaded: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
@@ -92,9 +92,12 @@ export class AuthEndpoints {
       if (v !== null) passOn.set(name, v);
     }
     const start = `${this.#d.config.proxyPrefix}/start?${passOn.toString().replace(/\+/g, '%20')}`;
-    if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
+    // Someone already signed in (and still let in) is told who, and offered to continue, switch or sign out.
+    const s = ctx.session?.session;
+    const signedInAs = s && this.#d.access.forSession(s).allowed ? refusalFor(s, this.#d.config.proxyPrefix).signedInAs : undefined;
+    if (this.#d.config.skipProviderButton && !signedInAs) return redirect(ctx.out, start);
     const pages = pagesFor(ctx.req);
-    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd }), [], pages.headers);
+    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut: ctx.query.has('signed_out') }), [], pages.headers);
   }
 
   async start(ctx: RequestContext): Promise<void> {
@@ -210,7 +213,9 @@ export class AuthEndpoints {
     const fromHeader = typeof header === 'string' && !isOwnPath(header, this.#d.config.proxyPrefix, [ctx.req.headers.host, requestHost(ctx.req, this.#d.config)]) ? header : undefined;
     const allowed = this.#d.config.whitelistDomains;
     const asked = [ctx.query.get('rd'), fromHeader].find((t) => t != null && isSafeRedirect(t, allowed)) ?? undefined;
-    const rd = asked ?? safeRedirectPath(returning, '/', allowed);
+    // With nowhere asked for, the sign-out ends on a page that says so (the sign-in page's signed-out
+    // state), rather than on the app's "/", which would only show "sign in to continue" again.
+    const rd = asked ?? safeRedirectPath(returning, `${this.#d.config.proxyPrefix}/sign_in?signed_out=1`, allowed);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
