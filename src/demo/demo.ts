@@ -56,9 +56,9 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
       clients: [{ client_id: 'portcullis-demo', client_secret: clientSecret, redirect_uris: redirectUris }],
       accounts: [
         { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'],
-          note: 'May reach every page of the demo app. Its groups arrive in X-Forwarded-Groups, so an app (or OAUTH2_PROXY_ALLOWED_GROUPS=admins) can give admins more.' },
+          note: 'May reach every page of the demo app, as an admin: the app gets the groups in X-Forwarded-Groups.' },
         { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'],
-          note: 'May reach every page of the demo app too (the demo lets any account in), but is not an admin: with OAUTH2_PROXY_ALLOWED_GROUPS=admins it would get the "Access denied" page.' },
+          note: 'May reach every page of the demo app too (the demo lets every account in), but not as an admin: with OAUTH2_PROXY_ALLOWED_GROUPS=admins, a guest gets "Access denied".' },
       ],
     });
   } catch (e) {

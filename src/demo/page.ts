@@ -172,7 +172,7 @@ ${table('headers', others)}
 <p>Stop the demo (Ctrl+C), register Portcullis as a client at your identity provider with the redirect URL <code>https://YOUR-HOST/oauth2/callback</code>, and start it with five settings:</p>
 <pre>OAUTH2_PROXY_OIDC_ISSUER_URL=https://login.example.com/
 OAUTH2_PROXY_CLIENT_ID=my-app  OAUTH2_PROXY_CLIENT_SECRET=…
-OAUTH2_PROXY_COOKIE_SECRET=$(openssl rand -base64 32 | tr -d '\\n')
+OAUTH2_PROXY_COOKIE_SECRET=$(openssl rand -base64 32 | tr -- '+/' '-_')
 OAUTH2_PROXY_EMAIL_DOMAINS=example.com
 OAUTH2_PROXY_UPSTREAMS=http://127.0.0.1:8080/  npx portcullis</pre>
 <p class="muted">The README's "Quickstarts per issuer" has them for Keycloak, Google, Ory Hydra and others; <code>npx portcullis --help</code> lists the options by topic.</p></main></div></body></html>`;

@@ -149,7 +149,7 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeA
 const ISSUER_CSS = `${BASE_CSS}
 .idp{display:inline-block;font-size:.8rem;font-weight:700;letter-spacing:.04em;text-transform:uppercase;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:.15rem .7rem;margin-bottom:1rem}
 .accounts{display:grid;gap:.75rem;margin:1.25rem 0 .5rem;text-align:left}
-.account{border:1px solid var(--line);border-radius:10px;padding:.9rem 1rem}
+.account{min-width:0;border:1px solid var(--line);border-radius:10px;padding:.9rem 1rem}
 .account p{margin:.2rem 0}.account .button{display:block;width:100%;margin-top:.6rem}
 .account code{background:var(--code);border-radius:4px;padding:0 .3rem}`;
 

@@ -18,7 +18,7 @@ h2{font-size:1.1rem;margin:1.75rem 0 .5rem}
 p{margin:.6rem 0}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.86em;overflow-wrap:anywhere}
 .page{min-height:100vh;display:flex;flex-direction:column;align-items:center;justify-content:center;padding:1.5rem 1rem}
-.card{background:var(--card);border-radius:12px;box-shadow:var(--shadow);padding:2rem clamp(1.25rem,5vw,2.5rem);width:100%;max-width:32rem;text-align:center}
+.card{overflow-wrap:anywhere;min-width:0;background:var(--card);border-radius:12px;box-shadow:var(--shadow);padding:2rem clamp(1.25rem,5vw,2.5rem);width:100%;max-width:32rem;text-align:center}
 .card.wide{max-width:64rem;text-align:left}
 .logo img,.logo svg{max-width:12rem;max-height:5rem;height:auto}
 .lead{color:var(--muted)}
