@@ -161,11 +161,11 @@ const page = (title: string, body: string, o: { script?: string } = {}): string 
 
 /** The sign-in page: what it stands in for, and each account with what it may do. */
 function signInPage(action: string, accounts: readonly DevAccount[], clientId: string): string {
-  const forms = accounts.map((a) => `<form class="account" method="post" action="${esc(action)}"><input type="hidden" name="sub" value="${esc(a.sub)}">`
+  const forms = accounts.map((a) => `<div class="account"><form method="post" action="${esc(action)}"><input type="hidden" name="sub" value="${esc(a.sub)}">`
     + `<p><strong>${esc(a.name ?? a.preferred_username ?? a.sub)}</strong> · ${esc(a.email)}</p>`
     + `<p>Groups: ${a.groups?.length ? a.groups.map((g) => `<code>${esc(g)}</code>`).join(' ') : 'none'}</p>`
     + `${a.note ? `<p class="lead">${esc(a.note)}</p>` : ''}`
-    + `<button class="button" type="submit">Sign in as ${esc(a.email)}</button></form>`);
+    + `<button class="button" type="submit">Sign in as ${esc(a.email)}</button></form></div>`);
   return page('Sign in: demo identity provider', `<h1>Sign in</h1>
 <p class="lead">This page stands in for your company's identity provider (Okta, Microsoft Entra ID, Google, Keycloak…), where you would type your password. Here there is no password: choose who you are.</p>
 <div class="accounts">${forms.join('\n')}</div>
