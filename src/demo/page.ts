@@ -95,7 +95,7 @@ const SHORT_VALUE = 96;
 function cell(v: string): string {
   const whole = escapeHtml(v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}… (${v.length - MAX_VALUE} more characters)` : v);
   if (v.length <= SHORT_VALUE) return whole;
-  return `<details><summary>${escapeHtml(v.slice(0, 48))}… <span class="muted">(${v.length} characters: show all)</span></summary>${whole}</details>`;
+  return `<details><summary>${escapeHtml(v.slice(0, 48))}… <span class="muted">(${v.length} characters: show all)</span></summary><span class="whole">${whole}</span></details>`;
 }
 
 const table = (id: string, rows: Array<[string, string]>): string =>
