@@ -65,6 +65,10 @@ async function checkPage(page: Page, name: string, action: string, maxHeight = 1
       assert.ok(l.action.left >= 0 && l.action.right <= l.innerWidth && l.action.top >= 0 && l.action.bottom <= vp.height,
         `${where}: the primary action ${action} is outside the viewport: ${JSON.stringify(l.action)}`);
       assert.ok(l.height <= (vp.name === 'phone' ? maxHeight : Math.max(900, maxHeight / 1.5)), `${where}: ${l.height} px tall`);
+      // The page follows the system's scheme: a dark background in dark mode, a light one otherwise.
+      const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const sum = (bg.match(/\d+/g) ?? []).slice(0, 3).reduce((t, n) => t + Number(n), 0);
+      assert.ok(scheme === 'dark' ? sum < 150 : sum > 600, `${where}: background ${bg}`);
       if (o.axe !== false && (vp.name === 'phone' || !o.axeOnPhoneOnly)) assert.deepEqual(await axeViolations(page), [], `${where}: axe-core`);
     }
   }
@@ -97,6 +101,7 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   await page.goto(`${p.url}/hello`);
   await page.locator('h1', { hasText: 'Sign in to continue' }).waitFor();
   await checkPage(page, 'sign-in', '#sign-in', 900);
+  assert.equal(await page.locator('.logo img').getAttribute('alt'), 'Portcullis', 'the logo says what it is');
 
   // 2. The dev issuer's sign-in page: a real-looking page that says what it stands in for and
   // what each demo user may do.
@@ -116,6 +121,13 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   await page.getByRole('button', { name: 'Sign in as demo@example.com' }).click();
   await page.locator('#hello', { hasText: 'Hello, demo@example.com' }).waitFor();
   await checkPage(page, 'echo', '#sign-out', 5000);
+  // One width for the names' column in every table of the page.
+  const widths = await page.$$eval('table th', (ths) => [...new Set(ths.map((th) => Math.round(th.getBoundingClientRect().width)))]);
+  assert.equal(widths.length, 1, `the names' column has one width in every table: ${widths.join(', ')}`);
+  // Times in words: "just now", never "in 0 s".
+  const claims = await page.locator('#claims').innerText();
+  assert.doesNotMatch(claims, /in 0 s|0 s ago/);
+  assert.match(claims, /iat\s+\d+ \([^)]*, (just now|\d+ s ago)\)/);
   // Long values wrap or fold: the identity JWT is one click away, not a column of letters.
   assert.ok(await page.locator('#identity details').count() >= 1, 'the identity JWT is shortened, the whole value behind <details>');
   // The app never sees a cookie it did not set (it sets none): not the proxy's, not the issuer's.
