@@ -108,7 +108,6 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   await page.locator('#sign-in').click();
   await page.getByRole('button', { name: 'Sign in as demo@example.com' }).waitFor();
   const issuerPage = page.url();
-  assert.equal(new URL(issuerPage).hostname, 'localhost', 'the dev issuer is on the other loopback name, so its cookies stay away from the app');
   const text = await page.locator('main').innerText();
   assert.match(text, /stands in for your company's identity provider/);
   assert.match(text, /Groups: demo admins/);
@@ -136,6 +135,7 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   assert.equal(echoed.headers['x-forwarded-email'], 'demo@example.com', 'the JSON echo came through a signed-in session');
   assert.equal(echoed.headers.cookie, undefined, `the app received cookies: ${echoed.headers.cookie}`);
   assert.equal(await page.locator('#headers th', { hasText: /^cookie$/ }).count(), 0, 'no cookie row on the echo page');
+  assert.equal(new URL(issuerPage).hostname, 'localhost', 'the dev issuer is on the other loopback name, so its cookies stay away from the app');
   const jar = await context.cookies();
   assert.ok(jar.some((c) => c.name.startsWith('_devissuer')), `the browser does hold the issuer's cookies (on localhost): ${jar.map((c) => `${c.name}@${c.domain}`).join(', ')}`);
 
