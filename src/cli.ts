@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import dotenv from 'dotenv';
 import { OPTIONS, OPTION_BY_NAME, defaultOf, type OptionSpec } from './config/options.js';
+import { helpAllText, helpText } from './config/docs.js';
 import { parseConfigFile, type ConfigFile } from './config/file.js';
 import { foreignVariableProblems, mergeSources, unknownVariableWarnings, type RawOptions } from './config/load.js';
 import { FOREIGN_OPTIONS, foreignOptionProblems } from './config/oauth2proxy.js';
@@ -10,7 +11,9 @@ import { parseListenAddress, validateConfig } from './config/validate.js';
 import { validateAlphaConfig, type AlphaFile } from './config/alpha/read.js';
 import { convertToAlpha } from './config/alpha/convert.js';
 import { isDemoWanted, startDemo, type Demo } from './demo/demo.js';
-import { createLogger, standardLogger, stderrSink } from './log.js';
+import { demoBanner } from './demo/banner.js';
+import { createLogger, standardLogger, stderrSink, viewStdoutWith } from './log.js';
+import { demoLogView } from './terminallog.js';
 import { startPortcullis } from './run.js';
 import { ListenError } from './server/listen.js';
 import { stopOnSignals, type Stoppable } from './server/stopping.js';
@@ -33,9 +36,16 @@ export function buildProgram(): Command {
     .option('--alpha-config <path>', 'read oauth2-proxy\'s alpha configuration (YAML: server, metricsServer, upstreamConfig, injectRequestHeaders, injectResponseHeaders, providers) beside the other options; a legacy option for a section the file holds stops start-up')
     .option('--convert-config-to-alpha', 'print the upstreams, headers, provider and listeners configured by flags, variables and --config as an alpha configuration file, and exit')
     .option('--env-file <path>', 'read OAUTH2_PROXY_* variables from this file (default: ./.env if present)')
-    .allowExcessArguments(false)
-    .addHelpText('after', '\noauth2-proxy\'s options of its other providers (GitHub, Google, Azure/Entra, GitLab, Bitbucket, Keycloak groups, login.gov) and of log files are recognised, and refused with the reason.\n\nOther commands:\n  portcullis sessions revoke --sub SUBJECT | --sid SID   end sessions on every replica that shares the store\n  portcullis healthcheck                                 exit 0 when /ping on http_address answers (the container HEALTHCHECK)');
+    .option('--help-all', 'show every option in full and exit')
+    .allowExcessArguments(false);
+  // Commander's own help is one flat list; ours is grouped, essentials first, wrapped to the terminal (config/docs.ts).
+  program.helpInformation = () => helpText(terminalWidth());
   return addOptionFlags(program);
+}
+
+/** The terminal's width, for --help; 80 when stdout is not a terminal. */
+function terminalWidth(): number {
+  return Math.min(process.stdout.columns || 80, 120);
 }
 
 /** Every option of the table as a flag of `program` (the proxy, and the commands that read its configuration). */
@@ -99,6 +109,10 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (cluster.isWorker) return runWorker(describeStartError);
   const program = buildProgram();
   program.parse([...argv]);
+  if (program.opts<{ helpAll?: boolean }>().helpAll) {
+    process.stdout.write(helpAllText(terminalWidth()));
+    process.exit(0);
+  }
   const envFileFlag = program.opts<{ envFile?: string }>().envFile;
   const envFile = envFileFlag ?? (existsSync('.env') ? '.env' : undefined);
   let fileVars: Record<string, string> = {};
@@ -170,10 +184,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     await demo?.close();
     fail(errors, [...warnings, ...result.warnings]);
   }
+  // The demo in a terminal logs one readable line per request; its start-up warnings are in its banner.
+  if (demo) viewStdoutWith(demoLogView({ pretty: process.stdout.isTTY === true, color: process.stdout.isTTY === true && !process.env.NO_COLOR }));
   // errors_to_info_log=false (oauth2-proxy's default): error lines go to stderr, the rest to stdout.
   const root = createLogger(result.config.logLevel, undefined, result.config.errorsToInfoLog ? {} : { errors: stderrSink() });
   const log = standardLogger(root, result.config.standardLogging);
-  for (const w of [...warnings, ...result.warnings]) log.warn({ event: 'config_warning' }, w);
+  // The demo chose plain http itself; its banner says so in plain words.
+  const foldedIntoBanner = (w: string): boolean => raw.cookie_secure!.origin === 'demo' && w.startsWith(`${OPTION_BY_NAME.get('cookie_secure')!.env}=false`);
+  for (const w of [...warnings, ...result.warnings]) if (!foldedIntoBanner(w)) log.warn({ event: 'config_warning' }, w);
 
   const start = async (): Promise<Stoppable> => {
     // The demo runs two dev issuers: its configuration lists both providers.
@@ -189,18 +207,11 @@ export async function main(argv: readonly string[]): Promise<void> {
 
   if (demo) {
     const port = result.config.listen?.kind === 'tcp' ? result.config.listen.port : 4180;
-    process.stderr.write([
-      '',
-      '  ┌──────────────────────────────────────────────────────────────────┐',
-      '  │  PORTCULLIS DEMO MODE: not for production                        │',
-      '  │  No issuer is configured, so a built-in dev issuer and an echo   │',
-      '  │  upstream are running on loopback with throwaway secrets.        │',
-      `  │  Open  ${`http://127.0.0.1:${port}/`.padEnd(23)} and sign in as a demo user.   │`,
-      '  │  Configure OAUTH2_PROXY_OIDC_ISSUER_URL (see README) for real.   │',
-      '  └──────────────────────────────────────────────────────────────────┘',
-      `  dev issuers: ${demo.issuerUrl} (Acme staff), ${demo.partnerIssuerUrl} (Partner)   echo upstream: ${demo.upstreamUrl}`,
-      '',
-    ].join('\n') + '\n');
+    const readme = new URL('../../README.md', import.meta.url);
+    process.stderr.write(demoBanner({
+      url: `http://127.0.0.1:${port}/`, issuerUrl: demo.issuerUrl, partnerIssuerUrl: demo.partnerIssuerUrl, upstreamUrl: demo.upstreamUrl,
+      readme: existsSync(readme) ? readme.href : undefined, columns: process.stderr.columns,
+    }));
   }
 
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));

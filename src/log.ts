@@ -14,6 +14,23 @@ export function stdoutSink(): LogSink {
   return (stdout ??= new LogSink(1, undefined, { shared: cluster.isWorker }));
 }
 
+let stdoutView: ((line: string) => string) | undefined;
+
+/**
+ * Lines written to stdout from now on go through `view` first ('' drops a line): the demo's
+ * readable terminal lines (terminallog.ts). Loggers made before the call keep writing JSON.
+ */
+export function viewStdoutWith(view: (line: string) => string): void {
+  stdoutView = view;
+}
+
+/** stdout as the loggers write to it: the sink, through the view when one is set. */
+function stdoutDestination(): { write(line: string): void } {
+  const sink = stdoutSink();
+  const view = stdoutView;
+  return view ? { write: (line: string) => { const out = view(line); if (out) sink.write(out); } } : sink;
+}
+
 let stderr: LogSink | undefined;
 
 /** The sink on stderr, for error lines when errors_to_info_log is false (oauth2-proxy's default). */
@@ -29,7 +46,7 @@ const workerBinding = (): { worker?: number } => (cluster.isWorker ? { worker: c
  * lines of level error and above go instead of `destination` (oauth2-proxy writes them to stderr).
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, o: { errors?: { write(line: string): void } } = {}): Logger {
-  const out = (destination ?? stdoutSink()) as pino.DestinationStream;
+  const out = (destination ?? stdoutDestination()) as pino.DestinationStream;
   return pino(
     {
       level,
@@ -138,7 +155,7 @@ function jsonNumber(n: number): string {
 export function requestLogger(level: string, destination?: { write(line: string): unknown }): RequestLog | undefined {
   const value = pino.levels.values[level] ?? (level === 'silent' ? Infinity : undefined);
   if (value === undefined || value > pino.levels.values.info!) return undefined;
-  return new RequestLog(destination ?? stdoutSink());
+  return new RequestLog(destination ?? stdoutDestination());
 }
 
 export type { Logger };

@@ -173,12 +173,14 @@ test('a real browser signs in through the proxy, reaches the upstream and signs 
     assert.deepEqual(cookies.filter((c) => c.name.startsWith(`${COOKIE}_csrf_`)).map((c) => c.name), [],
       'the login-state cookie is cleared once the login completed');
 
-    // 4. Sign out: back at / which, with the session gone, sends the browser to sign in again.
+    // 4. Sign out: it ends on a page that says so (not "sign in to continue"), whose button signs in again to /.
     await page.goto(`${origin}/oauth2/sign_out`);
     await page.locator('#sign-in').waitFor({ state: 'visible' });
     const signedOut = new URL(page.url());
     assert.equal(signedOut.pathname, '/oauth2/sign_in');
-    assert.equal(signedOut.searchParams.get('rd'), '/');
+    assert.equal(signedOut.searchParams.get('signed_out'), '1');
+    assert.equal(await page.locator('h1').textContent(), 'You have signed out');
+    assert.equal(new URL((await page.locator('#sign-in').getAttribute('href'))!, origin).searchParams.get('rd'), '/');
     const left = (await context.cookies(origin)).filter((c) => c.name.startsWith(COOKIE)).map((c) => c.name);
     assert.deepEqual(left, [], 'sign-out removes the session cookie');
     // And the upstream really is out of reach again.

@@ -117,7 +117,7 @@ describe('the echo app', () => {
         if (text(res.body, 'jwt-kid') !== signer.jwks().keys[0]!.kid) failures.push(`${name}: kid ${text(res.body, 'jwt-kid')}`);
         const left = Number(text(res.body, 'jwt-expires'));
         if (!(left > 50 && left <= 60)) failures.push(`${name}: expires in ${left} s`);
-        if (!/<th>sub<\/th><td>alice-sub<\/td>/.test(res.body)) failures.push(`${name}: sub claim not shown`);
+        if (!/<th scope="row">sub<\/th><td>alice-sub<\/td>/.test(res.body)) failures.push(`${name}: sub claim not shown`);
       }
     }
     assert.deepEqual(failures, []);
@@ -132,8 +132,8 @@ describe('the echo app', () => {
     assert.doesNotMatch(res.body, /<img|<script|<b>/i, 'no client-sent markup reaches the page as markup');
     const escaped = '&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;';
     assert.ok(res.body.includes(`<h1 id="hello">Hello, ${escaped}</h1>`), 'the greeting shows the header as text');
-    assert.ok(res.body.includes(`<tr><th>x-probe</th><td>${escaped}</td></tr>`), 'the header table shows it as text');
-    assert.ok(res.body.includes(`<th>sub</th><td>${escaped}</td>`), 'the refused token\'s claims are shown as text');
+    assert.ok(res.body.includes(`<tr><th scope="row">x-probe</th><td>${escaped}</td></tr>`), 'the header table shows it as text');
+    assert.ok(res.body.includes(`<th scope="row">sub</th><td>${escaped}</td>`), 'the refused token\'s claims are shown as text');
     assert.ok(res.body.includes('?q=&lt;b&gt;&quot;'), 'the path is shown as text');
     // And should an escape ever be missed, nothing runs: no script source at all, the one style by its hash.
     const csp = String(res.headers['content-security-policy']);
@@ -148,7 +148,7 @@ describe('the echo app', () => {
     const res = await get(echo.url, { accept: BROWSER_ACCEPT, 'x-forwarded-user': 'u', 'x-forwarded-groups': 'g', 'x-forwarded-identity-jwt': 'not.a.jwt', 'x-forwarded-for': '10.0.0.1', authorization: 'Bearer the-apps-own' });
     const identity = /<table id="identity">(.*?)<\/table>/.exec(res.body)?.[1] ?? '';
     const others = /<table id="headers">(.*?)<\/table>/.exec(res.body)?.[1] ?? '';
-    const names = (t: string): string[] => [...t.matchAll(/<th>([^<]+)<\/th>/g)].map((m) => m[1]!);
+    const names = (t: string): string[] => [...t.matchAll(/<th scope="row">([^<]+)<\/th>/g)].map((m) => m[1]!);
     assert.deepEqual(names(identity).sort(), ['x-forwarded-groups', 'x-forwarded-identity-jwt', 'x-forwarded-user']);
     assert.ok(names(others).includes('x-forwarded-for') && names(others).includes('authorization'), names(others).join());
     assert.match(res.body, /<p class="demo" id="demo-banner"><strong>Portcullis demo: not for production\.<\/strong>/);
@@ -186,7 +186,8 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     assert.equal((await page.locator('#hello').textContent())?.trim(), 'Hello, demo@example.com');
     assert.match(await page.locator('#demo-banner').innerText(), /Portcullis demo: not for production/);
 
-    const rows = async (table: string): Promise<Map<string, string>> => new Map(await page.$$eval(`${table} tr`, (trs) => trs.map((tr) => [tr.querySelector('th')!.textContent!, tr.querySelector('td')!.textContent!] as [string, string])));
+    // A long value is shown shortened, the whole of it inside <details> (.whole).
+    const rows = async (table: string): Promise<Map<string, string>> => new Map(await page.$$eval(`${table} tr`, (trs) => trs.map((tr) => [tr.querySelector('th')!.textContent!, (tr.querySelector('td .whole') ?? tr.querySelector('td')!).textContent!] as [string, string])));
     const identity = await rows('#identity');
     assert.equal(identity.get('x-forwarded-user'), 'demo-user-1@acme');
     assert.equal(identity.get('x-forwarded-email'), 'demo@example.com');
@@ -194,8 +195,8 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     assert.equal(identity.get('x-forwarded-preferred-username'), 'demo');
     assert.match(identity.get('x-forwarded-identity-jwt') ?? '', /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     assert.ok(!(await rows('#headers')).has('x-forwarded-user'), 'identity headers are not repeated among the others');
-    // The page's own style applied (the CSP let it through): identity rows are highlighted.
-    assert.equal(await page.locator('#identity tr').first().evaluate((tr) => getComputedStyle(tr).backgroundColor), 'rgb(255, 246, 214)');
+    // The page's own style applied (the CSP let it through): identity rows are highlighted (their names, light scheme).
+    assert.equal(await page.locator('#identity th').first().evaluate((th) => getComputedStyle(th).backgroundColor), 'rgb(255, 244, 214)');
 
     assert.equal(await page.locator('#jwt-status').textContent(), 'valid');
     assert.equal(await page.locator('#jwt-kid').textContent(), jwks.keys[0]!.kid, 'signed with the key the proxy publishes');
@@ -206,7 +207,7 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     assert.equal(claims.get('provider'), 'acme');
     assert.equal(claims.get('email'), 'demo@example.com');
     assert.equal(claims.get('iss'), `http://127.0.0.1:${port}`);
-    assert.equal(claims.get('aud'), new URL(String(p.lines.join('\n').match(/echo upstream: (\S+)/)?.[1])).host);
+    assert.equal(claims.get('aud'), new URL(String(p.lines.join('\n').match(/echo app \(in your app's place\)\s+(\S+)/)?.[1])).host);
     await page.screenshot({ path: join(RESULTS, 'demo-page.png'), fullPage: true });
 
     // A header carrying markup is shown as text, in a real browser too.
@@ -221,6 +222,7 @@ test('in Chromium, through the demo (`npm start` with no configuration): sign in
     await page.locator('#sign-out').click();
     await page.locator('#sign-in-partner').waitFor({ state: 'visible' });
     assert.equal(new URL(page.url()).pathname, '/oauth2/sign_in');
+    assert.equal(await page.locator('h1').textContent(), 'You have signed out', 'the end of a sign-out says so');
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
   } catch (err) {
     await page.screenshot({ path: join(RESULTS, 'demo-page-failure.png'), fullPage: true }).catch(() => {});

@@ -29,7 +29,7 @@ test('with no configuration (and not production) bin/portcullis runs the demo: b
     assert.match(landed.body, /Hello, demo@example\.com/);
     // The demo app verified the proxy's identity JWT against its JWKS and shows the claims.
     assert.match(landed.body, /id="jwt-status" class="ok">valid</, landed.body.slice(0, 2000));
-    assert.match(landed.body, /<th>sub<\/th><td>demo-user-1@acme<\/td>/);
+    assert.match(landed.body, /<th scope="row">sub<\/th><td>demo-user-1@acme<\/td>/);
     const api = JSON.parse((await b.request(`${p.url}/hello`, { headers: { accept: 'application/json' } })).body) as { headers: Record<string, string> };
     assert.equal(api.headers['x-forwarded-user'], 'demo-user-1@acme', 'curl still gets JSON; with two providers the user is sub@provider');
 

@@ -237,6 +237,14 @@ test('interactive login page, claimsInIdToken and loginAs', T, async () => {
   const tokens = await client.authorizationCodeGrant(config, callback, {
     pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce,
   });
+  // Back on the used sign-in step (the browser's back button): a page that explains, with a way
+  // back to the app (the client's redirect URI's origin), not a bare 400.
+  const again = await browser.request(pageUrl);
+  assert.equal(again.status, 400);
+  assert.match(again.headers.get('content-type') ?? '', /text\/html/);
+  const stale = await again.text();
+  assert.match(stale, /<h1>This sign-in step is over<\/h1>/);
+  assert.match(stale, /<a class="button" id="back-to-app" href="http:\/\/127\.0\.0\.1:9\/">Back to the app<\/a>/);
   const claims = tokens.claims();
   assert.equal(claims?.sub, 'bob');
   assert.equal(claims?.email, 'bob@example.com');

@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 import { buildProgram } from '../src/cli.js';
 import { OPTIONS } from '../src/config/options.js';
 import { ERRORS, PortcullisError, errorsMarkdownTable, type ErrorCode } from '../src/errors.js';
 import {
-  ERRORS_MARKERS, OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
+  ERRORS_MARKERS, OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, helpAllText, helpText, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
 } from '../src/config/docs.js';
+import { BIN } from './support/proxy.js';
 
 // This file runs as dist/test/docs.test.js; the repository root is two levels up.
 const ROOT = new URL('../../', import.meta.url);
@@ -60,17 +62,61 @@ test('a | in a cell is escaped so it cannot split the row', () => {
   }
 });
 
-test('--help lists every option with its flag, its variable and its default', () => {
-  // Commander wraps to the terminal width; compare with whitespace folded so a wrap cannot matter.
+test('--help lists every option by its flag; --help-all gives each one in full, with its variable and its default', () => {
+  // Both wrap to the terminal's width; compare with whitespace folded so a wrap cannot matter.
   const help = buildProgram().helpInformation().replace(/\s+/g, ' ');
+  const all = helpAllText(80).replace(/\s+/g, ' ');
   for (const spec of OPTIONS) {
     const escaped = spec.flag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     assert.match(help, new RegExp(`(^|[\\s,])${escaped}(\\s|$)`), `--help lacks ${spec.flag}`);
-    assert.ok(help.includes(spec.env), `--help lacks ${spec.env} (for ${spec.flag})`);
+    assert.match(all, new RegExp(`(^|[\\s,])${escaped}(\\s|$)`), `--help-all lacks ${spec.flag}`);
+    assert.ok(all.includes(spec.help.replace(/\s+/g, ' ')), `--help-all lacks the whole help of ${spec.flag}`);
+    assert.ok(all.includes(spec.env), `--help-all lacks ${spec.env} (for ${spec.flag})`);
     if (spec.default !== '') {
-      assert.ok(help.includes(`${spec.env}, default ${spec.default}]`), `--help lacks the default of ${spec.flag} (${spec.default})`);
+      assert.ok(all.includes(`${spec.env}, default ${spec.default}]`), `--help-all lacks the default of ${spec.flag} (${spec.default})`);
     }
   }
+});
+
+test('--help at 80 columns: the quick start and the demo first, the essentials next, every line at most 80 characters, grouped by the option table\'s groups', () => {
+  for (const width of [80, 100]) {
+    const text = helpText(width);
+    const lines = text.trimEnd().split('\n');
+    const long = lines.filter((l) => l.length > width);
+    assert.deepEqual(long, [], `lines longer than ${width}`);
+    const at = (s: string): number => { const i = lines.findIndex((l) => l.startsWith(s)); assert.ok(i >= 0, `--help has "${s}"`); return i; };
+    assert.ok(at('Quick start') < 16, 'the quick start is at the top');
+    assert.ok(at('Try it') < at('Quick start'), 'the demo comes first');
+    const quick = lines.slice(at('Quick start') + 1, at('Essential options')).filter((l) => l.trim() !== '');
+    assert.equal(quick.length, 5, `a five-line quick start: ${quick.join('\n')}`);
+    for (const flag of ['--upstream', '--oidc-issuer-url', '--client-id', '--cookie-secret', '--email-domain']) {
+      assert.ok(quick.join(' ').includes(flag), `the quick start sets ${flag}`);
+    }
+    const essentials = at('Essential options');
+    for (const flag of ['--upstream', '--oidc-issuer-url', '--client-id', '--cookie-secret', '--email-domain']) {
+      const i = lines.findIndex((l, n) => n > essentials && l.startsWith(`  ${flag} `));
+      assert.ok(i > essentials && i < at('Server'), `${flag} is among the essentials`);
+    }
+    let last = essentials;
+    for (const group of ['Server', 'Upstream', 'Provider', 'Access', 'Cookie', 'Session store', 'Headers', 'Pages', 'Logging']) {
+      const i = lines.indexOf(group);
+      assert.ok(i > last, `the group ${group} follows, in the table's order`);
+      last = i;
+    }
+    assert.ok(text.includes('--help-all'), '--help says where the rest is');
+  }
+  // Compatibility notes are for --help-all, not --help.
+  assert.doesNotMatch(helpText(80), /Portcullis addition/);
+  assert.match(helpAllText(80), /Portcullis addition/);
+  assert.deepEqual(helpAllText(80).split('\n').filter((l) => l.length > 80), [], '--help-all fits 80 columns too');
+});
+
+test('portcullis --help, run as a user runs it (stdout not a terminal: 80 columns), and --help-all', () => {
+  const help = execFileSync(process.execPath, [BIN, '--help'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(help, helpText(80));
+  assert.ok(help.split('\n').every((l) => l.length <= 80));
+  const all = execFileSync(process.execPath, [BIN, '--help-all'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  assert.equal(all, helpAllText(80));
 });
 
 test("README.md's table of error codes is the one generated from the error catalog", () => {

@@ -153,7 +153,7 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     replay.setCookie('127.0.0.1', '_oauth2_proxy', stolen);
     assert.equal((await replay.request(`${stack.proxy.url}/`, { headers: JSON_ACCEPT })).status, 401);
     const evil = await new HttpBrowser().request(`${stack.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent('//evil.example/')}`);
-    assert.equal(evil.headers.location, '/');
+    assert.equal(evil.headers.location, '/oauth2/sign_in?signed_out=1', 'an unsafe rd falls back to the signed-out page');
     await stack.proxy.waitForLog((l) => l.event === 'sign_out');
   });
 
@@ -198,7 +198,8 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     const b = new HttpBrowser();
     const noState = await b.request(`${cb}?code=abc`);
     assert.equal(noState.status, 400);
-    assert.match(noState.body, /no state/);
+    assert.match(noState.body, /LOGIN_BAD_REQUEST/);
+    assert.match(noState.body, /missing what the identity provider adds to it/, 'in people\'s words, not "no state"');
     const unknown = await b.request(`${cb}?code=abc&state=${'x'.repeat(43)}`);
     assert.equal(unknown.status, 400);
     assert.match(unknown.body, /LOGIN_STATE_MISSING/);
@@ -207,7 +208,7 @@ describe('login against a Hydra-shaped issuer (discovery)', () => {
     const state = new URL(started.headers.location!).searchParams.get('state')!;
     const noCode = await b.request(`${cb}?state=${state}`);
     assert.equal(noCode.status, 400);
-    assert.match(noCode.body, /no code/);
+    assert.match(noCode.body, /LOGIN_BAD_REQUEST/);
 
     const again = await b.request(`${stack.proxy.url}/oauth2/start`);
     const state2 = new URL(again.headers.location!).searchParams.get('state')!;

@@ -110,7 +110,9 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
 
     // Back from the issuer: rd from state, checked like any rd.
     assert.equal((await b.request(`${r.proxy.url}/oauth2/sign_out?state=${encodeURIComponent('/after?x=1')}`)).headers.location, '/after?x=1');
-    assert.equal((await b.request(`${r.proxy.url}/oauth2/sign_out?state=${encodeURIComponent('//evil.example/')}`)).headers.location, '/');
+    // An unsafe state falls back to the page that says the sign-out is done (issue 22), as no state does.
+    assert.equal((await b.request(`${r.proxy.url}/oauth2/sign_out?state=${encodeURIComponent('//evil.example/')}`)).headers.location, '/oauth2/sign_in?signed_out=1');
+    assert.equal((await b.request(`${r.proxy.url}/oauth2/sign_out`)).headers.location, '/oauth2/sign_in?signed_out=1');
     // Even with a session somehow still there, a return from the issuer does not go back to it.
     const again = await loginThrough(r.proxy.url);
     const back = await again.request(`${r.proxy.url}/oauth2/sign_out?state=%2Fdone`);
@@ -150,7 +152,7 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
     const other = await loginThrough(r.proxy.url);
     const refused = await other.request(`${r.proxy.url}/oauth2/sign_out?rd=${encodeURIComponent('https://evil.example/logout?t={id_token}')}`);
     assert.doesNotMatch(refused.headers.location ?? '', /evil/);
-    assert.equal(new URL(refused.headers.location!).searchParams.get('state'), '/', 'the usual sign-out at the issuer, landing on /');
+    assert.equal(new URL(refused.headers.location!).searchParams.get('state'), '/oauth2/sign_in?signed_out=1', 'the usual sign-out at the issuer, landing on the signed-out page');
     // The token goes only to the issuer's origin, and only for an rd asked for: never to a local path
     // (an app's open redirect would carry it off), another whitelisted host, or a state coming back.
     for (const [query, what] of [
@@ -170,7 +172,7 @@ describe('sign-out at the issuer (RP-Initiated Logout 1.0)', () => {
     const viaNginx = await loginThrough(r.proxy.url);
     const own = await viaNginx.request(`${r.proxy.url}/oauth2/sign_out`, { headers: { 'x-auth-request-redirect': '/oauth2/sign_out' } });
     assert.equal(new URL(own.headers.location!).origin + new URL(own.headers.location!).pathname, r.issuer.endpoints.endSession, 'the usual sign-out at the issuer');
-    assert.equal(new URL(own.headers.location!).searchParams.get('state'), '/');
+    assert.equal(new URL(own.headers.location!).searchParams.get('state'), '/oauth2/sign_in?signed_out=1', 'and back to the signed-out page');
     assert.doesNotMatch(r.proxy.logs.lines.map((l) => JSON.stringify(l)).join('\n'), /eyJ[\w-]+\.[\w-]+\./, 'the token never reaches the log');
   });
 

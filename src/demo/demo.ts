@@ -29,6 +29,11 @@ function loopbackOrigin(listen: ListenAddress): string {
   return `http://${host}:${listen.port}`;
 }
 
+/** The issuer's host name: the loopback name the proxy is not browsed on (the banner shows 127.0.0.1). */
+function issuerHostFor(listen: ListenAddress): 'localhost' | '127.0.0.1' {
+  return listen.kind === 'tcp' && listen.host === 'localhost' ? '127.0.0.1' : 'localhost';
+}
+
 /**
  * Starts the self-contained demo: an embedded dev issuer (oidc-provider, a dev dependency, so the
  * production image cannot start it) and an echo upstream, both on loopback ports of their own.
@@ -50,10 +55,16 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
     issuer = await devissuer.startDevIssuer({
       shape: 'hydra',
       interactive: true,
+      // Browsers share cookies across the ports of one host: on the proxy's host, the issuer's
+      // session cookie would reach the app with every request. On the other loopback name it cannot.
+      hostname: issuerHostFor(listen),
+      appUrl: `${loopbackOrigin(listen)}/`,
       clients: [{ client_id: 'portcullis-demo', client_secret: clientSecret, redirect_uris: redirectUris }],
       accounts: [
-        { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'] },
-        { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'] },
+        { sub: 'demo-user-1', email: 'demo@example.com', email_verified: true, name: 'Demo User', preferred_username: 'demo', groups: ['demo', 'admins'],
+          note: 'May reach every page of the demo app, as an admin: the app gets the groups in X-Forwarded-Groups.' },
+        { sub: 'demo-user-2', email: 'guest@example.org', email_verified: true, name: 'Guest', preferred_username: 'guest', groups: ['guests'],
+          note: 'May reach every page of the demo app too (the demo lets every account in), but not as an admin: with OAUTH2_PROXY_ALLOWED_GROUPS=admins, a guest gets "Access denied".' },
       ],
     });
     // A second, independent issuer: the partner company's IdP. Its user has the same subject as the
@@ -61,8 +72,12 @@ export async function startDemo(listen: ListenAddress, raw?: RawOptions): Promis
     partner = await devissuer.startDevIssuer({
       shape: 'hydra',
       interactive: true,
+      hostname: issuerHostFor(listen),
+      appUrl: `${loopbackOrigin(listen)}/`,
+      standsFor: "a partner company's identity provider: its people sign in to your app with their own company's accounts",
       clients: [{ client_id: 'portcullis-demo-partner', client_secret: partnerSecret, redirect_uris: redirectUris }],
-      accounts: [{ sub: 'demo-user-1', email: 'pat@partner.example', email_verified: true, name: 'Pat Partner', preferred_username: 'pat', groups: ['contractors'] }],
+      accounts: [{ sub: 'demo-user-1', email: 'pat@partner.example', email_verified: true, name: 'Pat Partner', preferred_username: 'pat', groups: ['contractors'],
+        note: 'Has the same subject (demo-user-1) as the staff demo user, yet arrives as another person: the app gets X-Forwarded-User demo-user-1@partner. This provider may sign in only partner.example addresses.' }],
     }).catch(async (e: unknown) => { await issuer.stop(); throw e; });
   } catch (e) {
     const missing = /Cannot find (package|module)/.test(String((e as Error)?.message));

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { escapeHtml } from '../pages/pages.js';
+import { BASE_CSS } from '../pages/style.js';
 
 /**
  * How the demo app checks the identity JWT, as a real app would: the JWKS URL, issuer and audience
@@ -54,16 +55,25 @@ export function jwtChecker(c: JwtCheck): (headers: IncomingHttpHeaders) => Promi
 /** Headers that carry who the user is: what the proxy vouches for (x-auth-request-* and gap-* are its reserved names). */
 const IDENTITY = /^(x-forwarded-(user|email|groups|preferred-username|access-token|id-token)|x-auth-request-.+|gap-auth)$/;
 
-const CSS = `body{font-family:system-ui,sans-serif;margin:0;color:#1d2330;background:#f4f5f7;line-height:1.45}
-.demo{margin:0;background:#7a1d12;color:#fff;padding:.6rem 1.5rem;font-size:.95rem}
-main{max-width:64rem;margin:1.5rem auto;background:#fff;border-radius:10px;box-shadow:0 2px 12px #0002;padding:1.5rem 2rem}
-header{display:flex;justify-content:space-between;align-items:center;gap:1rem}h1{font-size:1.4rem;margin:0}
-h2{font-size:1.1rem;margin:1.6rem 0 .4rem}h2 small{font-weight:400;color:#667;font-size:.85rem}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .7rem;border-bottom:1px solid #e3e6eb;font-size:.88rem;vertical-align:top}
-th{font-weight:600;white-space:nowrap;width:1%}td{overflow-wrap:anywhere;font-family:ui-monospace,monospace;font-size:.82rem}
-#identity tr{background:#fff6d6}.ok,.bad{font-weight:700;padding:.05rem .5rem;border-radius:4px;color:#fff}.ok{background:#117a37}.bad{background:#b42318}
-code{font-size:.85rem;overflow-wrap:anywhere}.muted{color:#667;font-size:.9rem}
-a.button{background:#2b59c3;color:#fff;border-radius:6px;padding:.5rem 1rem;text-decoration:none;white-space:nowrap}`;
+/**
+ * The shared look, plus what this page adds: the demo strip, and tables whose first column has one
+ * width everywhere on the page, stacked above the value on a narrow screen.
+ */
+const CSS = `${BASE_CSS}
+.demo{margin:0;background:#7a1d12;color:#fff;padding:.6rem clamp(1rem,4vw,1.5rem);font-size:.95rem}.demo a{color:#fff}
+.wrap{padding:1rem}.card.wide{margin:0 auto}
+header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.75rem}header h1{margin:0;overflow-wrap:anywhere;min-width:0}
+header .button{flex:0 0 auto}
+h2 small{font-weight:400;color:var(--muted);font-size:.85rem}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+th,td{text-align:left;padding:.35rem .7rem;border-bottom:1px solid var(--line);vertical-align:top;font-size:.88rem}
+th{width:16rem;font-weight:600;overflow-wrap:anywhere}td{overflow-wrap:anywhere;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.82rem}
+#identity th{background:var(--note)}
+td details summary{cursor:pointer}td details[open] summary{margin-bottom:.3rem}
+.ok,.bad{font-weight:700;padding:.05rem .5rem;border-radius:4px;color:#fff;font-size:.9rem}.ok{background:#117a37}.bad{background:#b42318}
+.muted{color:var(--muted);font-size:.9rem}
+pre{background:var(--code);padding:.75rem;border-radius:8px;white-space:pre-wrap}
+@media (max-width:40rem){table,tbody,tr,th,td{display:block;width:auto}tr{border-bottom:1px solid var(--line);padding:.3rem 0}th,td{border:0;padding:.1rem .2rem}#identity th{background:none}}`;
 
 /**
  * No script at all, and the one inline style allowed by its hash: header values are whatever a
@@ -79,23 +89,31 @@ export const PAGE_HEADERS = {
 
 /** Long values (cookies, tokens) are cut here so the page stays small. */
 const MAX_VALUE = 2000;
+/** Longer than this, a value is shown shortened, the whole of it one click away (<details>, no script). */
+const SHORT_VALUE = 96;
 
 function cell(v: string): string {
-  return escapeHtml(v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}… (${v.length - MAX_VALUE} more characters)` : v);
+  const whole = escapeHtml(v.length > MAX_VALUE ? `${v.slice(0, MAX_VALUE)}… (${v.length - MAX_VALUE} more characters)` : v);
+  if (v.length <= SHORT_VALUE) return whole;
+  return `<details><summary>${escapeHtml(v.slice(0, 48))}… <span class="muted">(${v.length} characters: show all)</span></summary><span class="whole">${whole}</span></details>`;
 }
 
 const table = (id: string, rows: Array<[string, string]>): string =>
-  `<table id="${id}">${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${cell(v)}</td></tr>`).join('')}</table>`;
+  `<table id="${id}">${rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${cell(v)}</td></tr>`).join('')}</table>`;
 
-function inSeconds(t: number, now: number): string {
+/** "in 5 min", "3 s ago", "just now": how far a time is from now, in words. */
+export function relativeTime(t: number, now: number): string {
   const d = t - now;
-  return d >= 0 ? `in ${d} s` : `${-d} s ago`;
+  if (d === 0) return 'just now';
+  const a = Math.abs(d);
+  const amount = a < 120 ? `${a} s` : a < 7200 ? `${Math.round(a / 60)} min` : a < 172_800 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86_400)} days`;
+  return d > 0 ? `in ${amount}` : `${amount} ago`;
 }
 
 function claimRows(p: JWTPayload, now: number): Array<[string, string]> {
   return Object.entries(p).map(([k, v]) => {
     const text = typeof v === 'string' ? v : JSON.stringify(v);
-    return [k, ['exp', 'iat', 'nbf'].includes(k) && typeof v === 'number' ? `${text} (${new Date(v * 1000).toISOString()}, ${inSeconds(v, now)})` : text];
+    return [k, ['exp', 'iat', 'nbf'].includes(k) && typeof v === 'number' ? `${text} (${new Date(v * 1000).toISOString()}, ${relativeTime(v, now)})` : text];
   });
 }
 
@@ -140,14 +158,22 @@ export function echoPage(i: PageInput): string {
   const others = entries.filter(([k]) => !isIdentity(k));
   const who = i.headers['x-forwarded-email'] ?? i.headers['x-forwarded-user'];
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>Portcullis demo: what your app receives</title><style>${CSS}</style></head>
-<body><p class="demo" id="demo-banner"><strong>Portcullis demo: not for production.</strong> A built-in test issuer and this echo app run with throwaway secrets; configure your own issuer and upstream for real use (see the README).</p>
-<main><header><h1 id="hello">${who ? `Hello, ${escapeHtml(String(who))}` : 'No one is signed in'}</h1><a class="button" id="sign-out" href="${escapeHtml(i.signOutPath)}">Sign out</a></header>
+<meta name="robots" content="noindex"><meta name="color-scheme" content="light dark"><title>Portcullis demo: what your app receives</title><style>${CSS}</style></head>
+<body><p class="demo" id="demo-banner"><strong>Portcullis demo: not for production.</strong> A stand-in identity provider and this echo app run on your machine with throwaway secrets. <a href="#for-real">Put Portcullis in front of your own app</a>.</p>
+<div class="wrap"><main class="card wide"><header><h1 id="hello">${who ? `Hello, ${escapeHtml(String(who))}` : 'No one is signed in'}</h1><a class="button" id="sign-out" href="${escapeHtml(i.signOutPath)}">Sign out</a></header>
 <p>This page is the app behind the proxy. It shows the request Portcullis forwarded to it, <code>${escapeHtml(`${i.method} ${i.url}`)}</code>: who signed in, as plain headers and as a signed token the app can verify.</p>
 <h2>Identity headers <small>set by Portcullis; any copy the client sent was removed</small></h2>
 ${identity.length ? table('identity', identity) : '<p id="identity">None.</p>'}
 ${jwtSection(i.jwt, i.jwksUrl)}
 <h2>Other request headers</h2>
 ${table('headers', others)}
-<p class="muted">A client that does not ask for HTML (curl, an API client) gets the same request back as JSON.</p></main></body></html>`;
+<p class="muted">A client that does not ask for HTML (curl, an API client) gets the same request back as JSON.</p>
+<h2 id="for-real">Put Portcullis in front of your own app</h2>
+<p>Stop the demo (Ctrl+C), register Portcullis as a client at your identity provider with the redirect URL <code>https://YOUR-HOST/oauth2/callback</code>, and start it with five settings:</p>
+<pre>OAUTH2_PROXY_OIDC_ISSUER_URL=https://login.example.com/
+OAUTH2_PROXY_CLIENT_ID=my-app  OAUTH2_PROXY_CLIENT_SECRET=…
+OAUTH2_PROXY_COOKIE_SECRET=$(openssl rand -base64 32 | tr -- '+/' '-_')
+OAUTH2_PROXY_EMAIL_DOMAINS=example.com
+OAUTH2_PROXY_UPSTREAMS=http://127.0.0.1:8080/  npx portcullis</pre>
+<p class="muted">The README's "Quickstarts per issuer" has them for Keycloak, Google, Ory Hydra and others; <code>npx portcullis --help</code> lists the options by topic.</p></main></div></body></html>`;
 }

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Adapter, AdapterPayload, Configuration, JWK, KoaContextWithOIDC } from 'oidc-provider';
+import { BASE_CSS } from '../pages/style.js';
 
 export type IssuerShape = 'hydra' | 'crossid';
 export interface DevClient {
@@ -25,10 +26,21 @@ export interface DevAccount {
   sub: string; email: string; email_verified?: boolean; name?: string; preferred_username?: string; groups?: string[];
   /** More claims of the account (department, roles, …), released with the profile scope. */
   claims?: Record<string, unknown>;
+  /** What this account may do, shown beside it on the sign-in page (the demo says what each user may reach). */
+  note?: string;
 }
 export interface DevIssuerOptions {
   shape: IssuerShape;
   port?: number;
+  /**
+   * The host name in the issuer's URL (it always listens on 127.0.0.1): `localhost` keeps its
+   * cookies away from an app on 127.0.0.1, since browsers share cookies across the ports of a host.
+   */
+  hostname?: 'localhost' | '127.0.0.1';
+  /** Where its pages send a person back to (a stale sign-in step): by default the first client's redirect URI's origin. */
+  appUrl?: string;
+  /** What its sign-in page says it stands in for; unset: your company's identity provider. */
+  standsFor?: string;
   clients: DevClient[];
   accounts?: DevAccount[];
   interactive?: boolean;
@@ -161,8 +173,41 @@ function memoryAdapter(store: Map<string, { payload: AdapterPayload; exp: number
 }
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const page = (title: string, body: string): string =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>${esc(title)}</title></head><body><h1>${esc(title)}</h1>${body}</body></html>`;
+
+/** The issuer's pages: the proxy's look, under a strip that says whose page it is. */
+const ISSUER_CSS = `${BASE_CSS}
+.idp{display:inline-block;font-size:.8rem;font-weight:700;letter-spacing:.04em;text-transform:uppercase;color:var(--muted);border:1px solid var(--line);border-radius:999px;padding:.15rem .7rem;margin-bottom:1rem}
+.accounts{display:grid;gap:.75rem;margin:1.25rem 0 .5rem;text-align:left}
+.account{min-width:0;border:1px solid var(--line);border-radius:10px;padding:.9rem 1rem}
+.account p{margin:.2rem 0}.account .button{display:block;width:100%;margin-top:.6rem}
+.account code{background:var(--code);border-radius:4px;padding:0 .3rem}`;
+
+const page = (title: string, body: string, o: { script?: string } = {}): string =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`
+  + `<meta name="color-scheme" content="light dark"><meta name="robots" content="noindex"><title>${esc(title)}</title><link rel="icon" href="data:,"><style>${ISSUER_CSS}</style></head>`
+  + `<body><div class="page"><main class="card"><p class="idp">Demo identity provider</p>${body}</main>`
+  + `<footer>The dev issuer: a real OpenID Provider (oidc-provider) standing in for your company's identity provider in the demo and the tests.</footer></div>${o.script ?? ''}</body></html>`;
+
+/** The sign-in page: what it stands in for, and each account with what it may do. */
+function signInPage(action: string, accounts: readonly DevAccount[], clientId: string, standsFor = "your company's identity provider (Okta, Microsoft Entra ID, Google, Keycloak…)"): string {
+  const forms = accounts.map((a) => `<div class="account"><form method="post" action="${esc(action)}"><input type="hidden" name="sub" value="${esc(a.sub)}">`
+    + `<p><strong>${esc(a.name ?? a.preferred_username ?? a.sub)}</strong> · ${esc(a.email)}</p>`
+    + `<p>Groups: ${a.groups?.length ? a.groups.map((g) => `<code>${esc(g)}</code>`).join(' ') : 'none'}</p>`
+    + `${a.note ? `<p class="lead">${esc(a.note)}</p>` : ''}`
+    + `<button class="button" type="submit">Sign in as ${esc(a.email)}</button></form></div>`);
+  return page('Sign in: demo identity provider', `<h1>Sign in</h1>
+<p class="lead">This page stands in for ${esc(standsFor)}, where you would type your password. Here there is no password: choose who you are.</p>
+<div class="accounts">${forms.join('\n')}</div>
+<p><small>Signing in to <code>${esc(clientId)}</code>.</small></p>`);
+}
+
+/** A sign-in step that is over (finished, or expired): say so, and lead back to the app. */
+function staleInteractionPage(appUrl: string): string {
+  return page('This sign-in step is over', `<h1>This sign-in step is over</h1>
+<p id="stale">It was already finished, or it expired, so it cannot be used again (this happens when you go back to it after signing in).</p>
+<div class="actions"><a class="button" id="back-to-app" href="${esc(appUrl)}">Back to the app</a></div>
+<p><small>Error: invalid_request (no interaction in progress).</small></p>`);
+}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -210,6 +255,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   let tokenDelayMs = 0;
   const refreshGrants = { succeeded: 0, failed: 0 };
   const stored = new Map<string, { payload: AdapterPayload; exp: number }>();
+  const appUrl = opts.appUrl ?? (opts.clients[0]?.redirect_uris[0] ? `${new URL(opts.clients[0].redirect_uris[0]).origin}/` : '/');
 
   // The server is created first and its handler set later: oidc-provider needs the issuer URL (and
   // so the port, when ephemeral) at construction time. It listens only once the config is built.
@@ -343,11 +389,14 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
         // Confirmation page that submits itself (a browser signs out without a click).
         logoutSource: (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = page('Sign out', `${form}<input type="hidden" name="logout" value="yes" form="op.logoutForm">`
-            + '<button type="submit" form="op.logoutForm">Sign out</button>'
-            + '<script>document.getElementById("op.logoutForm").submit()</script>');
+          ctx.body = page('Signing out', `<h1>Signing out…</h1><p>You are being signed out of the identity provider.</p>${form}<input type="hidden" name="logout" value="yes" form="op.logoutForm">`
+            + '<div class="actions"><button class="button" type="submit" form="op.logoutForm">Sign out</button></div>',
+          { script: '<script>document.getElementById("op.logoutForm").submit()</script>' });
         },
-        postLogoutSuccessSource: (ctx) => { ctx.type = 'html'; ctx.body = page('Signed out', ''); },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.body = page('Signed out', `<h1>Signed out</h1><p>You are signed out of the identity provider.</p><div class="actions"><a class="button" href="${esc(appUrl)}">Back to the app</a></div>`);
+        },
       },
     },
     // Explicit values and functions: oidc-provider's defaults print "you SHOULD change" notices when used.
@@ -364,12 +413,16 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
       const { dispatcher: _guard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
       return globalThis.fetch(url, rest);
     },
-    renderError: (ctx, out) => { ctx.type = 'html'; ctx.body = page('Error', `<pre>${esc(JSON.stringify(out, null, 2))}</pre>`); },
+    renderError: (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = page('Sign-in error', `<h1>The identity provider cannot go on</h1><p>${esc(String(out.error_description ?? 'The request was not valid.'))}</p>`
+        + `<div class="actions"><a class="button" href="${esc(appUrl)}">Back to the app</a></div><p><small>Error: ${esc(String(out.error))}</small></p>`);
+    },
   };
 
   await listen(opts.port ?? 0);
   const port = (server.address() as { port: number }).port;
-  const base = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
+  const base = `${opts.tls ? 'https' : 'http'}://${opts.hostname ?? '127.0.0.1'}:${port}${prefix}`;
   const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
   const aliases = (config.discovery as { mtls_endpoint_aliases?: Record<string, string> } | undefined)?.mtls_endpoint_aliases;
   if (aliases) for (const k of Object.keys(aliases)) aliases[k] = aliases[k]!.replace('{PORT}', String(port));
@@ -419,7 +472,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   // Login and consent without a separate UI. Consent is always granted for what was asked.
   async function interaction(req: IncomingMessage, res: ServerResponse, uid: string): Promise<void> {
     const details = await provider.interactionDetails(req, res);
-    if (details.uid !== uid) return send(res, 400, 'text/plain', 'interaction mismatch');
+    if (details.uid !== uid) return send(res, 400, 'text/html; charset=utf-8', staleInteractionPage(appUrl));
     const { prompt, params, session } = details;
     if (prompt.name === 'login') {
       if (!opts.interactive) {
@@ -431,9 +484,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
         if (!account) return send(res, 400, 'text/plain', 'unknown account');
         return provider.interactionFinished(req, res, { login: { accountId: account.sub, ...loginAuth } }, { mergeWithLastSubmission: false });
       }
-      const forms = accounts.map((a) => `<form method="post" action="${prefix}/interaction/${esc(uid)}">`
-        + `<input type="hidden" name="sub" value="${esc(a.sub)}"><button type="submit">Sign in as ${esc(a.email)}</button></form>`);
-      return send(res, 200, 'text/html; charset=utf-8', page('Dev issuer sign-in', forms.join('\n')));
+      return send(res, 200, 'text/html; charset=utf-8', signInPage(`${prefix}/interaction/${uid}`, accounts, String(params.client_id), opts.standsFor));
     }
     if (prompt.name === 'consent') {
       const accountId = session?.accountId;
@@ -490,7 +541,11 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   }
   handler = (req, res) => {
     route(req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 400, 'text/plain', `dev issuer: ${(err as Error)?.message ?? String(err)}`);
+      // A browser back on a sign-in step already used (or expired): oidc-provider finds no
+      // interaction for it. A page that explains, rather than a bare 400.
+      const stale = (err as { name?: string })?.name === 'SessionNotFound' && interactionPath.test(new URL(req.url ?? '/', 'http://x').pathname);
+      if (!res.headersSent && stale) send(res, 400, 'text/html; charset=utf-8', staleInteractionPage(appUrl));
+      else if (!res.headersSent) send(res, 400, 'text/plain', `dev issuer: ${(err as Error)?.message ?? String(err)}`);
       else res.destroy();
     });
   };

@@ -5,47 +5,61 @@
  * Every dynamic value is escaped; only the operator's banner, footer and logo are inserted as HTML.
  */
 import { readFileSync } from 'node:fs';
-import type { OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { isSaneRequestId } from '../server/prelude.js';
 import type { Config } from '../config/validate.js';
+import { BASE_CSS } from './style.js';
 import { TrustedHtml, compileTemplate, escapeHtml, type Template } from '../config/template.js';
 
 export { escapeHtml } from '../config/template.js';
 export { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
 import { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
 
-const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d2330;display:flex;flex-direction:column;min-height:100vh;margin:0;align-items:center;justify-content:center}
-main{background:#fff;border-radius:10px;box-shadow:0 2px 12px #0002;padding:2rem 2.5rem;max-width:30rem;text-align:center}
-h1{font-size:1.3rem;margin:0 0 1rem}p{line-height:1.5}.logo img{max-width:12rem;max-height:6rem}
-.cause{background:#fff6e0;border-left:4px solid #e0a100;padding:.6rem .8rem;text-align:left}
-a.button{display:inline-block;background:#2b59c3;color:#fff;border-radius:6px;padding:.7rem 1.4rem;font-size:1rem;text-decoration:none;margin:.2rem}
-a.button.secondary{background:#e8ebf2;color:#1d2330}
-small,footer{color:#667}footer{font-size:.8rem;margin:1rem}`;
-
 /** An empty icon: else the browser asks the app for /favicon.ico, which without a session is one more 401. */
 const HEAD = (title: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${title}</title>
+<meta name="robots" content="noindex"><meta name="color-scheme" content="light dark"><title>${title}</title>
 <link rel="icon" href="data:,">
-<style>${STYLE}</style></head>`;
+<style>${BASE_CSS}</style></head>`;
 
 const FOOTER = '<footer>{{if eq .Footer "-"}}{{else if eq .Footer ""}}Secured by Portcullis{{else}}{{.Footer}}{{end}}</footer>';
 
-const BUILT_IN_SIGN_IN = `${HEAD('Sign in')}<body><main>
+/**
+ * Three states, each with its next step: not signed in (sign in), signed in already (continue,
+ * switch account, sign out) and just signed out (sign in again), so that the end of a sign-out
+ * never reads like an expired session.
+ */
+const BUILT_IN_SIGN_IN = `${HEAD('{{if .SignedInAs}}Signed in{{else if .SignedOut}}Signed out{{else}}Sign in{{end}}')}<body><div class="page"><main class="card">
 {{if .LogoData}}<div class="logo">{{.LogoData}}</div>{{end}}
-<h1>Sign in to continue</h1>
+{{if .SignedInAs}}<h1>You are already signed in</h1>
+<p id="signed-in-as">Signed in as <strong>{{.SignedInAs}}</strong>.</p>
+<div class="actions"><a class="button" id="continue" href="{{.ContinueUrl}}">Continue</a>
+<a class="button secondary" id="switch-account" href="{{.SwitchAccountUrl}}">Switch account</a></div>
+<p><a id="sign-out" href="{{.SignOutUrl}}">Sign out</a></p>
+{{else if .SignedOut}}<h1>You have signed out</h1>
+<p id="signed-out" class="lead">Your session has ended on this site. You can close this window, or sign in again.</p>
+<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in again</a></div>
+{{else}}<h1>Sign in to continue</h1>
 {{if .SignInMessage}}<p id="banner">{{.SignInMessage}}</p>{{end}}
-{{if .Providers}}{{.Providers}}{{else}}<p><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></p>{{end}}
-</main>${FOOTER}</body></html>`;
+{{if .Providers}}{{.Providers}}{{else}}<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></div>{{end}}
+{{end}}</main>${FOOTER}</div></body></html>`;
 
-const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><main>
+/**
+ * The request id and the code are what a support desk asks for: shown as text that can be
+ * selected and quoted, below the words meant for the person.
+ */
+const BUILT_IN_ERROR = `${HEAD('{{.Title}}')}<body><div class="page"><main class="card">
 <h1>{{.Title}}</h1>
 <p id="message">{{.Message}}</p>
 {{if .SignedInAs}}<p id="signed-in-as">You are signed in as <strong>{{.SignedInAs}}</strong>.</p>{{end}}
-{{if .Note}}<p class="cause" id="cause">{{.Note}}</p>{{end}}
-{{if .SignOutUrl}}<p><a class="button" id="switch-account" href="{{.SignOutUrl}}">Sign out, then sign in with another account</a></p>
-{{else if .SignInUrl}}<p><a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a></p>{{end}}
-<p><small>{{.StatusCode}}{{if .Code}} · {{.Code}}{{end}}</small></p>
-</main>${FOOTER}</body></html>`;
+{{if .Note}}<p class="note" id="cause">{{.Note}}</p>{{end}}
+<div class="actions">{{if .SignOutUrl}}<a class="button" id="switch-account" href="{{.SignOutUrl}}">Sign out, then sign in with another account</a>
+{{else if .SignInUrl}}<a class="button" id="sign-in-again" href="{{.SignInUrl}}">Sign in again</a>
+{{else}}<a class="button secondary" id="start-page" href="/">Go to the start page</a>{{end}}</div>
+<div class="support" id="support"><dl><dt>Error</dt><dd><code id="error-code">{{.StatusCode}}{{if .Code}} · {{.Code}}{{end}}</code></dd>
+{{if .RequestID}}<dt>Request id</dt><dd><code id="request-id">{{.RequestID}}</code></dd>{{end}}</dl>
+<p>If you ask for help, quote {{if .RequestID}}these lines{{else}}this line{{end}}.</p></div>
+</main>${FOOTER}</div></body></html>`;
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -65,6 +79,8 @@ export interface PageSettings {
   readonly imageOrigins: readonly string[];
   /** Origins a form may lead to besides the page itself: a sign-in form's /start redirects to the issuer. */
   readonly formOrigins: readonly string[];
+  /** request_id_header: the error page shows the request's id from it. */
+  readonly requestIdHeader?: string;
 }
 
 export interface SignInView {
@@ -75,6 +91,10 @@ export interface SignInView {
   readonly providers?: readonly { readonly id: string; readonly name: string; readonly url: string }[];
   /** Some provider has home domains: offer an email field that finds the user's provider. */
   readonly emailForm?: boolean;
+  /** Someone is signed in already: who (the page offers to continue to `redirect`, switch account or sign out). */
+  readonly signedInAs?: string;
+  /** The end of a sign-out: the page says so, and offers to sign in again. */
+  readonly signedOut?: boolean;
 }
 
 export interface ErrorView {
@@ -86,6 +106,8 @@ export interface ErrorView {
   readonly code?: string;
   /** Set on a forbidden page: who the user is signed in as (the page then offers to switch account). */
   readonly signedInAs?: string;
+  /** The request's id (request_id_header), shown so that it can be quoted to a support desk. */
+  readonly requestId?: string;
 }
 
 /**
@@ -109,6 +131,7 @@ export class Pages {
   static fromConfig(config: Config): Pages {
     return new Pages({
       ...config.pages, providerName: config.provider.displayName, proxyPrefix: config.proxyPrefix, emailDomains: config.emailDomains,
+      requestIdHeader: config.requestIdHeader,
       formOrigins: [...new Set(config.providers.flatMap((p) => [p.issuerUrl?.origin, p.loginUrl?.origin]).filter((o): o is string => !!o))],
     });
   }
@@ -131,6 +154,17 @@ export class Pages {
     };
   }
 
+  /**
+   * The id of a request as its error page shows it: the prelude has put the id it kept or made in
+   * the request's header by then; a value that is not a sane id (an answer written before the
+   * prelude ran) is not shown.
+   */
+  requestIdOf(req: IncomingMessage): string | undefined {
+    const name = this.#s.requestIdHeader?.toLowerCase();
+    const v = name ? req.headers[name] : undefined;
+    return isSaneRequestId(v) ? v : undefined;
+  }
+
   signIn(v: SignInView): string {
     const s = this.#s;
     return this.#signIn.render({
@@ -138,6 +172,10 @@ export class Pages {
       Redirect: v.redirect, Version: VERSION, ProxyPrefix: s.proxyPrefix, Footer: new TrustedHtml(s.footer),
       LogoData: new TrustedHtml(s.logo), StartUrl: v.startUrl,
       Providers: v.providers?.length ? new TrustedHtml(providerList(v, s.proxyPrefix)) : '',
+      SignedInAs: v.signedInAs, SignedOut: v.signedOut === true && !v.signedInAs,
+      ContinueUrl: v.signedInAs ? v.redirect : undefined,
+      SwitchAccountUrl: v.signedInAs ? this.#switchAccount : undefined,
+      SignOutUrl: v.signedInAs ? `${s.proxyPrefix}/sign_out` : undefined,
     });
   }
 
@@ -146,7 +184,7 @@ export class Pages {
     return this.#error.render({
       Title: v.title, Message: v.message, ProxyPrefix: s.proxyPrefix, StatusCode: v.status,
       // oauth2-proxy's error.html offers "go back" to Redirect and "sign in" when it is set.
-      Redirect: v.retryUrl ? '/' : '', RequestID: '', Footer: new TrustedHtml(s.footer), Version: VERSION,
+      Redirect: v.retryUrl ? '/' : '', RequestID: v.requestId ?? '', Footer: new TrustedHtml(s.footer), Version: VERSION,
       Code: v.code, Note: v.note, SignInUrl: v.retryUrl, SignedInAs: v.signedInAs, SignOutUrl: v.signedInAs ? this.#switchAccount : undefined,
     });
   }
@@ -157,13 +195,13 @@ export class Pages {
  * field whose plain GET form goes to /oauth2/start with login_hint. Every value escaped.
  */
 function providerList(v: SignInView, proxyPrefix: string): string {
-  const links = v.providers!.map((p) => `<p><a class="button" id="sign-in-${escapeHtml(p.id)}" data-provider="${escapeHtml(p.id)}" href="${escapeHtml(p.url)}">Sign in with ${escapeHtml(p.name)}</a></p>`);
+  const links = v.providers!.map((p) => `<a class="button" id="sign-in-${escapeHtml(p.id)}" data-provider="${escapeHtml(p.id)}" href="${escapeHtml(p.url)}">Sign in with ${escapeHtml(p.name)}</a>`);
   const form = v.emailForm
     ? `<form method="get" action="${escapeHtml(proxyPrefix)}/start" id="home-realm"><p><label for="login_hint">Or your work email</label><br>`
       + `<input type="email" name="login_hint" id="login_hint" required autocomplete="email"> <input type="hidden" name="rd" value="${escapeHtml(v.redirect)}">`
       + '<button type="submit">Continue</button></p></form>'
     : '';
-  return `<div id="providers">${links.join('')}${form}</div>`;
+  return `<div class="actions" id="providers">${links.join('\n')}</div>${form}`;
 }
 
 /** oauth2-proxy's sign-in message: the banner, else the email domain(s) to use (none for *). */

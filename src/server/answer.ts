@@ -108,7 +108,7 @@ export function sendError(req: IncomingMessage, out: Outlet, err: PortcullisErro
 } = {}): void {
   if (wantsHtml(req)) {
     const pages = pagesFor(req);
-    const html = pages.error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.refused?.signedInAs });
+    const html = pages.error({ status: err.status, title: err.title, message: err.message, note: o.note, retryUrl: o.retryUrl, code: err.code, signedInAs: o.refused?.signedInAs, requestId: pages.requestIdOf(req) });
     answer(out, err.status, { ...pages.headers, ...o.headers }, html, o.cookies);
   } else {
     const body = JSON.stringify({ error: err.code, message: err.message, ...(o.note ? { note: o.note } : {}), ...o.extra, ...o.refused });

@@ -64,7 +64,7 @@ export class AuthEndpoints {
     this.#routes = new Map<string, Endpoint>([
       [`${p}/start`, { session: false, run: (c) => this.start(c) }],
       [`${p}/callback`, { session: false, run: (c) => this.callback(c) }],
-      [`${p}/sign_in`, { session: false, run: (c) => this.signIn(c) }],
+      [`${p}/sign_in`, { session: true, asLoaded: true, run: (c) => this.signIn(c) }],
       [`${p}/sign_out`, { session: true, asLoaded: true, run: (c) => this.signOut(c) }],
       [`${p}/userinfo`, { session: true, run: (c) => this.userinfo(c) }],
       [`${p}/auth`, { session: true, run: (c) => this.auth(c) }],
@@ -100,17 +100,21 @@ export class AuthEndpoints {
     const prefix = this.#d.config.proxyPrefix;
     const start = `${prefix}/start?${passOn.toString().replace(/\+/g, '%20')}`;
     const issuers = this.#d.issuers;
+    // Someone already signed in (and still let in) is told who, and offered to continue, switch or sign out.
+    const s = ctx.session?.session;
+    const signedInAs = s && this.#d.access.forSession(s).allowed ? refusalFor(s, prefix).signedInAs : undefined;
+    const signedOut = ctx.query.has('signed_out');
     if (!issuers.several) {
-      if (this.#d.config.skipProviderButton) return redirect(ctx.out, start);
+      if (this.#d.config.skipProviderButton && !signedInAs) return redirect(ctx.out, start);
       const pages = pagesFor(ctx.req);
-      return sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd }), [], pages.headers);
+      return sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut }), [], pages.headers);
     }
     // Home-realm discovery: a login_hint at a provider's home domain goes straight there.
-    const home = homeProvider(issuers.all.map((i) => i.provider), ctx.query.get('login_hint'));
+    const home = signedInAs ? undefined : homeProvider(issuers.all.map((i) => i.provider), ctx.query.get('login_hint'));
     if (home) return redirect(ctx.out, `${start}&provider=${encodeURIComponent(home.id)}`);
     const pages = pagesFor(ctx.req);
     const choices = providerChoices(issuers.all.map((i) => i.provider), prefix, passOn);
-    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, providers: choices.providers, emailForm: choices.emailForm }), [], pages.headers);
+    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut, providers: choices.providers, emailForm: choices.emailForm }), [], pages.headers);
   }
 
   /**
@@ -274,7 +278,9 @@ export class AuthEndpoints {
     const fromHeader = typeof header === 'string' && !isOwnPath(header, this.#d.config.proxyPrefix, [ctx.req.headers.host, requestHost(ctx.req, this.#d.config)]) ? header : undefined;
     const allowed = this.#d.config.whitelistDomains;
     const asked = [ctx.query.get('rd'), fromHeader].find((t) => t != null && isSafeRedirect(t, allowed)) ?? undefined;
-    const rd = asked ?? safeRedirectPath(returning, '/', allowed);
+    // With nowhere asked for, the sign-out ends on a page that says so (the sign-in page's signed-out
+    // state), rather than on the app's "/", which would only show "sign in to continue" again.
+    const rd = asked ?? safeRedirectPath(returning, `${this.#d.config.proxyPrefix}/sign_in?signed_out=1`, allowed);
     const cookies = await this.#d.sessions.clear(loaded, ctx.cookies, this.#domain(ctx.req));
     if (!loaded) return redirect(ctx.out, rd, cookies);
     const s = loaded.session;
