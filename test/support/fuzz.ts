@@ -42,11 +42,12 @@ async function main(): Promise<number> {
   const report = join(mkdtempSync(join(tmpdir(), 'portcullis-fuzz-')), 'report.jsonl');
   process.stdout.write(`fuzz: ${properties} properties in ${files.length} files, ${Math.round(each / 1000)} s each, seed ${process.env.PROP_SEED ?? 'random per file'}\n`);
   const failedFiles: string[] = [];
-  for (const f of files) {
+  for (const [k, f] of files.entries()) {
     const started = Date.now();
     const out: string[] = [];
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${each * 4 + 120_000}`, '--test-force-exit', join(DIR, f)], {
+      // The timeout also bounds the whole file: every property's share, and set-up.
+      const child = spawn(process.execPath, ['--test', '--test-concurrency=1', `--test-timeout=${each * (counts[k]! + 2) + 120_000}`, '--test-force-exit', join(DIR, f)], {
         env: { ...process.env, PROP_TIME_MS: String(each), PROP_REPORT: report },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
