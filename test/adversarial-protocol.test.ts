@@ -100,9 +100,9 @@ const ID_TOKEN_ROWS: readonly Row[] = [
   },
 ];
 
-/** Status and error code of the answer (the page shows "401 · CODE"); a 3xx/2xx landing has none. */
+/** Status and error code of the answer (the page shows "401 · CODE" in its support box); a 3xx/2xx landing has none. */
 function outcome(r: Response): { status: number; code?: string } {
-  const code = /<small>\d{3} · ([A-Z_]+)<\/small>/.exec(r.body)?.[1];
+  const code = /<code id="error-code">\d{3} · ([A-Z_]+)<\/code>/.exec(r.body)?.[1];
   return { status: r.status, ...(code ? { code } : {}) };
 }
 

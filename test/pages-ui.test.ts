@@ -99,13 +99,14 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
 
   // 1. The proxy's sign-in page.
   await page.goto(`${p.url}/hello`);
+  // The demo runs two stand-in issuers (several providers): the page offers one button each.
   await page.locator('h1', { hasText: 'Sign in to continue' }).waitFor();
-  await checkPage(page, 'sign-in', '#sign-in', 900);
+  await checkPage(page, 'sign-in', '#sign-in-acme', 900);
   assert.equal(await page.locator('.logo img').getAttribute('alt'), 'Portcullis', 'the logo says what it is');
 
   // 2. The dev issuer's sign-in page: a real-looking page that says what it stands in for and
   // what each demo user may do.
-  await page.locator('#sign-in').click();
+  await page.locator('#sign-in-acme').click();
   await page.getByRole('button', { name: 'Sign in as demo@example.com' }).waitFor();
   const issuerPage = page.url();
   const text = await page.locator('main').innerText();
@@ -160,7 +161,7 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   await page.locator('#sign-out').click();
   await page.locator('h1', { hasText: 'You have signed out' }).waitFor();
   assert.equal(new URL(page.url()).origin, p.url);
-  await checkPage(page, 'signed-out', '#sign-in', 900);
+  await checkPage(page, 'signed-out', '#sign-in-acme', 900);
 
   // 7. An error page from the flow: a callback opened by hand, in people's words, with the request id.
   await page.goto(`${p.url}/oauth2/callback`);
@@ -179,7 +180,7 @@ test('forbidden: the demo with OAUTH2_PROXY_ALLOWED_GROUPS=admins refuses the gu
   cleanups.push(() => browser.close());
   const { context, page } = await newPage(browser);
   await page.goto(`${p.url}/`);
-  await page.locator('#sign-in').click();
+  await page.locator('#sign-in-acme').click();
   await page.getByRole('button', { name: 'Sign in as guest@example.org' }).click();
   await page.locator('h1', { hasText: 'Access denied' }).waitFor();
   assert.match(await page.locator('#signed-in-as').innerText(), /guest@example\.org/);

@@ -13,6 +13,8 @@ import { startInProcess, type InProcess } from './support/inprocess.js';
 import { prop } from './support/prop.js';
 import { BASE_ENV } from './support/config.js';
 
+/** Where a sign-out ends when its target is refused (or none): the proxy's own signed-out page. */
+const SIGNED_OUT = '/oauth2/sign_in?signed_out=1';
 const ENTRIES = ['example.com', '.example.net', '*.example.org', 'app.example.io:8443', 'example.dev:*', '[::1]:*', 'localhost'];
 
 /** A whitelist entry as the model reads it: host (lower case), subdomains or not, port ('' none, '*' any). */
@@ -108,11 +110,11 @@ describe('redirect targets through a running proxy (sign-out: rd, X-Auth-Request
   });
   after(async () => { await proxy?.close(); await echo?.close(); });
 
-  prop('sign_out?rd=T sends the browser to T exactly when the model allows it, else to /', 300, () => fc.asyncProperty(target, async (t) => {
+  prop('sign_out?rd=T sends the browser to T exactly when the model allows it, else to the signed-out page', 300, () => fc.asyncProperty(target, async (t) => {
     const r = await rawRequest(proxy.url, `/oauth2/sign_out?rd=${encodeURIComponent(t)}`);
     assert.equal(r.status, 302, r.text.slice(0, 200));
     const location = /\r\nlocation: ([^\r]*)/i.exec(r.text)?.[1];
-    assert.equal(location, model(t, ENTRIES) ? t : '/', JSON.stringify(t));
+    assert.equal(location, model(t, ENTRIES) ? t : SIGNED_OUT, JSON.stringify(t));
   }));
 
   prop('X-Auth-Request-Redirect: T on sign-out does the same (T outside the proxy\'s own paths)', 300, () => fc.asyncProperty(
@@ -122,6 +124,6 @@ describe('redirect targets through a running proxy (sign-out: rd, X-Auth-Request
       if (r.status === 400) return; // a header value Node's parser refuses
       assert.equal(r.status, 302, r.text.slice(0, 200));
       const location = /\r\nlocation: ([^\r]*)/i.exec(r.text)?.[1];
-      assert.equal(location, model(t, ENTRIES) ? t : '/', JSON.stringify(t));
+      assert.equal(location, model(t, ENTRIES) ? t : SIGNED_OUT, JSON.stringify(t));
     }));
 });

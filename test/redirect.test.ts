@@ -357,13 +357,14 @@ describe('rd, X-Auth-Request-Redirect and the sign-out target with whitelist_dom
     }
   });
 
-  test('sign-out goes to an allowed absolute rd, else to /', async () => {
+  test('sign-out goes to an allowed absolute rd, else to the signed-out page', async () => {
+    const signedOut = '/oauth2/sign_in?signed_out=1';
     for (const [rd, expected] of [
       ['https://app.example/bye', 'https://app.example/bye'],
       ['/local', '/local'],
-      ['https://evil.example/', '/'],
-      ['https:/\\evil.example/', '/'],
-      [' https://app.example/', '/'],
+      ['https://evil.example/', signedOut],
+      ['https:/\\evil.example/', signedOut],
+      [' https://app.example/', signedOut],
     ]) {
       const res = await new HttpBrowser().request(`${proxy.url}/oauth2/sign_out?rd=${encodeURIComponent(rd!)}`);
       assert.equal(res.status, 302);

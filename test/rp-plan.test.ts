@@ -89,7 +89,7 @@ async function login(p: InProcess, mode: 'query' | 'form_post' = 'query', start 
     r = await b.request(target, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: fields.toString() });
     if (r.status === 302 && r.headers.location) r = await b.navigate(new URL(r.headers.location, target).href);
   }
-  const code = /<small>\d{3} · ([A-Z_]+)<\/small>/.exec(r.body)?.[1];
+  const code = /<code id="error-code">\d{3} · ([A-Z_]+)<\/code>/.exec(r.body)?.[1];
   const session = [...b.cookies()].some(([n]) => /^_oauth2_proxy(_\d+)?$/.test(n));
   const signedIn = r.status === 200 && r.url === `${p.url}/landed` && session;
   const echoed = signedIn ? JSON.parse((await b.request(`${p.url}/landed`, { headers: { accept: 'application/json' } })).body) as Echoed : undefined;

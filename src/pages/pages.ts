@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import { isSaneRequestId } from '../server/prelude.js';
+import { isSaneRequestId } from '../server/requestid.js';
 import type { Config } from '../config/validate.js';
 import { BASE_CSS } from './style.js';
 import { TrustedHtml, compileTemplate, escapeHtml, type Template } from '../config/template.js';
@@ -38,7 +38,7 @@ const BUILT_IN_SIGN_IN = `${HEAD('{{if .SignedInAs}}Signed in{{else if .SignedOu
 <p><a id="sign-out" href="{{.SignOutUrl}}">Sign out</a></p>
 {{else if .SignedOut}}<h1>You have signed out</h1>
 <p id="signed-out" class="lead">Your session has ended on this site. You can close this window, or sign in again.</p>
-<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in again</a></div>
+{{if .Providers}}{{.Providers}}{{else}}<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in again</a></div>{{end}}
 {{else}}<h1>Sign in to continue</h1>
 {{if .SignInMessage}}<p id="banner">{{.SignInMessage}}</p>{{end}}
 {{if .Providers}}{{.Providers}}{{else}}<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in with {{.ProviderName}}</a></div>{{end}}

@@ -68,7 +68,7 @@ const BASIC_OPTIONAL: ReadonlyArray<Omit<PlanRow, 'profile'>> = [
   { id: 'rp-token_endpoint-client_secret_jwt', issuer: 'expects a client assertion MACed with the client secret', expected: 'optional: authenticate with client_secret_jwt',
     differs: 'not supported: client_secret_basic, then client_secret_post, as oauth2-proxy does for OIDC' },
   { id: 'rp-token_endpoint-private_key_jwt', issuer: 'expects a client assertion signed with the client\'s private key', expected: 'optional: authenticate with private_key_jwt',
-    differs: 'not supported: client_secret_basic, then client_secret_post, as oauth2-proxy does for OIDC' },
+    covered: [{ file: 'test/clientauth-privatekey.test.ts', test: 'a login and a refresh with no client secret: the RSA key from its PEM file, never a Basic header' }] },
   { id: 'rp-claims-aggregated', issuer: 'returns a claim as an aggregated claim (_claim_names / _claim_sources with a JWT)', expected: 'optional: verify the source JWT and use its claims',
     differs: 'not read: only direct claims count, as in oauth2-proxy; a claim only an aggregated source carries is missing' },
   { id: 'rp-claims-distributed', issuer: 'returns a claim as a distributed claim (an endpoint and an access token)', expected: 'optional: fetch it from the claims endpoint',
