@@ -153,8 +153,10 @@ describe('Chromium, the demo (`npm start` with no configuration): two dev issuer
       await page.waitForURL(`${p.url}/`);
       const who = async (): Promise<Echoed['headers']> => (await (await context.request.get(`${p.url}/`, { headers: { accept: 'application/json' } })).json() as Echoed).headers;
       assert.equal((await who())['x-forwarded-user'], 'demo-user-1@acme');
-      // Both dev issuers live on 127.0.0.1, whose cookies a browser does not keep apart by port.
+      // Signed in, the sign-in page says who and offers to switch: that signs out, then offers every provider.
       await page.goto(`${p.url}/oauth2/sign_in?rd=%2F`);
+      assert.match(await page.locator('#signed-in-as').innerText(), /demo-user-1@acme|demo@example\.com/);
+      await page.locator('#switch-account').click();
       await page.locator('#sign-in-partner').click();
       await page.getByRole('button', { name: 'Sign in as pat@partner.example' }).click();
       await page.waitForURL(`${p.url}/`);
