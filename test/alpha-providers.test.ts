@@ -71,6 +71,16 @@ const run = async (args: string[], o: { port?: number; waitFor?: 'exit' } = {}):
   return p;
 };
 
+/**
+ * Waits (bounded) until `n` issuer discoveries succeeded (providers × processes): "listening" comes
+ * before them, and a login meanwhile gets 503 ISSUER_UNAVAILABLE, as designed.
+ */
+async function issuersReady(p: ProxyProcess, n: number): Promise<void> {
+  const count = (): number => p.logs().filter((l) => l.msg === 'issuer ready').length;
+  for (const until = Date.now() + 20_000; count() < n && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(count(), n, `issuer discoveries: ${p.lines.join('\n')}`);
+}
+
 /** Signs in through the sign-in page's link for `provider`; what the upstream saw, or the refusal. */
 async function signInVia(url: string, provider: string): Promise<{ b: HttpBrowser; status: number; body: string; echoed?: Echoed }> {
   const b = new HttpBrowser();
@@ -105,7 +115,10 @@ before(async () => {
 
 describe('two providers from the alpha file, one process', () => {
   let proxy: ProxyProcess;
-  before(async () => { proxy = await run(['--alpha-config', write('alpha.yaml', alphaYaml())], { port: ports.one }); });
+  before(async () => {
+    proxy = await run(['--alpha-config', write('alpha.yaml', alphaYaml())], { port: ports.one });
+    await issuersReady(proxy, 2);
+  });
 
   test('the sign-in page offers both providers by name', async () => {
     const page = await new HttpBrowser().navigate(`${proxy.url}/app`);
@@ -159,6 +172,7 @@ describe('two providers from the alpha file, one process', () => {
 
 test('--workers 2: every worker has both providers (logins at the second one work)', async () => {
   const proxy = await run(['--alpha-config', write('alpha-workers.yaml', alphaYaml()), '--workers', '2'], { port: ports.workers });
+  await issuersReady(proxy, 4);
   // Logins until both workers have signed someone in (bounded), each request on a new connection:
   // the shared keep-alive agent would hold every request on one connection, so on one worker.
   const workers = (): Set<unknown> => new Set(proxy.logs().filter((l) => l.event === 'login').map((l) => l.worker));
@@ -216,6 +230,7 @@ test('--convert-config-to-alpha, with a second provider appended, starts and off
   const rest = write('rest.cfg', `cookie_secret = "${randomBytes(32).toString('base64url')}"\ncookie_secure = false\nemail_domains = ["*"]\n`);
   const proxy = await startProxy({}, { args: ['--config', rest, '--alpha-config', write('converted.yaml', doc.toString())], port: ports.converted });
   cleanups.push(() => proxy.stop());
+  await issuersReady(proxy, 2);
   const page = await new HttpBrowser().navigate(`${proxy.url}/app`);
   assert.match(page.body, new RegExp(`provider=${encodeURIComponent(firstId).replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')}&amp;rd=%2Fapp">Sign in with Acme staff<`), page.body);
   assert.match(page.body, /provider=partner&amp;rd=%2Fapp">Sign in with Partner</);
