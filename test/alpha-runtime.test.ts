@@ -180,6 +180,9 @@ test('proxyRawPath (false by default, as in oauth2-proxy): upstreams are chosen 
 test('with --workers 2 every worker reads the same alpha file', async () => {
   const workers = await startProxy({ OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32), OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: '*', OAUTH2_PROXY_WORKERS: '2' }, { args: ['--alpha-config', alphaFile(workersPort)], port: workersPort });
   cleanups.push(() => workers.stop());
+  // Each worker discovers the issuer after "listening"; a login before that gets 503 (seen here under load).
+  await workers.waitForLog((l) => l.msg === 'issuer ready' && l.worker === 1, 20_000);
+  await workers.waitForLog((l) => l.msg === 'issuer ready' && l.worker === 2, 20_000);
   const b = await loginThrough(workers.url);
   for (let i = 0; i < 4; i++) {
     const res = await b.request(`${workers.url}/api/v1/w?i=${i}`, { headers: { accept: 'application/json' } });

@@ -295,6 +295,8 @@ function checkProviderIds(ids: readonly (Located<string> | undefined)[], errors:
     const before = first.get(id.value);
     if (before) errors.push(`${id.path} (line ${id.line} of ${file}): the id ${JSON.stringify(id.value)} is taken by ${before.path} (line ${before.line}); give each provider its own id`);
     else first.set(id.value, id);
+    // providerListProblems says this too, but without the line: say it here, where the line is known.
+    if (ids.length > 1 && id.value.includes('@')) errors.push(`${id.path} (line ${id.line} of ${file}): got ${JSON.stringify(id.value)}, expected an id without "@" (with several providers the user is sub@id, split at the last "@")`);
   }
 }
 
