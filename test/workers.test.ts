@@ -76,7 +76,7 @@ describe('--workers 2 against the real issuer', () => {
         OAUTH2_PROXY_IDENTITY_JWT_HEADER: 'X-Identity',
       }),
     });
-    await stack.proxy.waitForLog((l) => l.event === 'workers_listening');
+    await workersReady(stack.proxy);
   });
   after(async () => {
     if (stack?.proxy.alive()) await stack.close();
@@ -248,7 +248,7 @@ for (const [kind, storeEnv] of [
     const stack = await startStack({ extraEnv: () => ({ OAUTH2_PROXY_WORKERS: '2', OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url, ...storeEnv }) });
     const pinned = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      await stack.proxy.waitForLog((l) => l.event === 'workers_listening');
+      await workersReady(stack.proxy);
       // Each worker connects to Redis on its own: /ready, asked on fresh connections, until both say so.
       let readyInARow = 0;
       for (let i = 0; i < 200 && readyInARow < 6; i++) {
@@ -301,7 +301,7 @@ test('--workers 2: a revocation that reaches a worker in the same read as its se
     extraEnv: () => ({ OAUTH2_PROXY_WORKERS: '2', NODE_OPTIONS: `--import=${preload}`, PORTCULLIS_TEST_REVOKE_SUB: ALICE.sub }),
   });
   try {
-    await stack.proxy.waitForLog((l) => l.event === 'workers_listening');
+    await workersReady(stack.proxy);
     const browser = new HttpBrowser();
     await browser.navigate(`${stack.proxy.url}/oauth2/start?rd=/`);
     const cookie = browser.cookieHeader(new URL(stack.proxy.url));
@@ -347,3 +347,12 @@ test('--workers 2 on a port already taken: the start fails with the single proce
     taken.close();
   }
 });
+
+/**
+ * Both workers listen and have found the issuer: a worker answers before its discovery finishes
+ * (a dead issuer never blocks start-up), and a login it serves meanwhile gets 503 ISSUER_UNAVAILABLE.
+ */
+async function workersReady(proxy: { waitForLog(match: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>> }): Promise<void> {
+  await proxy.waitForLog((l) => l.event === 'workers_listening');
+  await Promise.all([1, 2].map((w) => proxy.waitForLog((l) => l.msg === 'issuer ready' && l.worker === w, 30_000)));
+}
