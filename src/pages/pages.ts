@@ -197,9 +197,9 @@ export class Pages {
 function providerList(v: SignInView, proxyPrefix: string): string {
   const links = v.providers!.map((p) => `<a class="button" id="sign-in-${escapeHtml(p.id)}" data-provider="${escapeHtml(p.id)}" href="${escapeHtml(p.url)}">Sign in with ${escapeHtml(p.name)}</a>`);
   const form = v.emailForm
-    ? `<form method="get" action="${escapeHtml(proxyPrefix)}/start" id="home-realm"><p><label for="login_hint">Or your work email</label><br>`
-      + `<input type="email" name="login_hint" id="login_hint" required autocomplete="email"> <input type="hidden" name="rd" value="${escapeHtml(v.redirect)}">`
-      + '<button type="submit">Continue</button></p></form>'
+    ? `<form method="get" action="${escapeHtml(proxyPrefix)}/start" id="home-realm"><label for="login_hint">Or sign in with your work email</label>`
+      + `<div class="actions"><input type="email" name="login_hint" id="login_hint" required autocomplete="email" placeholder="you@company.example"><input type="hidden" name="rd" value="${escapeHtml(v.redirect)}">`
+      + '<button class="button secondary" type="submit">Continue</button></div></form>'
     : '';
   return `<div class="actions" id="providers">${links.join('\n')}</div>${form}`;
 }

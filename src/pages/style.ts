@@ -26,6 +26,8 @@ code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 .actions{display:flex;flex-wrap:wrap;gap:.6rem;justify-content:center;margin:1.25rem 0 .5rem}
 .button{display:inline-block;flex:1 1 12rem;max-width:100%;background:var(--accent);color:var(--accent-fg);border:0;border-radius:8px;padding:.7rem 1.2rem;font:inherit;font-weight:600;text-align:center;text-decoration:none;cursor:pointer}
 .button.secondary{background:var(--soft);color:var(--soft-fg)}
+#home-realm{margin-top:1.2rem;text-align:left}#home-realm label{display:block;color:var(--muted);margin-bottom:.3rem}
+#home-realm input[type=email]{flex:3 1 12rem;min-width:0;font:inherit;padding:.6rem .7rem;border:1px solid var(--line);border-radius:8px;background:var(--bg);color:var(--fg)}
 .button.quiet{background:transparent;color:var(--accent);text-decoration:underline;flex-basis:auto}
 .support{margin-top:1.25rem;padding-top:.75rem;border-top:1px solid var(--line);color:var(--muted);font-size:.85rem}
 .support dl{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.15rem .75rem;margin:0;text-align:left}
