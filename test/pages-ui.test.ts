@@ -157,11 +157,22 @@ test('the demo, page by page, at 390 and 1280 px, light and dark: no sideways sc
   await checkPage(page, 'signed-in-already', '#continue', 900);
 
   // 6. Sign out from the app: at the end, a page that says so, not "sign in to continue".
+  const kept = (await context.cookies(p.url)).filter((c) => c.name.startsWith('_oauth2_proxy'));
+  assert.ok(kept.length > 0, 'the session cookie, kept to come back with after the sign-out');
   await page.goto(`${p.url}/hello`);
   await page.locator('#sign-out').click();
   await page.locator('h1', { hasText: 'You have signed out' }).waitFor();
   assert.equal(new URL(page.url()).origin, p.url);
   await checkPage(page, 'signed-out', '#sign-in-acme', 900);
+
+  // 6b. Coming back with the session cookie that sign-out ended (as another window would): "Your
+  // session has ended", saying why, with the providers to sign in again.
+  await context.addCookies(kept);
+  await page.goto(`${p.url}/hello`);
+  await page.locator('h1', { hasText: 'Your session has ended' }).waitFor();
+  assert.match(await page.locator('#session-ended').innerText(), /signed out/);
+  await checkPage(page, 'session-ended', '#sign-in-acme', 900);
+  await context.clearCookies({ name: /^_oauth2_proxy/ });
 
   // 7. An error page from the flow: a callback opened by hand, in people's words, with the request id.
   await page.goto(`${p.url}/oauth2/callback`);

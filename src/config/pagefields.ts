@@ -3,9 +3,9 @@
  * templates at start-up and reports every unknown field) and by pages (which renders them).
  */
 
-/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl; Providers, with several providers; the signed-in and signed-out states). */
+/** The fields sign_in.html gets: oauth2-proxy's, then Portcullis's own (StartUrl; Providers, with several providers; the signed-in, signed-out and session-ended states; SessionEnded is expired, signed_out or ended). */
 export const SIGN_IN_FIELDS = ['ProviderName', 'SignInMessage', 'StatusCode', 'CustomLogin', 'Redirect', 'Version', 'ProxyPrefix', 'Footer', 'LogoData', 'StartUrl', 'Providers',
-  'SignedInAs', 'ContinueUrl', 'SwitchAccountUrl', 'SignOutUrl', 'SignedOut'] as const;
+  'SignedInAs', 'ContinueUrl', 'SwitchAccountUrl', 'SignOutUrl', 'SignedOut', 'SessionEnded'] as const;
 /** The fields error.html gets: oauth2-proxy's, then Portcullis's own. */
 export const ERROR_FIELDS = ['Title', 'Message', 'ProxyPrefix', 'StatusCode', 'Redirect', 'RequestID', 'Footer', 'Version', 'Code', 'Note', 'SignInUrl', 'SignedInAs', 'SignOutUrl'] as const;
 

@@ -10,6 +10,7 @@ import { isSaneRequestId } from '../server/requestid.js';
 import type { Config } from '../config/validate.js';
 import { BASE_CSS } from './style.js';
 import { TrustedHtml, compileTemplate, escapeHtml, type Template } from '../config/template.js';
+import type { SessionEnd } from '../session/contract.js';
 
 export { escapeHtml } from '../config/template.js';
 export { DEFAULT_LOGO, ERROR_FIELDS, SIGN_IN_FIELDS } from '../config/pagefields.js';
@@ -25,11 +26,11 @@ const HEAD = (title: string): string => `<!doctype html>
 const FOOTER = '<footer>{{if eq .Footer "-"}}{{else if eq .Footer ""}}Secured by Portcullis{{else}}{{.Footer}}{{end}}</footer>';
 
 /**
- * Three states, each with its next step: not signed in (sign in), signed in already (continue,
- * switch account, sign out) and just signed out (sign in again), so that the end of a sign-out
- * never reads like an expired session.
+ * Four states, each with its next step: not signed in (sign in), signed in already (continue,
+ * switch account, sign out), just signed out (sign in again) and a session that ended without the
+ * user (sign in again, with why: expired or signed out elsewhere), so none reads like another.
  */
-const BUILT_IN_SIGN_IN = `${HEAD('{{if .SignedInAs}}Signed in{{else if .SignedOut}}Signed out{{else}}Sign in{{end}}')}<body><div class="page"><main class="card">
+const BUILT_IN_SIGN_IN = `${HEAD('{{if .SignedInAs}}Signed in{{else if .SignedOut}}Signed out{{else if .SessionEnded}}Session ended{{else}}Sign in{{end}}')}<body><div class="page"><main class="card">
 {{if .LogoData}}<div class="logo">{{.LogoData}}</div>{{end}}
 {{if .SignedInAs}}<h1>You are already signed in</h1>
 <p id="signed-in-as">Signed in as <strong>{{.SignedInAs}}</strong>.</p>
@@ -38,6 +39,9 @@ const BUILT_IN_SIGN_IN = `${HEAD('{{if .SignedInAs}}Signed in{{else if .SignedOu
 <p><a id="sign-out" href="{{.SignOutUrl}}">Sign out</a></p>
 {{else if .SignedOut}}<h1>You have signed out</h1>
 <p id="signed-out" class="lead">Your session has ended on this site. You can close this window, or sign in again.</p>
+{{if .Providers}}{{.Providers}}{{else}}<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in again</a></div>{{end}}
+{{else if .SessionEnded}}<h1>Your session has ended</h1>
+<p id="session-ended" class="lead">{{if eq .SessionEnded "expired"}}It expired: sessions last a limited time.{{else if eq .SessionEnded "signed_out"}}You were signed out, perhaps in another window or app.{{else}}Please sign in again to continue.{{end}}</p>
 {{if .Providers}}{{.Providers}}{{else}}<div class="actions"><a class="button" id="sign-in" href="{{.StartUrl}}">Sign in again</a></div>{{end}}
 {{else}}<h1>Sign in to continue</h1>
 {{if .SignInMessage}}<p id="banner">{{.SignInMessage}}</p>{{end}}
@@ -95,6 +99,8 @@ export interface SignInView {
   readonly signedInAs?: string;
   /** The end of a sign-out: the page says so, and offers to sign in again. */
   readonly signedOut?: boolean;
+  /** The browser came back with a session that has ended: the page says so (and why, when known). */
+  readonly ended?: SessionEnd;
 }
 
 export interface ErrorView {
@@ -173,6 +179,7 @@ export class Pages {
       LogoData: new TrustedHtml(s.logo), StartUrl: v.startUrl,
       Providers: v.providers?.length ? new TrustedHtml(providerList(v, s.proxyPrefix)) : '',
       SignedInAs: v.signedInAs, SignedOut: v.signedOut === true && !v.signedInAs,
+      SessionEnded: v.signedInAs || v.signedOut ? '' : v.ended ?? '',
       ContinueUrl: v.signedInAs ? v.redirect : undefined,
       SwitchAccountUrl: v.signedInAs ? this.#switchAccount : undefined,
       SignOutUrl: v.signedInAs ? `${s.proxyPrefix}/sign_out` : undefined,

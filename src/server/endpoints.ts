@@ -15,7 +15,7 @@ import { homeProvider, providerChoices } from '../oidc/choice.js';
 import { ID_TOKEN_PLACEHOLDER, backendLogout, endSessionUrl, withIdToken } from '../oidc/logout.js';
 import { cookieDomainFor } from '../session/cookies.js';
 import { LoginStateCookies } from '../session/loginstate.js';
-import type { NewSession, RevokeTarget, SessionStore } from '../session/store.js';
+import type { NewSession, RevokeTarget, SessionEnd, SessionStore } from '../session/store.js';
 import { providerScoped } from '../session/codec.js';
 import { applyToResponse, type IdentityHeaders } from '../upstream/identity.js';
 import type { IdentityJwt } from '../upstream/identityjwt.js';
@@ -82,6 +82,15 @@ export class AuthEndpoints {
     return this.#routes.get(pathname);
   }
 
+  /** Why the request's session cookie no longer gives a session; undefined without one. */
+  async #sessionEnd(cookies: ReadonlyMap<string, string>): Promise<SessionEnd | undefined> {
+    const store = this.#d.sessions;
+    let carried = false;
+    for (const name of cookies.keys()) if (store.ownsCookie(name)) { carried = true; break; }
+    if (!carried) return undefined;
+    return (await store.whyEnded?.(cookies).catch(() => undefined)) ?? 'ended';
+  }
+
   /** Where an unauthenticated browser is sent: the sign-in page, or straight to the issuer. */
   signInLocation(rd: string): string {
     const p = this.#d.config.proxyPrefix;
@@ -104,17 +113,20 @@ export class AuthEndpoints {
     const s = ctx.session?.session;
     const signedInAs = s && this.#d.access.forSession(s).allowed ? refusalFor(s, prefix).signedInAs : undefined;
     const signedOut = ctx.query.has('signed_out');
+    // A session cookie that brought no session: the page says the session ended, and why when known.
+    // Worked out here only, never on the proxied path that sent the browser here.
+    const ended = s || signedOut ? undefined : await this.#sessionEnd(ctx.cookies);
     if (!issuers.several) {
       if (this.#d.config.skipProviderButton && !signedInAs) return redirect(ctx.out, start);
       const pages = pagesFor(ctx.req);
-      return sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut }), [], pages.headers);
+      return sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut, ended }), [], pages.headers);
     }
     // Home-realm discovery: a login_hint at a provider's home domain goes straight there.
     const home = signedInAs ? undefined : homeProvider(issuers.all.map((i) => i.provider), ctx.query.get('login_hint'));
     if (home) return redirect(ctx.out, `${start}&provider=${encodeURIComponent(home.id)}`);
     const pages = pagesFor(ctx.req);
     const choices = providerChoices(issuers.all.map((i) => i.provider), prefix, passOn);
-    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut, providers: choices.providers, emailForm: choices.emailForm }), [], pages.headers);
+    sendHtml(ctx.out, 200, pages.signIn({ startUrl: start, redirect: rd, signedInAs, signedOut, ended, providers: choices.providers, emailForm: choices.emailForm }), [], pages.headers);
   }
 
   /**

@@ -12,6 +12,13 @@ export interface LoadedSession {
   readonly cookies?: readonly string[];
 }
 
+/**
+ * How a session that a browser still carries ended, in the words the sign-in page may use: past its
+ * lifetime, ended by a sign-out elsewhere or a back-channel logout, or no longer readable (a cookie
+ * secret since removed, or a damaged cookie). Nothing more is told.
+ */
+export type SessionEnd = 'expired' | 'signed_out' | 'ended';
+
 /** The fields of a new session; the store adds its id and lifetime. */
 export type NewSession = Omit<Session, 'v' | 'sid' | 'createdAt' | 'expiresAt'>;
 
@@ -70,6 +77,11 @@ export interface SessionStore {
   health(): StoreHealth;
   /** True for every cookie name the store writes: those never reach an upstream. */
   ownsCookie(name: string): boolean;
+  /**
+   * Why a session cookie that loads no session no longer does, for the sign-in page only (never on
+   * the proxied path). Absent, or undefined when there is no such cookie: the page tells no reason.
+   */
+  whyEnded?(cookies: ReadonlyMap<string, string>): Promise<SessionEnd | undefined>;
   close(): Promise<void>;
 }
 

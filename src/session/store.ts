@@ -12,9 +12,9 @@ import { RedisLink, type StoreHealth } from './redis.js';
 import { RedisSessionStore } from './redisstore.js';
 import { Revocations, keyOf, type Revocation, type RevocationEntry } from './revocations.js';
 import { SessionWatchers } from './watchers.js';
-import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses, type StoreOptions } from './contract.js';
+import { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionEnd, type SessionStore, type SiblingProcesses, type StoreOptions } from './contract.js';
 
-export { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionStore, type SiblingProcesses, type StoreOptions } from './contract.js';
+export { JTI_MEMORY_MS, type LoadedSession, type NewSession, type RevokeOutcome, type RevokeTarget, type SessionEnd, type SessionStore, type SiblingProcesses, type StoreOptions } from './contract.js';
 
 /**
  * At most this many cookies of 3,800 characters for one session (about 11 KB of Cookie header). A
@@ -159,6 +159,14 @@ class CookieSessionStore implements SessionStore {
 
   ownsCookie(name: string): boolean {
     return isChunkOf(name, this.#cookie.name);
+  }
+
+  async whyEnded(cookies: ReadonlyMap<string, string>): Promise<SessionEnd | undefined> {
+    const sealed = readChunked(cookies, this.#cookie.name);
+    if (!sealed) return undefined;
+    const session = await this.#codec.unseal(sealed);
+    if (session) return this.#revoked.covers(session, session.sid ?? digest(sealed)) ? 'signed_out' : 'ended';
+    return SessionCodec.sealExpired(sealed) ? 'expired' : 'ended';
   }
 
   async close(): Promise<void> {
