@@ -119,7 +119,8 @@ export function walk(node: Node | null | undefined, kind: Kind, path: string, li
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
         const keyLine = (pair.key as Node | null)?.range ? lines.linePos((pair.key as Node).range![0]).line : line;
-        const sub = path ? `${path}.${key}` : String(key);
+        // An empty key (`"": x`, `{!}`) is shown as "", so the message still names it.
+        const sub = key === '' ? `${path ? `${path}.` : ''}""` : path ? `${path}.${key}` : String(key);
         if (key === undefined) { errors.push(`${at}: a key must be a plain name`); continue; }
         const why = kind.unsupported?.[key];
         if (why !== undefined) { errors.push(`${sub} (line ${keyLine} of ${file}) is not supported, because ${why}; remove it`); continue; }
