@@ -111,8 +111,9 @@ const ERRORS: ReadonlyArray<readonly [string, string, Parameters<typeof read>[1]
   ['a check across a section\'s keys names the section and its line', `server:\n  secureBindAddress: 127.0.0.1:4443\n${PROVIDER}`, {}, [
     ['in server (line 1 of alpha.yaml): OAUTH2_PROXY_TLS_CERT_FILE (or --tls-cert-file) is required'],
   ]],
-  // Found by the random-text property (shrunk): an empty key gave a message with no path before its line.
+  // Found by the random-text property (shrunk): an empty or blank key gave a message with no path before its line.
   ['an empty key is named as ""', '{!}', {}, [['"" (line 1 of alpha.yaml) is not a key of the alpha configuration']]],
+  ['a blank key is named quoted', '? "\t"', {}, [['"\\t" (line 1 of alpha.yaml) is not a key of the alpha configuration']]],
 ];
 
 for (const [name, yaml, legacy, expected] of ERRORS) {
