@@ -103,6 +103,17 @@ const ERRORS: ReadonlyArray<readonly [string, string, Parameters<typeof read>[1]
     ['OAUTH2_PROXY_HTTP_ADDRESS and server (line 1 of alpha.yaml) both configure the HTTP and HTTPS listeners'],
     ['--metrics-address and metricsServer (line 3 of alpha.yaml) both configure the metrics listeners'],
   ]],
+  // Found by test/prop-config.test.ts (alpha YAML properties), shrunk: a check weighing several options named only
+  // OAUTH2_PROXY_* variables, not where in the file they are.
+  ['a check across a provider\'s keys names the provider and its line', `${PROVIDER}      skipDiscovery: true\n`, {}, [
+    ['in providers[0] (line 2 of alpha.yaml): with OAUTH2_PROXY_SKIP_OIDC_DISCOVERY=true, set OAUTH2_PROXY_OIDC_JWKS_URL'],
+  ]],
+  ['a check across a section\'s keys names the section and its line', `server:\n  secureBindAddress: 127.0.0.1:4443\n${PROVIDER}`, {}, [
+    ['in server (line 1 of alpha.yaml): OAUTH2_PROXY_TLS_CERT_FILE (or --tls-cert-file) is required'],
+  ]],
+  // Found by the random-text property (shrunk): an empty or blank key gave a message with no path before its line.
+  ['an empty key is named as ""', '{!}', {}, [['"" (line 1 of alpha.yaml) is not a key of the alpha configuration']]],
+  ['a blank key is named quoted', '? "\t"', {}, [['"\\t" (line 1 of alpha.yaml) is not a key of the alpha configuration']]],
 ];
 
 for (const [name, yaml, legacy, expected] of ERRORS) {

@@ -4,16 +4,18 @@
 // values per option type (the table's choices, booleans, durations, lists, URLs, paths) and files
 // line by line (quotes, comments, exports, CRLF; TOML types; routes as YAML or JSON documents).
 //
-// ALPHA YAML READER (oauth2-proxy's alpha configuration): being written on another branch. Its
-// properties belong in this file, in a describe named 'alpha YAML configuration', with the same two
-// invariants: `agreesWithEnvironment` for every value it maps to an option, and never throwing on
-// any document (generate it with the same `optionValue` arbitraries, serialised by `yaml`).
+// ALPHA YAML READER (src/config/alpha/): documents built section by section (providers,
+// upstreamConfig.upstreams, injectRequestHeaders, server), then mutated (wrong kinds, unknown
+// keys, missing required fields, duplicates) or replaced by random text. Invariants: a
+// configuration or errors, never an exception; a provider's key is accepted exactly when the same
+// value as its legacy variable is; every error names a path and a line of the file.
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import dotenv from 'dotenv';
 import fc from 'fast-check';
-import { stringify as yamlText } from 'yaml';
+import { parse as yamlParse, stringify as yamlText } from 'yaml';
 import { parseConfigFile } from '../src/config/file.js';
+import { PROVIDER_KEYS, SECTION_OPTIONS, validateAlphaConfig } from '../src/config/alpha/read.js';
 import { mergeSources } from '../src/config/load.js';
 import { OPTIONS, type OptionSpec } from '../src/config/options.js';
 import { validateConfig, type Validated } from '../src/config/validate.js';
@@ -192,5 +194,174 @@ describe('the routes file', () => {
     }));
 });
 
-// Keeps BASE_CONFIG in use for the alpha reader's properties (option names → values, as a file gives them).
-export { BASE_CONFIG, agreesWithEnvironment, optionValue };
+// The alpha YAML reader. Its legacy options never name a section the file holds (that is a
+// conflict, tested in alpha-config.test.ts): the provider's variables leave BASE_ENV when the
+// file has providers.
+const ALPHA = 'alpha.yaml';
+const ALPHA_ENV = { SECRET_VAR: 'from-env' };
+const PROVIDER_ENVS = new Set(SECTION_OPTIONS.providers.map((n) => SPECS.find((s) => s.name === n)?.env));
+const withoutProviderEnv = (): Record<string, string> => Object.fromEntries(Object.entries(BASE_ENV).filter(([k]) => !PROVIDER_ENVS.has(k)));
+const readAlpha = (text: string, hasProviders = true): Validated =>
+  validateAlphaConfig(mergeSources({ flags: {}, env: hasProviders ? withoutProviderEnv() : { ...BASE_ENV }, dotenv: {} }), { text, file: ALPHA }, files(), ALPHA_ENV);
+
+/** A provider key's value in the file (YAML kind) and as its variable; `wrongKind` when the YAML kind is not the key's. */
+type KeyValue = { key: string; spec: OptionSpec; yaml: unknown; env: string; wrongKind: boolean };
+const LIST_ITEMS = ['a', 'RS256', 'HS256', 'none', 'groups', 'http://127.0.0.1:9/', '/no/such/file', 'x y', ''];
+function keyValue([key, name]: readonly [string, string]): fc.Arbitrary<KeyValue> {
+  const spec = SPECS.find((s) => s.name === name)!;
+  const kv = (yaml: unknown, env: string, wrongKind = false): KeyValue => ({ key, spec, yaml, env, wrongKind });
+  if (spec.type === 'bool') return fc.oneof({ arbitrary: fc.boolean().map((b) => kv(b, String(b))), weight: 4 }, { arbitrary: optionValue(spec).map((v) => kv(v, v, true)), weight: 1 });
+  if (spec.type === 'list') {
+    return fc.oneof({ arbitrary: fc.array(fc.constantFrom(...LIST_ITEMS.filter(Boolean)), { minLength: 1, maxLength: 3 }).map((xs) => kv(xs, xs.join(','))), weight: 4 },
+      { arbitrary: fc.constantFrom<unknown>('a', 5, true, { a: 1 }, [['a']]).map((v) => kv(v, String(v), true)), weight: 1 });
+  }
+  return fc.oneof({ arbitrary: optionValue(spec).map((v) => kv(v, v)), weight: 6 }, { arbitrary: fc.constantFrom<unknown>(['x'], { a: 1 }, true).map((v) => kv(v, String(v), true)), weight: 1 });
+}
+
+/** One provider with the BASE_ENV essentials, then `values` set at their keys (oidcConfig.* nested). */
+function providerDoc(values: readonly KeyValue[], id = 'p'): Record<string, unknown> {
+  const p: Record<string, unknown> = { id, clientID: BASE_ENV.OAUTH2_PROXY_CLIENT_ID, clientSecret: BASE_ENV.OAUTH2_PROXY_CLIENT_SECRET };
+  const oidc: Record<string, unknown> = { issuerURL: BASE_ENV.OAUTH2_PROXY_OIDC_ISSUER_URL };
+  for (const v of values) {
+    if (v.key.startsWith('oidcConfig.')) oidc[v.key.slice('oidcConfig.'.length)] = v.yaml;
+    else p[v.key] = v.yaml;
+  }
+  return { ...p, oidcConfig: oidc };
+}
+
+// The structure of an alpha file, field by field, with good and bad values of each.
+const sometimes = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 3 });
+const providerArb = fc.record({
+  id: fc.constantFrom('staff', 'partner', 'p', '', 'a b', 'x@y', 'x'.repeat(65)),
+  provider: sometimes(fc.constantFrom('oidc', 'github', 'keycloak-oidc')),
+  clientID: fc.constantFrom('client', '', 'x'),
+  clientSecret: fc.constantFrom('secret', '', 'very-secret-value'),
+  oidcConfig: fc.record({
+    issuerURL: fc.constantFrom('https://issuer.example.com/', 'https://other.example.com/realm', 'http://partner.example.com/', 'not a url', ''),
+    emailClaim: sometimes(fc.constantFrom('email', '', 'mail')),
+    extraAudiences: sometimes(fc.array(fc.constantFrom('aud', ''), { maxLength: 2 })),
+  }, { requiredKeys: ['issuerURL'] }),
+  emailDomains: sometimes(fc.array(fc.constantFrom('example.com', '.example.org', '*', 'bad domain', ''), { maxLength: 3 })),
+  homeDomains: sometimes(fc.array(fc.constantFrom('example.com', '*.example.com'), { maxLength: 2 })),
+  allowedGroups: sometimes(fc.array(fc.constantFrom('admins', ''), { maxLength: 2 })),
+  loginURLParameters: sometimes(fc.array(fc.record({ name: fc.constantFrom('login_hint', 'prompt', 'redirect_uri', ''), default: sometimes(fc.constantFrom(['x'], ['login'])), allow: sometimes(fc.constantFrom([{ value: 'a' }], [{ pattern: '^a+$' }], [{ pattern: '(' }], [{}])) }, { requiredKeys: ['name'] }), { maxLength: 2 })),
+}, { requiredKeys: ['id', 'clientID', 'clientSecret', 'oidcConfig'] });
+const upstreamArb = fc.record({
+  id: fc.constantFrom('a', 'b', 'a', ''),
+  path: fc.constantFrom('/', '/a/', '^/r/(.*)$', '^/(x', '', 'a'),
+  uri: sometimes(fc.constantFrom('http://127.0.0.1:1', 'https://127.0.0.1:2/base/', 'ftp://x', 'file:///nonexistent-alpha-dir/', 'not a url')),
+  static: sometimes(fc.boolean()),
+  staticCode: sometimes(fc.constantFrom(200, 204, 99, 600)),
+  rewriteTarget: sometimes(fc.constantFrom('/$1', '/x', '')),
+  timeout: sometimes(fc.constantFrom('30s', '1m', 'soon', '-1s')),
+}, { requiredKeys: ['id', 'path'] });
+const headerValueArb = fc.oneof(
+  fc.record({ claimSource: fc.record({ claim: fc.constantFrom('user', 'email', 'groups', 'department', 'access_token', ''), prefix: sometimes(fc.constantFrom('Bearer ', '')) }, { requiredKeys: ['claim'] }) }),
+  fc.record({ secretSource: fc.oneof(fc.record({ value: fc.constantFrom('eA==', 'not base64!', '') }), fc.record({ fromEnv: fc.constantFrom('SECRET_VAR', 'UNSET_VAR') }), fc.constant({})) }),
+  fc.constant({}),
+);
+const headerArb = fc.record({
+  name: fc.constantFrom('X-User', 'x-user', 'X-Email', 'Host', 'Connection', 'X Bad', ''),
+  preserveRequestValue: sometimes(fc.boolean()),
+  values: fc.array(headerValueArb, { maxLength: 2 }),
+}, { requiredKeys: ['name', 'values'] });
+const alphaDoc = fc.record({
+  providers: fc.array(providerArb, { maxLength: 3 }),
+  upstreamConfig: fc.record({ proxyRawPath: sometimes(fc.boolean()), upstreams: fc.array(upstreamArb, { maxLength: 3 }) }, { requiredKeys: ['upstreams'] }),
+  injectRequestHeaders: fc.array(headerArb, { maxLength: 2 }),
+  injectResponseHeaders: fc.array(headerArb, { maxLength: 1 }),
+  server: fc.record({ bindAddress: fc.constantFrom('127.0.0.1:4180', ':0', 'nope', ''), secureBindAddress: sometimes(fc.constantFrom('127.0.0.1:4443', 'x')) }, { requiredKeys: ['bindAddress'] }),
+}, { requiredKeys: [] });
+
+/** A change to the document: at the n-th container (in a depth-first walk) of any kind. */
+const mutation = fc.tuple(fc.constantFrom('wrong-kind', 'unknown-key', 'delete', 'duplicate'), fc.nat(), fc.nat(),
+  fc.constantFrom<unknown>(null, 5, 2.5, true, 'text', ['a', 1], { a: 1 }, [{ id: 'a' }], ''),
+  fc.constantFrom('unknown', 'issuerUrl', 'ID', 'githubConfig', 'InsecureSkipHeaderNormalization', 'resource', 'upstream'));
+function containers(x: unknown, out: (Record<string, unknown> | unknown[])[] = []): (Record<string, unknown> | unknown[])[] {
+  if (x && typeof x === 'object') {
+    out.push(x as Record<string, unknown>);
+    for (const v of Object.values(x)) containers(v, out);
+  }
+  return out;
+}
+function mutate(doc: Record<string, unknown>, [kind, n, m, value, key]: [string, number, number, unknown, string]): void {
+  const all = containers(doc);
+  const c = all[n % all.length]!;
+  const keys = Object.keys(c);
+  if (kind === 'unknown-key' && !Array.isArray(c)) { c[key] = structuredClone(value); return; }
+  if (keys.length === 0) return;
+  const k = keys[m % keys.length]!;
+  const at = c as Record<string, unknown>;
+  if (kind === 'wrong-kind') at[k] = structuredClone(value);
+  else if (kind === 'delete') { if (Array.isArray(c)) c.splice(Number(k), 1); else delete at[k]; }
+  else if (Array.isArray(c)) c.push(structuredClone(c[Number(k)]));
+  else at[`${k}`] = structuredClone(at[k]);
+}
+/** Text-level damage YAML's own parser must catch: a key written twice, a cut, a stray character. */
+const textDamage = fc.tuple(fc.constantFrom('none', 'none', 'repeat-line', 'cut', 'insert'), fc.nat(), fc.constantFrom('\t', ':', '- ', '[', '{', '"', '&a ', '*a', '!!int ', '? ', '\n  x', '%', '@'));
+function damage(text: string, [kind, n, s]: [string, number, string]): string {
+  const lines = text.split('\n');
+  const i = n % Math.max(1, lines.length);
+  if (kind === 'repeat-line') return [...lines.slice(0, i + 1), lines[i]!, ...lines.slice(i + 1)].join('\n');
+  if (kind === 'cut') return text.slice(0, n % (text.length + 1));
+  if (kind === 'insert') { const p = n % (text.length + 1); return text.slice(0, p) + s + text.slice(p); }
+  return text;
+}
+
+/** Whether the text is a mapping with a providers list (then the legacy provider options are left out). */
+function hasProviders(text: string): boolean {
+  try {
+    const doc: unknown = yamlParse(text);
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !('providers' in doc)) return false;
+    // A providers key of the wrong kind is refused, and the legacy provider options then apply.
+    const p = (doc as { providers: unknown }).providers;
+    return p === null || Array.isArray(p);
+  } catch {
+    return false;
+  }
+}
+
+/** A refusal's every error names where: a path and a line of the file (or the YAML parser's line). */
+const WHERE = /\S \(line [1-9]\d* of alpha\.yaml\)|^alpha\.yaml is not valid YAML \(line [1-9]\d*, column \d+/;
+function judged(text: string, r: Validated): void {
+  if (r.ok) return;
+  assert.ok(r.errors.length > 0, 'a refusal says why');
+  for (const e of r.errors) assert.match(e, WHERE, `an error without its path and line: ${e}\nfrom:\n${text}`);
+}
+
+describe('alpha YAML configuration', () => {
+  prop('a provider key is accepted exactly when its legacy variable with the same value is, and never when its YAML kind is wrong', 250, () => fc.property(
+    fc.uniqueArray(fc.constantFrom(...PROVIDER_KEYS), { minLength: 1, maxLength: 4, selector: ([k]) => k }).chain((keys) => fc.tuple(...keys.map(keyValue))),
+    (values) => {
+      const text = yamlText({ providers: [providerDoc(values)] });
+      const alpha = readAlpha(text);
+      judged(text, alpha);
+      if (values.some((v) => v.wrongKind)) { assert.equal(alpha.ok, false, `accepted a value of the wrong kind:\n${text}`); return; }
+      const env = fromEnv(values.map((v) => [v.spec, v.env] as const));
+      assert.equal(alpha.ok, env.ok, `${text}\n${alpha.ok ? 'the file accepted what the environment refuses: ' + (env.ok ? '' : env.errors.join('; ')) : 'the file refused what the environment accepts: ' + alpha.errors.join('; ')}`);
+      if (alpha.ok && env.ok) {
+        // The same provider, less what only the file says (its id and name).
+        const { id: _id, displayName: _d, ...fromFile } = alpha.config.provider;
+        const { id: _eid, displayName: _ed, ...fromVars } = env.config.provider;
+        assert.deepEqual(verdict({ ok: true, config: fromFile as never, warnings: [] }), verdict({ ok: true, config: fromVars as never, warnings: [] }), text);
+      }
+    }));
+
+  prop('a document of any structure, mutated: a configuration or errors each naming a path and a line, never an exception', 300, () => fc.property(
+    alphaDoc, fc.array(mutation, { maxLength: 3 }), textDamage,
+    (generated, mutations, dmg) => {
+      // constantFrom hands out the same objects on every run: mutate a copy.
+      const doc = structuredClone(generated);
+      for (const m of mutations) mutate(doc, m);
+      const text = damage(yamlText(doc), dmg);
+      judged(text, readAlpha(text, hasProviders(text)));
+    }));
+
+  prop('random text: a configuration or errors each naming a path and a line, never an exception', 300, () => fc.property(
+    fc.string({ unit: fc.constantFrom(...'ab:- \n\t[]{}"\'#&*!|>?,%@`0123'.split(''), 'providers', 'server', 'id', 'uri', 'upstreamConfig', 'upstreams'), maxLength: 60 }),
+    (text) => judged(text, readAlpha(text, hasProviders(text))),
+  ));
+});
+
+export { BASE_CONFIG, agreesWithEnvironment };
+

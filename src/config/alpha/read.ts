@@ -167,7 +167,16 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
   if (providerRaws[0]) Object.assign(merged, providerRaws[0].raw);
 
   const base = validateConfig(merged, read);
-  errors.push(...(base.ok ? [] : base.errors));
+  // Checks that weigh several options name no key of the file: say which section (or provider) they are about.
+  const locate = (msgs: readonly string[], provider: Fields | undefined): string[] => msgs.map((m) => {
+    if (m.includes(`of ${alpha.file})`)) return m;
+    const section = (Object.keys(sections) as (keyof typeof sections)[])
+      .find((k) => sections[k] && SECTION_OPTIONS[k].some((n) => m.includes(OPTION_BY_NAME.get(n)!.env)));
+    if (!section) return m;
+    const where = section === 'providers' && provider ? provider : { ...sections[section]!, path: section === 'headers' ? 'injectRequestHeaders / injectResponseHeaders' : section };
+    return `in ${at(where)}: ${m}`;
+  });
+  errors.push(...(base.ok ? [] : locate(base.errors, providerList[0])));
   warnings.push(...base.warnings.filter((w) => !(sections.upstreamConfig && w.startsWith('no OAUTH2_PROXY_UPSTREAMS set'))));
 
   // Every provider after the first gets the same checks the first got inside validateConfig.
@@ -179,7 +188,7 @@ export function validateAlphaConfig(raw: RawOptions, alpha: AlphaFile, readFile:
     else {
       const r = new OptionReader({ ...merged, ...pr.raw }, read);
       p = validateProvider(r, proxyPrefix);
-      if (i > 0) { errors.push(...r.errors); warnings.push(...r.warnings); }
+      if (i > 0) { errors.push(...locate(r.errors, providerList[i])); warnings.push(...r.warnings); }
     }
     providers.push({ ...p, ...pr.extra });
   });

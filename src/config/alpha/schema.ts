@@ -119,7 +119,9 @@ export function walk(node: Node | null | undefined, kind: Kind, path: string, li
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
         const keyLine = (pair.key as Node | null)?.range ? lines.linePos((pair.key as Node).range![0]).line : line;
-        const sub = path ? `${path}.${key}` : String(key);
+        // A key that is empty, blank or holds spaces or controls (`"": x`, `{!}`, `? "\t"`) is shown quoted, so the message still names it.
+        const shown = key === undefined || /^[^\s\x00-\x1f\x7f"]+$/.test(key) ? key : JSON.stringify(key);
+        const sub = path ? `${path}.${shown}` : String(shown);
         if (key === undefined) { errors.push(`${at}: a key must be a plain name`); continue; }
         const why = kind.unsupported?.[key];
         if (why !== undefined) { errors.push(`${sub} (line ${keyLine} of ${file}) is not supported, because ${why}; remove it`); continue; }
