@@ -1,5 +1,5 @@
 // The client's own key for private_key_jwt, read and checked at start-up; pure, below oidc/ (which signs with it).
-import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 /** A private_key_jwt signing key as read from its file. */
 export interface ClientKey {

@@ -1,9 +1,9 @@
-import { createHash, createPrivateKey, createPublicKey, randomBytes, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { SignJWT, decodeJwt } from 'jose';
 import type * as client from 'openid-client';
 import { PortcullisError } from '../errors.js';
-import { FAPI_ALGORITHMS, certificateThumbprint, chooseAlgorithm, parseClientKey, jwkThumbprint, type ClientKey } from '../config/clientkey.js';
+import { FAPI_ALGORITHMS, certificateThumbprint, chooseAlgorithm, parseClientKey, type ClientKey } from '../config/clientkey.js';
 export { FAPI_ALGORITHMS, certificateThumbprint, chooseAlgorithm, jwkThumbprint, parseClientKey, type ClientKey } from '../config/clientkey.js';
 
 /** Why the token endpoint's refusal of our credentials may have come, for the operator's log. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import type { CookieConfig } from '../config/validate.js';
-import type { RedisConfig, SessionStoreConfig } from '../config/validation/sessionstore.js';
+import type { RedisConfig } from '../config/validation/sessionstore.js';
 import { defaultOf } from '../config/options.js';
 import { deriveSealPasswords } from '../config/secret.js';
 import { parseDuration } from '../config/values.js';

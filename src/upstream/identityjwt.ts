@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { randomBytes, sign } from 'node:crypto';
 import type { Session } from '../session/codec.js';
 import type { IdentityKey } from '../config/types.js';
 

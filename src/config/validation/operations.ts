@@ -3,7 +3,7 @@ import type { OptionReader } from '../reader.js';
 import { parseListenAddress } from '../listen.js';
 import { validateMetricsTls } from './tls.js';
 import { isOwnedIdentityHeader } from '../../access/identitynames.js';
-import type { ListenAddress, TlsListener, OperationsPart } from '../types.js';
+import type { ListenAddress, OperationsPart } from '../types.js';
 
 export type { OperationsPart };
 

@@ -4,7 +4,7 @@ import { defaultOf } from '../options.js';
 import type { OptionReader } from '../reader.js';
 import { parseListenAddress } from '../listen.js';
 import { validateTls } from './tls.js';
-import type { ListenAddress, TlsListener, ServerPart } from '../types.js';
+import type { ServerPart } from '../types.js';
 
 export type { ServerPart };
 
