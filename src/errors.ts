@@ -1,7 +1,7 @@
 /**
  * The catalog of errors a request can end in: one place says, for each stable code, the HTTP
  * status, the page title, the words the person sees and what an operator can do about it. Pages,
- * JSON answers, logs and the README's table (generated, drift-tested) all read it, so they cannot
+ * JSON answers, logs and docs/troubleshooting.md (generated, drift-tested) all read it, so they cannot
  * disagree. A call site names the code and adds a detail (for the log) and a cause; it never
  * writes its own user-facing message (fastify's `lib/errors.js` is the model).
  */
@@ -10,7 +10,7 @@ export interface ErrorSpec {
   readonly title: string;
   /** Shown to the user on the page and in the JSON answer. Never includes attacker-controlled text. */
   readonly message: string;
-  /** For the README: what the operator (or user) can do about it. */
+  /** For docs/troubleshooting.md: what the operator (or user) can do about it. */
   readonly fix: string;
 }
 
@@ -139,7 +139,7 @@ export class PortcullisError extends Error {
   get title(): string { return ERRORS[this.code].title; }
 }
 
-/** The README's table of error codes, generated from the catalog (test/docs.test.ts keeps it in step). */
+/** docs/troubleshooting.md's table of error codes, generated from the catalog (test/docs.test.ts keeps it in step). */
 export function errorsMarkdownTable(): string {
   const rows = ['| Code | Status | What the user sees | What to do |', '| --- | --- | --- | --- |'];
   for (const [code, e] of Object.entries(ERRORS) as Array<[ErrorCode, ErrorSpec]>) {

@@ -1,4 +1,4 @@
-// --convert-config-to-alpha, round-tripped on the README's configurations: each is converted, the
+// --convert-config-to-alpha, round-tripped on the docs' configurations: each is converted, the
 // output is read back as --alpha-config beside the options the file does not hold, and the
 // validated Config must be the one the legacy options gave (headers compared as the lists both
 // send). One configuration is also run both ways through the real issuer: the upstream must see the
@@ -19,30 +19,27 @@ import { startEchoUpstream } from '../src/demo/echo.js';
 import { startDevIssuer } from '../src/devissuer/issuer.js';
 import { createLogger } from '../src/log.js';
 import { startPortcullis } from '../src/run.js';
+import { docBlock } from './support/docblock.js';
 import { freePort, REPO, startProxy } from './support/proxy.js';
 import { loginThrough } from './support/rig.js';
 import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
 
-const README = readFileSync(join(REPO, 'README.md'), 'utf8');
 const SECRETS = mkdtempSync(join(tmpdir(), 'alpha-convert-'));
 const readFile = (p: string): string => (p.startsWith('/run/secrets/') ? 'secret-from-file' : readFileSync(p, 'utf8'));
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => { for (const fn of cleanups.reverse()) await fn().catch(() => {}); });
 
-/** The `KEY=VALUE` lines of the README's sh block after `heading` (the `nth` one), placeholders filled in. */
-function shBlock(heading: string, nth = 0): Record<string, string> {
-  const from = README.indexOf(heading);
-  assert.ok(from >= 0, `README has ${heading}`);
-  const blocks = [...README.slice(from).matchAll(/```sh\n([\s\S]*?)```/g)];
+/** The `KEY=VALUE` lines of a marked sh block of the docs, placeholders filled in. */
+function shBlock(name: string): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of blocks[nth]![1]!.split('\n')) {
+  for (const line of docBlock(name, 'sh').split('\n')) {
     const m = /^(OAUTH2_PROXY_[A-Z_]+)=("[^"]*"|'[^']*'|\S*)/.exec(line);
     if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
   }
   return fill(env);
 }
 
-/** A README placeholder (<client_id>, <tenant>) as a value, and its folders as test folders: nothing else changes. */
+/** A docs placeholder (<client_id>, <tenant>) as a value, and its folders as test folders: nothing else changes. */
 function fill(env: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -52,9 +49,7 @@ function fill(env: Record<string, string>): Record<string, string> {
 }
 
 function tomlBlock(marker: string): Record<string, string | string[]> {
-  const m = new RegExp(`<!-- ${marker}:start -->\\n\`\`\`toml\\n([\\s\\S]*?)\`\`\``).exec(README);
-  assert.ok(m, `README has ${marker}`);
-  const parsed = parseConfigFile(m[1]!, 'README');
+  const parsed = parseConfigFile(docBlock(marker, 'toml'), marker);
   assert.deepEqual(parsed.errors, []);
   return parsed.values;
 }
@@ -62,10 +57,10 @@ function tomlBlock(marker: string): Record<string, string | string[]> {
 for (const dir of ['docs', 'reports', 'app/static']) mkdirSync(join(SECRETS, dir), { recursive: true });
 const NEEDED = { OAUTH2_PROXY_COOKIE_SECRET: 'c'.repeat(32), OAUTH2_PROXY_CLIENT_ID: 'app', OAUTH2_PROXY_CLIENT_SECRET: 'secret', OAUTH2_PROXY_OIDC_ISSUER_URL: 'https://issuer.example.com/', OAUTH2_PROXY_EMAIL_DOMAINS: 'example.com' };
 const CASES: ReadonlyArray<readonly [string, { env?: Record<string, string>; config?: Record<string, string | string[]> }]> = [
-  ['Ory Hydra quickstart', { env: shBlock('### Ory Hydra', 1) }],
-  ['Crossid quickstart (endpoints by hand)', { env: shBlock('### Crossid') }],
-  ['upstream routing: http, a path, file and static upstreams', { env: { ...NEEDED, OAUTH2_PROXY_UPSTREAMS: fill({ u: /OAUTH2_PROXY_UPSTREAMS="(http:\/\/127\.0\.0\.1:8080\/,http[^"]+)"/.exec(README)![1]! }).u! } }],
-  ['headers: Basic credentials with the email', { env: { ...NEEDED, OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/', ...shBlock('## Headers sent upstream'), OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER: 'false' } }],
+  ['Ory Hydra quickstart', { env: shBlock('hydra-env') }],
+  ['Crossid quickstart (endpoints by hand)', { env: shBlock('crossid-article-env') }],
+  ['upstream routing: http, a path, file and static upstreams', { env: { ...NEEDED, OAUTH2_PROXY_UPSTREAMS: fill({ u: /OAUTH2_PROXY_UPSTREAMS="(http:\/\/127\.0\.0\.1:8080\/,http[^"]+)"/.exec(docBlock('upstreams-kinds', 'sh'))![1]! }).u! } }],
+  ['headers: Basic credentials with the email', { env: { ...NEEDED, OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/', ...shBlock('headers-examples'), OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER: 'false' } }],
   ['headers: the ID token upstream, X-Auth-Request headers on answers', { env: { ...NEEDED, OAUTH2_PROXY_UPSTREAMS: 'http://127.0.0.1:8080/', OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER: 'true', OAUTH2_PROXY_SET_XAUTHREQUEST: 'true', OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true' } }],
   ['the configuration file example', { env: { OAUTH2_PROXY_COOKIE_SECRET: 'c'.repeat(32) }, config: tomlBlock('config-example') }],
   ['the migration example (Keycloak, groups, routes)', { env: { OAUTH2_PROXY_COOKIE_SECRET: 'c'.repeat(32), OAUTH2_PROXY_CLIENT_SECRET: 'secret' }, config: tomlBlock('migration-config') }],
@@ -108,7 +103,7 @@ test('the converted Basic-credentials configuration sends the upstream the same 
   const env = {
     OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer, OAUTH2_PROXY_CLIENT_ID: CLIENT_ID, OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET, OAUTH2_PROXY_COOKIE_SECRET: 'c'.repeat(32),
     OAUTH2_PROXY_COOKIE_SECURE: 'false', OAUTH2_PROXY_EMAIL_DOMAINS: 'example.com', OAUTH2_PROXY_UPSTREAMS: echo.url, OAUTH2_PROXY_SCOPE: 'openid email profile groups',
-    OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true', ...shBlock('## Headers sent upstream'), OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER: 'false',
+    OAUTH2_PROXY_PASS_ACCESS_TOKEN: 'true', ...shBlock('headers-examples'), OAUTH2_PROXY_PASS_AUTHORIZATION_HEADER: 'false',
   };
   const seen: Array<Record<string, string>> = [];
   for (const [i, port] of ports.entries()) {

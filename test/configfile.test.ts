@@ -12,6 +12,7 @@ import { startDevIssuer } from '../src/devissuer/issuer.js';
 import { startEchoUpstream } from '../src/demo/echo.js';
 import { HttpBrowser } from './support/browser.js';
 import { REPO, freePort, startProxy } from './support/proxy.js';
+import { docBlock } from './support/docblock.js';
 import { ALICE, CLIENT_ID, CLIENT_SECRET, waitReady } from './support/stack.js';
 
 const FIXTURE = readFileSync(join(REPO, 'test/fixtures/oauth2-proxy.cfg'), 'utf8');
@@ -121,11 +122,8 @@ test('bin/portcullis --config with a typo stops with exit 2, naming the key and 
   assert.match(missing.lines.join('\n'), /--config: cannot read ".*nope\.cfg" \(ENOENT\)/);
 });
 
-test('the README\'s configuration file example is read without a problem', () => {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const block = /<!-- config-example:start -->\n```toml\n([\s\S]*?)```\n<!-- config-example:end -->/.exec(readme);
-  assert.ok(block, 'README.md has the config-example block');
-  const f = parseConfigFile(block[1]!, 'README example');
+test('the configuration file example of docs/configuration.md is read without a problem', () => {
+  const f = parseConfigFile(docBlock('config-example', 'toml'), 'docs example');
   assert.deepEqual([f.errors, f.warnings], [[], []]);
   const secretFile = write('client_secret', 'from-a-file\n');
   const v = validateConfig(mergeSources({ flags: {}, env: { OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32) }, config: { ...f.values, client_secret_file: secretFile }, dotenv: {} }));

@@ -20,10 +20,10 @@ test('.env.example is the one generated from the option table', () => {
   assert.equal(read('.env.example'), envExample(), `.env.example drifted from src/config/options.ts: ${FIX}`);
 });
 
-test("README.md's option table is the one generated from the option table", () => {
-  const between = textBetweenMarkers(read('README.md'));
-  assert.ok(between !== undefined, `README.md lacks ${OPTIONS_START_MARKER} … ${OPTIONS_END_MARKER}`);
-  assert.equal(between, `\n${optionsMarkdownTable()}`, `README.md's option table drifted from src/config/options.ts: ${FIX}`);
+test("docs/configuration.md's option table is the one generated from the option table", () => {
+  const between = textBetweenMarkers(read('docs/configuration.md'));
+  assert.ok(between !== undefined, `docs/configuration.md lacks ${OPTIONS_START_MARKER} … ${OPTIONS_END_MARKER}`);
+  assert.equal(between, `\n${optionsMarkdownTable()}`, `docs/configuration.md's option table drifted from src/config/options.ts: ${FIX}`);
 });
 
 test('.env.example names every option, commented out, and never carries a secret', () => {
@@ -36,7 +36,7 @@ test('.env.example names every option, commented out, and never carries a secret
   assert.ok(!text.split('\n').some((l) => /^\s*OAUTH2_PROXY_/.test(l)), 'every variable in .env.example is commented out');
 });
 
-test('the README table has one row per option, in table order, with flag and default', () => {
+test('the configuration reference has one row per option, in table order, with flag and default', () => {
   const rows = optionsMarkdownTable().trimEnd().split('\n').slice(2);
   assert.equal(rows.length, OPTIONS.length);
   OPTIONS.forEach((spec, i) => {
@@ -119,10 +119,10 @@ test('portcullis --help, run as a user runs it (stdout not a terminal: 80 column
   assert.equal(all, helpAllText(80));
 });
 
-test("README.md's table of error codes is the one generated from the error catalog", () => {
-  const between = textBetweenMarkers(read('README.md'), ERRORS_MARKERS);
-  assert.ok(between !== undefined, `README.md lacks ${ERRORS_MARKERS.join(' … ')}`);
-  assert.equal(between, `\n${errorsMarkdownTable()}`, `README.md's error table drifted from src/errors.ts: ${FIX}`);
+test("docs/troubleshooting.md's table of error codes is the one generated from the error catalog", () => {
+  const between = textBetweenMarkers(read('docs/troubleshooting.md'), ERRORS_MARKERS);
+  assert.ok(between !== undefined, `docs/troubleshooting.md lacks ${ERRORS_MARKERS.join(' … ')}`);
+  assert.equal(between, `\n${errorsMarkdownTable()}`, `docs/troubleshooting.md's error table drifted from src/errors.ts: ${FIX}`);
 });
 
 test('the error catalog: every code has a 4xx/5xx status, a title, words for the user and a fix; errors carry name and cause', () => {

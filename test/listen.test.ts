@@ -13,7 +13,7 @@ import { startPortcullis, type Running } from '../src/run.js';
 import { ListenError } from '../src/server/listen.js';
 import { HttpBrowser } from './support/browser.js';
 import { LogLines, startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
-import { startNginx, readmeNginxSnippet, type Nginx } from './support/nginx.js';
+import { startNginx, docsNginxSnippet, type Nginx } from './support/nginx.js';
 import { freePort, startProxy } from './support/proxy.js';
 import { ALICE, type Echoed } from './support/stack.js';
 import { table } from './support/table.js';
@@ -315,7 +315,7 @@ describe('a unix socket listener', () => {
   });
 });
 
-describe('behind nginx ending TLS, Portcullis on a unix socket: the README\'s load-balancer block as written', () => {
+describe('behind nginx ending TLS, Portcullis on a unix socket: the load-balancer block of docs/load-balancer.md as written', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-lb-'));
   const sock = join(dir, 'portcullis.sock');
   let certs: TestCertificates;
@@ -332,9 +332,9 @@ describe('behind nginx ending TLS, Portcullis on a unix socket: the README\'s lo
     peers = await startPeers({ redirectUris: [`${origin}/oauth2/callback`] });
     const { OAUTH2_PROXY_COOKIE_SECURE: _plainHttpOnly, ...env } = peers.env;
     proxy = await startInProcess({ ...env, OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}`, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_REDIRECT_URL: '/oauth2/callback' });
-    // Only the addresses and files change. The README has Portcullis share a group with nginx's
+    // Only the addresses and files change. The page has Portcullis share a group with nginx's
     // user; here nginx's workers run as the test's own user instead (as root they would be nobody).
-    const server = readmeNginxSnippet('lb-snippet')
+    const server = docsNginxSnippet('lb-snippet')
       .replace('listen 443 ssl;', `listen 127.0.0.1:${nginxPort} ssl;`)
       .replace('/run/portcullis/portcullis.sock', sock)
       .replace('/etc/nginx/tls/app.crt', certs.certFile)

@@ -16,15 +16,12 @@ import { startEchoUpstream } from '../src/demo/echo.js';
 import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
 import { REPO, freePort, startProxy, type ProxyProcess } from './support/proxy.js';
+import { docBlock } from './support/docblock.js';
 import { waitReady, type Echoed } from './support/stack.js';
 
-const README = readFileSync(join(REPO, 'README.md'), 'utf8');
-
-/** The fenced block between a pair of README markers. */
+/** The fenced block between a pair of markers of docs/migrating.md. */
 function block(name: string, lang: string): string {
-  const m = new RegExp(`<!-- ${name}:start -->\\n\`\`\`${lang}\\n([\\s\\S]*?)\`\`\`\\n<!-- ${name}:end -->`).exec(README);
-  assert.ok(m, `README.md has the ${name} block`);
-  return m[1]!;
+  return docBlock(name, lang);
 }
 
 /**

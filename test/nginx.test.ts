@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { DevAccount } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
-import { startNginx, readmeNginxSnippet, type Nginx } from './support/nginx.js';
+import { startNginx, docsNginxSnippet, type Nginx } from './support/nginx.js';
 import { freePort } from './support/proxy.js';
 import { ALICE } from './support/stack.js';
 
@@ -30,7 +30,7 @@ describe('forward-auth behind a real nginx, with the README\'s snippet as writte
     };
     proxy = await startInProcess(env, proxyPort);
     stricter = await startInProcess({ ...env, OAUTH2_PROXY_EMAIL_DOMAINS: 'other.org' }, strictPort);
-    nginx = await startNginx(withPorts(readmeNginxSnippet(), nginxPort, proxyPort, peers.upstreamUrl), nginxPort);
+    nginx = await startNginx(withPorts(docsNginxSnippet(), nginxPort, proxyPort, peers.upstreamUrl), nginxPort);
   });
   after(async () => {
     await nginx?.stop();
@@ -99,11 +99,11 @@ describe('a stricter rule for one location through a real nginx: the README\'s a
       OAUTH2_PROXY_SET_XAUTHREQUEST: 'true',
       OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${nginxPort}/oauth2/callback`,
     }, proxyPort);
-    const main = readmeNginxSnippet();
+    const main = docsNginxSnippet();
     const locationAt = main.indexOf('    location / {');
     assert.ok(locationAt > 0);
     // The groups snippet goes where the README says: in the server block, before `location /`.
-    const server = `${main.slice(0, locationAt)}${readmeNginxSnippet('nginx-groups-snippet')}\n${main.slice(locationAt)}`;
+    const server = `${main.slice(0, locationAt)}${docsNginxSnippet('nginx-groups-snippet')}\n${main.slice(locationAt)}`;
     nginx = await startNginx(withPorts(server, nginxPort, proxyPort, peers.upstreamUrl), nginxPort);
   });
   after(async () => {

@@ -9,6 +9,7 @@ import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { REPO, freePort } from './support/proxy.js';
+import { docBlock } from './support/docblock.js';
 import { ALICE, type Echoed } from './support/stack.js';
 import { table } from './support/table.js';
 
@@ -470,11 +471,9 @@ describe('per-route policies, end to end with the real issuer', () => {
   });
 });
 
-test('the README\'s file of every field is read without a problem, and its error example is what a typo gives', () => {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const fields = /<!-- routes-fields:start -->\n```yaml\n([\s\S]*?)```\n<!-- routes-fields:end -->/.exec(readme);
-  const error = /<!-- routes-error:start -->\n {2}```text\n {2}(.*)\n {2}```\n {2}<!-- routes-error:end -->/.exec(readme);
-  assert.ok(fields && error, 'README.md has the routes-fields and routes-error blocks');
+test('the docs\' file of every field is read without a problem, and its error example is what a typo gives', () => {
+  const fields = [, docBlock('routes-fields', 'yaml')] as const;
+  const error = [, docBlock('routes-error', 'text').trim()] as const;
   const good = load(fields[1]!);
   assert.deepEqual([good.errors, good.warnings], [[], []]);
   assert.equal(good.policies!.rules.length, 4);
@@ -484,13 +483,11 @@ test('the README\'s file of every field is read without a problem, and its error
   assert.deepEqual(v.ok ? [] : v.errors, [error[1]!.replace('/etc/portcullis/routes.yaml', file)]);
 });
 
-describe('the README\'s rules file, as written there', () => {
+describe('the docs\' rules file (docs/access.md), as written there', () => {
   let peers: Peers;
   let proxy: InProcess;
   before(async () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-    const block = /<!-- routes-example:start -->\n```yaml\n([\s\S]*?)```\n<!-- routes-example:end -->/.exec(readme);
-    assert.ok(block, 'README.md has the routes-example block');
+    const block = [, docBlock('routes-example', 'yaml')] as const;
     peers = await startPeers({ accounts: [ALICE, BOB] });
     proxy = await startInProcess({ ...peers.env, OAUTH2_PROXY_ROUTES_FILE: rulesFile(block[1]!, 'readme-routes.yaml') }, peers.port);
   });

@@ -5,7 +5,7 @@ import http from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
-import { readmeNginxSnippet, startNginx, type Nginx } from './support/nginx.js';
+import { docsNginxSnippet, startNginx, type Nginx } from './support/nginx.js';
 import { freePort } from './support/proxy.js';
 import { ALICE } from './support/stack.js';
 
@@ -91,9 +91,9 @@ describe('websockets through Portcullis to a real websocket server', () => {
     cookie = b.cookieHeader(new URL(proxy.url));
     assert.match(cookie, /_oauth2_proxy=/);
     const nginxPort = await freePort();
-    // The README's location block as written, its address pointed at this proxy.
-    const location = readmeNginxSnippet('nginx-websocket-snippet').replace('http://127.0.0.1:4180', proxy.url);
-    assert.notEqual(location, readmeNginxSnippet('nginx-websocket-snippet'), 'the README block proxies to 127.0.0.1:4180');
+    // The docs' location block (docs/upstreams.md) as written, its address pointed at this proxy.
+    const location = docsNginxSnippet('nginx-websocket-snippet').replace('http://127.0.0.1:4180', proxy.url);
+    assert.notEqual(location, docsNginxSnippet('nginx-websocket-snippet'), 'the docs block proxies to 127.0.0.1:4180');
     nginx = await startNginx(`server {\n  listen 127.0.0.1:${nginxPort};\n${location}}`, nginxPort);
   });
   after(async () => {

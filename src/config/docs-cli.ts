@@ -1,6 +1,6 @@
 /**
- * `npm run docs`: writes `.env.example` and the README's option table from the option table, and
- * the README's table of error codes from the error catalog.
+ * `npm run docs`: writes `.env.example` and docs/configuration.md's option table from the option table,
+ * and docs/troubleshooting.md's table of error codes from the error catalog.
  * `--check` writes nothing and exits 1 naming each file that drifted (for CI).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ interface GeneratedFile {
 
 const FILES: readonly GeneratedFile[] = [
   { name: '.env.example', path: fileURLToPath(new URL('.env.example', ROOT)), render: () => envExample() },
-  { name: 'README.md', path: fileURLToPath(new URL('README.md', ROOT)), render: (current) => replaceBetweenMarkers(replaceBetweenMarkers(current, optionsMarkdownTable()), errorsMarkdownTable(), ERRORS_MARKERS) },
+  { name: 'docs/configuration.md', path: fileURLToPath(new URL('docs/configuration.md', ROOT)), render: (current) => replaceBetweenMarkers(current, optionsMarkdownTable()) },
+  { name: 'docs/troubleshooting.md', path: fileURLToPath(new URL('docs/troubleshooting.md', ROOT)), render: (current) => replaceBetweenMarkers(current, errorsMarkdownTable(), ERRORS_MARKERS) },
 ];
 
 function readOrEmpty(path: string): string {
@@ -55,7 +56,7 @@ function main(argv: readonly string[]): number {
   }
   if (check) {
     if (drifted.length === 0) {
-      process.stdout.write('docs: .env.example and README.md match the option table\n');
+      process.stdout.write('docs: .env.example, docs/configuration.md and docs/troubleshooting.md match the option table and the error catalog\n');
       return 0;
     }
     process.stderr.write(`docs: out of date with src/config/options.ts: ${drifted.join(', ')}; run \`npm run docs\`\n`);

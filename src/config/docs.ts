@@ -3,7 +3,7 @@ import { OAUTH2_PROXY_KEYS } from './oauth2proxy.js';
 import { COOKIE_SECRET_HINT } from './secret.js';
 
 /**
- * Documentation generated from the option table: `.env.example` and the README's option table.
+ * Documentation generated from the option table: `.env.example` and docs/configuration.md's option table.
  * `npm run docs` writes them and test/docs.test.ts fails when the committed copies drift.
  */
 
@@ -69,7 +69,7 @@ export function optionOrigin(spec: OptionSpec): 'oauth2-proxy' | 'Portcullis' {
   return OAUTH2_PROXY_KEYS.has(spec.name) ? 'oauth2-proxy' : 'Portcullis';
 }
 
-/** The README's option table, one row per option in table order. */
+/** The configuration reference's option table (docs/configuration.md), one row per option in table order. */
 export function optionsMarkdownTable(): string {
   const rows = [
     '| Variable | Flag | Default | Origin | Description |',
@@ -86,7 +86,7 @@ export function optionsMarkdownTable(): string {
 export const ERRORS_MARKERS = ['<!-- errors:start -->', '<!-- errors:end -->'] as const;
 const OPTIONS_MARKERS = [OPTIONS_START_MARKER, OPTIONS_END_MARKER] as const;
 
-/** The text between a pair of markers of a README (the option table by default), or undefined when they are missing. */
+/** The text between a pair of markers of a page (the option table by default), or undefined when they are missing. */
 export function textBetweenMarkers(doc: string, [open, close]: readonly [string, string] = OPTIONS_MARKERS): string | undefined {
   const start = doc.indexOf(open);
   const end = start < 0 ? -1 : doc.indexOf(close, start + open.length);
@@ -99,7 +99,7 @@ export function replaceBetweenMarkers(doc: string, table: string, [open, close]:
   const start = doc.indexOf(open);
   const end = start < 0 ? -1 : doc.indexOf(close, start + open.length);
   if (start < 0 || end < 0) {
-    throw new Error(`README.md needs the markers ${open} and ${close}, in that order, around the generated table`);
+    throw new Error(`the page needs the markers ${open} and ${close}, in that order, around the generated table`);
   }
   const body = table.endsWith('\n') ? table : `${table}\n`;
   return `${doc.slice(0, start + open.length)}\n${body}${doc.slice(end)}`;
@@ -204,7 +204,7 @@ function helpOutro(width: number, all: boolean): string[] {
   if (all) {
     lines.push('', ...wrapText("oauth2-proxy's options of its other providers (GitHub, Google, Azure/Entra, GitLab, Bitbucket, Keycloak groups, login.gov) and of log files are recognised, and refused with the reason.", width));
   } else {
-    lines.push('', ...wrapText('portcullis --help-all: every option in full, with its variable, its default and how it compares with oauth2-proxy. README.md has the same table.', width));
+    lines.push('', ...wrapText('portcullis --help-all: every option in full, with its variable, its default and how it compares with oauth2-proxy. docs/configuration.md has the same table.', width));
   }
   return lines;
 }

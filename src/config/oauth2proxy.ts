@@ -7,7 +7,7 @@
 
 /**
  * Every configuration name of oauth2-proxy (the `cfg` tags of its options, v7), so that a key
- * Portcullis lacks is told apart from a typo, and the README marks which options carry its names.
+ * Portcullis lacks is told apart from a typo, and the configuration reference marks which options carry its names.
  */
 export const OAUTH2_PROXY_KEYS: ReadonlySet<string> = new Set([
   'acr_values', 'allow_query_semicolons', 'allowed_groups', 'allowed_roles', 'api_routes', 'approval_prompt', 'auth_logging',

@@ -1,6 +1,6 @@
 /**
  * The option table: the one place an option is declared. Flags, environment variables, `--help`,
- * `.env.example` and the README's option table are all generated from it, so they cannot drift.
+ * `.env.example` and docs/configuration.md's option table are all generated from it, so they cannot drift.
  * Names, flags, variables and meaning follow oauth2-proxy so that existing deployments carry over.
  */
 
@@ -215,7 +215,7 @@ const TABLE = [
   opt({ name: 'whitelist_domains', flag: '--whitelist-domain', env: 'OAUTH2_PROXY_WHITELIST_DOMAINS', type: 'list', default: '', group: 'Access',
     help: 'hosts that rd and the sign-out target may name besides local paths: example.com, .example.com or *.example.com (with subdomains), :8080 or :* for ports', placeholder: '.example.com' }),
   opt({ name: 'routes_file', flag: '--routes-file', env: 'OAUTH2_PROXY_ROUTES_FILE', type: 'string', default: '', group: 'Access',
-    help: 'Portcullis addition (not in oauth2-proxy): per-route policies, a YAML or JSON file of rules matched in order on the decoded path (never the query) and method; the first match decides: allow anonymous, any signed-in user, or require groups, email domains, claim values, and step-up (acr_values, max_age); the global rules still apply to every signed-in request (see README, Per-route policies)', placeholder: '/etc/portcullis/routes.yaml' }),
+    help: 'Portcullis addition (not in oauth2-proxy): per-route policies, a YAML or JSON file of rules matched in order on the decoded path (never the query) and method; the first match decides: allow anonymous, any signed-in user, or require groups, email domains, claim values, and step-up (acr_values, max_age); the global rules still apply to every signed-in request (see docs/access.md)', placeholder: '/etc/portcullis/routes.yaml' }),
   opt({ name: 'trusted_ips', flag: '--trusted-ip', env: 'OAUTH2_PROXY_TRUSTED_IPS', type: 'list', default: '', group: 'Access',
     help: 'client IPs or CIDR ranges let in without login (no identity headers); the client is the peer, or with reverse_proxy the address a trusted load balancer reports (X-Forwarded-For read from the right, past trusted_proxy_ips)', placeholder: '10.1.2.0/24' }),
 
@@ -321,7 +321,7 @@ const TABLE = [
   opt({ name: 'custom_sign_in_logo', flag: '--custom-sign-in-logo', env: 'OAUTH2_PROXY_CUSTOM_SIGN_IN_LOGO', type: 'string', default: '', group: 'Pages',
     help: 'logo on the sign-in page: an image file (svg, png, jpg, gif, webp; up to 256 KiB, inlined) or an https:// URL; - for none', placeholder: '/etc/portcullis/logo.svg' }),
   opt({ name: 'custom_templates_dir', flag: '--custom-templates-dir', env: 'OAUTH2_PROXY_CUSTOM_TEMPLATES_DIR', type: 'string', default: '', group: 'Pages',
-    help: 'directory with sign_in.html and/or error.html replacing the built-in pages (oauth2-proxy\'s names; a subset of Go template syntax, see README)', placeholder: '/etc/portcullis/templates' }),
+    help: 'directory with sign_in.html and/or error.html replacing the built-in pages (oauth2-proxy\'s names; a subset of Go template syntax, see docs/pages.md)', placeholder: '/etc/portcullis/templates' }),
   opt({ name: 'force_json_errors', flag: '--force-json-errors', env: 'OAUTH2_PROXY_FORCE_JSON_ERRORS', type: 'bool', default: 'false', group: 'Pages',
     help: 'answer every error with JSON, and a request without a session with 401 JSON instead of a redirect to sign in, whatever its Accept header says' }),
 

@@ -175,5 +175,5 @@ OAUTH2_PROXY_CLIENT_ID=my-app  OAUTH2_PROXY_CLIENT_SECRET=…
 OAUTH2_PROXY_COOKIE_SECRET=$(openssl rand -base64 32 | tr -- '+/' '-_')
 OAUTH2_PROXY_EMAIL_DOMAINS=example.com
 OAUTH2_PROXY_UPSTREAMS=http://127.0.0.1:8080/  npx portcullis</pre>
-<p class="muted">The README's "Quickstarts per issuer" has them for Keycloak, Google, Ory Hydra and others; <code>npx portcullis --help</code> lists the options by topic.</p></main></div></body></html>`;
+<p class="muted">docs/issuers/ in the repository has them for Keycloak, Entra ID, Okta, Auth0, Google, Ory Hydra and others; <code>npx portcullis --help</code> lists the options by topic.</p></main></div></body></html>`;
 }

@@ -100,7 +100,7 @@ export function collectMetrics(issuers: Pick<Issuers, 'all' | 'several'>): Metri
   const loginsStarted = new Counter({ name: 'portcullis_logins_started_total', help: 'Logins sent to the issuer (/oauth2/start).', registers: [registry] });
   const providerLogins = new Counter({ name: 'portcullis_provider_logins_total', help: 'Logins by provider id and outcome (started, completed, failed).', labelNames: ['provider', 'outcome'], registers: [registry] });
   const loginsCompleted = new Counter({ name: 'portcullis_logins_completed_total', help: 'Logins that ended in a session.', registers: [registry] });
-  const loginsFailed = new Counter({ name: 'portcullis_logins_failed_total', help: 'Logins that failed at the callback, by error code (the README\'s error table).', labelNames: ['code'], registers: [registry] });
+  const loginsFailed = new Counter({ name: 'portcullis_logins_failed_total', help: 'Logins that failed at the callback, by error code (docs/troubleshooting.md).', labelNames: ['code'], registers: [registry] });
   on('portcullis:login', (message) => {
     const m = message as { outcome: string; code?: string; provider?: string };
     if (m.provider !== undefined) providerLogins.inc({ provider: m.provider, outcome: m.outcome });

@@ -3,14 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from './proxy.js';
+import { docBlock } from './docblock.js';
 
-/** An nginx server block the README gives users, exactly as written between its `<!-- name:start/end -->` markers. */
-export function readmeNginxSnippet(name = 'nginx-snippet'): string {
-  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  const m = new RegExp(`<!-- ${name}:start -->\\s*\`\`\`nginx\\n([\\s\\S]*?)\`\`\`\\s*<!-- ${name}:end -->`).exec(readme);
-  if (!m) throw new Error(`README.md has no nginx snippet between <!-- ${name}:start/end --> markers`);
-  return m[1]!;
+/** An nginx block the docs give users, exactly as written between its `<!-- name:start/end -->` markers. */
+export function docsNginxSnippet(name = 'nginx-snippet'): string {
+  return docBlock(name, 'nginx');
 }
 
 export interface Nginx { readonly url: string; stop(): Promise<void> }
