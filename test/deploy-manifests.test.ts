@@ -16,10 +16,206 @@ import { HttpBrowser } from './support/browser.js';
 import { startPeers, startInProcess, type InProcess, type Peers } from './support/inprocess.js';
 import { BIN, freePort } from './support/proxy.js';
 import { ALICE, CLIENT_ID } from './support/stack.js';
+import { defaultOf } from '../src/config/options.js';
+import type { Config } from '../src/config/validate.js';
 import {
-  checkCompose, checkDockerRun, checkKubernetes, checkTraefik, composeEnv, composeSecretSources, dockerImage, isObj,
-  listenPort, loadRecipe, mergeCompose, parseYaml, schemaProblems, traefikFromLabels, TRAEFIK_HTTP, type Env,
+  checkCompose, checkDockerRun, checkKubernetes, composeEnv, composeSecretSources, dockerImage, isObj,
+  listenPort, loadRecipe, mergeCompose, parseDockerRun, parseYaml, responseHeaderProblems, type Env,
 } from './support/deploy.js';
+
+type Obj = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------------
+// Traefik (v3), from its documented dynamic configuration (doc.traefik.io, reference/routing-configuration/http)
+
+type Field = 'string' | 'bool' | 'int' | 'strings' | { readonly obj: Readonly<Record<string, Field>>; readonly required?: readonly string[] } | { readonly map: Field } | { readonly list: Field };
+
+const CLIENT_TLS: Field = { obj: { ca: 'string', cert: 'string', key: 'string', insecureSkipVerify: 'bool', caOptional: 'bool' } };
+/** http.middlewares.<name>.forwardAuth, every field Traefik v3 documents (preserveRequestMethod since v3.5). */
+const FORWARD_AUTH: Field = {
+  obj: {
+    address: 'string', tls: CLIENT_TLS, trustForwardHeader: 'bool', authResponseHeaders: 'strings', authResponseHeadersRegex: 'string',
+    authRequestHeaders: 'strings', addAuthCookiesToResponse: 'strings', headerField: 'string', forwardBody: 'bool', maxBodySize: 'int',
+    preserveLocationHeader: 'bool', preserveRequestMethod: 'bool',
+  },
+  required: ['address'],
+};
+const ERRORS: Field = { obj: { status: 'strings', statusRewrites: { map: 'int' }, service: 'string', query: 'string' }, required: ['status', 'service'] };
+const ROUTER_TLS: Field = { obj: { certResolver: 'string', options: 'string', domains: { list: { obj: { main: 'string', sans: 'strings' } } } } };
+const ROUTER: Field = {
+  obj: {
+    entryPoints: 'strings', rule: 'string', ruleSyntax: 'string', priority: 'int', middlewares: 'strings', service: 'string',
+    tls: ROUTER_TLS,
+    observability: { obj: { accessLogs: 'bool', metrics: 'bool', tracing: 'bool' } },
+  },
+  required: ['rule', 'service'],
+};
+const SERVICE: Field = {
+  obj: {
+    loadBalancer: {
+      obj: {
+        servers: { list: { obj: { url: 'string', weight: 'int', preservePath: 'bool' }, } },
+        passHostHeader: 'bool', serversTransport: 'string', responseForwarding: { obj: { flushInterval: 'string' } },
+        healthCheck: { obj: { path: 'string', interval: 'string', timeout: 'string', scheme: 'string', port: 'int', hostname: 'string', followRedirects: 'bool', headers: { map: 'string' } } },
+      },
+      required: ['servers'],
+    },
+  },
+};
+/** The only middleware kinds these recipes use; any other is reported rather than waved through. */
+const MIDDLEWARE: Field = { obj: { forwardAuth: FORWARD_AUTH, errors: ERRORS } };
+const TRAEFIK_HTTP: Field = { obj: { http: { obj: { routers: { map: ROUTER }, middlewares: { map: MIDDLEWARE }, services: { map: SERVICE } } } } };
+
+/** Every place `value` strays from `field`: unknown keys, wrong types, missing required keys. */
+function schemaProblems(value: unknown, field: Field, path: string): string[] {
+  if (field === 'string') return typeof value === 'string' ? [] : [`${path}: expected a string, got ${JSON.stringify(value)}`];
+  if (field === 'bool') return typeof value === 'boolean' ? [] : [`${path}: expected true or false, got ${JSON.stringify(value)}`];
+  if (field === 'int') return Number.isInteger(value) ? [] : [`${path}: expected an integer, got ${JSON.stringify(value)}`];
+  if (field === 'strings') return Array.isArray(value) && value.every((v) => typeof v === 'string') ? [] : [`${path}: expected a list of strings, got ${JSON.stringify(value)}`];
+  if ('list' in field) return Array.isArray(value) ? value.flatMap((v, i) => schemaProblems(v, field.list, `${path}[${i}]`)) : [`${path}: expected a list`];
+  if (!isObj(value)) return [`${path}: expected a mapping, got ${JSON.stringify(value)}`];
+  if ('map' in field) return Object.entries(value).flatMap(([k, v]) => schemaProblems(v, field.map, `${path}.${k}`));
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    const f = field.obj[k];
+    if (!f) out.push(`${path}.${k}: not a field Traefik knows here (known: ${Object.keys(field.obj).join(', ')})`);
+    else out.push(...schemaProblems(v, f, `${path}.${k}`));
+  }
+  for (const r of field.required ?? []) if (!(r in value)) out.push(`${path}.${r}: required`);
+  if (field === MIDDLEWARE && Object.keys(value).length !== 1) out.push(`${path}: a middleware has exactly one kind`);
+  return out;
+}
+
+/**
+ * The docker provider's labels as the dynamic configuration they stand for. Names after the kind are
+ * matched without case, as Traefik's label parser does; `loadbalancer.server.port` (docker only)
+ * becomes a server URL on the container's name; values are converted by the schema's type.
+ */
+function traefikFromLabels(containers: ReadonlyArray<{ name: string; labels: readonly string[] }>): { config: Obj; problems: string[]; enabled: Set<string> } {
+  const problems: string[] = [];
+  const http: Obj = { routers: {}, middlewares: {}, services: {} };
+  const enabled = new Set<string>();
+  const convert = (raw: string, f: Field, where: string): unknown => {
+    if (f === 'bool') { if (raw === 'true' || raw === 'false') return raw === 'true'; problems.push(`${where}: expected true or false, got ${raw}`); return raw; }
+    if (f === 'int') { if (/^-?\d+$/.test(raw)) return Number(raw); problems.push(`${where}: expected an integer, got ${raw}`); return raw; }
+    if (f === 'strings') return raw.split(',').map((x) => x.trim());
+    if (f === 'string') return raw;
+    // A router's tls is marked allowEmpty in Traefik: the label tls=true turns it on with no options.
+    if (f === ROUTER_TLS && raw === 'true') return {};
+    problems.push(`${where}: a mapping cannot take a value`);
+    return raw;
+  };
+  for (const c of containers) {
+    const servicesOfContainer = new Set<string>();
+    const routersOfContainer = new Set<string>();
+    for (const label of c.labels) {
+      const eq = label.indexOf('=');
+      const key = label.slice(0, eq);
+      const raw = label.slice(eq + 1);
+      const where = `${c.name}: ${key}`;
+      if (key === 'traefik.enable') { if (raw === 'true') enabled.add(c.name); continue; }
+      const parts = key.split('.');
+      if (parts[0] !== 'traefik' || parts[1] !== 'http') { problems.push(`${where}: not a traefik.http.* label`); continue; }
+      const section = ({ routers: 'routers', middlewares: 'middlewares', services: 'services' } as Record<string, string>)[parts[2]!.toLowerCase()];
+      if (!section) { problems.push(`${where}: ${parts[2]} is not routers, middlewares or services`); continue; }
+      const name = parts[3]!;
+      if (section === 'services') servicesOfContainer.add(name);
+      if (section === 'routers') routersOfContainer.add(name);
+      const rest = parts.slice(4);
+      if (section === 'services' && rest.length === 3 && rest[0]!.toLowerCase() === 'loadbalancer' && rest[1]!.toLowerCase() === 'server') {
+        // docker only: the server is this container, on this port (and scheme)
+        const lb = ((((http.services as Obj)[name] ??= {}) as Obj).loadBalancer ??= {}) as Obj;
+        const server = (lb.server ??= { scheme: 'http', port: '' }) as Obj;
+        if (rest[2]!.toLowerCase() === 'port' && /^\d+$/.test(raw)) server.port = raw;
+        else if (rest[2]!.toLowerCase() === 'scheme') server.scheme = raw;
+        else problems.push(`${where}: expected a port number or a scheme`);
+        continue;
+      }
+      let field: Field = section === 'routers' ? ROUTER : section === 'middlewares' ? MIDDLEWARE : SERVICE;
+      let node = (((http[section] as Obj)[name] ??= {}) as Obj);
+      let ok = true;
+      for (let i = 0; i < rest.length; i++) {
+        if (typeof field === 'string' || !('obj' in field)) { problems.push(`${where}: ${rest[i]} goes below a value`); ok = false; break; }
+        const known = Object.keys(field.obj).find((k) => k.toLowerCase() === rest[i]!.toLowerCase());
+        if (!known) { problems.push(`${where}: ${rest[i]} is not a field Traefik knows here (known: ${Object.keys(field.obj).join(', ')})`); ok = false; break; }
+        const next: Field = field.obj[known]!;
+        if (i === rest.length - 1) node[known] = convert(raw, next, where);
+        else node = (node[known] ??= {}) as Obj;
+        field = next;
+      }
+      if (ok && rest.length === 0) problems.push(`${where}: names no field`);
+    }
+    // docker: a router without a service takes the container's only service.
+    for (const r of routersOfContainer) {
+      const router = (http.routers as Obj)[r] as Obj;
+      if (router.service === undefined && servicesOfContainer.size === 1) router.service = [...servicesOfContainer][0];
+    }
+  }
+  for (const [name, svc] of Object.entries(http.services as Obj)) {
+    const lb = (svc as Obj).loadBalancer as Obj | undefined;
+    const server = lb?.server as Obj | undefined;
+    if (!server) continue;
+    const container = containers.find((c) => c.labels.some((l) => l.toLowerCase().startsWith(`traefik.http.services.${name.toLowerCase()}.`)))!;
+    delete lb!.server;
+    lb!.servers = [{ url: `${String(server.scheme)}://${container.name}:${String(server.port)}/` }];
+  }
+  return { config: { http }, problems, enabled };
+}
+
+/**
+ * A Traefik dynamic configuration with Portcullis beside the app: every router's middlewares and
+ * service exist; every forwardAuth asks Portcullis's /oauth2/auth without trusting the client's
+ * X-Forwarded-*; the errors middleware sends a 401 to the sign-in page; a router gives Portcullis
+ * its prefix on the protected host.
+ */
+function checkTraefik(config: Obj, portcullis: { host: string; port: number; config?: Config }, where: string): { problems: string[]; responseHeaders: string[] } {
+  const problems = schemaProblems(config, TRAEFIK_HTTP, where);
+  const http = isObj(config.http) ? config.http : {};
+  const routers = (isObj(http.routers) ? http.routers : {}) as Record<string, Obj>;
+  const middlewares = (isObj(http.middlewares) ? http.middlewares : {}) as Record<string, Obj>;
+  const services = (isObj(http.services) ? http.services : {}) as Record<string, Obj>;
+  const prefix = portcullis.config?.proxyPrefix ?? defaultOf('proxy_prefix');
+  const local = (ref: string): string => ref.replace(/@(docker|file)$/, '');
+  // The Traefik service that is Portcullis: its servers are Portcullis's host and port.
+  const urlsOf = (s: string): URL[] => (((services[s]?.loadBalancer as Obj | undefined)?.servers as Obj[] | undefined) ?? []).map((x) => new URL(String(x.url)));
+  const isPortcullis = (u: URL): boolean => u.hostname === portcullis.host && Number(u.port || 80) === portcullis.port;
+  const portcullisServices = Object.keys(services).filter((s) => urlsOf(s).length > 0 && urlsOf(s).every(isPortcullis));
+  if (portcullisServices.length === 0) problems.push(`${where}: no service sends to Portcullis at ${portcullis.host}:${portcullis.port}`);
+  const responseHeaders: string[] = [];
+  for (const [name, m] of Object.entries(middlewares)) {
+    const fa = m.forwardAuth as Obj | undefined;
+    if (fa) {
+      const u = new URL(String(fa.address));
+      if (!isPortcullis(u) || u.pathname !== `${prefix}/auth`) problems.push(`${where}: middleware ${name}: forwardAuth.address ${u.href} is not Portcullis's ${prefix}/auth at ${portcullis.host}:${portcullis.port}`);
+      if (fa.trustForwardHeader === true) problems.push(`${where}: middleware ${name}: trustForwardHeader true hands Portcullis the X-Forwarded-Uri a client wrote`);
+      if (Array.isArray(fa.authRequestHeaders) && !fa.authRequestHeaders.some((h) => String(h).toLowerCase() === 'cookie')) problems.push(`${where}: middleware ${name}: authRequestHeaders leaves out Cookie, so Portcullis never sees the session`);
+      const heads = Array.isArray(fa.authResponseHeaders) ? fa.authResponseHeaders.map(String) : [];
+      responseHeaders.push(...heads);
+      problems.push(...responseHeaderProblems(heads, portcullis.config, `${where}: middleware ${name}: authResponseHeaders`));
+    }
+    const er = m.errors as Obj | undefined;
+    if (er) {
+      if (!portcullisServices.includes(local(String(er.service)))) problems.push(`${where}: middleware ${name}: errors.service ${String(er.service)} is not Portcullis`);
+      if (!(Array.isArray(er.status) && er.status.map(String).includes('401'))) problems.push(`${where}: middleware ${name}: errors.status does not catch 401`);
+      if (!String(er.query).startsWith(`${prefix}/sign_in?rd=`)) problems.push(`${where}: middleware ${name}: errors.query ${String(er.query)} is not ${prefix}/sign_in?rd=…`);
+    }
+  }
+  const hostOf = (rule: string): string | undefined => /Host\(`([^`]+)`\)/.exec(rule)?.[1];
+  for (const [name, r] of Object.entries(routers)) {
+    for (const ref of Array.isArray(r.middlewares) ? r.middlewares.map(String) : []) if (!(local(ref) in middlewares)) problems.push(`${where}: router ${name} uses middleware ${ref}, which is not defined`);
+    if (!(local(String(r.service)) in services)) problems.push(`${where}: router ${name} sends to service ${String(r.service)}, which is not defined`);
+    const guarded = (Array.isArray(r.middlewares) ? r.middlewares.map(String) : []).map(local).filter((x) => middlewares[x]?.forwardAuth);
+    if (guarded.length === 0) continue;
+    const host = hostOf(String(r.rule));
+    // The errors middleware must come before (around) forwardAuth, or it never sees its 401.
+    const mws = (r.middlewares as string[]).map(local);
+    const errorsAt = mws.findIndex((x) => middlewares[x]?.errors);
+    if (errorsAt < 0 || errorsAt > mws.indexOf(guarded[0]!)) problems.push(`${where}: router ${name}: no errors middleware before its forwardAuth, so a browser without a session gets a bare 401`);
+    const own = Object.entries(routers).find(([, o]) => portcullisServices.includes(local(String(o.service))) && hostOf(String(o.rule)) === host && String(o.rule).includes(`PathPrefix(\`${prefix}/\`)`));
+    if (!own) problems.push(`${where}: router ${name} is guarded, and no router sends ${prefix}/ on ${host} to Portcullis`);
+  }
+  return { problems, responseHeaders };
+}
 
 const blocks = {
   secrets: () => docBlock('docker-secrets', 'sh'),
@@ -241,9 +437,13 @@ describe('the recipes\' environments run: Portcullis against a real issuer', () 
     assert.equal(readFileSync(join(work, 'secrets/client_secret'), 'utf8'), peers.env.OAUTH2_PROXY_CLIENT_SECRET);
     // The container's files are the block's files: the -v sources, from the folder it made.
     const run = checkDockerRun(blocks.run());
+    const mounts = parseDockerRun(blocks.run()).mounts;
     const env = onThisMachine(run.env, new Map(), peers, port, dir);
-    env.OAUTH2_PROXY_CLIENT_SECRET_FILE = join(work, 'secrets/client_secret');
-    env.OAUTH2_PROXY_COOKIE_SECRET_FILE = join(work, 'secrets/cookie_secret');
+    for (const key of ['OAUTH2_PROXY_CLIENT_SECRET_FILE', 'OAUTH2_PROXY_COOKIE_SECRET_FILE']) {
+      const source = mounts.get(run.env[key]!);
+      assert.ok(source?.startsWith('$PWD/'), `${key} is mounted from the folder the secrets block made (got ${source})`);
+      env[key] = join(work, source!.slice('$PWD/'.length));
+    }
     await withProxy(env, async (proxy) => {
       const b = await signIn(proxy.url);
       const echoed = JSON.parse((await b.request(`${proxy.url}/`, { headers: { accept: 'application/json' } })).body) as { headers: Record<string, string> };
