@@ -12,7 +12,7 @@ import { startPeers, type Peers } from './support/inprocess.js';
 import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
 import { ALICE } from './support/stack.js';
 
-/** A user the issuer knows without groups or preferred_username: the answer lacks those two headers. */
+/** A user the issuer knows without groups or preferred_username: Portcullis answers those two headers empty. */
 const BOB: DevAccount = { sub: 'bob-subject-0002', email: 'bob@example.com', email_verified: true, name: 'Bob' };
 
 /** Replaces every `from` (which must occur) with `to`: a change of the docs' text fails here, not later. */
