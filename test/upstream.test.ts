@@ -56,6 +56,18 @@ test('identity headers follow pass_user_headers and pass_access_token, and are b
   assert.equal(h.forUpstream(s), h.forUpstream(s), 'the same list object for the same session');
 });
 
+test('a forward-auth answer carries every X-Auth-Request-* header it documents, empty for a claim the session lacks; upstream gets only the ones with values', () => {
+  // Caddy 2.5-2.8's copy_headers sets a header missing from the answer to its placeholder's text (docs/caddy.md).
+  const s: Session = { v: 1, user: 'u', sub: 'u', email: 'u@example.com', groups: [], createdAt: 0, expiresAt: Date.now() + 60_000 };
+  const h = new IdentityHeaders({ passUserHeaders: true, passAccessToken: false });
+  assert.deepEqual(h.forResponse(s), [['x-auth-request-user', 'u'], ['x-auth-request-email', 'u@example.com'], ['x-auth-request-groups', ''], ['x-auth-request-preferred-username', '']]);
+  assert.deepEqual(h.forUpstream(s), [['x-forwarded-user', 'u'], ['x-forwarded-email', 'u@example.com']], 'no empty header upstream: the proxy strips the client\'s copies itself');
+  const full = { ...s, groups: ['a', 'b'], preferredUsername: 'pu' };
+  assert.deepEqual(h.forResponse(full).slice(2), [['x-auth-request-groups', 'a,b'], ['x-auth-request-preferred-username', 'pu']]);
+  assert.deepEqual(new IdentityHeaders({ passUserHeaders: false, passAccessToken: false }).forResponse(s), [], 'nothing chosen, nothing answered');
+  assert.deepEqual(new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, passIdToken: true }).forResponse(s), [], 'never an empty Authorization');
+});
+
 test('header values: claims a header cannot carry are percent-encoded, injectively', () => {
   table([
     ['alice', 'alice'], ['alice@example.com', 'alice@example.com'], ['a b', 'a b'], ['', ''],
@@ -88,7 +100,7 @@ test('Authorization is the client\'s unless configured: then the proxy sets it a
   assert.deepEqual(basic.forUpstream(s), [['authorization', `Basic ${Buffer.from('u-1:pw').toString('base64')}`]]);
   assert.deepEqual(basic.forResponse(s), [['authorization', `Basic ${Buffer.from('u-1:pw').toString('base64')}`]], 'set_basic_auth on forward-auth answers (the road builds that instance only with it)');
   const basicEmail = new IdentityHeaders({ passUserHeaders: true, passAccessToken: false, basicAuthPassword: 'pw', basicUserIsEmail: true });
-  assert.deepEqual(basicEmail.forResponse(s), [['x-auth-request-user', 'u-1'], ['x-auth-request-email', 'ana@example.com'], ['authorization', `Basic ${Buffer.from('ana@example.com:pw').toString('base64')}`]], 'set_basic_auth with prefer_email_to_user: the email in Basic only');
+  assert.deepEqual(basicEmail.forResponse(s), [['x-auth-request-user', 'u-1'], ['x-auth-request-email', 'ana@example.com'], ['x-auth-request-groups', ''], ['x-auth-request-preferred-username', ''], ['authorization', `Basic ${Buffer.from('ana@example.com:pw').toString('base64')}`]], 'set_basic_auth with prefer_email_to_user: the email in Basic only');
   assert.deepEqual(basic.replaces, ['authorization']);
   const utf8 = new IdentityHeaders({ passUserHeaders: false, passAccessToken: false, basicAuthPassword: 'pä' });
   assert.equal(utf8.forUpstream({ ...s, user: 'josé' })[0]![1], `Basic ${Buffer.from('josé:pä', 'utf8').toString('base64')}`);

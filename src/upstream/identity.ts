@@ -113,6 +113,7 @@ export class IdentityHeaders {
     return list;
   }
 
+  /** The headers of a forward-auth answer: each of the chosen X-Auth-Request-* always, empty without a value (see #build). */
   forResponse(s: Session): HeaderList {
     let list = this.#response.get(s);
     if (!list) this.#response.set(s, (list = this.#build(s, 'response')));
@@ -126,6 +127,10 @@ export class IdentityHeaders {
       if (name === undefined) continue;
       const v = f.value(s, this.#o);
       if (v !== undefined) out.set(name, v);
+      // A forward-auth answer carries every X-Auth-Request-* header it documents, empty when the
+      // session has no such claim: Caddy 2.5-2.8's copy_headers otherwise hands the app its
+      // placeholder's text ({http.reverse_proxy.header.X-Auth-Request-Groups}) for a user in no group.
+      else if (side === 'response' && (f.kind === 'user' || f.kind === 'token')) out.set(name, '');
     }
     return [...out];
   }
