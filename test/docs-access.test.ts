@@ -9,13 +9,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, type JWK } from 'jose';
 import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
@@ -40,7 +40,7 @@ after(async () => {
  * line) run with `set -ae`, then each name's value printed. A line a shell would misread (an
  * unquoted space runs the rest as a command) fails here as it would for the reader.
  */
-export function shellEnv(block: string): Record<string, string> {
+function shellEnv(block: string): Record<string, string> {
   const lines = block.replace(/\\\n/g, ' ').split('\n').filter((l) => /^[A-Z_][A-Z0-9_]*=/.test(l));
   const names = [...new Set(lines.map((l) => /^([A-Z_][A-Z0-9_]*)=/.exec(l)![1]!))];
   assert.ok(names.length > 0, `no NAME=value line in:\n${block}`);
@@ -78,6 +78,29 @@ async function login(issuer: DevIssuer, proxyUrl: string, sub: string, rd = '/')
   const b = new HttpBrowser();
   const res = await b.navigate(`${proxyUrl}/oauth2/start?rd=${encodeURIComponent(rd)}`);
   return { b, status: res.status, body: res.body };
+}
+
+/**
+ * Runs a page's shell command with bash in the repository (so `npx portcullis` is this checkout's
+ * bin), the rest of the configuration in `env`, and waits until the proxy listens. npx runs the bin
+ * in a child of its own: the whole process group this test started is stopped at the end.
+ */
+async function startShellProxy(command: string, env: Record<string, string>): Promise<() => string> {
+  const child = spawn('bash', ['--noprofile', '--norc', '-c', command], {
+    cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, NODE_ENV: 'production', ...env },
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  cleanups.push(async () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]); });
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not listening within 30 s:\n${output}`)), 30_000);
+    const seen = (c: Buffer): void => { output = (output + c.toString()).slice(-20_000); if (output.includes('portcullis listening')) { clearTimeout(timer); resolve(); } };
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', seen);
+    child.once('exit', () => { clearTimeout(timer); reject(new Error(`exited:\n${output}`)); });
+  });
+  return () => output;
 }
 
 const run = promisify(execFile);
@@ -438,27 +461,47 @@ describe('docs/upstreams.md: private CA, unix socket, folders of files and a fix
       .replace('/etc/ssl/private-ca.pem', join(certs.dir, 'ca.crt'))
       .replace('app.internal:8443', `127.0.0.1:${(upstream.address() as { port: number }).port}`)
       .replace(' ...', '');
-    const child = spawn('bash', ['--noprofile', '--norc', '-c', command], {
-      cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, NODE_ENV: 'production', OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, ...reach(peers), OAUTH2_PROXY_EMAIL_DOMAINS: '*' },
-    });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    // npx runs the bin in a child of its own: stop the whole process group this test started.
-    cleanups.push(async () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]); });
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not listening within 30 s:\n${output}`)), 30_000);
-      const seen = (c: Buffer): void => { output += c.toString(); if (output.includes('portcullis listening')) { clearTimeout(timer); resolve(); } };
-      child.stdout!.on('data', seen);
-      child.stderr!.on('data', seen);
-      child.once('exit', () => { clearTimeout(timer); reject(new Error(`exited:\n${output}`)); });
-    });
+    const output = await startShellProxy(command, { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`, ...reach(peers), OAUTH2_PROXY_EMAIL_DOMAINS: '*' });
     const { b, status } = await login(peers.issuer, `http://127.0.0.1:${port}`, ALICE.sub);
     assert.equal(status, 200);
     const r = await b.request(`http://127.0.0.1:${port}/over/tls`, { headers: JSON_ACCEPT });
-    assert.equal(r.status, 200, `${r.body}\n${output}`);
+    assert.equal(r.status, 200, `${r.body}\n${output()}`);
     const seen = JSON.parse(r.body) as { tls: boolean; url: string; headers: Record<string, string> };
     assert.deepEqual([seen.tls, seen.url, seen.headers['x-forwarded-user']], [true, '/over/tls', ALICE.sub]);
+  });
+
+  test('the four kinds together, as the variable and as npx flags: the API, a file, the fixed answer and the app each on its route', async () => {
+    const block = docBlock('upstreams-kinds', 'sh');
+    const named = async (name: string): Promise<string> => {
+      const server = http.createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name, url: req.url, headers: req.headers })));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanups.push(() => { server.closeAllConnections(); server.close(); });
+      return `127.0.0.1:${(server.address() as { port: number }).port}`;
+    };
+    const [app, api] = [await named('app'), await named('api')];
+    const docs = join(dir, 'srv-docs');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'guide.html'), '<!DOCTYPE html><title>guide</title><p>the guide</p>');
+    // Substituted: the app's 127.0.0.1:8080, the API's 127.0.0.1:9000 and the folder /srv/docs/.
+    const sub = (t: string): string => t.replaceAll('127.0.0.1:8080', app).replaceAll('127.0.0.1:9000', api).replaceAll('/srv/docs/', `${docs}/`);
+    const ports = [await freePort(), await freePort()];
+    const peers = await peersFor({ ports });
+    const fromVariable = await proxyWith({ ...reach(peers), OAUTH2_PROXY_EMAIL_DOMAINS: '*', ...shellEnv(sub(block.split('\n')[0]!)) }, ports[0]!);
+    // The flags form: the command from `npx` on (its line continued by `\`), "..." being the rest
+    // of the configuration, given here as variables.
+    const command = sub(block.slice(block.indexOf('npx portcullis'))).replace(' ...', '');
+    await startShellProxy(command, { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${ports[1]}`, ...reach(peers), OAUTH2_PROXY_EMAIL_DOMAINS: '*' });
+    for (const url of [fromVariable.url, `http://127.0.0.1:${ports[1]}`]) {
+      const { b, status } = await login(peers.issuer, url, ALICE.sub);
+      assert.equal(status, 200, url);
+      const json = async (path: string): Promise<{ name: string; url: string; headers: Record<string, string> }> => JSON.parse((await b.request(`${url}${path}`, { headers: JSON_ACCEPT })).body);
+      const seen = await json('/api/users');
+      assert.deepEqual([seen.name, seen.url, seen.headers['x-forwarded-user']], ['api', '/api/users', ALICE.sub]);
+      assert.equal((await json('/else/where')).name, 'app');
+      assert.match((await b.request(`${url}/docs/guide.html`)).body, /the guide/);
+      const health = await b.request(`${url}/healthz`, { headers: JSON_ACCEPT });
+      assert.deepEqual([health.status, health.body], [202, 'Authenticated']);
+    }
   });
 
   test('unix:///run/app/http.sock: the request reaches the socket with the identity headers', async () => {
