@@ -9,6 +9,9 @@ import { ERRORS, ERROR_AREAS, PortcullisError, errorsByArea, troubleshootingMark
 import {
   ERRORS_MARKERS, OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, helpAllText, helpText, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
 } from '../src/config/docs.js';
+import { MAX_HEADER_BYTES } from '../src/server/listen.js';
+import { MAX_CHUNK } from '../src/session/cookies.js';
+import { MAX_CHUNKS } from '../src/session/store.js';
 import { BIN } from './support/proxy.js';
 
 // This file runs as dist/test/docs.test.js; the repository root is two levels up.
@@ -173,6 +176,16 @@ test('docs/troubleshooting.md: a section per code, under its area, with its stat
   for (const heading of ['## Problems without a code', '### A redirect loop behind a proxy', '### "invalid redirect_uri" at the issuer', '### Cookies too large', '### Clock skew on ID tokens', '### Issuer unreachable at start-up']) {
     assert.ok(page.indexOf(`\n${heading}\n`) > end, `docs/troubleshooting.md has "${heading}" after the generated part`);
   }
+});
+
+test("the limits docs/troubleshooting.md's hand-written sections quote are the code's", () => {
+  const page = read('docs/troubleshooting.md');
+  const words = ['no', 'one', 'two', 'three', 'four', 'five'];
+  assert.ok(page.includes(`more than ${words[MAX_CHUNKS]} cookies`), `session cookies at most: ${MAX_CHUNKS}`);
+  assert.ok(page.includes(`${MAX_CHUNK.toLocaleString('en')} characters each`), `chunk size: ${MAX_CHUNK}`);
+  assert.ok(page.includes(`up to ${MAX_HEADER_BYTES / 1024} KiB and answers \`431\``), `request head limit: ${MAX_HEADER_BYTES}`);
+  const limit = OPTIONS.find((o) => o.name === 'cookie_csrf_per_request_limit')!;
+  assert.ok(page.includes(`\`${limit.env}\` (${limit.default})`), `login-state cookies kept: ${limit.default}`);
 });
 
 test('every OAUTH2_PROXY_ variable docs/troubleshooting.md names is an option', () => {
