@@ -5,10 +5,13 @@ import { readFileSync } from 'node:fs';
 
 import { buildProgram } from '../src/cli.js';
 import { OPTIONS } from '../src/config/options.js';
-import { ERRORS, PortcullisError, errorsMarkdownTable, type ErrorCode } from '../src/errors.js';
+import { ERRORS, ERROR_AREAS, PortcullisError, errorsByArea, troubleshootingMarkdown, type ErrorCode, type ErrorSpec } from '../src/errors.js';
 import {
   ERRORS_MARKERS, OPTIONS_END_MARKER, OPTIONS_START_MARKER, envExample, helpAllText, helpText, optionsMarkdownTable, replaceBetweenMarkers, textBetweenMarkers,
 } from '../src/config/docs.js';
+import { MAX_HEADER_BYTES } from '../src/server/listen.js';
+import { MAX_CHUNK } from '../src/session/cookies.js';
+import { MAX_CHUNKS } from '../src/session/store.js';
 import { BIN } from './support/proxy.js';
 
 // This file runs as dist/test/docs.test.js; the repository root is two levels up.
@@ -119,16 +122,82 @@ test('portcullis --help, run as a user runs it (stdout not a terminal: 80 column
   assert.equal(all, helpAllText(80));
 });
 
-test("docs/troubleshooting.md's table of error codes is the one generated from the error catalog", () => {
+test("docs/troubleshooting.md's error codes are the ones generated from the error catalog", () => {
   const between = textBetweenMarkers(read('docs/troubleshooting.md'), ERRORS_MARKERS);
   assert.ok(between !== undefined, `docs/troubleshooting.md lacks ${ERRORS_MARKERS.join(' … ')}`);
-  assert.equal(between, `\n${errorsMarkdownTable()}`, `docs/troubleshooting.md's error table drifted from src/errors.ts: ${FIX}`);
+  assert.equal(between, `\n${troubleshootingMarkdown()}`, `docs/troubleshooting.md's error codes drifted from src/errors.ts: ${FIX}`);
 });
 
-test('the error catalog: every code has a 4xx/5xx status, a title, words for the user and a fix; errors carry name and cause', () => {
+test('the error catalog: every code has a likely cause and a fix, and every OAUTH2_PROXY_ variable they name is an option', () => {
+  const known = new Set(OPTIONS.map((o) => o.env));
+  const unknown: string[] = [];
+  for (const [code, e] of Object.entries(ERRORS) as Array<[ErrorCode, ErrorSpec]>) {
+    assert.ok(e.cause.trim().length > 40, `${code} has a likely cause`);
+    assert.ok(e.fix.trim().length > 20, `${code} says what to do`);
+    assert.notEqual(e.cause, e.fix, `${code}: cause and fix say different things`);
+    assert.ok(e.area in ERROR_AREAS, `${code} is in a section of the page`);
+    for (const text of [e.cause, e.fix]) {
+      assert.doesNotMatch(text, /\n/, `${code}: one paragraph each`);
+      // Backticks must pair, or the rest of the page turns into code.
+      assert.equal((text.match(/`/g) ?? []).length % 2, 0, `${code}: unpaired backtick`);
+      for (const [name] of text.matchAll(/OAUTH2_PROXY_[A-Z0-9_]*[A-Z0-9]/g)) if (!known.has(name)) unknown.push(`${code}: ${name}`);
+    }
+  }
+  assert.deepEqual(unknown, [], 'variables named in src/errors.ts that src/config/options.ts does not declare');
+  // The check itself must be able to fail: a misspelt variable is caught.
+  assert.ok(!known.has('OAUTH2_PROXY_COOKIE_SECRETS') && known.has('OAUTH2_PROXY_COOKIE_SECRET'));
+});
+
+test('docs/troubleshooting.md: a section per code, under its area, with its status, its words, its cause and its fix', () => {
+  const page = read('docs/troubleshooting.md');
+  const lines = page.split('\n');
+  const at = (line: string): number => lines.indexOf(line);
+  for (const [area, codes] of errorsByArea()) {
+    const areaAt = at(`## ${ERROR_AREAS[area].title}`);
+    assert.ok(areaAt >= 0, `the page has a section for ${area}`);
+    for (const code of codes) {
+      const e = ERRORS[code];
+      const i = at(`### ${code}`);
+      assert.ok(i > areaAt, `docs/troubleshooting.md has "### ${code}" under "${ERROR_AREAS[area].title}"`);
+      const next = lines.findIndex((l, n) => n > i && /^#{1,3} /.test(l));
+      const section = lines.slice(i, next < 0 ? undefined : next).join('\n');
+      assert.ok(section.includes(`**HTTP ${e.status}**`), `${code}: its status`);
+      assert.ok(section.includes(`> ${e.message}`), `${code}: what the user sees, quoted`);
+      assert.ok(section.includes(`**Likely cause.** ${e.cause}`), `${code}: the likely cause`);
+      assert.ok(section.includes(`**What to do.** ${e.fix}`), `${code}: what to do`);
+      // The index links to it, by the anchor GitHub makes of the heading.
+      assert.ok(page.includes(`[\`${code}\`](#${code.toLowerCase()})`), `the index links to ${code}`);
+    }
+  }
+  // Every code once, whatever the grouping.
+  assert.deepEqual(errorsByArea().flatMap(([, codes]) => codes).sort(), Object.keys(ERRORS).sort());
+  // The hand-written sections for the problems that have no code stay below the generated part.
+  const end = page.indexOf(ERRORS_MARKERS[1]);
+  for (const heading of ['## Problems without a code', '### A redirect loop behind a proxy', '### "invalid redirect_uri" at the issuer', '### Cookies too large', '### Clock skew on ID tokens', '### Issuer unreachable at start-up']) {
+    assert.ok(page.indexOf(`\n${heading}\n`) > end, `docs/troubleshooting.md has "${heading}" after the generated part`);
+  }
+});
+
+test("the limits docs/troubleshooting.md's hand-written sections quote are the code's", () => {
+  const page = read('docs/troubleshooting.md');
+  const words = ['no', 'one', 'two', 'three', 'four', 'five'];
+  assert.ok(page.includes(`more than ${words[MAX_CHUNKS]} cookies`), `session cookies at most: ${MAX_CHUNKS}`);
+  assert.ok(page.includes(`${MAX_CHUNK.toLocaleString('en')} characters each`), `chunk size: ${MAX_CHUNK}`);
+  assert.ok(page.includes(`up to ${MAX_HEADER_BYTES / 1024} KiB and answers \`431\``), `request head limit: ${MAX_HEADER_BYTES}`);
+  const limit = OPTIONS.find((o) => o.name === 'cookie_csrf_per_request_limit')!;
+  assert.ok(page.includes(`\`${limit.env}\` (${limit.default})`), `login-state cookies kept: ${limit.default}`);
+});
+
+test('every OAUTH2_PROXY_ variable docs/troubleshooting.md names is an option', () => {
+  const known = new Set(OPTIONS.map((o) => o.env));
+  const named = new Set([...read('docs/troubleshooting.md').matchAll(/OAUTH2_PROXY_[A-Z0-9_]*[A-Z0-9]/g)].map((m) => m[0]));
+  assert.deepEqual([...named].filter((n) => !known.has(n)), []);
+});
+
+test('the error catalog: every code has a 4xx/5xx status, a title, words for the user, a cause and a fix; errors carry name and cause', () => {
   for (const [code, e] of Object.entries(ERRORS)) {
     assert.ok(e.status >= 400 && e.status < 600, `${code} status ${e.status}`);
-    assert.ok(e.title && e.message.endsWith('.') && e.fix.length > 20, `${code} is fully described`);
+    assert.ok(e.title && e.message.endsWith('.') && e.fix.length > 20 && e.cause.length > 20, `${code} is fully described`);
     const cause = new Error('underlying');
     const err = new PortcullisError(code as ErrorCode, { detail: 'd', cause });
     assert.equal(err.name, 'PortcullisError');

@@ -1,11 +1,11 @@
 /**
  * `npm run docs`: writes `.env.example` and docs/configuration.md's option table from the option table,
- * and docs/troubleshooting.md's table of error codes from the error catalog.
+ * and docs/troubleshooting.md's sections of error codes from the error catalog.
  * `--check` writes nothing and exits 1 naming each file that drifted (for CI).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { errorsMarkdownTable } from '../errors.js';
+import { troubleshootingMarkdown } from '../errors.js';
 import { ERRORS_MARKERS, envExample, optionsMarkdownTable, replaceBetweenMarkers } from './docs.js';
 
 // This file runs as dist/src/config/docs-cli.js; the repository root is three levels up.
@@ -21,7 +21,7 @@ interface GeneratedFile {
 const FILES: readonly GeneratedFile[] = [
   { name: '.env.example', path: fileURLToPath(new URL('.env.example', ROOT)), render: () => envExample() },
   { name: 'docs/configuration.md', path: fileURLToPath(new URL('docs/configuration.md', ROOT)), render: (current) => replaceBetweenMarkers(current, optionsMarkdownTable()) },
-  { name: 'docs/troubleshooting.md', path: fileURLToPath(new URL('docs/troubleshooting.md', ROOT)), render: (current) => replaceBetweenMarkers(current, errorsMarkdownTable(), ERRORS_MARKERS) },
+  { name: 'docs/troubleshooting.md', path: fileURLToPath(new URL('docs/troubleshooting.md', ROOT)), render: (current) => replaceBetweenMarkers(current, troubleshootingMarkdown(), ERRORS_MARKERS) },
 ];
 
 function readOrEmpty(path: string): string {
