@@ -22,7 +22,7 @@ import { HttpBrowser } from './support/browser.js';
 import { docBlock } from './support/docblock.js';
 import { REPO, freePort, startProxy } from './support/proxy.js';
 import { commandLines, dockerRun, shellWords } from './support/shell.js';
-import { ALICE, type Echoed } from './support/stack.js';
+import { ALICE, waitReady, type Echoed } from './support/stack.js';
 
 const SECRET = 'my-app-client-secret-from-a-file';
 const OUTSIDER: DevAccount = { sub: 'olga-0001', email: 'olga@example.org', email_verified: true, name: 'Olga', preferred_username: 'olga', groups: [] };
@@ -85,6 +85,7 @@ describe('the npx quick starts, run as written through bin/portcullis', () => {
 
     const p = await startProxy({ OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` }, { args });
     cleanups.push(() => p.stop());
+    await waitReady(p.url);
     assert.deepEqual(p.logs().filter((l) => l.level === 40 || l.event === 'config_warning').map((l) => l.msg), [], `${name} starts without a warning`);
 
     issuer.loginAs(ALICE.sub);
