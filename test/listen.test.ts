@@ -13,7 +13,9 @@ import { startPortcullis, type Running } from '../src/run.js';
 import { ListenError } from '../src/server/listen.js';
 import { HttpBrowser } from './support/browser.js';
 import { LogLines, startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { docBlock } from './support/docblock.js';
 import { startNginx, docsNginxSnippet, type Nginx } from './support/nginx.js';
+import { commentedEnv, envBlock } from './support/shell.js';
 import { freePort, startProxy } from './support/proxy.js';
 import { ALICE, type Echoed } from './support/stack.js';
 import { table } from './support/table.js';
@@ -45,6 +47,19 @@ function errorsOf(env: Record<string, string>): string[] {
   const v = validate(env);
   assert.ok(!v.ok, 'expected configuration errors');
   return v.errors;
+}
+
+/**
+ * An environment block of docs/tls.md or docs/load-balancer.md as written, with only the values in
+ * `replace` swapped for this test's (each must be in the block exactly: a changed page fails here,
+ * not silently). Also returns the commented-out alternatives the block offers, replaced the same way.
+ */
+function pageEnv(name: string, replace: Readonly<Record<string, string>>): { env: Record<string, string>; alternatives: Record<string, string> } {
+  const text = docBlock(name, 'sh');
+  for (const from of Object.keys(replace)) assert.ok(text.includes(from), `${name}: the block no longer has ${from}`);
+  const swap = (env: Record<string, string>): Record<string, string> =>
+    Object.fromEntries(Object.entries(env).map(([k, v]) => [k, Object.entries(replace).reduce((acc, [from, to]) => acc.split(from).join(to), v)]));
+  return { env: swap(envBlock(text)), alternatives: swap(commentedEnv(text)) };
 }
 
 /** Whether a TLS client limited to `maxVersion` completes a handshake with the listener at `url`. */
@@ -113,7 +128,7 @@ test('TLS options are checked at start-up, each message naming the variable', ()
   }
 });
 
-describe('HTTPS with the test CA\'s certificate, plain HTTP beside it with force_https', () => {
+describe('docs/tls.md\'s TLS block as written: HTTPS with the test CA\'s certificate, plain HTTP beside it with force_https', () => {
   let certs: TestCertificates;
   let peers: Peers;
   let proxy: InProcess;
@@ -126,16 +141,19 @@ describe('HTTPS with the test CA\'s certificate, plain HTTP beside it with force
     certs = makeCertificates([HOST, 'localhost', '127.0.0.1']);
     [httpsPort, httpPort] = [await freePort(), await freePort()];
     peers = await startPeers({ redirectUris: [`https://${HOST}:${httpsPort}/oauth2/callback`] });
+    // The issuer, client and upstream are this test's; the cookies keep their default (Secure).
     const { OAUTH2_PROXY_COOKIE_SECURE: _plainHttpOnly, ...env } = peers.env;
-    const tlsEnv = { OAUTH2_PROXY_TLS_CERT_FILE: certs.certFile, OAUTH2_PROXY_TLS_KEY_FILE: certs.keyFile };
-    proxy = await startInProcess({
-      ...env, ...tlsEnv,
-      OAUTH2_PROXY_HTTPS_ADDRESS: `127.0.0.1:${httpsPort}`,
-      OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${httpPort}`,
-      OAUTH2_PROXY_FORCE_HTTPS: 'true',
+    // docs/tls.md's block as written; only its addresses and certificate files are this test's.
+    const page = pageEnv('tls-https', {
+      '0.0.0.0:443': `127.0.0.1:${httpsPort}`, '0.0.0.0:80': `127.0.0.1:${httpPort}`,
+      '/etc/portcullis/tls.crt': certs.certFile, '/etc/portcullis/tls.key': certs.keyFile,
     });
-    // HTTPS only (http_address left at its default), TLS 1.3 or nothing.
-    strict = await startRunning(configOf({ ...env, ...tlsEnv, OAUTH2_PROXY_HTTPS_ADDRESS: '127.0.0.1:0', OAUTH2_PROXY_TLS_MIN_VERSION: 'TLS1.3' }));
+    assert.deepEqual(Object.keys(page.env).sort(), ['OAUTH2_PROXY_FORCE_HTTPS', 'OAUTH2_PROXY_HTTPS_ADDRESS', 'OAUTH2_PROXY_HTTP_ADDRESS', 'OAUTH2_PROXY_TLS_CERT_FILE', 'OAUTH2_PROXY_TLS_KEY_FILE']);
+    proxy = await startInProcess({ ...env, ...page.env });
+    // HTTPS only (http_address left at its default), with the block's commented-out TLS1.3: TLS 1.3 or nothing.
+    const { OAUTH2_PROXY_HTTP_ADDRESS: _plain, OAUTH2_PROXY_FORCE_HTTPS: _force, ...httpsOnly } = page.env;
+    assert.deepEqual(page.alternatives, { OAUTH2_PROXY_TLS_MIN_VERSION: 'TLS1.3' });
+    strict = await startRunning(configOf({ ...env, ...httpsOnly, ...page.alternatives, OAUTH2_PROXY_HTTPS_ADDRESS: '127.0.0.1:0' }));
   });
   after(async () => {
     await proxy?.close();
@@ -217,7 +235,7 @@ describe('HTTPS with the test CA\'s certificate, plain HTTP beside it with force
   });
 });
 
-describe('a unix socket listener', () => {
+describe('a unix socket listener, from docs/tls.md\'s block', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sock-'));
   const sock = join(dir, 'portcullis.sock');
   const SOCK_HOST = 'app.sock.test';
@@ -230,7 +248,11 @@ describe('a unix socket listener', () => {
   before(async () => {
     peers = await startPeers({ redirectUris: [`http://${SOCK_HOST}/oauth2/callback`] });
     umaskBefore = umaskNow();
-    proxy = await startInProcess({ ...peers.env, OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}`, OAUTH2_PROXY_REVERSE_PROXY: 'true' });
+    // docs/tls.md's socket block as written, the socket's path this test's; the test adds its issuer
+    // and upstream, and reverse_proxy for the page's last point (a peer on the socket is trusted).
+    const page = pageEnv('tls-unix-socket', { '/run/portcullis/portcullis.sock': sock });
+    assert.deepEqual(page.env, { OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}` });
+    proxy = await startInProcess({ ...peers.env, ...page.env, OAUTH2_PROXY_REVERSE_PROXY: 'true' });
   });
   after(async () => {
     await proxy?.close();
@@ -303,7 +325,10 @@ describe('a unix socket listener', () => {
     child.kill('SIGKILL');
     await exited;
     assert.ok(statSync(stale).isSocket(), 'the killed process left its socket file');
-    const second = await startInProcess({ ...peers.env, OAUTH2_PROXY_HTTP_ADDRESS: `unix://${stale},mode=0600` });
+    // The page's other mode (its commented-out line), on the stale socket's path.
+    const other = pageEnv('tls-unix-socket', { '/run/portcullis/portcullis.sock': stale }).alternatives;
+    assert.deepEqual(other, { OAUTH2_PROXY_HTTP_ADDRESS: `unix://${stale},mode=0600` });
+    const second = await startInProcess({ ...peers.env, ...other });
     try {
       assert.equal((statSync(stale).mode & 0o777).toString(8), '600');
       const ping = await new HttpBrowser({ dial: () => ({ socketPath: stale }) }).request('http://x/ping');
@@ -315,7 +340,7 @@ describe('a unix socket listener', () => {
   });
 });
 
-describe('behind nginx ending TLS, Portcullis on a unix socket: the load-balancer block of docs/load-balancer.md as written', () => {
+describe('behind nginx ending TLS, Portcullis on a unix socket: the nginx and environment blocks of docs/load-balancer.md as written', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-lb-'));
   const sock = join(dir, 'portcullis.sock');
   let certs: TestCertificates;
@@ -331,7 +356,10 @@ describe('behind nginx ending TLS, Portcullis on a unix socket: the load-balance
     origin = `https://${HOST}:${nginxPort}`;
     peers = await startPeers({ redirectUris: [`${origin}/oauth2/callback`] });
     const { OAUTH2_PROXY_COOKIE_SECURE: _plainHttpOnly, ...env } = peers.env;
-    proxy = await startInProcess({ ...env, OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}`, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_REDIRECT_URL: '/oauth2/callback' });
+    // The page's environment block for Portcullis, as written; only the socket's path is this test's.
+    const page = pageEnv('lb-socket-env', { '/run/portcullis/portcullis.sock': sock });
+    assert.deepEqual(page.env, { OAUTH2_PROXY_HTTP_ADDRESS: `unix://${sock}`, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_REDIRECT_URL: '/oauth2/callback' });
+    proxy = await startInProcess({ ...env, ...page.env });
     // Only the addresses and files change. The page has Portcullis share a group with nginx's
     // user; here nginx's workers run as the test's own user instead (as root they would be nobody).
     const server = docsNginxSnippet('lb-snippet')

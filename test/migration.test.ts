@@ -1,8 +1,9 @@
-// The README's "Migrating from oauth2-proxy" section, run as written: its oauth2-proxy.cfg through
-// `bin/portcullis --config`, and its `docker run` line's variables and arguments through
-// `bin/portcullis`, against the real issuer (oidc-provider). Both blocks are read from the README,
-// so the section cannot drift from what runs. The test adds only what the README says it adds:
-// the secrets the blocks name, and --http-address, --oidc-issuer-url and --upstream (flags win).
+// docs/migrating.md run as written: its oauth2-proxy.cfg through its own command line
+// (`npx portcullis --config …`, run as this checkout's bin/portcullis with the file's path replaced),
+// and its `docker run` line's variables and arguments through `bin/portcullis`, against the real
+// issuer (oidc-provider). The blocks are read from the page, so it cannot drift from what runs. The
+// test adds only what the page says it adds: the secrets the blocks name, and --http-address,
+// --oidc-issuer-url and --upstream (flags win).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,78 +18,12 @@ import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissue
 import { HttpBrowser } from './support/browser.js';
 import { REPO, freePort, startProxy, type ProxyProcess } from './support/proxy.js';
 import { docBlock } from './support/docblock.js';
+import { dockerRun, shellWords } from './support/shell.js';
 import { waitReady, type Echoed } from './support/stack.js';
 
-/** The fenced block between a pair of markers of docs/migrating.md. */
+/** A marked block of docs/migrating.md. */
 function block(name: string, lang: string): string {
   return docBlock(name, lang);
-}
-
-/**
- * The words of a POSIX shell command line, as sh would split them: backslash-newline joins lines,
- * single quotes keep everything, double quotes keep spaces and expand $NAME and ${NAME}, and
- * unquoted $NAME expands too. A variable the test does not set is an error: the README may use only
- * the ones this test provides.
- */
-export function shellWords(text: string, vars: Readonly<Record<string, string>>): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  const expand = (at: number): [string, number] => {
-    const m = /^\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))/.exec(text.slice(at));
-    if (!m) return ['$', at + 1];
-    const name = m[1] ?? m[2]!;
-    if (!(name in vars)) throw new Error(`the README's command uses $${name}, which the test does not set`);
-    return [vars[name]!, at + m[0].length];
-  };
-  for (let i = 0; i < text.length;) {
-    const c = text[i]!;
-    if (c === '\\' && text[i + 1] === '\n') { i += 2; continue; }
-    if (/\s/.test(c)) { if (word !== undefined) words.push(word); word = undefined; i++; continue; }
-    word ??= '';
-    if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      word += text.slice(i + 1, end);
-      i = end + 1;
-    } else if (c === '"') {
-      i++;
-      while (text[i] !== '"') {
-        if (text[i] === '\\' && /["\\$`]/.test(text[i + 1]!)) { word += text[i + 1]; i += 2; } else if (text[i] === '$') { const [v, next] = expand(i); word += v; i = next; } else { word += text[i]; i++; }
-      }
-      i++;
-    } else if (c === '$') {
-      const [v, next] = expand(i);
-      word += v;
-      i = next;
-    } else if (c === '\\') {
-      word += text[i + 1];
-      i += 2;
-    } else {
-      word += c;
-      i++;
-    }
-  }
-  if (word !== undefined) words.push(word);
-  return words;
-}
-
-/** `docker run [options] IMAGE [args]`: the -e variables, the image and the arguments after it. */
-function dockerRun(words: readonly string[]): { env: Record<string, string>; image: string; args: string[] } {
-  assert.deepEqual(words.slice(0, 2), ['docker', 'run']);
-  const env: Record<string, string> = {};
-  const withValue = new Set(['-e', '--env', '-p', '--publish', '-v', '--volume', '--name', '--restart', '--network', '-u', '--user']);
-  let i = 2;
-  for (; i < words.length && words[i]!.startsWith('-'); i++) {
-    const w = words[i]!;
-    if (w === '-e' || w === '--env') {
-      const kv = words[++i]!;
-      env[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
-    } else if (withValue.has(w)) {
-      i++;
-    } else {
-      assert.ok(['-d', '--detach', '--rm', '-it', '-i', '-t'].includes(w), `docker run option ${w} is not understood by this test`);
-    }
-  }
-  return { env, image: words[i]!, args: words.slice(i + 1) };
 }
 
 const ADA: DevAccount = { sub: 'ada-0001', email: 'ada@acme.example', email_verified: true, name: 'Ada', preferred_username: 'ada', groups: ['wiki-editors', 'staff'] };
@@ -152,12 +87,27 @@ function summary(c: Config): unknown {
   };
 }
 
-describe('Migrating from oauth2-proxy (README)', () => {
-  test('the oauth2-proxy.cfg runs unchanged through bin/portcullis --config', { timeout: 90_000 }, async () => {
+describe('Migrating from oauth2-proxy (docs/migrating.md)', () => {
+  test('the oauth2-proxy.cfg runs unchanged through the page\'s command line (bin/portcullis --config)', { timeout: 90_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'portcullis-migration-'));
     const cfg = join(dir, 'oauth2-proxy.cfg');
     writeFileSync(cfg, block('migration-config', 'toml'));
-    const p = await startProxy({ OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET, OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET }, { args: ['--config', cfg, ...overrides(ports[0]!)], port: ports[0]! });
+    // The page's command line: its two variables (the … filled with this test's secrets), then
+    // `npx portcullis` (bin/portcullis of this checkout) with its arguments, the file's path replaced.
+    const words = shellWords(block('migration-npx', 'sh'), {});
+    const env: Record<string, string> = {};
+    while (/^[A-Z_0-9]+=/.test(words[0]!)) {
+      const word = words.shift()!;
+      const [name, value] = [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)];
+      assert.equal(value, '…', `${name}: the page leaves the secret to the reader`);
+      env[name] = ({ OAUTH2_PROXY_CLIENT_SECRET: CLIENT_SECRET, OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET } as Record<string, string>)[name]!;
+      assert.ok(env[name], `the command sets ${name}, which this test has no value for`);
+    }
+    assert.deepEqual(words.slice(0, 2), ['npx', 'portcullis']);
+    assert.deepEqual(Object.keys(env).sort(), ['OAUTH2_PROXY_CLIENT_SECRET', 'OAUTH2_PROXY_COOKIE_SECRET'], 'the two secrets the file\'s comment names');
+    const args = words.slice(2).map((w) => (w === '/etc/oauth2-proxy/oauth2-proxy.cfg' ? cfg : w));
+    assert.ok(args.includes(cfg), 'the command reads the file the page shows');
+    const p = await startProxy(env, { args: [...args, ...overrides(ports[0]!)], port: ports[0]! });
     cleanups.push(() => p.stop());
     await behavesAsTheWiki(p);
   });
@@ -182,8 +132,10 @@ describe('Migrating from oauth2-proxy (README)', () => {
     assert.deepEqual(summary(fromEnv.config), summary(fromFile.config));
   });
 
-  test('the shell reading used for the README is sh\'s', () => {
+  test('the shell reading used for the page is sh\'s', () => {
     assert.deepEqual(shellWords(`a 'b c' "d $X \\"e\\"" f\\\n  g\${X}h '$X' \\$`, { X: 'x' }), ['a', 'b c', 'd x "e"', 'f', 'gxh', '$X', '$']);
     assert.throws(() => shellWords('"$UNSET"', {}), /\$UNSET, which the test does not set/);
+    assert.deepEqual(shellWords('a # b c\nd "#e" f#g', {}), ['a', 'd', '#e', 'f#g']);
+    assert.deepEqual(shellWords('x "$(printf \'%s\' "a b")" $(echo c)', {}), ['x', 'a b', 'c']);
   });
 });

@@ -4,7 +4,9 @@ import { mergeSources } from '../src/config/load.js';
 import { validateConfig } from '../src/config/validate.js';
 import { HttpBrowser } from './support/browser.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
+import { docBlock } from './support/docblock.js';
 import { freePort } from './support/proxy.js';
+import { commentedEnv, envBlock } from './support/shell.js';
 import { ALICE, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -56,9 +58,35 @@ test('trusted_proxy_ips, real_client_ip_header and a relative redirect_url are v
   assert.ok(dflt.config.trustedProxies.has('127.0.0.1') && !dflt.config.trustedProxies.has('10.0.0.1'));
 });
 
+/** docs/load-balancer.md's block for a balancer reaching Portcullis over TCP, as written, its listen address this test's. */
+function tcpBalancerBlock(port: number): { env: Record<string, string>; alternatives: Record<string, string> } {
+  const text = docBlock('lb-tcp', 'sh');
+  assert.ok(text.includes('0.0.0.0:4180'), 'the block listens on 0.0.0.0:4180');
+  const env = envBlock(text);
+  assert.equal(env.OAUTH2_PROXY_HTTP_ADDRESS, '0.0.0.0:4180');
+  return { env: { ...env, OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` }, alternatives: commentedEnv(text) };
+}
+
+test('docs/load-balancer.md\'s TCP block: the balancers it names, IPv4, IPv6 and IPv4 on a dual-stack socket, and nothing wider', () => {
+  const { env, alternatives } = tcpBalancerBlock(4180);
+  for (const extra of [{}, alternatives]) {
+    const v = validate({ ...env, ...extra });
+    assert.ok(v.ok, v.ok ? '' : v.errors.join('\n'));
+    assert.equal(v.config.reverseProxy, true);
+    const trusted = v.config.trustedProxies;
+    for (const peer of ['10.0.4.7', '::ffff:10.0.4.7', 'fd00:4::1', 'fd00:4::ffff:1']) assert.ok(trusted.has(peer), `${peer} is a listed balancer`);
+    for (const peer of ['10.0.5.1', '10.0.3.255', '127.0.0.1', '::1', 'fd00:5::1', '192.168.4.7']) assert.ok(!trusted.has(peer), `${peer} is not`);
+    assert.deepEqual(v.warnings, []);
+  }
+  assert.deepEqual(alternatives, { OAUTH2_PROXY_REAL_CLIENT_IP_HEADER: 'X-Forwarded-For' });
+  const alt = validate({ ...env, ...alternatives });
+  assert.ok(alt.ok);
+  assert.equal(alt.config.realClientIpHeader.toLowerCase(), 'x-forwarded-for');
+});
+
 describe('reverse_proxy believes forwarding headers only from trusted_proxy_ips', () => {
   let peers: Peers;
-  /** trusted_proxy_ips=10.0.0.0/8: this test's 127.0.0.1 is a peer outside the trusted list. */
+  /** docs/load-balancer.md's TCP block (balancers in 10.0.4.0/24, fd00:4::/64): this test's 127.0.0.1 is a peer outside the trusted list. */
   let outside: InProcess;
   /** trusted_proxy_ips=127.0.0.1: this test stands for the load balancer. */
   let inside: InProcess;
@@ -69,7 +97,7 @@ describe('reverse_proxy believes forwarding headers only from trusted_proxy_ips'
     const ports = [await freePort(), await freePort(), await freePort()];
     peers = await startPeers({ ports });
     const common = { ...peers.env, OAUTH2_PROXY_REDIRECT_URL: '/oauth2/callback' };
-    outside = await startInProcess({ ...common, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_TRUSTED_PROXY_IPS: '10.0.0.0/8' }, ports[0]);
+    outside = await startInProcess({ ...peers.env, ...tcpBalancerBlock(ports[0]!).env }, ports[0]);
     inside = await startInProcess({ ...common, OAUTH2_PROXY_REVERSE_PROXY: 'true', OAUTH2_PROXY_TRUSTED_PROXY_IPS: '127.0.0.1' }, ports[1]);
     direct = await startInProcess(common, ports[2]);
   });

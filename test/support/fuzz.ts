@@ -2,7 +2,7 @@
  * `npm run fuzz -- --duration 30m`: runs every property test (dist/test/prop-*.test.js) for a share
  * of the duration, from a random seed (or PROP_SEED), one file after another, and prints how many
  * runs each property passed. A failure prints fast-check's report with the seed and path to replay
- * it (see the README, "Property tests and fuzzing"). Exit code 1 when a property failed.
+ * it (see docs/testing.md, "Property tests and fuzzing"). Exit code 1 when a property failed.
  *
  * Options: --duration <N>[s|m|h] (default 5m); --only <substring of a file name>.
  * Run it with `nice -n 19` on a shared machine.
