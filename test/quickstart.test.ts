@@ -9,6 +9,7 @@
 // the -e variables, a -v mounted file read from its host side) passes the real configuration loader.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -126,10 +127,16 @@ function imageEnv(): Record<string, string> {
 describe('the docker quick starts (no Docker engine here): the image they build, their variables and the loader', () => {
   for (const [name, where] of [['start-docker', 'docs/getting-started.md'], ['readme-docker', 'README.md']] as const) {
     test(`${where}: docker build tags what docker run runs; every -e variable is an option; the container's environment loads`, () => {
-      const [build, runLine, ...more] = commandLines(docBlock(name, 'sh'));
+      const lines = commandLines(docBlock(name, 'sh'));
+      const [build, runLine, ...more] = lines.filter((l) => l.startsWith('docker '));
       assert.deepEqual(more, []);
       assert.deepEqual(shellWords(build!, {}), ['docker', 'build', '-t', 'portcullis', '.'], 'built from the repository root, where the Dockerfile is');
-      const run = dockerRun(shellWords(runLine!, { PWD: dir }));
+      // The lines that make the secret files run as written, in sh, in a folder of their own, with the
+      // client secret the issuer gave in $CLIENT_SECRET as the block says.
+      const work = mkdtempSync(join(tmpdir(), `portcullis-${name}-`));
+      const setup = lines.filter((l) => !l.startsWith('docker '));
+      if (setup.length > 0) execFileSync('sh', ['-e', '-c', setup.join('\n')], { cwd: work, env: { ...process.env, CLIENT_SECRET: SECRET } });
+      const run = dockerRun(shellWords(runLine!, { PWD: work }));
       assert.equal(run.image, 'portcullis');
       assert.deepEqual(run.args, [], 'no arguments: the image\'s entrypoint is bin/portcullis');
 
