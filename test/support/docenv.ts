@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { docBlock } from './docblock.js';
+import { REPO } from './proxy.js';
 
 /**
  * A shell value as the shell reads it: "…" and '…' lose their quotes, an unquoted value ends at
@@ -47,4 +50,16 @@ export function substitute(env: Record<string, string>, table: Record<string, st
 /** Runs a shell command line as written with bash in `cwd`, `env` added to PATH; its stdout. */
 export function runShell(line: string, o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): string {
   return execFileSync('bash', ['-c', line], { cwd: o.cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...o.env }, encoding: 'utf8', timeout: o.timeoutMs ?? 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Makes `dir` a project where Portcullis is installed (node_modules/portcullis and its .bin link, as
+ * `npm install portcullis` leaves them, pointing at this checkout), so a page's `npx portcullis …`
+ * runs there as written. The variables returned keep npx offline: it never asks the registry.
+ */
+export function portcullisInstalledIn(dir: string): Record<string, string> {
+  mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+  if (!existsSync(join(dir, 'node_modules', 'portcullis'))) symlinkSync(REPO, join(dir, 'node_modules', 'portcullis'));
+  if (!existsSync(join(dir, 'node_modules', '.bin', 'portcullis'))) symlinkSync('../portcullis/bin/portcullis', join(dir, 'node_modules', '.bin', 'portcullis'));
+  return { npm_config_offline: 'true', npm_config_update_notifier: 'false', HOME: dir };
 }
