@@ -124,7 +124,7 @@ describe('docs/client-auth.md as written: the FAPI 2.0 environment with the key 
     runShell(docBlock('clientauth-genpkey', 'sh'), { cwd: etc });
     const env = substitute(envBlock('clientauth-fapi-env'), { '/etc/portcullis': etc });
     assert.deepEqual(Object.keys(env).sort(), ['OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE', 'OAUTH2_PROXY_FAPI_PROFILE']);
-    const pub = createPublicKey(createPrivateKey(readFileSync(env.OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE!)) ).export({ format: 'jwk' });
+    const pub = createPublicKey(createPrivateKey(readFileSync(env.OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE!))).export({ format: 'jwk' });
     const clientId = envBlock('clientauth-private-key-jwt-env').OAUTH2_PROXY_CLIENT_ID!;
     const s = await startSecretless({ clientId, issuer: { fapi2: true }, client: { ...FAPI_CLIENT, jwks: { keys: [{ ...pub, kid: jwkThumbprint(pub) }] } }, env: () => env });
     try {
