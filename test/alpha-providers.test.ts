@@ -6,13 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { startDevIssuer, type DevAccount, type DevIssuer } from '../src/devissuer/issuer.js';
 import { startEchoUpstream } from '../src/demo/echo.js';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
+import { portcullisInstalledIn } from './support/docenv.js';
+import { loginThrough } from './support/rig.js';
 import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
 import type { Echoed } from './support/stack.js';
 
@@ -20,6 +23,9 @@ const STAFF: DevAccount = { sub: 'user-0001', email: 'alice@corp.example', email
 const PARTNER: DevAccount = { sub: 'user-0001', email: 'bob@partner.example', email_verified: true, name: 'Bob', groups: ['contractors'] };
 /** A partner account claiming a staff address: the partner's emailDomains must refuse it. */
 const IMPOSTOR: DevAccount = { sub: 'impostor-1', email: 'ceo@corp.example', email_verified: true, name: 'Not the CEO', groups: ['contractors'] };
+/** For docs/providers.md's routes file: an admin at each IdP; only the staff one may enter /admin. */
+const STAFF_ADMIN: DevAccount = { sub: 'admin-0001', email: 'ada@corp.example', email_verified: true, name: 'Ada', groups: ['staff', 'admins'] };
+const PARTNER_ADMIN: DevAccount = { sub: 'padmin-0001', email: 'pat@partner.example', email_verified: true, name: 'Pat', groups: ['contractors', 'admins'] };
 const STAFF_CLIENT = { id: 'staff-client', secret: randomBytes(24).toString('base64url') };
 const PARTNER_CLIENT = { id: 'partner-client', secret: randomBytes(24).toString('base64url') };
 
@@ -30,7 +36,7 @@ after(async () => { for (const fn of cleanups.reverse()) await fn().catch(() => 
 let staff: DevIssuer;
 let partner: DevIssuer;
 let echo: { url: string; close(): Promise<void> };
-let ports: { one: number; workers: number; converted: number };
+let ports: { one: number; workers: number; converted: number; docs: number; docsConverted: number };
 let configFile: string;
 
 /** The alpha file as a user writes it (oauth2-proxy's docs' shape, plus the Portcullis fields). */
@@ -95,11 +101,11 @@ async function signInVia(url: string, provider: string): Promise<{ b: HttpBrowse
 }
 
 before(async () => {
-  ports = { one: await freePort(), workers: await freePort(), converted: await freePort() };
+  ports = { one: await freePort(), workers: await freePort(), converted: await freePort(), docs: await freePort(), docsConverted: await freePort() };
   const redirects = Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`);
-  staff = await startDevIssuer({ shape: 'hydra', accounts: [STAFF], clients: [{ client_id: STAFF_CLIENT.id, client_secret: STAFF_CLIENT.secret, redirect_uris: redirects }] });
+  staff = await startDevIssuer({ shape: 'hydra', accounts: [STAFF, STAFF_ADMIN], clients: [{ client_id: STAFF_CLIENT.id, client_secret: STAFF_CLIENT.secret, redirect_uris: redirects }] });
   cleanups.push(() => staff.stop());
-  partner = await startDevIssuer({ shape: 'hydra', accounts: [PARTNER, IMPOSTOR], clients: [{ client_id: PARTNER_CLIENT.id, client_secret: PARTNER_CLIENT.secret, redirect_uris: redirects }] });
+  partner = await startDevIssuer({ shape: 'hydra', accounts: [PARTNER, IMPOSTOR, PARTNER_ADMIN], clients: [{ client_id: PARTNER_CLIENT.id, client_secret: PARTNER_CLIENT.secret, redirect_uris: redirects }] });
   cleanups.push(() => partner.stop());
   echo = await startEchoUpstream();
   cleanups.push(() => echo.close());
@@ -240,4 +246,66 @@ test('--convert-config-to-alpha, with a second provider appended, starts and off
   const p = await signInVia(proxy.url, 'partner');
   assert.equal(p.status, 200, p.body.slice(0, 300));
   assert.equal(p.echoed?.headers['x-forwarded-user'], `${PARTNER.sub}@partner`);
+});
+
+describe('docs/providers.md as written: `npx portcullis --config … --alpha-config …` with its routes file, and the conversion', () => {
+  // Substituted: the folder /etc/portcullis (a temporary one, where Portcullis is installed so that
+  // npx runs this checkout, offline). Added: the address (a loopback port).
+  // The files the commands name are the test's: oauth2-proxy.cfg and alpha.yaml as above, and the
+  // page's routes file as written.
+  const command = (name: string, etc: string): string => docBlock(name, 'sh').trim().replaceAll('/etc/portcullis', etc);
+  const cookieSecret = `cookie_secret = "${randomBytes(32).toString('base64url')}"`;
+  const get = async (b: HttpBrowser, url: string): Promise<number> => (await b.request(url, { headers: { accept: 'application/json' } })).status;
+
+  test('the routes file: /admin only for admins who came through the staff IdP; / for everyone signed in', async () => {
+    const etc = mkdtempSync(join(tmpdir(), 'providers-docs-'));
+    const npx = portcullisInstalledIn(etc);
+    writeFileSync(join(etc, 'routes.yaml'), docBlock('providers-routes', 'yaml'));
+    writeFileSync(join(etc, 'alpha.yaml'), alphaYaml());
+    writeFileSync(join(etc, 'oauth2-proxy.cfg'), [cookieSecret, 'cookie_secure = false', 'email_domains = ["*"]', `upstreams = ["${echo.url}"]`, `routes_file = "${join(etc, 'routes.yaml')}"`, ''].join('\n'));
+    const proxy = await startProxy({ ...npx, OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${ports.docs}` }, { shell: command('providers-alpha-command', etc), cwd: etc });
+    cleanups.push(() => proxy.stop());
+    await issuersReady(proxy, 2);
+    try {
+      staff.loginAs(STAFF_ADMIN.sub);
+      const admin = await signInVia(proxy.url, 'staff');
+      assert.equal(admin.status, 200, admin.body.slice(0, 300));
+      assert.equal(await get(admin.b, `${proxy.url}/admin/users`), 200, 'a staff admin enters /admin');
+      staff.loginAs(STAFF.sub);
+      const plain = await signInVia(proxy.url, 'staff');
+      assert.equal(plain.status, 200);
+      assert.equal(await get(plain.b, `${proxy.url}/admin`), 403, 'staff without the admins group');
+      partner.loginAs(PARTNER_ADMIN.sub);
+      const partnerAdmin = await signInVia(proxy.url, 'partner');
+      assert.equal(partnerAdmin.status, 200, partnerAdmin.body.slice(0, 300));
+      assert.equal(await get(partnerAdmin.b, `${proxy.url}/admin`), 403, 'an admin through the partner IdP');
+      assert.equal(await get(partnerAdmin.b, `${proxy.url}/reports`), 200, 'everyone-else');
+    } finally {
+      staff.loginAs(STAFF.sub);
+      partner.loginAs(PARTNER.sub);
+    }
+  });
+
+  test('--convert-config-to-alpha > alpha.yaml, the converted options dropped from the file, then --alpha-config: the same login', async () => {
+    const etc = mkdtempSync(join(tmpdir(), 'providers-convert-'));
+    const npx = portcullisInstalledIn(etc);
+    const rest = [cookieSecret, 'cookie_secure = false', 'email_domains = ["*"]'];
+    writeFileSync(join(etc, 'oauth2-proxy.cfg'), [...rest, `upstreams = ["${echo.url}"]`, `oidc_issuer_url = "${staff.issuer}"`, `client_id = "${STAFF_CLIENT.id}"`,
+      `client_secret = "${STAFF_CLIENT.secret}"`, 'scope = "openid email profile groups"', `http_address = "127.0.0.1:${ports.docsConverted}"`, ''].join('\n'));
+    const converted = await startProxy(npx, { shell: command('providers-convert-command', etc), cwd: etc, waitFor: 'exit', port: 1 });
+    assert.equal(converted.child.exitCode, 0, converted.lines.join('\n'));
+    const doc = parseDocument(readFileSync(join(etc, 'alpha.yaml'), 'utf8'));
+    assert.equal(doc.errors.length, 0, String(doc.errors));
+    const alpha = doc.toJS() as { providers: Array<{ clientID: string; oidcConfig: { issuerURL: string } }>; upstreamConfig: { upstreams: Array<{ uri: string }> } };
+    assert.equal(alpha.providers[0]?.oidcConfig.issuerURL, staff.issuer);
+    assert.equal(alpha.upstreamConfig.upstreams[0]?.uri, echo.url);
+    writeFileSync(join(etc, 'oauth2-proxy.cfg'), [...rest, ''].join('\n'));
+    // The listener is converted too (server.bindAddress): the address comes from alpha.yaml.
+    const proxy = await startProxy(npx, { shell: command('providers-alpha-command', etc), cwd: etc, port: ports.docsConverted });
+    cleanups.push(() => proxy.stop());
+    await issuersReady(proxy, 1);
+    const b = await loginThrough(proxy.url, '/hello');
+    const echoed = JSON.parse((await b.request(`${proxy.url}/hello`, { headers: { accept: 'application/json' } })).body) as Echoed;
+    assert.equal(echoed.headers['x-forwarded-user'], STAFF.sub);
+  });
 });

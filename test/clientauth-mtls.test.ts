@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { HttpBrowser } from './support/browser.js';
+import { envBlock, substitute } from './support/docenv.js';
 import { validateEnv } from './support/config.js';
 import { ACCOUNT, logLine, startSecretless, type Secretless } from './support/secretless.js';
 import { makeCertificates, type TestCertificates } from './support/tls.js';
@@ -71,6 +72,28 @@ describe('mTLS (RFC 8705) through a local CA: the issuer serves https and asks f
       assert.equal(await call(), 401);
       assert.equal(await call(client.selfSigned), 401);
       assert.equal(await call(client.signed), 200, 'with the proxy\'s own certificate the token works: the refusals above are the binding');
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('docs/client-auth.md as written: the mTLS environment, its CA line uncommented (the issuer\'s certificate is the test CA\'s), signs in through the aliases', async () => {
+    // Substituted: the paths of the certificate, its key and the issuer's CA (the test's own). Added by
+    // startSecretless to reach the test's issuer: its URL, the cookie secret (Secure off: plain http),
+    // email domains, upstream, address.
+    const sub = { '/etc/portcullis/mtls.crt': client.signed[0], '/etc/portcullis/mtls.key': client.signed[1], '/etc/ssl/issuer-ca.pem': caFile };
+    const env = { ...substitute(envBlock('clientauth-mtls-env'), sub), ...substitute(envBlock('clientauth-mtls-env', { commented: true }), sub) };
+    assert.deepEqual(Object.keys(env).sort(), ['OAUTH2_PROXY_CLIENT_AUTH_METHOD', 'OAUTH2_PROXY_CLIENT_ID', 'OAUTH2_PROXY_CLIENT_TLS_CERT_FILE', 'OAUTH2_PROXY_CLIENT_TLS_KEY_FILE', 'OAUTH2_PROXY_PROVIDER_CA_FILES']);
+    const s = await startSecretless({
+      clientId: env.OAUTH2_PROXY_CLIENT_ID!,
+      issuer: { tls: { cert: readFileSync(certs.certFile, 'utf8'), key: readFileSync(certs.keyFile, 'utf8') }, mtls: { clientCa: certs.ca, aliasHost: 'localhost' } },
+      client: { token_endpoint_auth_method: env.OAUTH2_PROXY_CLIENT_AUTH_METHOD, tls_client_auth_subject_dn: SUBJECT, tls_client_certificate_bound_access_tokens: true },
+      env: () => env,
+    });
+    try {
+      const res = await login(s);
+      assert.equal(res.status, 200, JSON.stringify(s.proxy.logs.lines.filter((l) => l.event === 'login_failed')));
+      assert.equal(s.issuer.seen.get('/oauth2/token')?.host, `localhost:${new URL(s.issuer.issuer).port}`, 'the token endpoint alias, with the certificate');
     } finally {
       await s.close();
     }

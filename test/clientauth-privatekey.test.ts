@@ -1,12 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { PrivateKeyJwtCredential, chooseAlgorithm, jwkThumbprint, parseClientKey } from '../src/oidc/clientkey.js';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
+import { envBlock, runShell, substitute } from './support/docenv.js';
 import { validateEnv } from './support/config.js';
 import { loginThrough } from './support/rig.js';
 import { makeCertificates } from './support/tls.js';
@@ -254,5 +256,43 @@ describe('private_key_jwt configuration', () => {
     const v = validateEnv({ OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE: key });
     assert.ok(v.ok);
     assert.ok(v.warnings.some((w) => /OAUTH2_PROXY_CLIENT_SECRET is not used: the client authenticates with private_key_jwt/.test(w)), v.warnings.join('\n'));
+  });
+});
+
+describe('docs/client-auth.md as written: the openssl command makes the key, the private_key_jwt environment signs in', () => {
+  // Substituted: the folder /etc/portcullis (a temporary one). Added by startSecretless to reach the
+  // test's issuer: its URL, the cookie secret (Secure off: plain http), email domains, upstream, address.
+  const etc = mkdtempSync(join(dir, 'etc-'));
+  const sub = { '/etc/portcullis': etc };
+  before(() => { runShell(docBlock('clientauth-genpkey', 'sh'), { cwd: etc }); });
+
+  test('the key is an EC P-256 key; registered by its thumbprint, a login and the token call need no secret', async () => {
+    const key = createPrivateKey(readFileSync(join(etc, 'client-key.pem')));
+    assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    const env = substitute(envBlock('clientauth-private-key-jwt-env'), sub);
+    assert.deepEqual(Object.keys(env).sort(), ['OAUTH2_PROXY_CLIENT_ID', 'OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE']);
+    const s = await startSecretless({ clientId: env.OAUTH2_PROXY_CLIENT_ID!, client: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk(key)] } }, env: () => env });
+    try {
+      await loginThrough(s.proxy.url);
+      assert.equal(s.issuer.seen.get('/oauth2/token')?.authorization, undefined, 'no client secret sent');
+      assert.match(JSON.stringify(s.proxy.logs.lines.find((l) => l.msg === 'issuer ready')), /"tokenEndpointAuth":"private_key_jwt"/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('its commented-out lines, uncommented (the token endpoint as audience, a certificate of the key): still a login', async () => {
+    const commented = substitute(envBlock('clientauth-private-key-jwt-env', { commented: true }), sub);
+    assert.deepEqual(Object.keys(commented).sort(), ['OAUTH2_PROXY_CLIENT_ASSERTION_AUDIENCE', 'OAUTH2_PROXY_CLIENT_PRIVATE_KEY_CERTIFICATE_FILE']);
+    // The certificate uploaded to the app registration: here one the test makes of the page's key.
+    runShell(`openssl req -x509 -key client-key.pem -out ${commented.OAUTH2_PROXY_CLIENT_PRIVATE_KEY_CERTIFICATE_FILE} -days 2 -subj /CN=portcullis`, { cwd: etc });
+    const env = { ...substitute(envBlock('clientauth-private-key-jwt-env'), sub), ...commented };
+    const key = createPrivateKey(readFileSync(join(etc, 'client-key.pem')));
+    const s = await startSecretless({ clientId: env.OAUTH2_PROXY_CLIENT_ID!, client: { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [publicJwk(key)] } }, env: () => env });
+    try {
+      await loginThrough(s.proxy.url);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -13,6 +13,7 @@ import { startEchoUpstream } from '../src/demo/echo.js';
 import { HttpBrowser } from './support/browser.js';
 import { REPO, freePort, startProxy } from './support/proxy.js';
 import { docBlock } from './support/docblock.js';
+import { portcullisInstalledIn } from './support/docenv.js';
 import { ALICE, CLIENT_ID, CLIENT_SECRET, waitReady } from './support/stack.js';
 
 const FIXTURE = readFileSync(join(REPO, 'test/fixtures/oauth2-proxy.cfg'), 'utf8');
@@ -129,4 +130,37 @@ test('the configuration file example of docs/configuration.md is read without a 
   const v = validateConfig(mergeSources({ flags: {}, env: { OAUTH2_PROXY_COOKIE_SECRET: 'x'.repeat(32) }, config: { ...f.values, client_secret_file: secretFile }, dotenv: {} }));
   assert.ok(v.ok, v.ok ? '' : v.errors.join('\n'));
   assert.equal(v.config.cookie.refreshMs, 30 * 60_000);
+});
+
+test('docs/configuration.md as written: `npx portcullis --config /etc/portcullis/oauth2-proxy.cfg` with its example file; a user signs in', { timeout: 60_000 }, async () => {
+  // Substituted, in the command: the folder /etc/portcullis (a temporary one, where Portcullis is
+  // installed so that npx runs this checkout, offline). In the file: the listen address (loopback, a
+  // free port), the upstream's port, the issuer's URL (the test issuer's, plain http), the secret
+  // file's path, the redirect URL's origin (the proxy's). Added: OAUTH2_PROXY_COOKIE_SECRET, as its
+  // last line says. The issuer knows client "app" with the secret in the file.
+  const etc = mkdtempSync(join(tmpdir(), 'portcullis-etc-'));
+  const npx = portcullisInstalledIn(etc);
+  const port = await freePort();
+  const secret = 'the-client-secret-0123456789';
+  const secretFile = join(etc, 'client_secret');
+  writeFileSync(secretFile, `${secret}\n`);
+  const issuer = await startDevIssuer({ shape: 'hydra', accounts: [ALICE], clients: [{ client_id: 'app', client_secret: secret, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }] });
+  cleanups.push(() => issuer.stop());
+  const echo = await startEchoUpstream();
+  cleanups.push(() => echo.close());
+  const example = docBlock('config-example', 'toml');
+  const file = [
+    ['0.0.0.0:4180', `127.0.0.1:${port}`], ['127.0.0.1:8080', new URL(echo.url).host], ['https://keycloak.example.com/realms/main', issuer.issuer],
+    ['/run/secrets/client_secret', secretFile], ['https://app.example.com', `http://127.0.0.1:${port}`],
+  ].reduce((text, [from, to]) => { assert.ok(text.includes(from!), `the example has ${from}`); return text.replaceAll(from!, to!); }, example);
+  writeFileSync(join(etc, 'oauth2-proxy.cfg'), file);
+  const command = docBlock('config-run-command', 'sh').trim().replaceAll('/etc/portcullis', etc);
+  const p = await startProxy({ ...npx, OAUTH2_PROXY_COOKIE_SECRET: 'c'.repeat(32) }, { shell: command, cwd: etc, port });
+  cleanups.push(() => p.stop());
+  await waitReady(p.url);
+  const b = new HttpBrowser();
+  const res = await b.navigate(`${p.url}/oauth2/start?rd=/x`);
+  assert.equal(res.status, 200, res.body.slice(0, 300));
+  assert.match(res.body, /Hello, alice@example\.com/);
+  assert.ok([...b.jar.values()].flat().some((c) => c.name === '_oauth2_proxy' && c.secure), 'cookie_secure = true: the session cookie is Secure');
 });

@@ -6,6 +6,7 @@ import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js'
 import { SessionCodec } from '../src/session/codec.js';
 import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
+import { envBlock } from './support/docenv.js';
 import { loginThrough } from './support/rig.js';
 import { ACCOUNT, COOKIE_SECRET, logLine, startSecretless, type Secretless } from './support/secretless.js';
 
@@ -118,6 +119,28 @@ describe('DPoP against an issuer without it', () => {
     try {
       const line = await logLine(s.proxy, (l) => l.event === 'issuer_shortfall');
       assert.match(String(line.msg), /the issuer does not support DPoP \(no dpop_signing_alg_values_supported\), which dpop=true needs/);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('docs/client-auth.md as written: the DPoP environment', () => {
+  test('against a client whose tokens must be DPoP-bound: a login, the token call and userinfo with proofs of one key', async () => {
+    const env = envBlock('clientauth-dpop-env');
+    assert.deepEqual(Object.keys(env), ['OAUTH2_PROXY_DPOP']);
+    // Added: the client secret and, by startSecretless, the issuer's URL, client id, cookie secret,
+    // email domains, upstream, address.
+    const s = await startSecretless({
+      client: { client_secret: SECRET, token_endpoint_auth_method: 'client_secret_basic', dpop_bound_access_tokens: true },
+      env: () => ({ OAUTH2_PROXY_CLIENT_SECRET: SECRET, ...env }),
+    });
+    try {
+      const b = await loginThrough(s.proxy.url);
+      const userinfo = s.issuer.seen.get('/userinfo')!;
+      assert.match(userinfo.authorization ?? '', /^DPoP /);
+      assert.equal(proofKey(userinfo.dpop), proofKey(s.issuer.seen.get('/oauth2/token')?.dpop));
+      assert.equal((await b.request(`${s.proxy.url}/x`, { headers: JSON_ACCEPT })).status, 200);
     } finally {
       await s.close();
     }

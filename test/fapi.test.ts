@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as client from 'openid-client';
@@ -9,6 +9,8 @@ import { jwkThumbprint } from '../src/oidc/clientkey.js';
 import { issuerShortfalls, type IssuerNeeds } from '../src/oidc/requirements.js';
 import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
+import { docBlock } from './support/docblock.js';
+import { envBlock, runShell, substitute } from './support/docenv.js';
 import { logLine, startSecretless } from './support/secretless.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portcullis-fapi-'));
@@ -111,4 +113,30 @@ describe('issuerShortfalls: the issuer\'s metadata held against the configuratio
       else assert.ok(problems.length === 1 && expected.test(problems[0]!), problems.join('\n'));
     });
   }
+});
+
+describe('docs/client-auth.md as written: the FAPI 2.0 environment with the key its openssl command makes', () => {
+  test('against oidc-provider in FAPI 2.0 mode: ready, pushed, DPoP, a login', async () => {
+    // Substituted: the folder /etc/portcullis (a temporary one). Added: the client id of the page's
+    // private_key_jwt block (portcullis) and, by startSecretless, the issuer's URL, cookie secret,
+    // email domains, upstream, address.
+    const etc = mkdtempSync(join(dir, 'etc-'));
+    runShell(docBlock('clientauth-genpkey', 'sh'), { cwd: etc });
+    const env = substitute(envBlock('clientauth-fapi-env'), { '/etc/portcullis': etc });
+    assert.deepEqual(Object.keys(env).sort(), ['OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE', 'OAUTH2_PROXY_FAPI_PROFILE']);
+    const pub = createPublicKey(createPrivateKey(readFileSync(env.OAUTH2_PROXY_CLIENT_PRIVATE_KEY_FILE!))).export({ format: 'jwk' });
+    const clientId = envBlock('clientauth-private-key-jwt-env').OAUTH2_PROXY_CLIENT_ID!;
+    const s = await startSecretless({ clientId, issuer: { fapi2: true }, client: { ...FAPI_CLIENT, jwks: { keys: [{ ...pub, kid: jwkThumbprint(pub) }] } }, env: () => env });
+    try {
+      const b = new HttpBrowser();
+      const start = await b.request(`${s.proxy.url}/oauth2/start?rd=/`);
+      assert.deepEqual([...new URL(start.headers.location!).searchParams.keys()].sort(), ['client_id', 'request_uri'], 'pushed');
+      const landed = await b.navigate(start.headers.location!);
+      assert.equal(landed.status, 200, JSON.stringify(s.proxy.logs.lines.filter((l) => l.event === 'login_failed' || l.event === 'request_failed')));
+      assert.ok(s.issuer.seen.get('/oauth2/token')?.dpop, 'DPoP at the token endpoint');
+      assert.equal(s.proxy.logs.lines.find((l) => l.msg === 'issuer ready')?.profile, 'FAPI 2.0 Security Profile');
+    } finally {
+      await s.close();
+    }
+  });
 });

@@ -5,8 +5,11 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { HttpBrowser, type Response } from './support/browser.js';
-import { events as logEvents, loginThrough, startRig, type Rig } from './support/rig.js';
+import { COOKIE_SECRET, events as logEvents, loginThrough, startRig, type Rig } from './support/rig.js';
 import type { DevIssuer, DevIssuerOptions } from '../src/devissuer/issuer.js';
+import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
+import { SessionCodec } from '../src/session/codec.js';
+import { envBlock } from './support/docenv.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 const COOKIE = '_oauth2_proxy';
@@ -357,5 +360,39 @@ describe('cookie_refresh and step-up', () => {
     assert.equal(events(r, 'session_refreshed').length, 1, 'refreshed, without an ID token');
     assert.equal(after.status, 401, 'userinfo says who, not how: still STEP_UP_REQUIRED');
     assert.equal((JSON.parse(after.body) as { error: string }).error, 'STEP_UP_REQUIRED');
+  });
+});
+
+describe('docs/sessions.md as written: the lifetime environment (12h, 30m, prompt=consent)', () => {
+  test('a refresh token is asked for and kept; the cookie and the seal last 12 h; a session 31 minutes old is refreshed, one 29 minutes old is not', { timeout: 30_000 }, async () => {
+    const env = envBlock('sessions-lifetime-env');
+    assert.deepEqual(Object.keys(env), ['OAUTH2_PROXY_COOKIE_EXPIRE', 'OAUTH2_PROXY_COOKIE_REFRESH', 'OAUTH2_PROXY_PROMPT']);
+    // Added by startRig to reach its issuer: its URL, client id and secret, the cookie secret
+    // (Secure off: plain http), email domains, upstream, scope.
+    const r = await rig(env);
+    const auth = new URL((await new HttpBrowser().request(`${r.proxy.url}/oauth2/start`)).headers.location!);
+    assert.equal(auth.searchParams.get('prompt'), 'consent');
+    assert.match(auth.searchParams.get('scope') ?? '', /\boffline_access\b/);
+    const b = await login(r);
+    assert.equal(events(r, 'no_refresh_token').length, 0, 'the issuer sent a refresh token');
+    // What the seal holds, and older copies of it: the test seals them with the proxy's own secret,
+    // since no test waits half an hour.
+    const codec = new SessionCodec(deriveSealPasswords([cookieSecretBytes(COOKIE_SECRET)!], 'session'), 86_400_000);
+    const session = await codec.unseal(b.cookies().get(COOKIE)!);
+    assert.ok(session?.refreshToken, 'the session keeps the refresh token');
+    assert.equal(session.expiresAt - session.createdAt, 12 * 3600_000, 'cookie_expire=12h inside the seal');
+    const aged = async (minutes: number): Promise<Response> => {
+      const copy = new HttpBrowser();
+      copy.setCookie('127.0.0.1', COOKIE, await codec.seal({ ...session, createdAt: Date.now() - minutes * 60_000 }));
+      return copy.request(`${r.proxy.url}/`, { headers: JSON_ACCEPT });
+    };
+    const young = await aged(29);
+    upstreamHeaders(young);
+    assert.equal(sessionCookieSet(young), undefined, 'not yet due');
+    assert.equal(r.issuer.refreshGrants.succeeded, 0);
+    const due = await aged(31);
+    upstreamHeaders(due);
+    assert.match(sessionCookieSet(due) ?? '', /Max-Age=43200\b/, 'refreshed: a new cookie for a new 12 h window');
+    assert.equal(r.issuer.refreshGrants.succeeded, 1);
   });
 });

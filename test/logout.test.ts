@@ -9,6 +9,8 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
 import { SessionCodec, type Session } from '../src/session/codec.js';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
+import { envBlock, substitute } from './support/docenv.js';
 import { ARTIFACTS, launchChromium } from './support/chromium.js';
 import { COOKIE_SECRET, events, loginThrough, startRig, type Rig } from './support/rig.js';
 import { CLIENT_ID } from './support/stack.js';
@@ -223,6 +225,52 @@ describe('backend_logout_url', () => {
     const b2 = await loginThrough(r.proxy.url);
     assert.equal((await b2.request(`${r.proxy.url}/oauth2/sign_out`)).status, 302, 'an unreachable one too');
     assert.equal(events(r.proxy, 'backend_logout_failed').length, 2);
+  });
+});
+
+describe('docs/sessions.md as written: the logout environment, and an rd that is the issuer\'s logout URL', () => {
+  test('backend_logout_url: the proxy GETs the issuer\'s logout endpoint with the session\'s ID token, then sends the browser to its end_session_endpoint', async () => {
+    const env = envBlock('sessions-logout-env');
+    assert.deepEqual(Object.keys(env), ['OAUTH2_PROXY_BACKEND_LOGOUT_URL']);
+    // Substituted: Keycloak's logout URL (https://idp.example.com/realms/main/…/logout) by the test
+    // issuer's own (oidc-provider, plain http; its query as written). startRig adds the rest to reach
+    // it, and registers the proxy's /oauth2/sign_out as a post-logout redirect URI as the page says.
+    const r = await rig({ env: (issuer) => substitute(env, { 'https://idp.example.com/realms/main/protocol/openid-connect/logout': issuer.endpoints.endSession }) });
+    const endSessionPath = new URL(r.issuer.endpoints.endSession).pathname;
+    const b = await loginThrough(r.proxy.url);
+    const s = await sessionIn(b);
+    const before = r.issuer.seen.get(endSessionPath)?.count ?? 0;
+    const out = await b.request(`${r.proxy.url}/oauth2/sign_out?rd=/goodbye`);
+    assert.equal(out.status, 302);
+    assert.equal(r.issuer.seen.get(endSessionPath)?.count, before + 1, 'the proxy called the issuer itself');
+    assert.equal(events(r.proxy, 'backend_logout')[0]?.status, 200, 'and the issuer took the ID token it was given');
+    const to = new URL(out.headers.location!);
+    assert.equal(to.origin + to.pathname, r.issuer.endpoints.endSession);
+    assert.equal(to.searchParams.get('id_token_hint'), s.idToken);
+    assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${r.proxy.url}/oauth2/sign_out`);
+    assert.equal(to.searchParams.get('state'), '/goodbye');
+    assert.ok((await b.request(out.headers.location!)).status < 400, 'the issuer accepts the redirect (its post-logout URI registered)');
+  });
+
+  test('whitelist_domains and the rd as written: straight to that URL, {id_token} filled with the session\'s ID token', async () => {
+    const block = docBlock('sessions-sign-out-rd', 'sh');
+    const whitelist = /^\s*# whitelist_domains=(\S+)/m.exec(block)?.[1];
+    const path = block.split('\n').map((l) => l.trim()).find((l) => l.startsWith('/oauth2/sign_out'));
+    assert.ok(whitelist && path, block);
+    // Substituted: https://idp.example.com by the test issuer's origin (plain http, a port) and
+    // https://app.example.com by the proxy's, in the whitelist and (URL-encoded) in the rd.
+    const r = await rig({ env: (issuer) => ({ OAUTH2_PROXY_WHITELIST_DOMAINS: whitelist.replace('idp.example.com', new URL(issuer.issuer).host) }) });
+    const idp = new URL(r.issuer.issuer).origin;
+    const query = path.replaceAll(encodeURIComponent('https://idp.example.com'), encodeURIComponent(idp)).replaceAll(encodeURIComponent('https://app.example.com'), encodeURIComponent(r.proxy.url));
+    const b = await loginThrough(r.proxy.url);
+    const s = await sessionIn(b);
+    const out = await b.request(`${r.proxy.url}${query}`);
+    assert.equal(out.status, 302);
+    const to = new URL(out.headers.location!);
+    assert.equal(to.origin + to.pathname, `${idp}/logout`);
+    assert.equal(to.searchParams.get('id_token_hint'), s.idToken);
+    assert.equal(to.searchParams.get('post_logout_redirect_uri'), `${r.proxy.url}/`);
+    assert.ok((out.headers['set-cookie'] ?? []).some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)), 'the local session is cleared');
   });
 });
 

@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DevAccount } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { startNginx, docsNginxSnippet, type Nginx } from './support/nginx.js';
 import { freePort } from './support/proxy.js';
@@ -151,5 +152,41 @@ describe('a stricter rule for one location through a real nginx: the README\'s a
     assert.equal(await ask('?allowed_email_domains=partner.test'), 403);
     assert.equal(await ask('?allowed_groups=admins&allowed_email_domains=partner.test'), 403);
     assert.equal(await ask('?allowed_groups=admins', false), 401);
+  });
+});
+
+describe('docs/sessions.md as written: auth_request_set + add_header pass a refreshed session\'s cookies on through nginx', () => {
+  test('cookie_refresh=1s behind the docs\' server block with the two lines added to its location /: the browser gets the new cookie once', { timeout: 60_000 }, async () => {
+    const [nginxPort, proxyPort] = [await freePort(), await freePort()];
+    const peers = await startPeers({ ports: [nginxPort] });
+    // oidc-provider grants a refresh token only with prompt=consent (docs/sessions.md says so).
+    const proxy = await startInProcess({
+      ...peers.env, OAUTH2_PROXY_COOKIE_REFRESH: '1s', OAUTH2_PROXY_PROMPT: 'consent', OAUTH2_PROXY_SET_XAUTHREQUEST: 'true',
+      OAUTH2_PROXY_REDIRECT_URL: `http://127.0.0.1:${nginxPort}/oauth2/callback`,
+    }, proxyPort);
+    const lines = docBlock('sessions-nginx-refresh', 'nginx');
+    const server = withPorts(docsNginxSnippet(), nginxPort, proxyPort, peers.upstreamUrl);
+    assert.ok(server.includes('        auth_request /oauth2/auth;\n'), 'the docs\' server block has its auth_request line');
+    const nginx = await startNginx(server.replace('        auth_request /oauth2/auth;\n', `        auth_request /oauth2/auth;\n${lines}`), nginxPort);
+    try {
+      const b = new HttpBrowser();
+      const signIn = await b.navigate(`${nginx.url}/app/page`);
+      const start = /id="sign-in" href="([^"]+)"/.exec(signIn.body)?.[1]?.replace(/&amp;/g, '&');
+      assert.ok(start, signIn.body.slice(0, 300));
+      assert.equal((await b.navigate(new URL(start, nginx.url).href)).status, 200);
+      const before = b.cookies().get('_oauth2_proxy');
+      await new Promise((r) => setTimeout(r, 1_100));
+      const res = await b.request(`${nginx.url}/app/page`, { headers: { accept: 'application/json' } });
+      assert.equal(res.status, 200);
+      assert.equal(peers.issuer.refreshGrants.succeeded, 1);
+      assert.ok((res.headers['set-cookie'] ?? []).some((c) => c.startsWith('_oauth2_proxy=') && !/Max-Age=0/.test(c)), `nginx passed the refreshed cookie on: ${res.headers['set-cookie']}`);
+      assert.notEqual(b.cookies().get('_oauth2_proxy'), before);
+      assert.equal((await b.request(`${nginx.url}/app/page`, { headers: { accept: 'application/json' } })).status, 200);
+      assert.equal(peers.issuer.refreshGrants.succeeded, 1, 'the browser holds the refreshed session: no second refresh');
+    } finally {
+      await nginx.stop();
+      await proxy.close();
+      await peers.close();
+    }
   });
 });

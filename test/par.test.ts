@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
 import { validateEnv } from './support/config.js';
+import { envBlock } from './support/docenv.js';
 import { loginThrough } from './support/rig.js';
 import { logLine, startSecretless } from './support/secretless.js';
 
@@ -40,6 +41,28 @@ describe('pushed authorization requests (RFC 9126)', () => {
     try {
       await loginThrough(s.proxy.url);
       assert.equal(s.issuer.seen.get('/request')?.count, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('docs/client-auth.md as written: the PAR environment pushes to an issuer that only offers PAR; the browser carries client_id and request_uri', async () => {
+    const env = envBlock('clientauth-par-env');
+    assert.deepEqual(Object.keys(env), ['OAUTH2_PROXY_PUSHED_AUTHORIZATION_REQUESTS']);
+    // Added: the client secret (PAR is beside a client authentication, here the plainest) and, by
+    // startSecretless, the issuer's URL, client id, cookie secret, email domains, upstream, address.
+    const s = await startSecretless({
+      issuer: { par: {} },
+      client: { client_secret: PKJWT.OAUTH2_PROXY_CLIENT_SECRET, token_endpoint_auth_method: 'client_secret_basic' },
+      env: () => ({ ...PKJWT, ...env }),
+    });
+    try {
+      const b = new HttpBrowser();
+      const start = await b.request(`${s.proxy.url}/oauth2/start?rd=/`);
+      assert.deepEqual([...new URL(start.headers.location!).searchParams.keys()].sort(), ['client_id', 'request_uri']);
+      assert.equal(s.issuer.seen.get('/request')?.count, 1, 'pushed');
+      const landed = await b.navigate(start.headers.location!);
+      assert.equal(landed.status, 200, landed.body.slice(0, 300));
     } finally {
       await s.close();
     }

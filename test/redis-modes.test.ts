@@ -1,6 +1,7 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HttpBrowser } from './support/browser.js';
+import { envBlock, substitute } from './support/docenv.js';
 import { startPeers } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
 import { startCluster, startRedis, startSentinel, startReady } from './support/redis.js';
@@ -9,10 +10,11 @@ import { ALICE, type Echoed } from './support/stack.js';
 const JSON_ACCEPT = { accept: 'application/json' };
 
 /** Two replicas on one Redis deployment: login through the first, use through the second, sign out, gone on both. */
-async function twoReplicas(redisEnv: Record<string, string>, check: () => void | Promise<void>): Promise<void> {
+async function twoReplicas(redisEnv: Record<string, string>, check: () => void | Promise<void>, o: { asGiven?: boolean } = {}): Promise<void> {
   const ports = [await freePort(), await freePort()];
   const peers = await startPeers({ ports });
-  const env = { ...peers.env, OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis', ...redisEnv };
+  // asGiven: the session store as redisEnv says (a page's block), not Redis sessions by default.
+  const env = { ...peers.env, ...(o.asGiven ? {} : { OAUTH2_PROXY_SESSION_STORE_TYPE: 'redis' }), ...redisEnv };
   const a = await startReady(env, ports[0]);
   const b = await startReady(env, ports[1]);
   try {
@@ -87,4 +89,69 @@ test('Redis on a unix socket (unix:///path), with a password (redis_password) an
   } finally {
     await r.close();
   }
+});
+
+// docs/redis.md's four environment blocks as written. Substituted: the Redis hosts and ports
+// (redis.internal:6379, 10.0.0.x:26379, 10.0.0.x:7000) by the test's servers on 127.0.0.1, and the
+// password placeholder `...` by the test server's password. Added by twoReplicas (startPeers): the
+// issuer, client, cookie secret (the same on both replicas), email domains, upstream.
+describe('docs/redis.md as written: two replicas on each Redis shape', () => {
+  const SESSIONS = /portcullis:_oauth2_proxy:session:/;
+
+  test('standalone Redis sessions with a password', async () => {
+    const block = envBlock('redis-standalone-env');
+    assert.deepEqual(Object.keys(block), ['OAUTH2_PROXY_SESSION_STORE_TYPE', 'OAUTH2_PROXY_REDIS_CONNECTION_URL', 'OAUTH2_PROXY_REDIS_PASSWORD']);
+    assert.equal(block.OAUTH2_PROXY_REDIS_PASSWORD, '...', 'a placeholder');
+    const password = 'sesame-docs-0123';
+    const r = await startRedis({ args: ['--requirepass', password] });
+    try {
+      const env = { ...substitute(block, { 'redis.internal:6379': `127.0.0.1:${r.port}` }), OAUTH2_PROXY_REDIS_PASSWORD: password };
+      await twoReplicas(env, () => {
+        assert.match(r.cli('-a', password, '--no-auth-warning', '--scan'), SESSIONS, 'the session lives in Redis');
+      }, { asGiven: true });
+    } finally {
+      await r.close();
+    }
+  });
+
+  test('Sentinel: three Sentinels listed, the first one down; the others name the master', async () => {
+    const block = envBlock('redis-sentinel-env');
+    const s = await startSentinel({ sentinels: 3 });
+    try {
+      const env = substitute(block, Object.fromEntries(s.sentinelPorts.map((p, i) => [`10.0.0.${i + 1}:26379`, `127.0.0.1:${p}`])));
+      assert.equal(env.OAUTH2_PROXY_REDIS_SENTINEL_CONNECTION_URLS, s.sentinelUrls.join(','));
+      assert.equal(env.OAUTH2_PROXY_REDIS_SENTINEL_MASTER_NAME, s.masterName);
+      await s.stopSentinel(0);
+      await twoReplicas(env, () => {
+        assert.match(s.master.cli('--scan', '--pattern', 'portcullis:*:session:*'), SESSIONS, 'the session is on the master the Sentinels named');
+      }, { asGiven: true });
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('Cluster: the three nodes listed', async () => {
+    const block = envBlock('redis-cluster-env');
+    const c = await startCluster();
+    try {
+      const env = substitute(block, Object.fromEntries(c.ports.map((p, i) => [`10.0.0.${i + 1}:7000`, `127.0.0.1:${p}`])));
+      assert.equal(env.OAUTH2_PROXY_REDIS_CLUSTER_CONNECTION_URLS, c.urls.join(','));
+      await twoReplicas(env, () => {}, { asGiven: true });
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('cookie sessions with revocations in Redis: no session in Redis, and a sign-out on one replica ends the cookie on the other', async () => {
+    const block = envBlock('redis-revocations-env');
+    assert.deepEqual(Object.keys(block), ['OAUTH2_PROXY_REDIS_CONNECTION_URL']);
+    const r = await startRedis();
+    try {
+      await twoReplicas(substitute(block, { 'redis.internal:6379': `127.0.0.1:${r.port}` }), () => {
+        assert.doesNotMatch(r.cli('--scan'), SESSIONS, 'the session stays in the cookie');
+      }, { asGiven: true });
+    } finally {
+      await r.close();
+    }
+  });
 });

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
+import { runShell } from './support/docenv.js';
 import { startPeers, type InProcess } from './support/inprocess.js';
 import { freePort } from './support/proxy.js';
 import { startRedis, startReady } from './support/redis.js';
@@ -26,10 +28,10 @@ async function use(url: string, value: string): Promise<{ user: string; setCooki
  * cookie still works and comes back re-sealed with B; restart with B alone: the old cookie is gone,
  * the re-sealed one lives on.
  */
-async function rotate(extra: Record<string, string>, secretsEnv: (secrets: string[]) => Record<string, string>): Promise<void> {
+async function rotate(extra: Record<string, string>, secretsEnv: (secrets: string[]) => Record<string, string>, given?: readonly [string, string]): Promise<void> {
   const port = await freePort();
   const peers = await startPeers({ ports: [port] });
-  const [A, B] = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
+  const [A, B] = given ?? [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
   const env = (secrets: string[]): Record<string, string> => {
     const e: Record<string, string> = { ...peers.env, ...extra, ...secretsEnv(secrets) };
     if (e.OAUTH2_PROXY_COOKIE_SECRET_FILE) delete e.OAUTH2_PROXY_COOKIE_SECRET;
@@ -67,6 +69,22 @@ async function rotate(extra: Record<string, string>, secretsEnv: (secrets: strin
 
 test('cookie sessions: cookie_secret=B,A re-seals an A cookie on use; dropping A ends the cookies not re-sealed', async () => {
   await rotate({}, (secrets) => ({ OAUTH2_PROXY_COOKIE_SECRET: secrets.join(',') }));
+});
+
+test('docs/sessions.md as written: its two steps, run by bash, rotate without signing anyone out', async () => {
+  const steps = docBlock('sessions-rotate-secret', 'sh').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('OAUTH2_PROXY_COOKIE_SECRET='));
+  assert.equal(steps.length, 2);
+  const OLD = randomBytes(32).toString('base64url');
+  const value = (line: string, env: Record<string, string>): string => runShell(`${line}\nprintf %s "$OAUTH2_PROXY_COOKIE_SECRET"`, { cwd: tmpdir(), env });
+  const step1 = value(steps[0]!, { OLD_SECRET: OLD });
+  const [NEW, old] = step1.split(',');
+  assert.equal(old, OLD, 'step 1 keeps the old secret second');
+  assert.match(NEW!, /^[A-Za-z0-9_-]{43}=$/, 'a new random 32-byte secret, base64url');
+  const step2 = value(steps[1]!, { NEW_SECRET: NEW! });
+  assert.equal(step2, NEW);
+  // The proxy before (OLD), after step 1 and after step 2, each time with the value the shell set.
+  const byPhase = (secrets: string[]): string => (secrets.length === 2 ? step1 : secrets[0] === OLD ? OLD : step2);
+  await rotate({}, (secrets) => ({ OAUTH2_PROXY_COOKIE_SECRET: byPhase(secrets) }), [OLD, NEW!]);
 });
 
 test('Redis sessions with cookie_secret_file (one secret per line): the ticket is re-sealed the same way', async () => {

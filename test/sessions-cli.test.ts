@@ -1,11 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cookieSecretBytes, deriveSealPasswords } from '../src/config/secret.js';
+import { SessionCodec } from '../src/session/codec.js';
 import { HttpBrowser } from './support/browser.js';
+import { docBlock } from './support/docblock.js';
+import { portcullisInstalledIn, runShell } from './support/docenv.js';
 import { startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { BIN, REPO, freePort } from './support/proxy.js';
 import { startRedis, startReady } from './support/redis.js';
-import { ALICE, type Echoed } from './support/stack.js';
+import { ALICE, CLIENT_ID, CLIENT_SECRET, type Echoed } from './support/stack.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
 
@@ -104,5 +111,50 @@ test('sessions revoke: usage and configuration errors exit 2; an unreachable Red
     assert.match(dead.err, /not reachable within 10 s .*nothing was revoked/);
   } finally {
     await peers.close();
+  }
+});
+
+test('docs/redis.md as written: `portcullis sessions revoke --sub …` then `--sid …`, run by bash with the proxies\' own variables', async () => {
+  const lines = docBlock('redis-sessions-revoke', 'sh').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('portcullis '));
+  assert.equal(lines.length, 2);
+  // The page's subject is the test account's own; its sid (08a5019c-17e1) is replaced by the issuer
+  // session of a login here. `portcullis` is on the PATH as an installed package puts it (npm's
+  // .bin link, to this checkout). The variables are the replicas' (cookie sessions, Redis for the revocations).
+  const sub = /--sub (\S+)/.exec(lines[0]!)![1]!;
+  assert.equal(sub, '248289761001');
+  const redis = await startRedis();
+  const ports = [await freePort(), await freePort()];
+  // The client registers a back-channel logout URI, so the issuer puts its session id (sid) in ID tokens.
+  const peers = await startPeers({
+    ports, accounts: [{ sub, email: 'jo@example.com', email_verified: true, groups: ['staff'] }],
+    issuerOptions: { clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: ports.map((p) => `http://127.0.0.1:${p}/oauth2/callback`), backchannel_logout_uri: `http://127.0.0.1:${ports[0]}/oauth2/backchannel_logout` }] },
+  });
+  const env = { ...peers.env, OAUTH2_PROXY_REDIS_CONNECTION_URL: redis.url };
+  const a = await startReady(env, ports[0]);
+  const b = await startReady(env, ports[1]);
+  const home = mkdtempSync(join(tmpdir(), 'portcullis-cli-'));
+  portcullisInstalledIn(home);
+  const run = (line: string): string => runShell(line, { cwd: home, env: { ...env, NODE_ENV: 'production', PATH: `${join(home, 'node_modules', '.bin')}:${process.env.PATH ?? ''}` } });
+  try {
+    const one = await signIn(peers, a);
+    const two = await signIn(peers, b);
+    assert.equal(await userAt(b, one), sub);
+    assert.match(run(lines[0]!), new RegExp(`^revoked: every session of subject "${sub}" started until now is refused`));
+    for (const p of [a, b]) for (const c of [one, two]) assert.ok(await refusedSoon(p, c), `refused on ${p === a ? 'A' : 'B'}`);
+
+    const three = await signIn(peers, a);
+    const codec = new SessionCodec(deriveSealPasswords([cookieSecretBytes(peers.env.OAUTH2_PROXY_COOKIE_SECRET!)!], 'session'), 7 * 86_400_000);
+    const sid = (await codec.unseal(three.slice('_oauth2_proxy='.length)))?.issuerSid;
+    assert.ok(sid, 'the ID token named its issuer session');
+    assert.ok(lines[1]!.includes('--sid 08a5019c-17e1'));
+    assert.match(run(lines[1]!.replace('08a5019c-17e1', sid)), /^revoked: /);
+    assert.ok(await refusedSoon(b, three), 'that issuer session ended on the other replica');
+    const four = await signIn(peers, b);
+    assert.equal(await userAt(a, four), sub, 'a later login (another issuer session) works');
+  } finally {
+    await a.close();
+    await b.close();
+    await peers.close();
+    await redis.close();
   }
 });

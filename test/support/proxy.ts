@@ -59,7 +59,9 @@ export interface ProxyProcess {
  * Runs bin/portcullis as users do: a child process configured by OAUTH2_PROXY_* variables.
  * NODE_ENV=production unless given, so a missing issuer is an error, not demo mode.
  */
-export async function startProxy(env: Record<string, string>, o: { args?: string[]; waitFor?: 'listening' | 'exit'; cwd?: string; port?: number } = {}): Promise<ProxyProcess> {
+export async function startProxy(env: Record<string, string>, o: { args?: string[]; waitFor?: 'listening' | 'exit'; cwd?: string; port?: number; shell?: string } = {}): Promise<ProxyProcess> {
+  // `shell`: a command line a page shows (`npx portcullis --config …`), run by bash as written
+  // instead of bin/portcullis with `args`; its process group is signalled, so npx's child is too.
   // `port`: the arguments name the address (--http-address), and the environment is left as given.
   const port = o.port ?? (env.OAUTH2_PROXY_HTTP_ADDRESS ? Number(env.OAUTH2_PROXY_HTTP_ADDRESS.split(':').pop()) : await freePort());
   const childEnv: Record<string, string> = {
@@ -68,7 +70,12 @@ export async function startProxy(env: Record<string, string>, o: { args?: string
     ...(o.port === undefined ? { OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}` } : {}),
     ...env,
   };
-  const child = spawn(process.execPath, [BIN, ...(o.args ?? [])], { env: childEnv, cwd: o.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = o.shell !== undefined
+    ? spawn('bash', ['-c', o.shell], { env: childEnv, cwd: o.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [BIN, ...(o.args ?? [])], { env: childEnv, cwd: o.cwd ?? REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  const signal = (sig: NodeJS.Signals): void => {
+    if (o.shell !== undefined && child.pid !== undefined) { try { process.kill(-child.pid, sig); } catch { /* already gone */ } } else child.kill(sig);
+  };
   const lines: string[] = [];
   let exited = false;
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => { exited = true; resolve(code); }));
@@ -100,10 +107,10 @@ export async function startProxy(env: Record<string, string>, o: { args?: string
     logs,
     waitForLog,
     alive: () => !exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (!exited) child.kill(signal);
+    stop: async (sig = 'SIGTERM') => {
+      if (!exited) signal(sig);
       // A proxy that does not drain within its own 10 s grace is a failure, never a hung suite.
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const killer = setTimeout(() => signal('SIGKILL'), 15_000);
       try { return await exit; } finally { clearTimeout(killer); }
     },
   };

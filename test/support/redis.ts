@@ -116,42 +116,60 @@ export interface RedisSentinel {
   readonly master: RedisServer;
   readonly sentinelPort: number;
   readonly sentinelUrl: string;
+  /** Every Sentinel's port and URL, the first one's above. */
+  readonly sentinelPorts: number[];
+  readonly sentinelUrls: string[];
   readonly masterName: string;
+  /** Stops one Sentinel (by index), leaving the master and the others running. */
+  stopSentinel(i: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
- * A master and one Sentinel watching it (the same binary with --sentinel, on a writable config
- * file); `password`: the Sentinel itself asks for one (its requirepass).
+ * A master and `sentinels` Sentinels (one by default) watching it (the same binary with
+ * --sentinel, each on a writable config file of its own); `password`: the Sentinels themselves ask
+ * for one (their requirepass).
  */
-export async function startSentinel(o: { password?: string } = {}): Promise<RedisSentinel> {
+export async function startSentinel(o: { password?: string; sentinels?: number } = {}): Promise<RedisSentinel> {
   const master = await startRedis();
-  const sentinelPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'));
-  const file = join(dir, 'sentinel.conf');
   const masterName = 'mymaster';
-  writeFileSync(file, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${masterName} 1000`,
-    ...(o.password ? [`requirepass ${o.password}`] : []), ''].join('\n'));
   const auth = o.password ? ['-a', o.password, '--no-auth-warning'] : [];
-  const child = spawnServer([file, '--sentinel']);
+  const ports: number[] = [];
+  const dirs: string[] = [];
+  const children: ChildProcess[] = [];
   try {
-    await waitPort(sentinelPort, true);
-    const until = Date.now() + 10_000;
-    while (!runCli(sentinelPort, [...auth, 'sentinel', 'get-master-addr-by-name', masterName]).includes(String(master.port))) {
-      if (Date.now() > until) throw new Error('the Sentinel does not know the master within 10 s');
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < (o.sentinels ?? 1); i++) {
+      const sentinelPort = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'));
+      const file = join(dir, 'sentinel.conf');
+      writeFileSync(file, [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`, `sentinel down-after-milliseconds ${masterName} 1000`,
+        ...(o.password ? [`requirepass ${o.password}`] : []), ''].join('\n'));
+      ports.push(sentinelPort);
+      dirs.push(dir);
+      children.push(spawnServer([file, '--sentinel']));
+    }
+    for (const sentinelPort of ports) {
+      await waitPort(sentinelPort, true);
+      const until = Date.now() + 10_000;
+      while (!runCli(sentinelPort, [...auth, 'sentinel', 'get-master-addr-by-name', masterName]).includes(String(master.port))) {
+        if (Date.now() > until) throw new Error('the Sentinel does not know the master within 10 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   } catch (err) {
-    await stopChild(child);
+    await Promise.all(children.map(stopChild));
     await master.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
     throw err;
   }
+  const urls = ports.map((p) => `redis://127.0.0.1:${p}`);
   return {
-    master, sentinelPort, sentinelUrl: `redis://127.0.0.1:${sentinelPort}`, masterName,
+    master, sentinelPort: ports[0]!, sentinelUrl: urls[0]!, sentinelPorts: ports, sentinelUrls: urls, masterName,
+    stopSentinel: (i) => stopChild(children[i]!),
     async close() {
-      await stopChild(child);
+      await Promise.all(children.map(stopChild));
       await master.close();
-      rmSync(dir, { recursive: true, force: true });
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
     },
   };
 }

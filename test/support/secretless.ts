@@ -23,12 +23,13 @@ export interface Secretless {
  * its token_endpoint_auth_method, jwks, ...), an echo upstream, and Portcullis in this process
  * with `env` over generic-OIDC variables (no client secret). Unlike startInProcess this does not
  * wait for the issuer: a proxy the issuer cannot serve never becomes ready (`ready` says so).
+ * `clientId`: the client's id at the issuer and the proxy's (a page's own, e.g. `portcullis`).
  */
-export async function startSecretless(o: { issuer?: Partial<DevIssuerOptions>; client: Record<string, unknown>; env: (issuer: DevIssuer) => Record<string, string>; https?: boolean; waitReady?: boolean }): Promise<Secretless> {
+export async function startSecretless(o: { issuer?: Partial<DevIssuerOptions>; client: Record<string, unknown>; env: (issuer: DevIssuer) => Record<string, string>; https?: boolean; waitReady?: boolean; clientId?: string }): Promise<Secretless> {
   const port = await freePort();
   const issuer = await startDevIssuer({
     shape: 'hydra', accounts: [ACCOUNT], ...o.issuer,
-    clients: [{ client_id: SECRETLESS_CLIENT, client_secret: '', redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`], metadata: o.client }],
+    clients: [{ client_id: o.clientId ?? SECRETLESS_CLIENT, client_secret: '', redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`], metadata: o.client }],
   });
   const upstream = await startEchoUpstream();
   const result = validateConfig(mergeSources({
@@ -36,7 +37,7 @@ export async function startSecretless(o: { issuer?: Partial<DevIssuerOptions>; c
     env: {
       OAUTH2_PROXY_HTTP_ADDRESS: `127.0.0.1:${port}`,
       OAUTH2_PROXY_OIDC_ISSUER_URL: issuer.issuer,
-      OAUTH2_PROXY_CLIENT_ID: SECRETLESS_CLIENT,
+      OAUTH2_PROXY_CLIENT_ID: o.clientId ?? SECRETLESS_CLIENT,
       OAUTH2_PROXY_COOKIE_SECRET: COOKIE_SECRET,
       OAUTH2_PROXY_COOKIE_SECURE: 'false',
       OAUTH2_PROXY_EMAIL_DOMAINS: '*',
