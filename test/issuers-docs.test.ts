@@ -385,17 +385,17 @@ describe('Okta: okta-env as written, against a stand-in served at /oauth2/defaul
 });
 
 describe('Auth0: auth0-env as written, against a stand-in at the root with a trailing slash, and the Action\'s claim', () => {
-  /** The claims the page's Action sets, for a user with these roles: the Action runs in a sandbox, as Auth0 would call it. */
-  function actionClaims(roles: string[]): Record<string, unknown> {
+  /**
+   * The claims the page's Action sets for a user with these roles: the block is evaluated in a fresh
+   * context and its onExecutePostLogin called as Auth0 calls it, with an `api` that records
+   * setCustomClaim (the only Auth0 API the block uses; anything else it called would throw).
+   */
+  async function claimsFor(roles: string[]): Promise<Record<string, unknown>> {
     const set: Record<string, unknown> = {};
     const exports: { onExecutePostLogin?: (event: unknown, api: unknown) => Promise<void> } = {};
     runInNewContext(docBlock('auth0-action', 'js'), { exports });
-    assert.equal(typeof exports.onExecutePostLogin, 'function');
-    return { set, run: exports.onExecutePostLogin!({ authorization: { roles } }, { idToken: { setCustomClaim: (k: string, v: unknown) => { set[k] = v; } } }) };
-  }
-  async function claimsFor(roles: string[]): Promise<Record<string, unknown>> {
-    const { set, run } = actionClaims(roles) as { set: Record<string, unknown>; run: Promise<void> };
-    await run;
+    assert.equal(typeof exports.onExecutePostLogin, 'function', 'the block exports onExecutePostLogin');
+    await exports.onExecutePostLogin!({ authorization: { roles } }, { idToken: { setCustomClaim: (name: string, value: unknown) => { set[name] = value; } } });
     return set;
   }
   let r: Running;
