@@ -340,6 +340,22 @@ describe('Microsoft Entra ID: entra-id-env as written, against a stand-in served
     assert.equal((await logIn(r, BOB.sub)).landed.status, 403);
   });
 
+  test('a group overage (the groups pointed at in Microsoft Graph, none in the token) is not followed: no groups, refused', async () => {
+    // OpenID Connect Core 5.6.2 distributed claims, the form of Entra ID's overage indication.
+    const overage = member({ ...ALICE, sub: 'carol-subject-0003', email: 'carol@example.com' }, {
+      _claim_names: { groups: 'src1' },
+      _claim_sources: { src1: { endpoint: `https://graph.microsoft.com/v1.0/users/carol/getMemberObjects` } },
+    });
+    const many = await startPage('entra-id-env', { accounts: [overage], issuer: entra });
+    try {
+      const out = await logIn(many, overage.sub);
+      assert.equal(out.landed.status, 403, `ended at ${out.landed.url}: ${out.landed.body.slice(0, 200)}`);
+      const failed = await many.proxy.waitForLog((l) => l.event === 'login_failed');
+      assert.equal(failed.code, 'GROUP_NOT_ALLOWED');
+      assert.match(String(failed.detail), /groups \[\]/, 'the overage leaves the user with no groups');
+    } finally { await many.close(); }
+  });
+
   test('entra-id-roles-env over it: the `roles` claim decides instead', async () => {
     const roles = await startPage('entra-id-roles-env', { accounts: [member(ALICE, { roles: ['Portcullis.User'], groups: [] }), member(BOB, { roles: ['Other.Role'], groups: [GROUP_OID] })], issuer: entra });
     try {
