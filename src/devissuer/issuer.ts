@@ -44,6 +44,13 @@ export interface DevIssuerOptions {
   clients: DevClient[];
   accounts?: DevAccount[];
   interactive?: boolean;
+  /**
+   * Where the provider is mounted and how its issuer URL ends, to stand in for other issuers' URL
+   * shapes (discovery is then served under that path): `path` as Keycloak's `/realms/NAME` or Entra
+   * ID's `/TENANT/v2.0` (none: the root; the crossid shape has `/oauth2`), `trailingSlash` false for
+   * an issuer URL without one (Keycloak, Entra ID, Okta, Google); Hydra, Crossid and Auth0 have it.
+   */
+  mount?: { path?: string; trailingSlash?: boolean };
   /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
   tls?: { cert: string; key: string };
   claimsInIdToken?: boolean;
@@ -245,7 +252,7 @@ function loginPolicy(policies: typeof import('oidc-provider').interactionPolicy,
 export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer> {
   const { default: Provider, errors, interactionPolicy } = await loadProvider();
   const accounts = opts.accounts?.length ? opts.accounts : [DEFAULT_ACCOUNT];
-  const prefix = opts.shape === 'crossid' ? '/oauth2' : ''; // where the provider is mounted
+  const prefix = opts.shape === 'crossid' ? '/oauth2' : (opts.mount?.path ?? ''); // where the provider is mounted
   const audience = opts.shape === 'crossid' ? (opts.audienceParam ?? 'oauth2proxy') : undefined;
   let loginSub = accounts[0].sub;
   let loginAuth: { acr?: string; amr?: string[]; ts?: number } = {};
@@ -423,7 +430,8 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
   await listen(opts.port ?? 0);
   const port = (server.address() as { port: number }).port;
   const base = `${opts.tls ? 'https' : 'http'}://${opts.hostname ?? '127.0.0.1'}:${port}${prefix}`;
-  const issuer = `${base}/`; // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/
+  // Hydra's issuer has the trailing slash; Crossid's is .../oauth2/; Keycloak's and Entra ID's have none.
+  const issuer = opts.mount?.trailingSlash === false ? base : `${base}/`;
   const aliases = (config.discovery as { mtls_endpoint_aliases?: Record<string, string> } | undefined)?.mtls_endpoint_aliases;
   if (aliases) for (const k of Object.keys(aliases)) aliases[k] = aliases[k]!.replace('{PORT}', String(port));
   let provider: InstanceType<typeof Provider>;
@@ -526,7 +534,7 @@ export async function startDevIssuer(opts: DevIssuerOptions): Promise<DevIssuer>
     if (prefix) {
       if (!url.pathname.startsWith(`${prefix}/`)) return send(res, 404, 'text/plain', 'not found');
       // Crossid wants ?audience= on the authorization and the token request (the token POST's URL).
-      const guarded = url.pathname === `${prefix}/auth` || url.pathname === `${prefix}/token`;
+      const guarded = audience !== undefined && (url.pathname === `${prefix}/auth` || url.pathname === `${prefix}/token`);
       if (guarded && url.searchParams.get('audience') !== audience) {
         return send(res, 400, 'application/json', JSON.stringify({
           error: 'invalid_request', error_description: `audience=${audience} query parameter is required`,
