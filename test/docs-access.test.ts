@@ -23,7 +23,7 @@ import { docBlock } from './support/docblock.js';
 import { rawRequest, request } from './support/http.js';
 import { startInProcess, startPeers, type InProcess, type Peers } from './support/inprocess.js';
 import { freePort, REPO } from './support/proxy.js';
-import { ALICE, CLIENT_ID, CLIENT_SECRET, type Echoed } from './support/stack.js';
+import { ALICE, CLIENT_ID, CLIENT_SECRET, type Echoed, waitReady } from './support/stack.js';
 import { makeCertificates } from './support/tls.js';
 
 const JSON_ACCEPT = { accept: 'application/json' };
@@ -100,6 +100,8 @@ async function startShellProxy(command: string, env: Record<string, string>): Pr
     child.stderr!.on('data', seen);
     child.once('exit', () => { clearTimeout(timer); reject(new Error(`exited:\n${output}`)); });
   });
+  // Listening is not ready: a login before discovery has finished gets 503 (seen once in a full run).
+  await waitReady(`http://${env.OAUTH2_PROXY_HTTP_ADDRESS!}`);
   return () => output;
 }
 

@@ -87,7 +87,7 @@ export async function startProxy(env: Record<string, string>, o: { args?: string
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
   const logs = (): Array<Record<string, unknown>> => lines.flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-  const waitForLog = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> =>
+  const waitForLog = (match: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         const hit = logs().find(match);
