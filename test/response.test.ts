@@ -3,13 +3,15 @@
 // ServerResponse writes when the id is set first with setHeader, as the proxy did before: a
 // property compares the raw answers of two real servers on loopback, one of each, for generated
 // heads (objects and flat lists, the id's header among them in any case, repeated names, reason
-// phrases, an implicit head, headers touched before the head, values Node refuses).
+// phrases, an implicit head, headers touched before the head, values Node refuses), and for
+// upstream answers passed on by the forwarder (src/upstream/forward.ts).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import { ProxyResponse } from '../src/server/response.js';
+import { forwardRequest, type ForwardTarget } from '../src/upstream/forward.js';
 import { check } from './support/prop.js';
 
 const ID_NAME = 'X-Request-Id';
@@ -67,6 +69,29 @@ function play(res: http.ServerResponse, s: Scenario): void {
 }
 
 let scenarioOf: (path: string) => Scenario;
+/** What the upstream answers for a path: status, reason phrase and raw header list (repeats and all). */
+let upstreamOf: (path: string) => { status: number; reason: string; head: string[]; body: string };
+const upstream = http.createServer((req, res) => {
+  const u = upstreamOf(req.url!);
+  res.sendDate = false;
+  res.writeHead(u.status, u.reason, u.head).end(u.body);
+});
+const agent = new http.Agent({ keepAlive: true });
+const target = (): ForwardTarget => {
+  const port = (upstream.address() as net.AddressInfo).port;
+  return { protocol: 'http:', hostname: '127.0.0.1', port, host: `127.0.0.1:${port}`, agent, changeOrigin: false, timeoutMs: 0 };
+};
+const failed = (res: http.ServerResponse) => (): void => { res.statusMessage = ''; res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway'); };
+const plainProxy = http.createServer((req, res) => {
+  res.sendDate = false;
+  res.setHeader(ID_NAME, ID);
+  forwardRequest(req, res, target(), failed(res));
+});
+const heldProxy = http.createServer({ ServerResponse: ProxyResponse }, (req, res) => {
+  res.sendDate = false;
+  (res as ProxyResponse).holdHeader(ID_NAME, ID_NAME.toLowerCase(), ID);
+  forwardRequest(req, res, target(), failed(res));
+});
 const plain = http.createServer((req, res) => {
   res.setHeader(ID_NAME, ID);
   play(res, scenarioOf(req.url!));
@@ -94,13 +119,15 @@ describe('ProxyResponse: the request id held back until the head', () => {
   const scenarios = new Map<string, Scenario>();
   let n = 0;
   scenarioOf = (path) => scenarios.get(path)!;
+  const answers = new Map<string, { status: number; reason: string; head: string[]; body: string }>();
+  upstreamOf = (path) => answers.get(path)!;
+  const servers = [plain, held, upstream, plainProxy, heldProxy];
   before(async () => {
-    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
-    await new Promise<void>((r) => held.listen(0, '127.0.0.1', r));
+    for (const s of servers) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   });
   after(() => {
-    plain.close();
-    held.close();
+    for (const s of servers) s.close();
+    agent.destroy();
   });
 
   test('writes the same bytes as setHeader(id) then writeHead, for any head', async () => {
@@ -122,5 +149,23 @@ describe('ProxyResponse: the request id held back until the head', () => {
     const [a, b] = await Promise.all([raw(plain, named), raw(held, named)]);
     assert.equal(b, a);
     assert.match(b, /\r\nx-request-id: from-upstream\r\n/);
+  });
+
+  test('passes an upstream\'s head on with the same bytes as setHeader(id) then the forwarder', async () => {
+    const upstreamName = fc.constantFrom('Content-Type', 'content-type', 'Set-Cookie', 'set-cookie', 'X-Request-Id', 'x-request-id', 'cache-control', 'x-app', 'Keep-Alive', 'vary');
+    const answer = fc.record({
+      status: fc.constantFrom(200, 201, 204, 302, 404, 500),
+      reason: fc.constantFrom('OK', 'Whatever', ''),
+      head: fc.array(fc.tuple(upstreamName, goodValue), { maxLength: 6 }).map((fs) => fs.flat()),
+      body: fc.constantFrom('', 'body'),
+    });
+    await check('response: forwarded head with the held id = setHeader first', fc.asyncProperty(answer, async (u) => {
+      const path = `/up${n++}`;
+      answers.set(path, u.status === 204 ? { ...u, body: '' } : u);
+      const [a, b] = await Promise.all([raw(plainProxy, path), raw(heldProxy, path)]);
+      answers.delete(path);
+      assert.equal(b, a);
+      assert.match(b, /^HTTP\/1\.1 \d{3} [^\r]*\r\nX-Request-Id: /);
+    }), 200);
   });
 });

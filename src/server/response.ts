@@ -62,6 +62,27 @@ export class ProxyResponse<Request extends IncomingMessage = IncomingMessage> ex
     }
   }
 
+  /**
+   * writeHead(status, reason, list) on the fast road, when it writes what setHeader(id) then
+   * appendHeader per field would (no header touched, no name twice): true once written, false
+   * (nothing done) otherwise. The forwarder's road for an upstream's head (upstream/forward.ts).
+   */
+  writeHeadAppending(statusCode: number, reason: string | undefined, list: readonly string[]): boolean {
+    const h = this.#held;
+    if (h === undefined || this.#touched) return false;
+    const head = withFirst(h, list as string[]);
+    if (head === undefined) return false;
+    this.#held = undefined;
+    try {
+      if (reason === undefined) super.writeHead(statusCode, head);
+      else super.writeHead(statusCode, reason, head);
+    } catch (err) {
+      this.#held = h;
+      throw err;
+    }
+    return true;
+  }
+
   override setHeader(name: string, value: HeaderValue): this {
     this.#release();
     return super.setHeader(name, value);
