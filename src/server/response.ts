@@ -16,7 +16,9 @@ type Head = OutgoingHttpHeaders | OutgoingHttpHeader[];
  * first, then the head's fields in their order. Any other use of the headers (setHeader,
  * getHeader, removeHeader, …) first sets the held id the ordinary way, and so does a head that
  * names the id's header itself or that Node's slow road would treat differently (an empty name,
- * an undefined value, an odd list): from then on everything is Node's own.
+ * an undefined value, an odd list): from then on everything is Node's own. As after Node's own
+ * writeHead(status, fields) with nothing set before, a head written on the fast road is not kept
+ * for getHeader() afterwards (nothing in the proxy reads a response's headers once they are sent).
  */
 export class ProxyResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
   /** [name as configured, its lower case, value] of the held header. */
