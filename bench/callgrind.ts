@@ -12,6 +12,8 @@
 // Prints one line per run: what, Ir per request, and the callgrind file (annotate it with callgrind_annotate).
 // --strace: instead of callgrind, `strace -c` attached to every thread of the process (not under
 // valgrind) for the measured requests: system calls per request, which callgrind does not see.
+// --cpu: no valgrind, no strace: the process's CPU time (user + system, /proc) per measured request,
+// for quick A/B runs (--what a,b --bin … --repeat N interleaves them); noisy where the machine is busy.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ const { values: a } = parseArgs({
   options: {
     what: { type: 'string', default: 'portcullis-auth' }, bin: { type: 'string' }, requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '3000' }, connections: { type: 'string', default: '16' }, repeat: { type: 'string', default: '1' },
-    out: { type: 'string', default: '/tmp/portcullis-callgrind' }, strace: { type: 'boolean', default: false },
+    out: { type: 'string', default: '/tmp/portcullis-callgrind' }, strace: { type: 'boolean', default: false }, cpu: { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(a.requests), WARMUP = Number(a.warmup), CONNECTIONS = Number(a.connections);
@@ -116,7 +118,7 @@ try {
       const port = await freePort();
       const c = command(what, port);
       const file = join(a.out!, `${what}.${Date.now()}.out`);
-      const child = a.strace
+      const child = a.strace || a.cpu
         ? spawn(process.execPath, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] })
         : spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${file}`,
           // Under valgrind the threads take turns: a concurrent compile lands thousands of requests
@@ -133,6 +135,16 @@ try {
       const url = `http://127.0.0.1:${port}`;
       await waitUp(`${url}${c.ready}`, () => done);
       await load(`${url}${c.path}`, WARMUP, c.status);
+      if (a.cpu) {
+        const ticks = (): number => { const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
+        const t0 = ticks();
+        await load(`${url}${c.path}`, REQUESTS, c.status);
+        const us = ((ticks() - t0) * 1e6) / 100 / REQUESTS; // clock ticks of 10 ms
+        child.kill('SIGTERM');
+        await exit;
+        console.log(`${what.padEnd(22)} ${us.toFixed(1)} CPU µs/request (user + system)  ${a.bin ?? 'bin/portcullis'}`);
+        continue;
+      }
       if (a.strace) {
         const tids = readdirSync(`/proc/${child.pid}/task`);
         const tracer = spawn('strace', ['-c', '-o', file, ...tids.flatMap((t) => ['-p', t])], { stdio: 'ignore' });
