@@ -2,10 +2,13 @@
 // request to the upstream with http-proxy 1.18.1, http-proxy-3, or Portcullis's own forwarder on
 // node:http (src/upstream/forward.ts), nothing else (no session, no header work, no logging). The
 // same knobs as Portcullis's own hop: a keep-alive agent with the same limits, the same server
-// timeouts (src/server/listen.ts).
-// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3|node-http> <upstreamPort> [port]
+// timeouts (src/server/listen.ts). With `log`, one more thing: Portcullis's request-log line
+// (src/log.ts's RequestLog, the same fields, a fixed user and request id) through the same stdout
+// sink (src/logsink.ts), on the response's finish: the floor of a hop that logs.
+// Usage: node dist/bench/bare-hop.js <http-proxy|http-proxy-3|node-http> <upstreamPort> [port] [log]
 // Prints `{"port":N}` on its first stdout line.
 import http from 'node:http';
+import { requestLogger } from '../src/log.js';
 import { forwardRequest, type ForwardTarget } from '../src/upstream/forward.js';
 import { setForwardingHeaders } from '../src/upstream/headers.js';
 
@@ -15,7 +18,10 @@ interface MinimalProxy {
 }
 type CreateProxyServer = (opts: object) => MinimalProxy;
 
-const [impl, upstreamPortArg, portArg] = process.argv.slice(2);
+const [impl, upstreamPortArg, portArg, logArg] = process.argv.slice(2);
+const reqLog = logArg === 'log' ? requestLogger('info') : undefined;
+const USER = 'bench-user-0000000000000000';
+const ID = '00000000-0000-4000-8000-000000000000';
 const upstreamPort = Number(upstreamPortArg);
 if ((impl !== 'http-proxy' && impl !== 'http-proxy-3' && impl !== 'node-http') || !Number.isInteger(upstreamPort) || upstreamPort <= 0) {
   process.stderr.write('usage: bare-hop.js <http-proxy|http-proxy-3|node-http> <upstreamPort> [port]\n');
@@ -47,6 +53,13 @@ const fail = (res: http.ServerResponse) => (): void => {
   res.end('bad gateway');
 };
 const server = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 65_000 }, (req, res) => {
+  if (reqLog) {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => reqLog.write({
+      method: req.method, path: req.url ?? '/', status: res.statusCode, durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+      user: USER, client: req.socket.remoteAddress, requestId: ID, upgrade: false,
+    }));
+  }
   proxy.web(req, res, {}, fail(res));
 });
 server.listen(Number(portArg ?? 0), '127.0.0.1', () => {

@@ -154,6 +154,10 @@ export function ratioPairs(names: readonly TargetName[]): Array<[TargetName, Tar
     // Redis sessions beside cookie sessions; forward-auth beside the zero-work 202 server, asked directly and behind nginx.
     ['portcullis-redis', 'portcullis'], ['portcullis-auth', 'auth-zero'], ['portcullis-auth-baseline', 'auth-zero'], ['nginx-auth-portcullis', 'nginx-auth-zero'],
     ['nginx-auth-zero', 'nginx'],
+    // The floors: what each unavoidable piece costs the zero-work server, and Portcullis over the floor that does it all.
+    ['auth-zero-unseal', 'auth-zero'], ['auth-zero-session', 'auth-zero'], ['auth-zero-log', 'auth-zero'], ['auth-floor', 'auth-zero'],
+    ['portcullis-auth', 'auth-floor'], ['portcullis-auth-baseline', 'auth-floor'], ['portcullis-auth', 'auth-zero-unseal'],
+    ['portcullis', 'bare-http-proxy-log'], ['portcullis-baseline', 'bare-http-proxy-log'],
   ] as Array<[TargetName, TargetName]>) if (has.has(a) && has.has(b)) pairs.push([a, b]);
   // A change against the build before it (--baseline-bin).
   if (has.has('portcullis-baseline') && has.has('portcullis')) pairs.push(['portcullis', 'portcullis-baseline']);
@@ -202,7 +206,8 @@ export async function compare(stack: Stack, p: CompareParams, log: (line: string
 
   // Forward-auth at a steady rate, interleaved like the rounds: the latency it adds when not saturated.
   const steady = new Map<TargetName, SteadyRound[]>();
-  const steadyTargets = live.filter((t) => FORWARD_AUTH_TARGETS.includes(t.name) || t.name.startsWith('nginx-auth'));
+  // Of the floors only the whole one (auth-floor): the pieces are told apart by their CPU.
+  const steadyTargets = live.filter((t) => (FORWARD_AUTH_TARGETS.includes(t.name) && !t.name.startsWith('auth-zero-')) || t.name.startsWith('nginx-auth'));
   for (let i = 1; i <= Math.min(p.rounds, 3) && steadyTargets.length; i++) {
     for (const t of steadyTargets) {
       const r = await steadyPass(t, p.connections);

@@ -65,11 +65,13 @@ function logCheck(c: Comparison): string {
 /** Latency at a steady 1,000 req/s of the forward-auth targets, and what each Portcullis adds over its zero-work twin. */
 function steadyRows(c: Comparison): string[][] {
   const rows = c.summaries.filter((s) => s.steady).map((s) => {
-    const twin = s.name === 'nginx-auth-portcullis' ? 'nginx-auth-zero' : s.name.startsWith('portcullis-auth') ? 'auth-zero' : undefined;
-    const z = twin && c.summaries.find((x) => x.name === twin)?.steady;
-    // Per pass (pass i of both ran seconds apart), then the median.
-    const added = z ? median(s.steady!.rounds.map((r, i) => r.p95Ms - (z.rounds[i]?.p95Ms ?? NaN)).filter(Number.isFinite)) : NaN;
-    return [s.name, f(s.steady!.p50Ms), f(s.steady!.p95Ms), f(s.steady!.p99Ms), z ? `${f(added)} (over ${twin})` : '', s.steady!.rounds.map((r) => f(r.p95Ms)).join(' ')];
+    const twins = s.name === 'nginx-auth-portcullis' ? ['nginx-auth-zero'] : s.name.startsWith('portcullis-auth') ? ['auth-zero', 'auth-floor'] : [];
+    const added = twins.flatMap((twin) => {
+      const z = c.summaries.find((x) => x.name === twin)?.steady;
+      // Per pass (pass i of both ran seconds apart), then the median.
+      return z ? [`${f(median(s.steady!.rounds.map((r, i) => r.p95Ms - (z.rounds[i]?.p95Ms ?? NaN)).filter(Number.isFinite)))} (over ${twin})`] : [];
+    });
+    return [s.name, f(s.steady!.p50Ms), f(s.steady!.p95Ms), f(s.steady!.p99Ms), added.join('; '), s.steady!.rounds.map((r) => f(r.p95Ms)).join(' ')];
   });
   return rows.length ? [[`at ${fmtInt(STEADY_RATE)} req/s`, 'p50 ms', 'p95 ms', 'p99 ms', 'p95 added ms (median of passes)', 'p95 per pass'], ...rows] : [];
 }

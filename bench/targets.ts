@@ -22,6 +22,7 @@ export const TARGET_NAMES = [
   'express-openid-connect', 'portcullis', 'portcullis-no-log', 'portcullis-workers-2',
   'portcullis-log-file', 'portcullis-slow-reader', 'portcullis-redis',
   'auth-zero', 'portcullis-auth', 'nginx-auth-zero', 'nginx-auth-portcullis',
+  'auth-zero-unseal', 'auth-zero-session', 'auth-zero-log', 'auth-floor', 'bare-http-proxy-log',
   'portcullis-baseline', 'portcullis-no-log-baseline', 'portcullis-slow-reader-baseline', 'portcullis-auth-baseline',
 ] as const;
 export type TargetName = typeof TARGET_NAMES[number];
@@ -30,7 +31,12 @@ export type TargetName = typeof TARGET_NAMES[number];
 export const BASELINE_TARGETS: readonly TargetName[] = ['portcullis-baseline', 'portcullis-no-log-baseline', 'portcullis-slow-reader-baseline', 'portcullis-auth-baseline'];
 
 /** Targets asked `GET /oauth2/auth` (forward-auth) instead of `GET /`. */
-export const FORWARD_AUTH_TARGETS: readonly TargetName[] = ['auth-zero', 'portcullis-auth', 'portcullis-auth-baseline'];
+export const FORWARD_AUTH_TARGETS: readonly TargetName[] = ['auth-zero', 'portcullis-auth', 'portcullis-auth-baseline', 'auth-zero-unseal', 'auth-zero-session', 'auth-zero-log', 'auth-floor'];
+
+/** The zero-work server's floors (bench/zero-auth.ts): each does one piece of the work Portcullis's /oauth2/auth must do. */
+export const FLOOR_MODES: Partial<Record<TargetName, string>> = {
+  'auth-zero-unseal': 'unseal', 'auth-zero-session': 'session', 'auth-zero-log': 'log', 'auth-floor': 'floor',
+};
 
 /** The path wrk asks a target for. */
 export function loadPath(name: TargetName): string {
@@ -59,6 +65,11 @@ export const DESCRIPTIONS: Record<TargetName, string> = {
   'portcullis-auth-baseline': 'portcullis-auth from another build (--baseline-bin)',
   'nginx-auth-zero': 'nginx (1 worker, keep-alive to both) with auth_request to the zero-work 202 server, then proxy_pass to the upstream (bench/nginx.ts); aux = the 202 server',
   'nginx-auth-portcullis': 'the same nginx with auth_request to Portcullis\'s /oauth2/auth (defaults, request log on); aux = Portcullis',
+  'auth-zero-unseal': 'floor: auth-zero + an iron unseal of the same cookie with the same password on every request (no cache)',
+  'auth-zero-session': 'floor: auth-zero + the session read as Portcullis reads it: SHA-256 of the cookie, looked up among the sessions this process unsealed (src/session/codec.ts)',
+  'auth-zero-log': 'floor: auth-zero + Portcullis\'s request-log line (src/log.ts) through the same stdout sink (src/logsink.ts), on finish',
+  'auth-floor': 'floor: auth-zero + the session read as Portcullis does + the log line + a fresh request id (randomUUID): all the work /oauth2/auth must do',
+  'bare-http-proxy-log': 'floor: bare-http-proxy + Portcullis\'s request-log line through the same stdout sink, on finish',
 };
 
 type AuthKind = 'none' | 'portcullis' | 'eoc' | 'apache' | 'forward-auth';
@@ -68,7 +79,8 @@ const AUTH: Record<TargetName, AuthKind> = {
   portcullis: 'portcullis', 'portcullis-no-log': 'portcullis', 'portcullis-workers-2': 'portcullis',
   'portcullis-baseline': 'portcullis', 'portcullis-no-log-baseline': 'portcullis',
   'portcullis-log-file': 'portcullis', 'portcullis-slow-reader': 'portcullis', 'portcullis-slow-reader-baseline': 'portcullis', 'portcullis-redis': 'portcullis',
-  'auth-zero': 'none', 'nginx-auth-zero': 'none', 'portcullis-auth': 'forward-auth', 'portcullis-auth-baseline': 'forward-auth', 'nginx-auth-portcullis': 'forward-auth',
+  'auth-zero': 'none', 'nginx-auth-zero': 'none',
+  'auth-zero-unseal': 'none', 'auth-zero-session': 'none', 'auth-zero-log': 'none', 'auth-floor': 'none', 'bare-http-proxy-log': 'none', 'portcullis-auth': 'forward-auth', 'portcullis-auth-baseline': 'forward-auth', 'nginx-auth-portcullis': 'forward-auth',
 };
 /** Which cookies of the browser's jar are the target's session (the jar also holds the issuer's). */
 const SESSION_COOKIE: Record<Exclude<AuthKind, 'none'>, RegExp> = {
@@ -177,12 +189,14 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
   let loginUrl: string | undefined;
   switch (p.name) {
     case 'bare-http-proxy':
+    case 'bare-http-proxy-log':
     case 'bare-http-proxy-3':
     case 'bare-node-http': {
-      const impl = p.name === 'bare-http-proxy' ? 'http-proxy' : p.name === 'bare-http-proxy-3' ? 'http-proxy-3' : 'node-http';
-      child = spawnNode(p.name, [...ctx.nodeArgs(p.name), join(HERE, 'bare-hop.js'), impl, String(ctx.upstreamPort), String(p.port)]);
+      const impl = p.name.startsWith('bare-http-proxy') && p.name !== 'bare-http-proxy-3' ? 'http-proxy' : p.name === 'bare-http-proxy-3' ? 'http-proxy-3' : 'node-http';
+      const c = child = spawnNode(p.name, [...ctx.nodeArgs(p.name), join(HERE, 'bare-hop.js'), impl, String(ctx.upstreamPort), String(p.port), ...(p.name === 'bare-http-proxy-log' ? ['log'] : [])]);
       await readPort(child);
       readyMs = performance.now() - t0;
+      if (p.name === 'bare-http-proxy-log') logLines = () => c.stdoutLines();
       break;
     }
     case 'nginx':
@@ -214,10 +228,18 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
       readyMs = performance.now() - t0;
       break;
     case 'auth-zero':
-      child = spawnNode(p.name, [...ctx.nodeArgs(p.name), join(HERE, 'zero-auth.js'), String(p.port)]);
+    case 'auth-zero-unseal':
+    case 'auth-zero-session':
+    case 'auth-zero-log':
+    case 'auth-floor': {
+      const c = child = spawnNode(p.name, [...ctx.nodeArgs(p.name), join(HERE, 'zero-auth.js'), String(p.port), FLOOR_MODES[p.name] ?? 'zero'], {
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORTCULLIS_BENCH_COOKIE_SECRET: ctx.cookieSecret },
+      });
       await readPort(child);
       readyMs = performance.now() - t0;
+      if (p.name === 'auth-zero-log' || p.name === 'auth-floor') logLines = () => c.stdoutLines();
       break;
+    }
     case 'nginx-auth-zero': {
       const zero = spawnNode(`${p.name}-202`, [...ctx.nodeArgs(p.name), join(HERE, 'zero-auth.js'), String(p.authPort)]);
       aux.push(zero);

@@ -11,6 +11,7 @@ import { answer, sendError, type Outlet } from './answer.js';
 import { markLocalPeer, requestHost, requestScheme } from './forwarded.js';
 import { observe } from './observe.js';
 import type { App } from './road.js';
+import { ProxyResponse } from './response.js';
 
 type Handlers = Pick<App, 'handle' | 'handleUpgrade'>;
 
@@ -92,9 +93,10 @@ export async function listen(addr: ListenAddress, app: Handlers, log: Logger, o:
     if (draining) res.setHeader('connection', 'close');
     framed(req, res);
   };
+  // ProxyResponse: Node's, with the request id held back until the head (response.ts).
   const server = tls
-    ? https.createServer({ ...timeouts, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ciphers ? { ciphers: tls.ciphers } : {}) }, handle)
-    : http.createServer(timeouts, handle);
+    ? https.createServer({ ...timeouts, ServerResponse: ProxyResponse, cert: tls.cert, key: tls.key, minVersion: tls.minVersion, ...(tls.ciphers ? { ciphers: tls.ciphers } : {}) }, handle)
+    : http.createServer({ ...timeouts, ServerResponse: ProxyResponse }, handle);
   // Without a listener Node leaves an upgrade request unanswered; with one, it walks the same road.
   server.on('upgrade', app.handleUpgrade);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex & { _httpMessage?: { headersSent?: boolean } }) => {

@@ -3,6 +3,7 @@ import { ServerResponse } from 'node:http';
 import type { Config } from '../config/validate.js';
 import type { RequestContext } from './context.js';
 import { isSaneRequestId } from './requestid.js';
+import { ProxyResponse } from './response.js';
 
 export { isSaneRequestId };
 
@@ -27,7 +28,9 @@ export function createPrelude(config: Pick<Config, 'requestIdHeader' | 'silenceP
     const id = isSaneRequestId(given) ? given : randomUUID();
     ctx.requestId = id;
     ctx.req.headers[name] = id;
-    // An upgrade's own answers are raw bytes on the socket; the upstream still gets the id.
-    if (ctx.out instanceof ServerResponse) ctx.out.setHeader(header!, id);
+    // An upgrade's own answers are raw bytes on the socket; the upstream still gets the id. The
+    // listeners' responses hold it back until the head is written (response.ts: the same bytes).
+    if (ctx.out instanceof ProxyResponse) ctx.out.holdHeader(header!, name, id);
+    else if (ctx.out instanceof ServerResponse) ctx.out.setHeader(header!, id);
   };
 }

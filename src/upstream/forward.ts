@@ -65,6 +65,9 @@ export function stripHopByHop(headers: http.IncomingHttpHeaders, upgrade: boolea
   }
 }
 
+/** What server/response.ts's ProxyResponse adds to a response (named here: upstream/ sits below server/). */
+interface HeldHead { writeHeadAppending(statusCode: number, reason: string | undefined, list: readonly string[]): boolean }
+
 /** The upstream's response headers without hop-by-hop fields, as the flat [name, value, …] list writeHead takes. */
 function responseHeaders(raw: readonly string[]): string[] {
   let named: Set<string> | undefined;
@@ -161,8 +164,11 @@ export function forwardRequest(req: http.IncomingMessage, res: http.ServerRespon
     const headers = responseHeaders(up.rawHeaders);
     try {
       // writeHead merges a list into headers already set (a request id) with setHeader, which keeps
-      // only the last of repeated names: append one by one then, so every Set-Cookie survives.
-      if (res.getHeaderNames().length === 0) res.writeHead(status, up.statusMessage, headers);
+      // only the last of repeated names: append one by one then, so every Set-Cookie survives. The
+      // listeners' responses hold the request id back and write it with such a list in one go
+      // when that gives the same bytes (server/response.ts).
+      if ((res as Partial<HeldHead>).writeHeadAppending?.(status, up.statusMessage, headers)) { /* written */ }
+      else if (res.getHeaderNames().length === 0) res.writeHead(status, up.statusMessage, headers);
       else {
         for (let i = 0; i < headers.length; i += 2) res.appendHeader(headers[i]!, headers[i + 1]!);
         res.writeHead(status, up.statusMessage);
