@@ -20,6 +20,7 @@ import { startDevIssuer } from '../src/devissuer/issuer.js';
 import { createLogger } from '../src/log.js';
 import { startPortcullis } from '../src/run.js';
 import { docBlock } from './support/docblock.js';
+import { envBlock } from './support/docenv.js';
 import { freePort, REPO, startProxy } from './support/proxy.js';
 import { loginThrough } from './support/rig.js';
 import { CLIENT_ID, CLIENT_SECRET } from './support/stack.js';
@@ -31,12 +32,7 @@ after(async () => { for (const fn of cleanups.reverse()) await fn().catch(() => 
 
 /** The `KEY=VALUE` lines of a marked sh block of the docs, placeholders filled in. */
 function shBlock(name: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of docBlock(name, 'sh').split('\n')) {
-    const m = /^(OAUTH2_PROXY_[A-Z_]+)=("[^"]*"|'[^']*'|\S*)/.exec(line);
-    if (m) env[m[1]!] = m[2]!.replace(/^["']|["']$/g, '');
-  }
-  return fill(env);
+  return fill(envBlock(name));
 }
 
 /** A docs placeholder (<client_id>, <tenant>) as a value, and its folders as test folders: nothing else changes. */

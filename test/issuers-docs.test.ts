@@ -18,30 +18,11 @@ import { startDevIssuer, type DevAccount, type DevIssuer, type DevIssuerOptions 
 import { HttpBrowser, type Response } from './support/browser.js';
 import { BASE_ENV } from './support/config.js';
 import { docBlock } from './support/docblock.js';
+import { envOfText } from './support/docenv.js';
 import { startGlewlwyd, type Glewlwyd, type GlewlwydUser } from './support/glewlwyd.js';
 import { freePort, startProxy, type ProxyProcess } from './support/proxy.js';
 import { waitReady, type Echoed } from './support/stack.js';
 
-/**
- * A block's `KEY=VALUE` lines as a shell would set them: quotes stripped, `# comments` and
- * commented-out lines ignored. A `<placeholder>` value is kept whole, spaces and all, to be filled.
- */
-export function envOfBlock(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-    if (!m) continue;
-    const rest = m[2]!;
-    let value: string;
-    if (rest.startsWith("'")) value = rest.slice(1, rest.indexOf("'", 1));
-    else if (rest.startsWith('"')) value = rest.slice(1, rest.indexOf('"', 1));
-    else if (rest.startsWith('<')) value = rest.slice(0, rest.indexOf('>') + 1) + (/^\S*/.exec(rest.slice(rest.indexOf('>') + 1))?.[0] ?? '');
-    else value = /^\S*/.exec(rest)![0];
-    env[m[1]!] = value;
-  }
-  return env;
-}
 
 /**
  * Fills every `<placeholder>` with the test's value for it. `<openssl rand … | tr …>` is a command
@@ -102,7 +83,7 @@ const PAGES: ReadonlyArray<{ block: string; values: Record<string, string>; over
 function pageEnv(block: string): Record<string, string> {
   const page = PAGES.find((p) => p.block === block)!;
   const base = page.over ? pageEnv(page.over) : {};
-  return { ...base, ...fill(envOfBlock(docBlock(block, 'sh')), { ...PAGES.find((p) => p.block === page.over)?.values, ...page.values }) };
+  return { ...base, ...fill(envOfText(docBlock(block, 'sh')), { ...PAGES.find((p) => p.block === page.over)?.values, ...page.values }) };
 }
 
 describe('every environment block on the issuer pages passes the configuration loader as written', () => {
@@ -115,7 +96,7 @@ describe('every environment block on the issuer pages passes the configuration l
   }
 
   test('issuers-login-params-env, over a complete configuration', () => {
-    const env = { ...BASE_ENV, ...envOfBlock(docBlock('issuers-login-params-env', 'sh')) };
+    const env = { ...BASE_ENV, ...envOfText(docBlock('issuers-login-params-env', 'sh')) };
     assert.equal(env.OAUTH2_PROXY_PROMPT, 'login', 'the trailing # comment is not part of the value');
     assert.equal(env.OAUTH2_PROXY_OIDC_AUDIENCE_CLAIMS, 'aud,azp');
     assert.deepEqual(loaderErrors(env), []);
@@ -451,7 +432,7 @@ describe('Auth0: auth0-env as written, against a stand-in at the root with a tra
 describe('Login parameters: issuers-login-params-env over the Hydra-shaped issuer', () => {
   let r: Running;
   before(async () => {
-    const extra = envOfBlock(docBlock('issuers-login-params-env', 'sh'));
+    const extra = envOfText(docBlock('issuers-login-params-env', 'sh'));
     r = await startPage('hydra-env', { accounts: [ALICE], extra });
   });
   after(async () => { await r?.close(); });

@@ -6,12 +6,14 @@ import { REPO } from './proxy.js';
 
 /**
  * A shell value as the shell reads it: "…" and '…' lose their quotes, an unquoted value ends at
- * whitespace (so a trailing `# comment` is not part of it).
+ * whitespace (so a trailing `# comment` is not part of it). A page's placeholder (`<client id from
+ * hydra>`, `<tenant>.auth0.com`) is kept whole, spaces and all, for the test to fill in.
  */
 function shellValue(raw: string): string {
   const q = /^"([^"]*)"|^'([^']*)'/.exec(raw);
   if (q) return q[1] ?? q[2]!;
-  return /^\S*/.exec(raw)![0];
+  const placeholder = /^<[^>]*>\S*/.exec(raw);
+  return placeholder ? placeholder[0] : /^\S*/.exec(raw)![0];
 }
 
 /**
