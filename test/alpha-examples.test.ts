@@ -12,6 +12,7 @@ import { startEchoUpstream } from '../src/demo/echo.js';
 import { startDevIssuer } from '../src/devissuer/issuer.js';
 import { freePort, REPO, startProxy } from './support/proxy.js';
 import { loginThrough } from './support/rig.js';
+import { waitReady } from './support/stack.js';
 
 const FIXTURES = join(REPO, 'test/fixtures/oauth2-proxy-alpha');
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -54,6 +55,8 @@ test('oauth2-proxy\'s contrib alpha example (--config + --alpha-config) runs as 
   const proxy = await startProxy({}, { args: ['--config', join(dir, 'oauth2-proxy.cfg'), '--alpha-config', join(dir, 'oauth2-proxy-alpha-config.yaml')], port });
   cleanups.push(() => proxy.stop());
 
+  // Listening comes before discovery: a login in that moment gets 503 (seen once under Node 26 in CI).
+  await waitReady(proxy.url);
   const browser = await loginThrough(proxy.url);
   const res = await browser.request(`${proxy.url}/anything`, { headers: { accept: 'application/json' } });
   assert.equal(res.status, 200);
