@@ -74,6 +74,13 @@ async function startRigOnce(o: RigOptions): Promise<Rig> {
 
 /** Signs in through the proxy like a browser (non-interactive issuer); returns the browser with its cookies. */
 export async function loginThrough(proxyUrl: string, rd = '/'): Promise<HttpBrowser> {
+  // A proxy listens before its issuer's discovery is done, and a login in that moment gets 503
+  // (seen in CI under load): give /ready up to 10 s to say so, then try the login whatever it said.
+  for (const until = Date.now() + 10_000; Date.now() < until;) {
+    const ready = await fetch(`${proxyUrl}/ready`).then((r) => r.status, () => 0);
+    if (ready === 200 || ready === 404) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const b = new HttpBrowser();
   const res = await b.navigate(`${proxyUrl}/oauth2/start?rd=${encodeURIComponent(rd)}`);
   assert.equal(res.status, 200, `login should end on the upstream, got ${res.status} at ${res.url}: ${res.body.slice(0, 300)}`);
