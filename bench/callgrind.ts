@@ -8,15 +8,18 @@
 // Usage: node dist/bench/callgrind.js --what W[,W…] [--bin PATH] [--requests N] [--warmup N] [--repeat N]
 //   W: portcullis-auth (GET /oauth2/auth), portcullis, portcullis-no-log (GET / proxied),
 //      auth-zero, auth-floor, auth-zero-session, auth-zero-log (bench/zero-auth.ts), bare-http-proxy,
-//      bare-http-proxy-log (bench/bare-hop.ts). --bin: the Portcullis entry point (another build).
+//      bare-http-proxy-log (bench/bare-hop.ts); nginx-auth-zero, nginx-auth-floor, nginx-auth-portcullis:
+//      nginx (bench/nginx.ts's auth_request config, one process: master_process off) in front of
+//      auth-zero, auth-floor or portcullis-auth, GET / proxied to the upstream, both processes
+//      measured, each and their sum. --bin: the Portcullis entry point (another build).
 // Prints one line per run: what, Ir per request, and the callgrind file (annotate it with callgrind_annotate).
 // --strace: instead of callgrind, `strace -c` attached to every thread of the process (not under
 // valgrind) for the measured requests: system calls per request, which callgrind does not see.
 // --cpu: no valgrind, no strace: the process's CPU time (user + system, /proc) per measured request,
 // for quick A/B runs (--what a,b --bin … --repeat N interleaves them); noisy where the machine is busy.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +28,7 @@ import { startDevIssuer } from '../src/devissuer/issuer.js';
 import { HttpBrowser } from '../test/support/browser.js';
 import { BIN, freePort } from '../test/support/proxy.js';
 import { get, sleep } from './client.js';
+import { NGINX, nginxAuthConfig } from './nginx.js';
 import { readPort, spawnNode, stop } from './procs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -112,67 +116,111 @@ function control(pid: number, ...args: string[]): void {
   if (r.status !== 0) throw new Error(`callgrind_control ${args.join(' ')}: ${r.stderr || r.stdout}`);
 }
 
+/** A process being measured: Node under valgrind (or not), or nginx in front of it. */
+interface Measured { name: string; child: ChildProcess; exit: Promise<void>; exited: () => boolean; file: string; err: () => string }
+
+function launch(what: string, name: string, cmd: string, args: string[], env: Record<string, string>, node: boolean, stamp: number): Measured {
+  const file = join(a.out!, `${what === name ? what : `${what}.${name}`}.${stamp}.out`);
+  const child = a.strace || a.cpu
+    ? spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${file}`,
+      // Under valgrind the threads take turns: a concurrent compile lands thousands of requests
+      // late, and when varies. Compiling and collecting on the main thread makes the warm-up end
+      // with the code optimised, run after run.
+      cmd, ...(node ? ['--no-concurrent-recompilation', '--single-threaded-gc'] : []), ...args], {
+      env, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  let done = false;
+  const exit = new Promise<void>((r) => child.on('exit', () => { done = true; r(); }));
+  child.stdout!.resume(); // the request log: drained, as the bench drains it
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+  return { name, child, exit, exited: () => done, file, err: () => err };
+}
+
+/** nginx-auth-X: nginx (bench/nginx.ts's auth_request config) in front of X, both measured. */
+const BEHIND_NGINX: Record<string, string> = { 'nginx-auth-zero': 'auth-zero', 'nginx-auth-floor': 'auth-floor', 'nginx-auth-portcullis': 'portcullis-auth' };
+
 try {
   for (let rep = 0; rep < Number(a.repeat); rep++) {
     for (const what of a.what!.split(',')) {
+      const inner = BEHIND_NGINX[what] ?? what;
       const port = await freePort();
-      const c = command(what, port);
-      const file = join(a.out!, `${what}.${Date.now()}.out`);
-      const child = a.strace || a.cpu
-        ? spawn(process.execPath, c.args, { env: c.env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${file}`,
-          // Under valgrind the threads take turns: a concurrent compile lands thousands of requests
-          // late, and when varies. Compiling and collecting on the main thread makes the warm-up end
-          // with the code optimised, run after run.
-          process.execPath, '--no-concurrent-recompilation', '--single-threaded-gc', ...c.args], {
-          env: c.env, stdio: ['ignore', 'pipe', 'pipe'],
-        });
-      let done = false;
-      const exit = new Promise<void>((r) => child.on('exit', () => { done = true; r(); }));
-      child.stdout.resume(); // the request log: drained, as the bench drains it
-      let err = '';
-      child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
-      const url = `http://127.0.0.1:${port}`;
-      await waitUp(`${url}${c.ready}`, () => done);
-      await load(`${url}${c.path}`, WARMUP, c.status);
+      const c = command(inner, port);
+      const stamp = Date.now();
+      const procs = [launch(what, inner, process.execPath, c.args, c.env, true, stamp)];
+      await waitUp(`http://127.0.0.1:${port}${c.ready}`, () => procs[0]!.exited());
+      let url = `http://127.0.0.1:${port}${c.path}`;
+      let status = c.status;
+      if (BEHIND_NGINX[what]) {
+        // One process (master_process off), so that the one process is what is measured: the
+        // worker's work per request is the same as under a master.
+        const front = await freePort();
+        const dir = join(a.out!, `nginx-${stamp}`);
+        mkdirSync(dir, { recursive: true });
+        const conf = join(dir, 'nginx.conf');
+        writeFileSync(conf, `master_process off;\n${nginxAuthConfig(dir, front, upstreamPort, port)}`);
+        procs.push(launch(what, 'nginx', NGINX, ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf], { PATH: process.env.PATH ?? '' }, false, stamp));
+        url = `http://127.0.0.1:${front}/`;
+        status = 200;
+        await waitUp(url, () => procs[1]!.exited());
+      }
+      await load(url, WARMUP, status);
+      const stopAll = async (): Promise<void> => {
+        for (const p of procs) p.child.kill('SIGTERM');
+        await Promise.all(procs.map((p) => p.exit));
+      };
+      const label = (p: Measured): string => (procs.length > 1 ? `${what}:${p.name}` : what).padEnd(22);
       if (a.cpu) {
-        const ticks = (): number => { const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
-        const t0 = ticks();
-        await load(`${url}${c.path}`, REQUESTS, c.status);
-        const us = ((ticks() - t0) * 1e6) / 100 / REQUESTS; // clock ticks of 10 ms
-        child.kill('SIGTERM');
-        await exit;
-        console.log(`${what.padEnd(22)} ${us.toFixed(1)} CPU µs/request (user + system)  ${a.bin ?? 'bin/portcullis'}`);
+        const ticks = (pid: number): number => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
+        const t0 = procs.map((p) => ticks(p.child.pid!));
+        await load(url, REQUESTS, status);
+        const us = procs.map((p, i) => ((ticks(p.child.pid!) - t0[i]!) * 1e6) / 100 / REQUESTS); // clock ticks of 10 ms
+        await stopAll();
+        procs.forEach((p, i) => console.log(`${label(p)} ${us[i]!.toFixed(1)} CPU µs/request (user + system)  ${a.bin ?? 'bin/portcullis'}`));
+        if (procs.length > 1) console.log(`${what.padEnd(22)} ${us.reduce((x, y) => x + y, 0).toFixed(1)} CPU µs/request, nginx + ${inner}`);
         continue;
       }
       if (a.strace) {
-        const tids = readdirSync(`/proc/${child.pid}/task`);
-        const tracer = spawn('strace', ['-c', '-o', file, ...tids.flatMap((t) => ['-p', t])], { stdio: 'ignore' });
+        const tracers = procs.map((p) => {
+          const tids = readdirSync(`/proc/${p.child.pid}/task`);
+          const tracer = spawn('strace', ['-c', '-o', p.file, ...tids.flatMap((t) => ['-p', t])], { stdio: 'ignore' });
+          return { tracer, exit: new Promise((r) => tracer.on('exit', r)) };
+        });
         await sleep(1_000); // attached
-        await load(`${url}${c.path}`, REQUESTS, c.status);
-        tracer.kill('SIGINT');
-        await new Promise((r) => tracer.on('exit', r));
-        child.kill('SIGTERM');
-        await exit;
-        const total = /^-+.*\n\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)(?:\s+\d+)?\s+total/m.exec(readFileSync(file, 'utf8'));
-        console.log(`${what.padEnd(22)} ${total ? (Number(total[1]) / REQUESTS).toFixed(2) : '?'} system calls/request  ${file}`);
+        await load(url, REQUESTS, status);
+        for (const t of tracers) t.tracer.kill('SIGINT');
+        await Promise.all(tracers.map((t) => t.exit));
+        await stopAll();
+        const calls = procs.map((p) => {
+          const total = /^-+.*\n\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)(?:\s+\d+)?\s+total/m.exec(readFileSync(p.file, 'utf8'));
+          return total ? Number(total[1]) / REQUESTS : NaN;
+        });
+        procs.forEach((p, i) => console.log(`${label(p)} ${calls[i]!.toFixed(2)} system calls/request  ${p.file}`));
+        if (procs.length > 1) console.log(`${what.padEnd(22)} ${calls.reduce((x, y) => x + y, 0).toFixed(2)} system calls/request, nginx + ${inner}`);
         continue;
       }
-      control(child.pid!, '-i', 'on');
-      await load(`${url}${c.path}`, REQUESTS, c.status);
-      control(child.pid!, '-i', 'off');
-      child.kill('SIGTERM');
-      await exit;
-      // One file per thread (FILE-01 is the main thread, where the JavaScript runs); the others are
-      // V8's compiler and GC helpers and libuv's workers, whose share moves from run to run.
-      const files = readdirSync(dirname(file)).filter((f) => f.startsWith(`${basename(file)}-`)).sort();
-      const ir = files.map((f) => Number(/^totals:\s*(\d+)/m.exec(readFileSync(join(dirname(file), f), 'utf8'))?.[1] ?? 0));
-      if (ir.length === 0) throw new Error(`${file}: no output\n${err}`);
+      for (const p of procs) control(p.child.pid!, '-i', 'on');
+      await load(url, REQUESTS, status);
+      for (const p of procs) control(p.child.pid!, '-i', 'off');
+      await stopAll();
       const per = (n: number): string => Math.round(n / REQUESTS).toLocaleString('en-US').padStart(9);
-      // The garbage collections that fell in the window (inclusive), apart: a major one or not moves the total.
-      const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dirname(file), files[0]!)], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
-      const gc = Number(/^\s*([\d,]+)\s+\([^)]*\)\s+\?\?\?:v8::internal::Heap::CollectGarbage\(/m.exec(annotated)?.[1]?.replace(/,/g, '') ?? 0);
-      console.log(`${what.padEnd(22)} ${per(ir[0]! - gc)} Ir/request on the main thread without GC (GC ${per(gc).trim()}), ${per(ir.reduce((x, y) => x + y, 0))} on all threads  ${file}-01`);
+      const sums = procs.map((p) => {
+        // One file per thread (FILE-01 is the main thread, where the JavaScript runs); the others are
+        // V8's compiler and GC helpers and libuv's workers, whose share moves from run to run.
+        const files = readdirSync(dirname(p.file)).filter((f) => f.startsWith(`${basename(p.file)}-`)).sort();
+        const ir = files.map((f) => Number(/^totals:\s*(\d+)/m.exec(readFileSync(join(dirname(p.file), f), 'utf8'))?.[1] ?? 0));
+        if (ir.length === 0) throw new Error(`${p.file}: no output\n${p.err()}`);
+        // The garbage collections that fell in the window (inclusive), apart: a major one or not moves the total.
+        const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dirname(p.file), files[0]!)], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+        const gc = Number(/^\s*([\d,]+)\s+\([^)]*\)\s+\?\?\?:v8::internal::Heap::CollectGarbage\(/m.exec(annotated)?.[1]?.replace(/,/g, '') ?? 0);
+        const all = ir.reduce((x, y) => x + y, 0);
+        console.log(`${label(p)} ${per(ir[0]! - gc)} Ir/request on the main thread without GC (GC ${per(gc).trim()}), ${per(all)} on all threads  ${p.file}-01`);
+        return { main: ir[0]! - gc, all };
+      });
+      if (procs.length > 1) {
+        console.log(`${what.padEnd(22)} ${per(sums.reduce((x, y) => x + y.main, 0))} Ir/request, nginx + ${inner}'s main thread without GC, ${per(sums.reduce((x, y) => x + y.all, 0))} on all threads`);
+      }
     }
   }
 } finally {

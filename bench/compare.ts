@@ -153,7 +153,7 @@ export function ratioPairs(names: readonly TargetName[]): Array<[TargetName, Tar
     ['portcullis-log-file', 'portcullis'], ['portcullis-slow-reader', 'portcullis'],
     // Redis sessions beside cookie sessions; forward-auth beside the zero-work 202 server, asked directly and behind nginx.
     ['portcullis-redis', 'portcullis'], ['portcullis-auth', 'auth-zero'], ['portcullis-auth-baseline', 'auth-zero'], ['nginx-auth-portcullis', 'nginx-auth-zero'],
-    ['nginx-auth-zero', 'nginx'],
+    ['nginx-auth-zero', 'nginx'], ['nginx-auth-portcullis', 'nginx-auth-floor'], ['nginx-auth-floor', 'nginx-auth-zero'],
     // The floors: what each unavoidable piece costs the zero-work server, and Portcullis over the floor that does it all.
     ['auth-zero-unseal', 'auth-zero'], ['auth-zero-session', 'auth-zero'], ['auth-zero-log', 'auth-zero'], ['auth-floor', 'auth-zero'],
     ['portcullis-auth', 'auth-floor'], ['portcullis-auth-baseline', 'auth-floor'], ['portcullis-auth', 'auth-zero-unseal'],

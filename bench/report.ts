@@ -65,7 +65,7 @@ function logCheck(c: Comparison): string {
 /** Latency at a steady 1,000 req/s of the forward-auth targets, and what each Portcullis adds over its zero-work twin. */
 function steadyRows(c: Comparison): string[][] {
   const rows = c.summaries.filter((s) => s.steady).map((s) => {
-    const twins = s.name === 'nginx-auth-portcullis' ? ['nginx-auth-zero'] : s.name.startsWith('portcullis-auth') ? ['auth-zero', 'auth-floor'] : [];
+    const twins = s.name === 'nginx-auth-portcullis' ? ['nginx-auth-zero', 'nginx-auth-floor'] : s.name.startsWith('portcullis-auth') ? ['auth-zero', 'auth-floor'] : [];
     const added = twins.flatMap((twin) => {
       const z = c.summaries.find((x) => x.name === twin)?.steady;
       // Per pass (pass i of both ran seconds apart), then the median.

@@ -9,6 +9,7 @@
 //   portcullis-redis                      Redis sessions
 //   auth-zero, portcullis-auth            GET /oauth2/auth: a zero-work 202 server and Portcullis
 //   nginx-auth-zero, nginx-auth-portcullis nginx auth_request to each of those two
+//   nginx-auth-floor                      the same nginx with auth_request to the auth-floor server
 //   auth-zero-unseal, -session, -log, auth-floor, bare-http-proxy-log  the floors: zero-work servers doing
 //                                         only the work Portcullis must do (bench/zero-auth.ts, bare-hop.ts)
 //   portcullis-baseline, …-no-log-baseline another build (--baseline-bin), to measure a change

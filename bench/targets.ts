@@ -21,7 +21,7 @@ export const TARGET_NAMES = [
   'bare-http-proxy', 'bare-http-proxy-3', 'bare-node-http', 'nginx', 'apache-oidc-cookie', 'apache-oidc-shm',
   'express-openid-connect', 'portcullis', 'portcullis-no-log', 'portcullis-workers-2',
   'portcullis-log-file', 'portcullis-slow-reader', 'portcullis-redis',
-  'auth-zero', 'portcullis-auth', 'nginx-auth-zero', 'nginx-auth-portcullis',
+  'auth-zero', 'portcullis-auth', 'nginx-auth-zero', 'nginx-auth-portcullis', 'nginx-auth-floor',
   'auth-zero-unseal', 'auth-zero-session', 'auth-zero-log', 'auth-floor', 'bare-http-proxy-log',
   'portcullis-baseline', 'portcullis-no-log-baseline', 'portcullis-slow-reader-baseline', 'portcullis-auth-baseline',
 ] as const;
@@ -65,6 +65,7 @@ export const DESCRIPTIONS: Record<TargetName, string> = {
   'portcullis-auth-baseline': 'portcullis-auth from another build (--baseline-bin)',
   'nginx-auth-zero': 'nginx (1 worker, keep-alive to both) with auth_request to the zero-work 202 server, then proxy_pass to the upstream (bench/nginx.ts); aux = the 202 server',
   'nginx-auth-portcullis': 'the same nginx with auth_request to Portcullis\'s /oauth2/auth (defaults, request log on); aux = Portcullis',
+  'nginx-auth-floor': 'floor: the same nginx with auth_request to the auth-floor server (bench/zero-auth.ts floor: session read as Portcullis does, the log line, a request id); aux = that server',
   'auth-zero-unseal': 'floor: auth-zero + an iron unseal of the same cookie with the same password on every request (no cache)',
   'auth-zero-session': 'floor: auth-zero + the session read as Portcullis reads it: SHA-256 of the cookie, looked up among the sessions this process unsealed (src/session/codec.ts)',
   'auth-zero-log': 'floor: auth-zero + Portcullis\'s request-log line (src/log.ts) through the same stdout sink (src/logsink.ts), on finish',
@@ -79,7 +80,7 @@ const AUTH: Record<TargetName, AuthKind> = {
   portcullis: 'portcullis', 'portcullis-no-log': 'portcullis', 'portcullis-workers-2': 'portcullis',
   'portcullis-baseline': 'portcullis', 'portcullis-no-log-baseline': 'portcullis',
   'portcullis-log-file': 'portcullis', 'portcullis-slow-reader': 'portcullis', 'portcullis-slow-reader-baseline': 'portcullis', 'portcullis-redis': 'portcullis',
-  'auth-zero': 'none', 'nginx-auth-zero': 'none',
+  'auth-zero': 'none', 'nginx-auth-zero': 'none', 'nginx-auth-floor': 'none',
   'auth-zero-unseal': 'none', 'auth-zero-session': 'none', 'auth-zero-log': 'none', 'auth-floor': 'none', 'bare-http-proxy-log': 'none', 'portcullis-auth': 'forward-auth', 'portcullis-auth-baseline': 'forward-auth', 'nginx-auth-portcullis': 'forward-auth',
 };
 /** Which cookies of the browser's jar are the target's session (the jar also holds the issuer's). */
@@ -240,12 +241,18 @@ export async function start(p: Planned, ctx: StartContext): Promise<Target> {
       if (p.name === 'auth-zero-log' || p.name === 'auth-floor') logLines = () => c.stdoutLines();
       break;
     }
-    case 'nginx-auth-zero': {
-      const zero = spawnNode(`${p.name}-202`, [...ctx.nodeArgs(p.name), join(HERE, 'zero-auth.js'), String(p.authPort)]);
+    case 'nginx-auth-zero':
+    case 'nginx-auth-floor': {
+      // The same nginx and config as nginx-auth-portcullis; only the service behind auth_request differs.
+      const floor = p.name === 'nginx-auth-floor';
+      const zero = spawnNode(`${p.name}-202`, [...ctx.nodeArgs(p.name), join(HERE, 'zero-auth.js'), String(p.authPort), ...(floor ? ['floor'] : [])], floor ? {
+        env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORTCULLIS_BENCH_COOKIE_SECRET: ctx.cookieSecret },
+      } : {});
       aux.push(zero);
       await readPort(zero);
       child = startNginx(join(ctx.workDir, p.name), p.port, ctx.upstreamPort, p.authPort);
       readyMs = await waitHttp(child, `${url}/`, anyAnswer, t0);
+      if (floor) logLines = () => zero.stdoutLines();
       break;
     }
     case 'nginx-auth-portcullis': {
