@@ -37,6 +37,7 @@ const { values: a } = parseArgs({
     what: { type: 'string', default: 'portcullis-auth' }, bin: { type: 'string' }, requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '3000' }, connections: { type: 'string', default: '16' }, repeat: { type: 'string', default: '1' },
     out: { type: 'string', default: '/tmp/portcullis-callgrind' }, strace: { type: 'boolean', default: false }, cpu: { type: 'boolean', default: false },
+    js: { type: 'string', default: '0' }, 'node-flags': { type: 'string', default: '' },
   },
 });
 const REQUESTS = Number(a.requests), WARMUP = Number(a.warmup), CONNECTIONS = Number(a.connections);
@@ -121,13 +122,14 @@ interface Measured { name: string; child: ChildProcess; exit: Promise<void>; exi
 
 function launch(what: string, name: string, cmd: string, args: string[], env: Record<string, string>, node: boolean, stamp: number): Measured {
   const file = join(a.out!, `${what === name ? what : `${what}.${name}`}.${stamp}.out`);
+  const flags = node ? a['node-flags']!.split(' ').filter(Boolean) : [];
   const child = a.strace || a.cpu
-    ? spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    ? spawn(cmd, [...flags, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--separate-threads=yes', `--callgrind-out-file=${file}`,
       // Under valgrind the threads take turns: a concurrent compile lands thousands of requests
       // late, and when varies. Compiling and collecting on the main thread makes the warm-up end
       // with the code optimised, run after run.
-      cmd, ...(node ? ['--no-concurrent-recompilation', '--single-threaded-gc'] : []), ...args], {
+      cmd, ...(node ? ['--no-concurrent-recompilation', '--single-threaded-gc', ...(Number(a.js) > 0 ? ['--perf-basic-prof'] : []), ...flags] : []), ...args], {
       env, stdio: ['ignore', 'pipe', 'pipe'],
     });
   let done = false;
@@ -136,6 +138,35 @@ function launch(what: string, name: string, cmd: string, args: string[], env: Re
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
   return { name, child, exit, exited: () => done, file, err: () => err };
+}
+
+/**
+ * --js N: the N JavaScript functions (and V8 stubs) of the main thread that ran the most
+ * instructions per request, self cost. Callgrind names JIT code only by address; node's
+ * --perf-basic-prof map (/tmp/perf-PID.map, valgrind keeps the PID) names each code range.
+ */
+function jsFunctions(file: string, pid: number, top: number): void {
+  let map: Array<[number, number, string]>;
+  try {
+    map = readFileSync(`/tmp/perf-${pid}.map`, 'utf8').split('\n').filter(Boolean).map((l) => {
+      const [start, size, ...name] = l.split(' ');
+      return [parseInt(start!, 16), parseInt(size!, 16), name.join(' ')] as [number, number, string];
+    });
+  } catch {
+    return void console.log(`  (no /tmp/perf-${pid}.map)`);
+  }
+  // Code is moved and its space reused: the map's last entry that covers an address is the code there now.
+  const find = (addr: number): string => {
+    for (let i = map.length - 1; i >= 0; i--) if (addr >= map[i]![0] && addr < map[i]![0] + map[i]![1]) return map[i]![2];
+    return `0x${addr.toString(16)}`;
+  };
+  const annotated = spawnSync('callgrind_annotate', ['--threshold=100', file], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
+  const sums = new Map<string, number>();
+  for (const m of annotated.matchAll(/^\s*([\d,]+)\s+\([^)]*\)\s+\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/gm)) {
+    const name = find(parseInt(m[2]!, 16));
+    sums.set(name, (sums.get(name) ?? 0) + Number(m[1]!.replace(/,/g, '')));
+  }
+  for (const [name, ir] of [...sums].sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`  ${Math.round(ir / REQUESTS).toLocaleString('en-US').padStart(8)}  ${name}`);
 }
 
 /** nginx-auth-X: nginx (bench/nginx.ts's auth_request config) in front of X, both measured. */
@@ -172,12 +203,14 @@ try {
       };
       const label = (p: Measured): string => (procs.length > 1 ? `${what}:${p.name}` : what).padEnd(22);
       if (a.cpu) {
-        const ticks = (pid: number): number => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
-        const t0 = procs.map((p) => ticks(p.child.pid!));
+        // /proc/PID/stat: minflt (10), utime (14) and stime (15), the last two in clock ticks of 10 ms.
+        const stat = (pid: number): number[] => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return [Number(f[11]), Number(f[12]), Number(f[7])]; };
+        const t0 = procs.map((p) => stat(p.child.pid!));
         await load(url, REQUESTS, status);
-        const us = procs.map((p, i) => ((ticks(p.child.pid!) - t0[i]!) * 1e6) / 100 / REQUESTS); // clock ticks of 10 ms
+        const d = procs.map((p, i) => stat(p.child.pid!).map((v, k) => v - t0[i]![k]!));
+        const us = d.map(([u, s]) => ((u! + s!) * 1e6) / 100 / REQUESTS);
         await stopAll();
-        procs.forEach((p, i) => console.log(`${label(p)} ${us[i]!.toFixed(1)} CPU µs/request (user + system)  ${a.bin ?? 'bin/portcullis'}`));
+        procs.forEach((p, i) => console.log(`${label(p)} ${us[i]!.toFixed(1)} CPU µs/request (user ${(d[i]![0]! * 1e4 / REQUESTS).toFixed(1)} + system ${(d[i]![1]! * 1e4 / REQUESTS).toFixed(1)}), ${(d[i]![2]! / REQUESTS).toFixed(3)} page faults/request  ${a.bin ?? 'bin/portcullis'}`));
         if (procs.length > 1) console.log(`${what.padEnd(22)} ${us.reduce((x, y) => x + y, 0).toFixed(1)} CPU µs/request, nginx + ${inner}`);
         continue;
       }
@@ -213,13 +246,20 @@ try {
         if (ir.length === 0) throw new Error(`${p.file}: no output\n${p.err()}`);
         // The garbage collections that fell in the window (inclusive), apart: a major one or not moves the total.
         const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dirname(p.file), files[0]!)], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
-        const gc = Number(/^\s*([\d,]+)\s+\([^)]*\)\s+\?\?\?:v8::internal::Heap::CollectGarbage\(/m.exec(annotated)?.[1]?.replace(/,/g, '') ?? 0);
+        const inclusive = (fn: string): number => Number(new RegExp(`^\\s*([\\d,]+)\\s+\\([^)]*\\)\\s+\\?\\?\\?:${fn}\\(`, 'm').exec(annotated)?.[1]?.replace(/,/g, '') ?? 0);
+        const gc = inclusive('v8::internal::Heap::CollectGarbage');
+        // TurboFan compiling on the main thread (--no-concurrent-recompilation): still 14–18 % of the
+        // window after 30,000 warm-up requests, and how much falls in it moves the total by ±3 %
+        // from run to run. Natively it runs on a helper thread once, so it is left out like GC.
+        const compile = inclusive('v8::internal::Runtime_CompileOptimized') + inclusive('v8::internal::baseline::BaselineBatchCompiler::CompileBatch');
         const all = ir.reduce((x, y) => x + y, 0);
-        console.log(`${label(p)} ${per(ir[0]! - gc)} Ir/request on the main thread without GC (GC ${per(gc).trim()}), ${per(all)} on all threads  ${p.file}-01`);
-        return { main: ir[0]! - gc, all };
+        const main = ir[0]! - gc - compile;
+        console.log(`${label(p)} ${per(main)} Ir/request on the main thread without GC and compiling (GC ${per(gc).trim()}, compiling ${per(compile).trim()}), ${per(all)} on all threads  ${p.file}-01`);
+        if (Number(a.js) > 0 && p.child.pid) jsFunctions(join(dirname(p.file), files[0]!), p.child.pid, Number(a.js));
+        return { main, all };
       });
       if (procs.length > 1) {
-        console.log(`${what.padEnd(22)} ${per(sums.reduce((x, y) => x + y.main, 0))} Ir/request, nginx + ${inner}'s main thread without GC, ${per(sums.reduce((x, y) => x + y.all, 0))} on all threads`);
+        console.log(`${what.padEnd(22)} ${per(sums.reduce((x, y) => x + y.main, 0))} Ir/request, nginx + ${inner}'s main thread without GC and compiling, ${per(sums.reduce((x, y) => x + y.all, 0))} on all threads`);
       }
     }
   }
