@@ -138,6 +138,23 @@ describe('session cookies', () => {
     });
   });
 
+  // The reading every earlier release did, word for word: parseCookies scans by hand for speed
+  // and must give the same map for any header, whitespace of every kind and odd separators included.
+  const bySplit = (header: string): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const part of header.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq < 0) continue;
+      const name = part.slice(0, eq).trim();
+      if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim());
+    }
+    return out;
+  };
+  const cookieChar = fc.constantFrom(...'ab_=;; \t\n\u000b\u00a0\u2028\ufeff\u3000"é,'.split(''));
+  prop('parseCookies reads any Cookie header as splitting on ; and trimming each name and value does', 2000, () => fc.property(
+    fc.oneof(fc.string({ unit: cookieChar, maxLength: 40 }), fc.string({ maxLength: 40 }), fc.array(fc.tuple(fc.string({ unit: cookieChar, maxLength: 6 }), fc.string({ unit: cookieChar, maxLength: 6 })), { maxLength: 6 }).map((ps) => ps.map(([n, v]) => `${n}=${v}`).join('; '))),
+    (header) => assert.deepEqual([...parseCookies(header)], [...bySplit(header)])));
+
   prop('chunk names: a cookie belongs to the session exactly when it is NAME or NAME_<digits>', 500, () => fc.property(
     fc.constantFrom('_oauth2_proxy', 's', 'a_b'), fc.oneof(fc.string({ maxLength: 20 }), fc.tuple(fc.constantFrom('', '_', '__', '_0', '_1', '_12', '_x', '_1_2', '0', '_٣'), fc.string({ unit: fc.constantFrom(...'0123456789:/_x٣ -.'), maxLength: 4 })).map(([a, b]) => a + b)),
     (base, tail) => {

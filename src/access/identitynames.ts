@@ -40,6 +40,10 @@ export function foldHeaderName(name: string): string {
 }
 
 export function isOwnedIdentityHeader(name: string): boolean {
+  // Every owned name starts with x or g (x-…, gap-…) in either case: the headers every request
+  // has (host, cookie, accept, user-agent, …) leave at the first letter, run on every request.
+  const first = name.charCodeAt(0) | 0x20;
+  if (first !== 0x78 /* x */ && first !== 0x67 /* g */) return false;
   if (INPUT_HEADERS.has(name)) return false;
   const folded = foldHeaderName(name.toLowerCase());
   return OWNED_IDENTITY_HEADERS.has(folded) || RESERVED_PREFIXES.some((p) => folded.startsWith(p));

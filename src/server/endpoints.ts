@@ -355,24 +355,22 @@ export class AuthEndpoints {
    */
   auth(ctx: RequestContext): void {
     const loaded = ctx.session;
-    // trusted_ips: let in without login, as oauth2-proxy's auth endpoint does, without identity headers.
-    const letIn = (): void => answer(ctx.out, 202, ACCEPTED_HEADERS);
-    if (!loaded) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
+    if (!loaded) return ctx.trustedClient ? letIn(ctx) : sendError(ctx.req, ctx.out, new PortcullisError('UNAUTHENTICATED'));
     ctx.user = loaded.session.user;
     const verdict = this.#d.access.forSession(loaded.session);
-    if (!verdict.allowed) return ctx.trustedClient ? letIn() : sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
+    if (!verdict.allowed) return ctx.trustedClient ? letIn(ctx) : sendError(ctx.req, ctx.out, new PortcullisError(verdict.code, { detail: verdict.detail }));
     // The reverse proxy's own further conditions for this location (?allowed_groups=…), as oauth2-proxy reads them.
     const asked = ctx.search === '' ? undefined : parseAuthQuery(ctx.search);
     const further = asked && checkAuthQuery(asked, loaded.session);
     if (further && !further.allowed) {
-      if (ctx.trustedClient) return letIn();
+      if (ctx.trustedClient) return letIn(ctx);
       this.#authLog.info({ event: 'forward_auth_denied', user: ctx.user, code: further.code, detail: further.detail }, 'refused by the /oauth2/auth query');
       return sendError(ctx.req, ctx.out, new PortcullisError(further.code, { detail: further.detail }));
     }
     const policies = this.#d.config.routePolicies;
     // A trusted client is let in anyway; with route rules, which may refuse this session, without
     // its identity (as when the global rules refuse it), never with an identity the rule would not pass.
-    if (policies && ctx.trustedClient) return letIn();
+    if (policies && ctx.trustedClient) return letIn(ctx);
     if (policies && !this.#routesAllow(ctx, policies, loaded.session)) return;
     if ('setHeader' in ctx.out) applyToResponse(ctx.out, this.#d.answerIdentity.forResponse(loaded.session));
     answer(ctx.out, 202, ACCEPTED_HEADERS, '', loaded.cookies);
@@ -625,4 +623,9 @@ function readCallbackForm(req: IncomingMessage): Promise<URLSearchParams | undef
     req.on('end', () => resolve(new URLSearchParams(body)));
     req.on('error', () => resolve(undefined));
   });
+}
+
+/** trusted_ips at forward-auth: let in without login, as oauth2-proxy's auth endpoint does, without identity headers. */
+function letIn(ctx: RequestContext): void {
+  answer(ctx.out, 202, ACCEPTED_HEADERS);
 }

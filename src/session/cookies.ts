@@ -4,13 +4,30 @@ import type { CookieConfig } from '../config/validate.js';
 export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (name && !out.has(name)) out.set(name, part.slice(eq + 1).trim());
+  // header.split(';') with each part's name and value trimmed, without the array and the copies:
+  // it runs on every request. `eq` is the first '=' at or after `start`, found once per '=' (never
+  // a search per part: a header of ';;;…' stays linear).
+  let eq = header.indexOf('=');
+  for (let start = 0; eq >= 0 && start <= header.length;) {
+    let end = header.indexOf(';', start);
+    if (end < 0) end = header.length;
+    if (eq < start) eq = header.indexOf('=', start);
+    if (eq >= 0 && eq < end) {
+      const name = trimmed(header, start, eq);
+      if (name && !out.has(name)) out.set(name, trimmed(header, eq + 1, end));
+    }
+    start = end + 1;
   }
   return out;
+}
+
+/** s.slice(a, b).trim(), calling trim() only when an end could be whitespace (every JS whitespace is ≤ U+0020 or ≥ U+00A0). */
+function trimmed(s: string, a: number, b: number): string {
+  const v = s.slice(a, b);
+  if (v === '') return v;
+  const f = v.charCodeAt(0);
+  const l = v.charCodeAt(v.length - 1);
+  return f <= 32 || f >= 160 || l <= 32 || l >= 160 ? v.trim() : v;
 }
 
 export interface CookieAttributes {
