@@ -53,6 +53,11 @@ async function rotate(extra: Record<string, string>, secretsEnv: (secrets: strin
     assert.equal(during.user, ALICE.sub, 'the old cookie works after the rotation');
     assert.ok(during.setCookie && during.setCookie !== old, 'and comes back re-sealed with the new secret');
     const resealed = during.setCookie;
+    // The old cookie is now in the process's session cache: a client that did not take the new
+    // one (a forward-auth answer's cookies never reach the browser) still gets it re-sealed.
+    const cached = await use(proxy.url, old);
+    assert.equal(cached.user, ALICE.sub);
+    assert.ok(cached.setCookie && cached.setCookie !== old, 'the old cookie, read again from the cache, is re-sealed again');
     const again = await use(proxy.url, resealed);
     assert.equal(again.user, ALICE.sub);
     assert.equal(again.setCookie, undefined, 'the re-sealed cookie needs no more re-sealing');

@@ -106,9 +106,9 @@ class CookieSessionStore implements SessionStore {
     if (!sealed) return undefined;
     // Revocations shared through Redis: while out of step with them, no session is believed.
     if (this.#link && !this.#inStep) return Promise.reject(new PortcullisError('SESSION_STORE_UNAVAILABLE', { detail: this.#link.health().detail }));
-    const hit = this.#codec.cached(sealed);
-    if (hit === NOT_CACHED) return this.#codec.unseal(sealed).then((s) => this.#checked(s, sealed, cookies, host));
-    return this.#checked(hit, sealed, cookies, host);
+    const hit = this.#codec.cachedSeal(sealed);
+    if (hit === NOT_CACHED) return this.#codec.unseal(sealed).then((s) => this.#checked(s, s !== undefined && this.#codec.isStale(sealed), sealed, cookies, host));
+    return hit && this.#checked(hit.session, hit.stale, sealed, cookies, host);
   }
 
   save(fields: NewSession, cookies: ReadonlyMap<string, string>, domain: string | undefined): Promise<{ session: Session; cookies: string[] }> {
@@ -176,11 +176,11 @@ class CookieSessionStore implements SessionStore {
   #inStepSince = 0;
   get #inStep(): boolean { return this.#link!.synced && this.#inStepSince > 0; }
 
-  #checked(session: Session | undefined, sealed: string, cookies: ReadonlyMap<string, string>, host: string | undefined): LoadedSession | undefined | Promise<LoadedSession | undefined> {
+  #checked(session: Session | undefined, stale: boolean, sealed: string, cookies: ReadonlyMap<string, string>, host: string | undefined): LoadedSession | undefined | Promise<LoadedSession | undefined> {
     if (!session) return undefined;
     const id = session.sid ?? digest(sealed);
     if (this.#revoked.covers(session, id)) return undefined;
-    if (this.#codec.isStale(sealed)) return this.#reseal(session, id, cookies, host);
+    if (stale) return this.#reseal(session, id, cookies, host);
     return { session, id };
   }
 
