@@ -5,7 +5,7 @@
 // the count covers those alone (all of the process's threads: the log sink's writes run on a libuv
 // worker). What each request asks for is what the benchmark asks for, with a cookie from a real
 // login (against the dev issuer, through a Portcullis started without valgrind, same secret).
-// Usage: node dist/bench/callgrind.js --what W[,W…] [--bin PATH] [--requests N] [--warmup N] [--repeat N]
+// Usage: node dist/bench/callgrind.js --what W[,W…] [--bin PATH] [--requests N] [--warmup N] [--repeat N] [--js N] [--node-flags=FLAGS] [--cpu | --strace]
 //   W: portcullis-auth (GET /oauth2/auth), portcullis, portcullis-no-log (GET / proxied),
 //      auth-zero, auth-floor, auth-zero-session, auth-zero-log (bench/zero-auth.ts), bare-http-proxy,
 //      bare-http-proxy-log (bench/bare-hop.ts); nginx-auth-zero, nginx-auth-floor, nginx-auth-portcullis:
