@@ -25,12 +25,7 @@ describe('the FAPI 2.0 Security Profile as one switch', () => {
   test('against oidc-provider in FAPI 2.0 mode: PAR, PKCE S256, private_key_jwt (aud the issuer, ES256), DPoP, an ES256 ID token; a callback whose iss is not the issuer is refused', async () => {
     const s = await startSecretless({ issuer: { fapi2: true }, client: FAPI_CLIENT, env: () => FAPI_ENV });
     try {
-      const b = new HttpBrowser();
-      const start = await b.request(`${s.proxy.url}/oauth2/start?rd=/`);
-      assert.deepEqual([...new URL(start.headers.location!).searchParams.keys()].sort(), ['client_id', 'request_uri'], 'pushed');
-      const landed = await b.navigate(start.headers.location!);
-      assert.equal(landed.status, 200, JSON.stringify(s.proxy.logs.lines.filter((l) => l.event === 'login_failed' || l.event === 'request_failed')));
-      assert.ok(s.issuer.seen.get('/oauth2/token')?.dpop, 'DPoP at the token endpoint');
+      await pushedDpopLogin(s);
       const ready = s.proxy.logs.lines.find((l) => l.msg === 'issuer ready')!;
       assert.equal(ready.profile, 'FAPI 2.0 Security Profile');
       assert.equal(ready.tokenEndpointAuth, 'private_key_jwt');
@@ -128,15 +123,20 @@ describe('docs/client-auth.md as written: the FAPI 2.0 environment with the key 
     const clientId = envBlock('clientauth-private-key-jwt-env').OAUTH2_PROXY_CLIENT_ID!;
     const s = await startSecretless({ clientId, issuer: { fapi2: true }, client: { ...FAPI_CLIENT, jwks: { keys: [{ ...pub, kid: jwkThumbprint(pub) }] } }, env: () => env });
     try {
-      const b = new HttpBrowser();
-      const start = await b.request(`${s.proxy.url}/oauth2/start?rd=/`);
-      assert.deepEqual([...new URL(start.headers.location!).searchParams.keys()].sort(), ['client_id', 'request_uri'], 'pushed');
-      const landed = await b.navigate(start.headers.location!);
-      assert.equal(landed.status, 200, JSON.stringify(s.proxy.logs.lines.filter((l) => l.event === 'login_failed' || l.event === 'request_failed')));
-      assert.ok(s.issuer.seen.get('/oauth2/token')?.dpop, 'DPoP at the token endpoint');
+      await pushedDpopLogin(s);
       assert.equal(s.proxy.logs.lines.find((l) => l.msg === 'issuer ready')?.profile, 'FAPI 2.0 Security Profile');
     } finally {
       await s.close();
     }
   });
 });
+
+/** A login through a FAPI 2.0 issuer: the authorization request pushed (PAR), the code redeemed with DPoP. */
+async function pushedDpopLogin(s: Awaited<ReturnType<typeof startSecretless>>): Promise<void> {
+  const b = new HttpBrowser();
+  const start = await b.request(`${s.proxy.url}/oauth2/start?rd=/`);
+  assert.deepEqual([...new URL(start.headers.location!).searchParams.keys()].sort(), ['client_id', 'request_uri'], 'pushed');
+  const landed = await b.navigate(start.headers.location!);
+  assert.equal(landed.status, 200, JSON.stringify(s.proxy.logs.lines.filter((l) => l.event === 'login_failed' || l.event === 'request_failed')));
+  assert.ok(s.issuer.seen.get('/oauth2/token')?.dpop, 'DPoP at the token endpoint');
+}
